@@ -1,0 +1,249 @@
+"""Command-line interface: a thin layer that parses, calls the public API, and prints.
+
+Exit codes: 0 success; 1 bad input (file, network, domain, catalogue);
+2 usage error; 3 solver failure; 130 interrupted (what was found is saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .catalogue import Catalogue
+from .enumerator import enumerate_regions
+from .errors import ShallowReLUError, SolverError
+from .io import example_path, load_network
+from .network import ReLUNetwork
+from .polytope import Box, Domain, Polytope
+from .tolerances import Tolerances
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_SOLVER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+# Options whose value may start with "-" (a negative number): "--box -1,1" is
+# rewritten to "--box=-1,1" before argparse sees it.
+_NEGATIVE_VALUE_OPTIONS = ("--box",)
+
+
+class UsageError(ShallowReLUError, ValueError):
+    """A command-line value that does not parse."""
+
+
+def _floats(text: str, what: str) -> np.ndarray:
+    try:
+        values = np.array([float(v) for v in text.split(",")])
+    except ValueError:
+        raise UsageError(f"{what} {text!r}: expected comma-separated numbers") from None
+    if not np.all(np.isfinite(values)):
+        raise UsageError(f"{what} {text!r}: values must be finite")
+    return values
+
+
+def _npz_arrays(path: str, names: tuple[str, ...], what: str) -> list[np.ndarray]:
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{p}: no such {what} file")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            missing = [k for k in names if k not in z.files]
+            if missing:
+                raise UsageError(f"{p}: {what} file lacks array {missing[0]!r} (needs {', '.join(names)})")
+            return [np.asarray(z[k], dtype=np.float64) for k in names]
+    except (OSError, ValueError, EOFError) as exc:
+        if isinstance(exc, UsageError):
+            raise
+        raise UsageError(f"{p}: not a readable .npz {what} file ({exc})") from None
+
+
+def domain_from_args(args: argparse.Namespace) -> Domain:
+    """The domain chosen by ``--box``, ``--bounds`` or ``--polytope`` (None: all of R^n)."""
+    if args.box is not None:
+        v = _floats(args.box, "--box")
+        if v.size != 2:
+            raise UsageError(f"--box {args.box!r}: expected LO,HI (two numbers)")
+        return Box(v[0], v[1])
+    if args.bounds is not None:
+        return Box(*_npz_arrays(args.bounds, ("lo", "hi"), "bounds"))
+    if args.polytope is not None:
+        return Polytope(*_npz_arrays(args.polytope, ("P", "p"), "polytope"))
+    return None
+
+
+def _add_domain_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--box", metavar="LO,HI", help="the cube [LO,HI]^n; write --box=-1,1 (or --box -1,1)")
+    g.add_argument("--bounds", metavar="B.npz", help="a box with per-coordinate arrays lo, hi")
+    g.add_argument("--polytope", metavar="P.npz", help="the polytope {x : P x <= p} from arrays P, p")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+
+
+def _progress_bar(enabled: bool | None):
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(unit=" regions", file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
+
+    def update(regions: int, lps: int) -> None:
+        bar.n = regions
+        bar.set_postfix(lps=lps, refresh=False)
+        bar.update(0)
+
+    return update, bar.close
+
+
+def _enumerate(net: ReLUNetwork, args: argparse.Namespace) -> Catalogue:
+    tol = Tolerances(min_inradius=args.min_inradius)
+    progress, close = _progress_bar(args.progress)
+    try:
+        return enumerate_regions(net, domain_from_args(args), tol=tol, samples=args.samples,
+                                 seed=args.seed, progress=progress)
+    finally:
+        close()
+
+
+def _check_output(path: str | None) -> None:
+    if path is not None and not Path(path).resolve().parent.is_dir():
+        raise UsageError(f"{path}: directory {Path(path).parent} does not exist")
+
+
+def _print(args: argparse.Namespace, payload: dict, lines: list[str]) -> None:
+    if args.json:
+        print(json.dumps(payload, sort_keys=True))
+    else:
+        print("\n".join(lines))
+
+
+def _summary_lines(name: str, cat: Catalogue) -> list[str]:
+    s = cat.summary()
+    cert = cat.info.get("certificate") or {}
+    done = "interrupted" if cat.info.get("interrupted") else ("yes" if s.get("complete") else "NO")
+    lines = [f"{name}: {s['regions']} regions over a {s['dimension']}-D domain "
+             f"({s['neurons']} hidden neurons {s['hidden']}) in {s['seconds']:.2f} s, {s['lps']} LPs",
+             f"complete: {done} ({cert.get('facets_checked', 0)} inner facets checked, "
+             f"{cert.get('facets_without_neighbour', 0)} without a neighbour"
+             + (f"; volumes {cert['volume_sum']:.6g} of {cert['domain_volume']:.6g})"
+                if cert.get("volume_checked") else ")"),
+             f"thin regions (inradius <= {cat.info['min_inradius']:g}) left out: {s['thin']}"]
+    if s["regions"]:
+        lines.append(f"facets per region: mean {s['facets_mean']:.2f}, max {s['facets_max']}; "
+                     f"inradius min {s['inradius_min']:.3g}, median {s['inradius_median']:.3g}")
+    return lines
+
+
+def cmd_enumerate(args: argparse.Namespace) -> int:
+    _check_output(args.output)
+    net = load_network(args.net)
+    cat = _enumerate(net, args)
+    interrupted = bool(cat.info.get("interrupted"))
+    if args.output:
+        cat.save(args.output)
+    payload = cat.summary() | {"certificate": cat.info.get("certificate"), "output": args.output}
+    lines = _summary_lines(Path(args.net).name, cat)
+    if args.output:
+        lines.append(f"wrote {args.output}")
+    _print(args, payload, lines)
+    if interrupted:
+        where = f"saved to {args.output}" if args.output else "not saved (no -o given)"
+        print(f"shallowrelu: interrupted after {len(cat)} regions; they are {where}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    path = example_path()
+    net = load_network(path)
+    print(f"example network {path.name}: {net.n_inputs} inputs, hidden {list(net.hidden_sizes)}, "
+          f"{net.n_outputs} outputs; domain [-1, 1]^2")
+    cat = enumerate_regions(net, Box(-1.0, 1.0))
+    print("\n".join("  " + line for line in _summary_lines("enumerate", cat)))
+    x = np.array([[0.3, -0.2]])
+    i = int(cat.region_of(x)[0])
+    r = cat[i]
+    print(f"  region of x = {x[0].tolist()}: #{i}, {len(r.G)} facets, y = A x + d = "
+          f"{np.round(r.A @ x[0] + r.d, 6).tolist()} (network: {np.round(net(x)[0], 6).tolist()})")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shallowrelu",
+        description="Exact activation regions of ReLU networks and their three-layer form.",
+        epilog="exit codes: 0 ok, 1 bad input, 2 usage error, 3 solver failure, 130 interrupted")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("enumerate", help="find every activation region of a network",
+                       description="Find every full-dimensional activation region of NET over a domain "
+                                   "(default: all of R^n) and optionally save the catalogue.",
+                       epilog="example: shallowrelu enumerate net.npz --box=-1,1 -o cat.npz --json",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("net", metavar="NET", help="network file (.npz with W0,b0,W1,b1,...)")
+    _add_domain_options(p)
+    p.add_argument("-o", "--output", metavar="CAT", help="write the catalogue here (.npz)")
+    p.add_argument("--samples", type=int, default=256, help="random interior points to start with (default 256)")
+    p.add_argument("--seed", type=int, default=0, help="seed of those points and of facet rays (default 0)")
+    p.add_argument("--min-inradius", type=float, default=Tolerances().min_inradius,
+                   help="regions must hold a ball this large (default %(default)g)")
+    _add_common(p)
+    p.set_defaults(func=cmd_enumerate)
+
+    p = sub.add_parser("demo", help="run the whole path on the example network that ships with the package",
+                       description="Enumerate the example network and locate one input.",
+                       epilog="example: shallowrelu demo")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _merge_negative_values(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in _NEGATIVE_VALUE_OPTIONS and i + 1 < len(argv):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``shallowrelu`` command; returns the exit code."""
+    argv = _merge_negative_values(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return args.func(args)
+    except SolverError as exc:
+        print(f"shallowrelu: solver error: {exc}", file=sys.stderr)
+        return EXIT_SOLVER
+    except ShallowReLUError as exc:
+        print(f"shallowrelu: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except OSError as exc:
+        print(f"shallowrelu: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("shallowrelu: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,351 @@
+"""Exact enumeration of the full-dimensional activation regions by tree search.
+
+The search walks the neurons in order (layer by layer). A node is a convex
+polytope on which every earlier neuron has a fixed sign, so the next neuron's
+pre-activation is one affine function ``a . t + c`` there. It is settled
+without an LP when interval bounds over the node's box show one sign, or when
+carried interior points lie on both sides; otherwise one warm Chebyshev LP
+decides the unknown side and, if it is non-empty, yields an interior point for
+it. Leaves are regions; each gets its Chebyshev ball and its facets as it is
+found, so an interrupted run keeps finished regions only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .bounds import affine_range, tighten_box
+from .catalogue import Catalogue, RegionArrays
+from .network import ReLUNetwork
+from .polytope import (AffineHull, ChebyshevModel, Domain, affine_hull, bounding_box,
+                       facets_by_vertices, normalise_rows, vertices_or_empty)
+from .tolerances import DEFAULT_TOLERANCES, Tolerances
+
+ProgressFn = Callable[[int, int], None]
+
+# Rays shot from a region's centre per candidate facet row, besides the rows'
+# own normals; the first hyperplane a ray meets alone is a facet, no LP needed.
+_EXTRA_RAYS = 8
+# Up to this dimension a bounded region's facets come from its vertices (qhull),
+# one call instead of an LP per candidate row.
+_QHULL_MAX_DIM = 4
+_EMPTY = np.zeros((0, 0))
+
+
+@dataclass
+class _Node:
+    layer: int
+    signs: list[bool]
+    prefix: np.ndarray
+    M: np.ndarray
+    v: np.ndarray
+    keys: tuple[int, ...]
+    G: np.ndarray
+    g: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    pts: np.ndarray
+    Z: np.ndarray
+    # Vertices of the node's polytope once computed (low dimension, bounded
+    # domain); an empty array when qhull could not be trusted.
+    V: np.ndarray | None = None
+
+
+@dataclass
+class _Stats:
+    search_lps: int = 0
+    facet_lps: int = 0
+    thin: int = 0
+    thin_max_radius: float = 0.0
+    interrupted: bool = False
+
+
+class _Search:
+    def __init__(self, net: ReLUNetwork, hull: AffineHull, tol: Tolerances,
+                 samples: int, seed: int, progress: ProgressFn | None) -> None:
+        self.net = net
+        self.tol = tol
+        self.progress = progress
+        self.n = net.n_inputs
+        P, p = hull.domain.P, hull.domain.p
+        G, g = normalise_rows(P, -p)
+        nonzero = np.linalg.norm(G, axis=1) > 0  # zero rows were checked feasible by affine_hull
+        G, g = G[nonzero], g[nonzero]
+        # A repeated domain row would hide the facet it describes.
+        _, first = np.unique(np.round(np.hstack([G, g[:, None]]), 12), axis=0, return_index=True)
+        keep = np.sort(first)
+        self.domain_G, self.domain_g = G[keep], g[keep]
+        self.box = bounding_box(hull.domain, tol) if P.shape[0] else (
+            np.full(self.n, -np.inf), np.full(self.n, np.inf))
+        widths = self.box[1] - self.box[0]
+        self.bounded = bool(np.all(np.isfinite(widths)))
+        self.r_max = float(widths.max() / 2) if self.bounded else tol.radius_cap
+        self.model = ChebyshevModel(self.n, self.r_max, tol)
+        self.src: list[tuple[int, int]] = [(0, int(i)) for i in np.flatnonzero(nonzero)[keep]]
+        self.stats = _Stats()
+        self.regions = RegionArrays(self.n, net.n_outputs, net.n_neurons)
+        self.rng = np.random.default_rng(seed)
+        self.samples = samples
+        rays = self.rng.normal(size=(_EXTRA_RAYS, self.n))
+        self.rays = rays / np.linalg.norm(rays, axis=1, keepdims=True)
+
+    # -- set-up ------------------------------------------------------------
+    def _initial_points(self, centre: np.ndarray) -> np.ndarray:
+        lo, hi = self.box
+        if self.bounded:
+            pts = lo + (hi - lo) * self.rng.random((self.samples, self.n))
+        else:
+            W, b = self.net.layers[0]
+            offsets = np.abs(b) / np.maximum(np.linalg.norm(W, axis=1), 1e-300)
+            scale = max(1.0, 2.0 * float(np.median(offsets)))
+            pts = centre + scale * self.rng.normal(size=(self.samples, self.n))
+        pts = np.vstack([centre, pts])
+        if self.domain_G.shape[0]:
+            margin = -(pts @ self.domain_G.T + self.domain_g).min(axis=1)
+            pts = pts[margin > self.tol.min_inradius]
+        return pts
+
+    def _root(self) -> _Node | None:
+        keys = tuple(range(len(self.domain_g)))
+        self.model.sync(keys, self.domain_G, self.domain_g)
+        ball = self.model.chebyshev()
+        self.stats.search_lps += 1
+        if not ball.feasible or ball.value <= self.tol.min_inradius:
+            return None
+        pts = self._initial_points(ball.x)
+        W, b = self.net.layers[0]
+        return _Node(0, [], np.zeros(0, dtype=bool), W, b, keys, self.domain_G, self.domain_g,
+                     self.box[0].copy(), self.box[1].copy(), pts, pts @ W.T + b)
+
+    # -- search ------------------------------------------------------------
+    def run(self) -> None:
+        root = self._root()
+        if root is None:
+            return
+        stack = [root]
+        try:
+            while stack:
+                node = stack.pop()
+                self._descend(node, stack)
+        except KeyboardInterrupt:
+            self.stats.interrupted = True
+
+    def _side(self, node: _Node, a: np.ndarray, c: float, known: np.ndarray):
+        """Whether ``node`` meets ``a . t + c <= 0`` in a ball of radius > min_inradius.
+
+        Returns ``(exists, new_point)``; ``new_point`` is None when carried
+        points already prove it.
+        """
+        if known.any():
+            return True, None
+        self.model.sync(node.keys, node.G, node.g)
+        ball = self.model.chebyshev((a, c))
+        self.stats.search_lps += 1
+        if not ball.feasible or ball.value <= self.tol.lp_feasibility:
+            return False, None
+        if ball.value <= self.tol.min_inradius:
+            self._count_thin(ball.value)
+            return False, None
+        return True, ball.x
+
+    def _count_thin(self, size: float) -> None:
+        if size > self.tol.lp_feasibility:
+            self.stats.thin += 1
+            self.stats.thin_max_radius = max(self.stats.thin_max_radius, float(size))
+
+    def _vertices(self, node: _Node) -> np.ndarray:
+        if node.V is None:
+            node.V = _EMPTY
+            if self.bounded and self.n <= _QHULL_MAX_DIM:
+                margins = -(node.pts @ node.G.T + node.g).min(axis=1)
+                best = int(np.argmax(margins))
+                node.V = vertices_or_empty(node.G, node.g, node.pts[best])
+        return node.V
+
+    def _child(self, node: _Node, a: np.ndarray, c: float, active: bool,
+               keep: np.ndarray, point: np.ndarray | None, source: tuple[int, int]) -> _Node:
+        key = len(self.src)
+        self.src.append(source)
+        pts, Z = node.pts[keep], node.Z[keep]
+        if point is not None:
+            pts = np.vstack([pts, point])
+            Z = np.vstack([Z, node.M @ point + node.v])
+        lo, hi = tighten_box(node.lo, node.hi, a, c)
+        return _Node(node.layer, node.signs + [active], node.prefix, node.M, node.v,
+                     node.keys + (key,), np.vstack([node.G, a]), np.append(node.g, c),
+                     lo, hi, pts, Z)
+
+    def _descend(self, node: _Node, stack: list[_Node]) -> None:
+        delta = self.tol.min_inradius
+        hidden = self.net.layers[:-1]
+        while True:
+            j = len(node.signs)
+            if j == node.M.shape[0]:
+                s = np.array(node.signs, dtype=bool)
+                W, b = self.net.layers[node.layer + 1]
+                M, v = W @ (node.M * s[:, None]), W @ (node.v * s) + b
+                prefix = np.concatenate([node.prefix, s])
+                if node.layer + 1 == len(hidden):
+                    self._leaf(node, prefix, M, v)
+                    return
+                node = _Node(node.layer + 1, [], prefix, M, v, node.keys, node.G, node.g,
+                             node.lo, node.hi, node.pts, (node.Z * s) @ W.T + b, node.V)
+                continue
+            a, c = node.M[j], float(node.v[j])
+            norm = float(np.linalg.norm(a))
+            if norm == 0.0:
+                node.signs.append(c > 0)
+                continue
+            a, c = a / norm, c / norm
+            zmin, zmax = affine_range(a, c, node.lo, node.hi)
+            if zmax <= 0 or zmin >= 0:
+                node.signs.append(bool(zmin >= 0 and zmax > 0))
+                continue
+            V = self._vertices(node)
+            if V.size:
+                # Exact range over the node: a side no deeper than min_inradius
+                # cannot hold a ball of that radius.
+                zv = V @ a + c
+                deep_pos, deep_neg = zv.max(), -zv.min()
+                if deep_pos <= delta or deep_neg <= delta:
+                    self._count_thin(min(deep_pos, deep_neg))
+                    node.signs.append(bool(deep_pos > deep_neg))
+                    continue
+            dist = node.Z[:, j] / norm
+            neg, pos = dist < -delta, dist > delta
+            has_neg, pt_neg = self._side(node, a, c, neg)
+            has_pos, pt_pos = self._side(node, -a, -c, pos)
+            if has_neg and has_pos:
+                source = (node.layer + 1, j)
+                stack.append(self._child(node, -a, -c, True, pos, pt_pos, source))
+                node = self._child(node, a, c, False, neg, pt_neg, source)
+            else:
+                # One side only (or, in a node thinner than the tolerance,
+                # neither): the neuron is stable here and adds no inequality.
+                node.signs.append(bool(has_pos))
+
+    # -- leaves ------------------------------------------------------------
+    def _leaf(self, node: _Node, pattern: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:
+        self.model.sync(node.keys, node.G, node.g)
+        ball = self.model.chebyshev()
+        self.stats.search_lps += 1
+        if ball.feasible:
+            centre, radius = ball.x, ball.value
+        else:  # cannot happen for a node that holds a point; keep that point
+            centre, radius = node.pts[0], 0.0
+        facet, witness, margin = self._facets(node, centre)
+        src = [self.src[k] for k in node.keys]
+        self.regions.append(pattern, A, d, node.G[facet], node.g[facet],
+                            [src[k] for k in np.flatnonzero(facet)], witness[facet], margin[facet],
+                            centre, radius)
+        if self.progress is not None:
+            self.progress(len(self.regions), self.stats.search_lps + self.stats.facet_lps)
+
+    def _facets(self, node: _Node, centre: np.ndarray):
+        """Which rows of the node are facets, each with a point on it and that point's margin."""
+        G, g = node.G, node.g
+        k = len(g)
+        exact = facets_by_vertices(G, g, self._vertices(node), self.tol.facet_margin)
+        if exact is not None:
+            return exact
+        slack = -(G @ centre + g)
+        rays = np.vstack([G, self.rays])
+        D = rays @ G.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tau = np.where(D > 1e-12, slack / D, np.inf)
+        order = np.argsort(tau, axis=1, kind="stable")
+        first = order[:, 0]
+        t1 = tau[np.arange(len(rays)), first]
+        t2 = tau[np.arange(len(rays)), order[:, 1]] if k > 1 else np.full(len(rays), np.inf)
+        alone = np.isfinite(t1) & (t2 > t1 * (1 + 1e-9) + 1e-12)
+        facet = np.zeros(k, dtype=bool)
+        witness = np.zeros((k, self.n))
+        margin = np.zeros(k)
+        for r in np.flatnonzero(alone):
+            f = first[r]
+            if facet[f]:
+                continue
+            x = centre + t1[r] * rays[r]
+            others = -(G @ x + g)
+            others[f] = np.inf
+            facet[f], witness[f], margin[f] = True, x, others.min()
+        if k and not facet.all():
+            self.model.sync(node.keys, G, g)
+            for f in np.flatnonzero(~facet):
+                res = self.model.facet(int(f))
+                self.stats.facet_lps += 1
+                if res.feasible and res.value > self.tol.facet_margin:
+                    facet[f], witness[f], margin[f] = True, res.x, res.value
+        return facet, witness, margin
+
+
+def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerances = DEFAULT_TOLERANCES,
+                      samples: int = 256, seed: int = 0,
+                      progress: ProgressFn | None = None) -> Catalogue:
+    """Find every full-dimensional activation region of ``net`` over ``domain``.
+
+    Parameters
+    ----------
+    net : ReLUNetwork
+    domain : Box, Polytope or None
+        ``None`` is all of R^n (the paper's setting). A flat domain is
+        handled in the coordinates of its affine hull.
+    tol : Tolerances
+        ``tol.min_inradius`` decides what counts as full-dimensional.
+    samples : int
+        Random interior points thrown in at the start; each region that
+        catches one needs no LP to be found. Fixed by ``seed``.
+    seed : int
+    progress : callable(regions, lps), optional
+        Called after every region.
+
+    Returns
+    -------
+    Catalogue
+        Regions in depth-first order (inactive side first), the same for
+        the same network, domain and options. ``cat.info`` holds ``lps``,
+        ``seconds``, ``thin``, ``interrupted`` and ``complete``. A run stopped
+        by Ctrl-C returns the regions found so far with ``interrupted``
+        True.
+
+    Examples
+    --------
+    >>> import numpy as np, shallowrelu as sr
+    >>> net = sr.ReLUNetwork([(np.array([[1.0], [-1.0]]), np.zeros(2)), (np.ones((1, 2)), np.zeros(1))])
+    >>> len(sr.enumerate_regions(net))
+    2
+    """
+    if samples < 0:
+        raise ValueError(f"samples must be >= 0, got {samples}")
+    start = time.perf_counter()
+    hull = affine_hull(domain, net.n_inputs, tol)
+    if hull.B.shape[1] == 0:
+        from .errors import DomainError
+        raise DomainError("domain is a single point; there is nothing to enumerate")
+    work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
+    search = _Search(work_net, hull, tol, samples, seed, progress)
+    search.run()
+    st = search.stats
+    info = {
+        "lps": st.search_lps + st.facet_lps,
+        "search_lps": st.search_lps,
+        "facet_lps": st.facet_lps,
+        "thin": st.thin,
+        "thin_max_radius": st.thin_max_radius,
+        "interrupted": st.interrupted,
+        "bounded": search.bounded,
+        "radius_cap": search.r_max,
+        "samples": samples,
+        "seed": seed,
+        "min_inradius": tol.min_inradius,
+    }
+    cat = Catalogue(net, hull, search.regions.freeze(), info)
+    cert = cat.certificate(tol) if not st.interrupted else None
+    info["complete"] = bool(cert is not None and cert.complete)
+    info["certificate"] = None if cert is None else cert.as_dict()
+    info["seconds"] = time.perf_counter() - start
+    return cat

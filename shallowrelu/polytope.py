@@ -1,0 +1,463 @@
+"""H-polytopes, domains, and the one seam to the LP solver (highspy).
+
+No other module imports highspy. Every LP result is read from HiGHS's model
+status, never from the return code alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+from highspy._core import _Highs
+
+from .errors import DomainError, SolverError
+from .tolerances import DEFAULT_TOLERANCES, Tolerances
+
+INF = highspy.kHighsInf
+_OK = highspy.HighsModelStatus.kOptimal
+_INFEASIBLE = highspy.HighsModelStatus.kInfeasible
+
+
+# ----------------------------------------------------------------- domains ---
+
+@dataclass(frozen=True)
+class Polytope:
+    """The H-polytope ``{x : P x <= p}``.
+
+    Parameters
+    ----------
+    P : ndarray, shape (k, n)
+    p : ndarray, shape (k,)
+    """
+
+    P: np.ndarray
+    p: np.ndarray
+
+    def __post_init__(self) -> None:
+        P = np.asarray(self.P, dtype=np.float64)
+        p = np.asarray(self.p, dtype=np.float64).reshape(-1)
+        if P.ndim != 2 or P.shape[0] != p.shape[0]:
+            raise DomainError(f"polytope needs P of shape (k, n) and p of shape (k,), got {P.shape} and {p.shape}")
+        if not (np.all(np.isfinite(P)) and np.all(np.isfinite(p))):
+            raise DomainError("polytope P or p contains NaN or inf")
+        object.__setattr__(self, "P", P)
+        object.__setattr__(self, "p", p)
+
+    @property
+    def dim(self) -> int:
+        """Ambient dimension."""
+        return self.P.shape[1]
+
+    def contains(self, X: np.ndarray, tol: float = 0.0) -> np.ndarray:
+        """Which rows of ``X`` satisfy ``P x <= p + tol``."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        if self.P.shape[0] == 0:
+            return np.ones(X.shape[0], dtype=bool)
+        return np.all(X @ self.P.T <= self.p + tol, axis=1)
+
+
+@dataclass(frozen=True)
+class Box:
+    """The box ``lo <= x <= hi``; scalars are broadcast to every coordinate.
+
+    A box with ``lo == hi`` in some coordinates is flat: enumeration then
+    works in the remaining coordinates.
+    """
+
+    lo: np.ndarray | float
+    hi: np.ndarray | float
+
+    def __post_init__(self) -> None:
+        lo = np.asarray(self.lo, dtype=np.float64)
+        hi = np.asarray(self.hi, dtype=np.float64)
+        if lo.ndim > 1 or hi.ndim > 1:
+            raise DomainError(f"box bounds must be scalars or 1-D arrays, got shapes {lo.shape} and {hi.shape}")
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            raise DomainError("box bounds contain NaN or inf")
+        try:
+            lo_b, hi_b = np.broadcast_arrays(lo, hi)
+        except ValueError:
+            raise DomainError(f"box lo has {lo.size} entries but hi has {hi.size}") from None
+        bad = np.flatnonzero(np.atleast_1d(lo_b > hi_b))
+        if bad.size:
+            i = int(bad[0])
+            raise DomainError(f"box has lo > hi in coordinate {i}: "
+                              f"{np.atleast_1d(lo_b)[i]} > {np.atleast_1d(hi_b)[i]}")
+        object.__setattr__(self, "lo", lo)
+        object.__setattr__(self, "hi", hi)
+
+    def bounds(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(lo, hi)`` as arrays of length ``n``."""
+        lo, hi = (np.broadcast_to(v, (n,)) if v.ndim == 0 else v for v in (self.lo, self.hi))
+        if lo.shape != (n,) or hi.shape != (n,):
+            raise DomainError(f"box has {max(lo.size, hi.size)} coordinates but the network has {n} inputs")
+        return np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
+
+    def as_polytope(self, n: int) -> Polytope:
+        """The box as ``{x : P x <= p}`` in dimension ``n``."""
+        lo, hi = self.bounds(n)
+        eye = np.eye(n)
+        return Polytope(np.vstack([eye, -eye]), np.concatenate([hi, -lo]))
+
+
+Domain = Box | Polytope | None
+
+
+def as_polytope(domain: Domain, n: int) -> Polytope:
+    """Turn a domain (``None`` meaning all of R^n) into a :class:`Polytope` of dimension ``n``.
+
+    Raises
+    ------
+    DomainError
+        If the domain's dimension is not ``n``.
+    """
+    if domain is None:
+        return Polytope(np.zeros((0, n)), np.zeros(0))
+    if isinstance(domain, Box):
+        return domain.as_polytope(n)
+    if isinstance(domain, Polytope):
+        if domain.dim != n:
+            raise DomainError(f"polytope has dimension {domain.dim} but the network has {n} inputs")
+        return domain
+    raise DomainError(f"unsupported domain type {type(domain).__name__}")
+
+
+def normalise_rows(G: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scale each inequality ``G_k x + g_k <= 0`` to a unit normal; zero rows are kept as they are."""
+    norms = np.linalg.norm(G, axis=1)
+    scale = np.where(norms > 0, norms, 1.0)
+    return G / scale[:, None], g / scale
+
+
+# --------------------------------------------------------------- LP seam ---
+
+@dataclass(frozen=True)
+class LPResult:
+    """One LP answer: ``feasible`` is False only when HiGHS proved infeasibility."""
+
+    feasible: bool
+    value: float
+    x: np.ndarray
+
+
+def _new_highs(tol: Tolerances) -> _Highs:
+    # The bare core class: no per-solve Python callbacks and no start-up banner.
+    h = _Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("primal_feasibility_tolerance", tol.lp_feasibility)
+    h.setOptionValue("dual_feasibility_tolerance", tol.lp_feasibility)
+    return h
+
+
+class ChebyshevModel:
+    """One warm HiGHS model for Chebyshev-ball LPs over a changing set of rows.
+
+    Variables are ``(t_1..t_n, r)``; row ``k`` reads ``G_k t + r <= -g_k`` for
+    unit-normal rows, so the optimum ``r`` is the radius of the largest ball
+    inside ``{t : G t + g <= 0}``, capped at ``r_max``. Rows are keyed so that a
+    depth-first search adds and removes only the rows that changed, keeping
+    the simplex basis between solves.
+
+    Parameters
+    ----------
+    n : int
+        Dimension of ``t``.
+    r_max : float
+        Cap on the radius (keeps the LP bounded over unbounded sets).
+    tol : Tolerances
+    """
+
+    def __init__(self, n: int, r_max: float, tol: Tolerances = DEFAULT_TOLERANCES) -> None:
+        self.n = n
+        self.tol = tol
+        self.solves = 0
+        self._keys: list[int] = []
+        self._g: list[float] = []
+        self._idx = np.arange(n + 1, dtype=np.int32)
+        self._h = _new_highs(tol)
+        for _ in range(n):
+            self._h.addVar(-INF, INF)
+        self._h.addVar(0.0, r_max)
+        self._h.changeColCost(n, -1.0)
+
+    def sync(self, keys: list[int] | tuple[int, ...], G: np.ndarray, g: np.ndarray) -> None:
+        """Make the model hold exactly the unit-normal rows ``G t + g <= 0`` keyed by ``keys``."""
+        common = 0
+        limit = min(len(keys), len(self._keys))
+        while common < limit and keys[common] == self._keys[common]:
+            common += 1
+        if common < len(self._keys):
+            drop = np.arange(common, len(self._keys), dtype=np.int32)
+            self._h.deleteRows(drop.size, drop)
+            del self._keys[common:], self._g[common:]
+        for k in range(common, len(keys)):
+            self._add(G[k], g[k])
+            self._keys.append(keys[k])
+            self._g.append(float(g[k]))
+
+    def _add(self, a: np.ndarray, c: float) -> None:
+        self._h.addRow(-INF, -float(c), self.n + 1, self._idx, np.append(a, 1.0))
+
+    def _solve(self, what: str) -> LPResult:
+        self.solves += 1
+        self._h.run()
+        status = self._h.getModelStatus()
+        if status != _OK and status != _INFEASIBLE:
+            # A cold restart clears a basis that went numerically bad.
+            self._h.clearSolver()
+            self._h.run()
+            status = self._h.getModelStatus()
+        if status == _INFEASIBLE:
+            return LPResult(False, -np.inf, np.full(self.n, np.nan))
+        if status != _OK:
+            raise SolverError(f"{what} LP failed", self._h.modelStatusToString(status))
+        x = np.array(self._h.getSolution().col_value)
+        return LPResult(True, float(x[self.n]), x[:self.n])
+
+    def chebyshev(self, extra: tuple[np.ndarray, float] | None = None) -> LPResult:
+        """Largest ball inside the current rows (and one extra unit-normal row, if given).
+
+        Returns
+        -------
+        LPResult
+            ``value`` is the radius, ``x`` the centre.
+        """
+        if extra is None:
+            return self._solve("Chebyshev")
+        self._add(*extra)
+        try:
+            return self._solve("Chebyshev")
+        finally:
+            last = np.array([self._h.getNumRow() - 1], dtype=np.int32)
+            self._h.deleteRows(1, last)
+
+    def facet(self, k: int) -> LPResult:
+        """Test whether row ``k`` is a facet: the largest margin of a point on its hyperplane.
+
+        Returns
+        -------
+        LPResult
+            ``value`` is the margin to every other row of the point ``x`` on
+            hyperplane ``k``; the row is a facet iff it exceeds
+            ``tol.facet_margin``.
+        """
+        c = self._g[k]
+        self._h.changeCoeff(k, self.n, 0.0)
+        self._h.changeRowBounds(k, -c, -c)
+        try:
+            return self._solve("facet")
+        finally:
+            self._h.changeCoeff(k, self.n, 1.0)
+            self._h.changeRowBounds(k, -INF, -c)
+
+
+def solve_lp(cost: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray,
+             tol: Tolerances = DEFAULT_TOLERANCES) -> LPResult:
+    """Minimise ``cost . x`` subject to ``A_ub x <= b_ub`` with ``x`` free.
+
+    Returns
+    -------
+    LPResult
+        ``feasible`` False if infeasible; ``value`` is ``-inf`` if unbounded.
+
+    Raises
+    ------
+    SolverError
+        On any other HiGHS status.
+    """
+    n = cost.shape[0]
+    h = _new_highs(tol)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n
+    lp.num_row_ = A_ub.shape[0]
+    lp.col_cost_ = np.asarray(cost, dtype=np.float64)
+    lp.col_lower_ = np.full(n, -INF)
+    lp.col_upper_ = np.full(n, INF)
+    lp.row_lower_ = np.full(A_ub.shape[0], -INF)
+    lp.row_upper_ = np.asarray(b_ub, dtype=np.float64)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = np.arange(0, A_ub.size + 1, max(n, 1), dtype=np.int32)[:A_ub.shape[0] + 1]
+    lp.a_matrix_.index_ = np.tile(np.arange(n, dtype=np.int32), A_ub.shape[0])
+    lp.a_matrix_.value_ = np.ascontiguousarray(A_ub, dtype=np.float64).ravel()
+    h.passModel(lp)
+    h.run()
+    status = h.getModelStatus()
+    if status == _INFEASIBLE:
+        return LPResult(False, np.inf, np.full(n, np.nan))
+    if status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        # Decide unbounded-or-infeasible by a feasibility solve with zero cost.
+        if status == highspy.HighsModelStatus.kUnboundedOrInfeasible and not solve_lp(
+                np.zeros(n), A_ub, b_ub, tol).feasible:
+            return LPResult(False, np.inf, np.full(n, np.nan))
+        return LPResult(True, -np.inf, np.full(n, np.nan))
+    if status != _OK:
+        raise SolverError("LP failed", h.modelStatusToString(status))
+    return LPResult(True, float(h.getInfo().objective_function_value), np.array(h.getSolution().col_value))
+
+
+def chebyshev_ball(G: np.ndarray, g: np.ndarray, r_max: float,
+                   tol: Tolerances = DEFAULT_TOLERANCES) -> LPResult:
+    """Largest ball (radius capped at ``r_max``) inside ``{x : G x + g <= 0}``; one-off solve."""
+    Gn, gn = normalise_rows(G, g)
+    model = ChebyshevModel(G.shape[1], r_max, tol)
+    model.sync(list(range(len(gn))), Gn, gn)
+    return model.chebyshev()
+
+
+def bounding_box(poly: Polytope, tol: Tolerances = DEFAULT_TOLERANCES) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest box around a polytope (``+-inf`` where it is unbounded), by ``2n`` LPs."""
+    n = poly.dim
+    lo, hi = np.full(n, -np.inf), np.full(n, np.inf)
+    for i in range(n):
+        e = np.zeros(n)
+        e[i] = 1.0
+        lo[i] = solve_lp(e, poly.P, poly.p, tol).value
+        hi[i] = -solve_lp(-e, poly.P, poly.p, tol).value
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class AffineHull:
+    """A domain in the coordinates of its affine hull: ``x = x0 + B t``, ``t`` in ``{P t <= p}``.
+
+    ``B`` has orthonormal columns, so ``t = B^T (x - x0)`` for ``x`` on the hull.
+    """
+
+    x0: np.ndarray
+    B: np.ndarray
+    domain: Polytope
+
+    @property
+    def flat(self) -> bool:
+        """True when the hull has lower dimension than the ambient space."""
+        return self.B.shape[1] < self.B.shape[0]
+
+    def to_t(self, X: np.ndarray) -> np.ndarray:
+        """Coordinates on the hull of points ``X`` (rows)."""
+        return (np.atleast_2d(X) - self.x0) @ self.B
+
+    def to_x(self, T: np.ndarray) -> np.ndarray:
+        """Ambient points of hull coordinates ``T`` (rows)."""
+        return np.atleast_2d(T) @ self.B.T + self.x0
+
+
+def affine_hull(domain: Domain, n: int, tol: Tolerances = DEFAULT_TOLERANCES) -> AffineHull:
+    """Reparametrise a domain over its affine hull, where it is full-dimensional.
+
+    Raises
+    ------
+    DomainError
+        If the domain is empty or has the wrong dimension.
+    """
+    poly = as_polytope(domain, n)
+    if poly.P.shape[0] == 0:
+        return AffineHull(np.zeros(n), np.eye(n), poly)
+    nz = np.linalg.norm(poly.P, axis=1) > 0
+    if np.any(~nz & (poly.p < 0)):
+        raise DomainError("domain is empty (a zero row of P with a negative right-hand side)")
+    P, p = poly.P[nz], poly.p[nz]
+    if isinstance(domain, Box):
+        lo, hi = domain.bounds(n)
+        fixed = hi - lo <= tol.min_inradius
+        equal = np.zeros(len(p), dtype=bool)
+        equal[:n] = fixed
+        equal[n:] = fixed
+    else:
+        Pn, pn = normalise_rows(P, -p)
+        ball = chebyshev_ball(Pn, pn, np.inf, tol)
+        if not ball.feasible:
+            raise DomainError("domain polytope is empty")
+        if ball.value > tol.min_inradius:
+            return AffineHull(np.zeros(n), np.eye(n), Polytope(P, p))
+        # Flat: a row is an implicit equality iff its slack cannot be made positive.
+        equal = np.array([solve_lp(P[i], P, p, tol).value >= p[i] - tol.min_inradius
+                          for i in range(len(p))])
+    if not equal.any():
+        return AffineHull(np.zeros(n), np.eye(n), Polytope(P, p))
+    E, e = P[equal], p[equal]
+    x0 = np.linalg.lstsq(E, e, rcond=None)[0]
+    _, sing, Vt = np.linalg.svd(E)
+    rank = int(np.sum(sing > 1e-12 * max(sing.max(), 1.0)))
+    B = Vt[rank:].T
+    keep = ~equal
+    hull = AffineHull(x0, B, Polytope(P[keep] @ B, p[keep] - P[keep] @ x0))
+    if B.shape[1] and hull.domain.P.shape[0]:
+        Pn, pn = normalise_rows(hull.domain.P, -hull.domain.p)
+        ball = chebyshev_ball(Pn, pn, np.inf, tol)
+        if not ball.feasible or ball.value <= tol.min_inradius:
+            raise DomainError("domain is empty or thinner than the tolerance min_inradius")
+    return hull
+
+
+# -------------------------------------------------- geometry without LPs ---
+
+def vertices(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
+    """Vertices of a bounded polytope ``{x : G x + g <= 0}`` around a strict interior point.
+
+    Uses qhull's half-space intersection (dimension >= 2) or the interval ends (1-D).
+    """
+    n = G.shape[1]
+    if n == 1:
+        a, c = G[:, 0], g
+        lo = np.max(-c[a < 0] / a[a < 0]) if np.any(a < 0) else -np.inf
+        hi = np.min(-c[a > 0] / a[a > 0]) if np.any(a > 0) else np.inf
+        return np.array([[lo], [hi]])
+    from scipy.spatial import HalfspaceIntersection
+
+    hs = HalfspaceIntersection(np.hstack([G, g[:, None]]), np.asarray(interior, dtype=np.float64))
+    return hs.intersections
+
+
+def vertices_or_empty(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
+    """Like :func:`vertices`, but an empty array where qhull fails or returns non-finite points."""
+    from scipy.spatial import QhullError
+
+    try:
+        V = vertices(G, g, interior)
+    except (QhullError, ValueError):
+        return np.zeros((0, G.shape[1]))
+    return V if np.all(np.isfinite(V)) else np.zeros((0, G.shape[1]))
+
+
+def volume(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> float:
+    """Volume (length, area) of a bounded polytope from its vertices."""
+    V = vertices(G, g, interior)
+    if V.shape[1] == 1:
+        return float(V[1, 0] - V[0, 0])
+    from scipy.spatial import ConvexHull
+
+    return float(ConvexHull(V).volume)
+
+
+def facets_by_vertices(G: np.ndarray, g: np.ndarray, V: np.ndarray,
+                       margin_tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Facets of a bounded polytope ``{x : G x + g <= 0}`` (unit-normal rows) from its vertices ``V``.
+
+    A row is a facet iff the centroid of the vertices on its hyperplane lies
+    strictly inside every other row: that centroid is then a relative
+    interior point of an (n-1)-dimensional face; on a lower-dimensional face
+    it would sit on a second hyperplane. Rows must not repeat.
+
+    Returns
+    -------
+    (facet, point, margin) or None
+        ``facet`` marks the irredundant rows; ``point[k]`` is that centroid
+        and ``margin[k]`` its distance to the other rows. None when ``V`` is
+        empty (qhull failed); the caller then uses LPs.
+    """
+    k, n = G.shape
+    if V.shape[0] == 0:
+        return None
+    vals = V @ G.T + g  # (vertices, rows), <= 0 up to rounding
+    on = np.abs(vals) <= 1e-9 * (1.0 + np.abs(V).max())
+    counts = on.sum(axis=0)
+    point = (on.T @ V) / np.maximum(counts, 1)[:, None]
+    slack = -(point @ G.T + g)
+    np.fill_diagonal(slack, np.inf)
+    margin = slack.min(axis=1) if k > 1 else np.full(k, np.inf)
+    facet = (counts >= n) & (margin > margin_tol)
+    margin = np.where(facet, margin, 0.0)
+    return facet, np.where(facet[:, None], point, 0.0), margin

@@ -1,0 +1,42 @@
+"""The one tolerance object of the package (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Every numerical threshold, passed explicitly.
+
+    Parameters
+    ----------
+    lp_feasibility : float
+        Primal and dual feasibility tolerance given to HiGHS.
+    min_inradius : float
+        A region (or a side of a split) counts as full-dimensional only if it
+        holds a ball of this radius, in input units. Thinner ones are counted
+        and reported as ``thin``, never silently dropped.
+    facet_margin : float
+        A candidate inequality is a facet if a point of its hyperplane lies
+        this far inside every other inequality of the region.
+    equivalence : float
+        Allowed error of the shallow network, relative to the output scale.
+    radius_cap : float
+        Chebyshev radius cap over unbounded domains (the LP bounds the
+        radius, never the space).
+    """
+
+    lp_feasibility: float = 1e-9
+    min_inradius: float = 1e-7
+    facet_margin: float = 1e-9
+    equivalence: float = 1e-9
+    radius_cap: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not value > 0:
+                raise ValueError(f"tolerance {name} must be positive, got {value!r}")
+
+
+DEFAULT_TOLERANCES = Tolerances()
