@@ -22,8 +22,9 @@ def affine_range(a: np.ndarray, c: float | np.ndarray, lo: np.ndarray, hi: np.nd
     a = np.asarray(a, dtype=np.float64)
     # A zero coefficient contributes nothing even against an infinite side
     # (numpy would give 0 * inf = nan).
-    at_lo = np.where(a == 0, 0.0, a * lo)
-    at_hi = np.where(a == 0, 0.0, a * hi)
+    with np.errstate(invalid="ignore"):
+        at_lo = np.where(a == 0, 0.0, a * lo)
+        at_hi = np.where(a == 0, 0.0, a * hi)
     low, high = np.minimum(at_lo, at_hi), np.maximum(at_lo, at_hi)
     return low.sum(axis=-1) + c, high.sum(axis=-1) + c
 
@@ -35,7 +36,8 @@ def tighten_box(lo: np.ndarray, hi: np.ndarray, a: np.ndarray, c: float) -> tupl
     The result still contains every point of the box that satisfies the
     constraint.
     """
-    terms_min = np.where(a > 0, a * lo, np.where(a < 0, a * hi, 0.0))
+    with np.errstate(invalid="ignore"):
+        terms_min = np.where(a > 0, a * lo, np.where(a < 0, a * hi, 0.0))
     unbounded = ~np.isfinite(terms_min)
     if np.count_nonzero(unbounded) > 1:
         return lo, hi
@@ -48,11 +50,11 @@ def tighten_box(lo: np.ndarray, hi: np.ndarray, a: np.ndarray, c: float) -> tupl
     with np.errstate(divide="ignore", invalid="ignore"):
         bound = (-c - rest) / a
     # Rounding must never cut into the feasible set: widen by a relative hair.
-    bound = bound + np.sign(a) * 1e-12 * (1.0 + np.abs(bound))
+    hair = 1e-12 * (1.0 + np.abs(bound))
     lo, hi = lo.copy(), hi.copy()
     up, down = a > 0, a < 0
-    hi[up] = np.minimum(hi[up], bound[up])
-    lo[down] = np.maximum(lo[down], bound[down])
+    hi[up] = np.minimum(hi[up], bound[up] + hair[up])
+    lo[down] = np.maximum(lo[down], bound[down] - hair[down])
     return lo, hi
 
 

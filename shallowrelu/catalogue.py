@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from .errors import CatalogueFormatError
+from .io import atomic_savez, read_npz
 from .network import ReLUNetwork
 from .polytope import AffineHull, Polytope, volume
 
@@ -302,7 +301,7 @@ class Catalogue:
         arrays.update(hull_x0=self.hull.x0, hull_B=self.hull.B, domain_P=self.hull.domain.P,
                       domain_p=self.hull.domain.p, format=np.array(FORMAT),
                       fingerprint=np.array(self.network.fingerprint()),
-                      info=np.array(json.dumps(self.info, sort_keys=True)))
+                      info=np.array(json.dumps(_reproducible(self.info), sort_keys=True)))
         atomic_savez(path, arrays)
 
     @classmethod
@@ -315,13 +314,7 @@ class Catalogue:
             If the file is missing, truncated, not a catalogue, or inconsistent.
         """
         path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-        except FileNotFoundError:
-            raise CatalogueFormatError(f"{path}: no such file") from None
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-            raise CatalogueFormatError(f"{path}: not a readable catalogue ({exc})") from None
+        data = read_npz(path, CatalogueFormatError, "catalogue")
         if str(data.get("format", "")) != FORMAT:
             raise CatalogueFormatError(f"{path}: not a shallowrelu catalogue (format {FORMAT} expected)")
         try:
@@ -352,6 +345,11 @@ class Catalogue:
         return out
 
 
+def _reproducible(info: dict) -> dict:
+    # Wall-clock time differs between identical runs; the file must not.
+    return {k: v for k, v in info.items() if k != "seconds"}
+
+
 def _check_table(path: Path, t: RegionTable, net: ReLUNetwork, hull: AffineHull) -> None:
     R = t.patterns.shape[0]
     n, m = hull.B.shape[1], net.n_outputs
@@ -367,22 +365,3 @@ def _check_table(path: Path, t: RegionTable, net: ReLUNetwork, hull: AffineHull)
     ptr = t.facet_ptr
     if (ptr[0] != 0 or ptr[-1] != F or np.any(np.diff(ptr) < 0)):
         raise CatalogueFormatError(f"{path}: facet_ptr is not a valid index")
-
-
-def atomic_savez(path: str | os.PathLike, arrays: dict) -> None:
-    """Write ``arrays`` to ``path`` as a compressed ``.npz`` under a temporary name, then rename.
-
-    Raises
-    ------
-    OSError
-        If the directory does not exist or is not writable; nothing is left behind.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

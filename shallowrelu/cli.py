@@ -17,7 +17,7 @@ import numpy as np
 from .catalogue import Catalogue
 from .enumerator import enumerate_regions
 from .errors import ShallowReLUError, SolverError
-from .io import example_path, load_network
+from .io import example_path, load_network, read_npz
 from .network import ReLUNetwork
 from .polytope import Box, Domain, Polytope
 from .tolerances import Tolerances
@@ -44,19 +44,11 @@ def _floats(text: str, what: str) -> np.ndarray:
 
 
 def _npz_arrays(path: str, names: tuple[str, ...], what: str) -> list[np.ndarray]:
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"{p}: no such {what} file")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            missing = [k for k in names if k not in z.files]
-            if missing:
-                raise UsageError(f"{p}: {what} file lacks array {missing[0]!r} (needs {', '.join(names)})")
-            return [np.asarray(z[k], dtype=np.float64) for k in names]
-    except (OSError, ValueError, EOFError) as exc:
-        if isinstance(exc, UsageError):
-            raise
-        raise UsageError(f"{p}: not a readable .npz {what} file ({exc})") from None
+    data = read_npz(path, UsageError, what)
+    missing = [k for k in names if k not in data]
+    if missing:
+        raise UsageError(f"{path}: {what} file lacks array {missing[0]!r} (needs {', '.join(names)})")
+    return [np.asarray(data[k], dtype=np.float64) for k in names]
 
 
 def domain_from_args(args: argparse.Namespace) -> Domain:

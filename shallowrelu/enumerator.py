@@ -105,7 +105,7 @@ class _Search:
             pts = centre + scale * self.rng.normal(size=(self.samples, self.n))
         pts = np.vstack([centre, pts])
         if self.domain_G.shape[0]:
-            margin = -(pts @ self.domain_G.T + self.domain_g).min(axis=1)
+            margin = -(pts @ self.domain_G.T + self.domain_g).max(axis=1)
             pts = pts[margin > self.tol.min_inradius]
         return pts
 
@@ -125,6 +125,9 @@ class _Search:
     def run(self) -> None:
         root = self._root()
         if root is None:
+            return
+        if len(self.net.layers) == 1:  # no hidden layer: one affine map, one region
+            self._leaf(root, np.zeros(0, dtype=bool), *self.net.layers[0])
             return
         stack = [root]
         try:
@@ -161,7 +164,7 @@ class _Search:
         if node.V is None:
             node.V = _EMPTY
             if self.bounded and self.n <= _QHULL_MAX_DIM:
-                margins = -(node.pts @ node.G.T + node.g).min(axis=1)
+                margins = -(node.pts @ node.G.T + node.g).max(axis=1)
                 best = int(np.argmax(margins))
                 node.V = vertices_or_empty(node.G, node.g, node.pts[best])
         return node.V
@@ -249,6 +252,8 @@ class _Search:
         """Which rows of the node are facets, each with a point on it and that point's margin."""
         G, g = node.G, node.g
         k = len(g)
+        if k == 0:
+            return np.zeros(0, dtype=bool), np.zeros((0, self.n)), np.zeros(0)
         exact = facets_by_vertices(G, g, self._vertices(node), self.tol.facet_margin)
         if exact is not None:
             return exact

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -52,17 +53,35 @@ def load_network(path: str | os.PathLike) -> ReLUNetwork:
     raise NetworkFormatError(f"{path}: unknown network format {suffix or '(no extension)'!r}; expected .npz")
 
 
-def _load_npz(path: Path) -> ReLUNetwork:
+def read_npz(path: str | os.PathLike, error: type[Exception], what: str) -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` file, refusing pickled objects.
+
+    Raises
+    ------
+    error
+        With the file name and the reason, if the file is missing or unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: no such {what} file")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head != b"PK\x03\x04":
+        raise error(f"{path}: not a .npz {what} file (no zip header{'; the file is empty' if not head else ''})")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        # Opened here so that the handle is closed even when numpy fails on a bad zip.
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
     except ValueError as exc:
         if "pickle" in str(exc).lower():
-            raise NetworkFormatError(f"{path}: holds pickled Python objects, which are refused") from None
-        raise NetworkFormatError(f"{path}: not a readable .npz file ({exc})") from None
+            raise error(f"{path}: holds pickled Python objects, which are refused") from None
+        raise error(f"{path}: not a readable .npz {what} file ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise NetworkFormatError(f"{path}: not a readable .npz file ({exc})") from None
-    return network_from_arrays(arrays, source=str(path))
+        raise error(f"{path}: not a readable .npz {what} file ({exc})") from None
+
+
+def _load_npz(path: Path) -> ReLUNetwork:
+    return network_from_arrays(read_npz(path, NetworkFormatError, "network"), source=str(path))
 
 
 def network_from_arrays(arrays: dict[str, np.ndarray], source: str = "<memory>") -> ReLUNetwork:
@@ -97,12 +116,37 @@ def network_from_arrays(arrays: dict[str, np.ndarray], source: str = "<memory>")
 
 def save_network(net: ReLUNetwork, path: str | os.PathLike) -> None:
     """Write ``net`` as an ``.npz`` (``W0, b0, ...``), atomically."""
-    from .catalogue import atomic_savez
-
     arrays = {}
     for i, (W, b) in enumerate(net.layers):
         arrays[f"W{i}"], arrays[f"b{i}"] = W, b
     atomic_savez(path, arrays)
+
+
+def atomic_savez(path: str | os.PathLike, arrays: dict) -> None:
+    """Write ``arrays`` to ``path`` as a compressed ``.npz``, atomically and byte-reproducibly.
+
+    The file is written under a temporary name in the same directory and
+    renamed when complete. Zip entries carry a fixed timestamp, so the same
+    arrays always give the same bytes (``np.savez`` stamps the current time).
+
+    Raises
+    ------
+    OSError
+        If the directory does not exist or is not writable; nothing is left behind.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name in sorted(arrays):
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with zf.open(info, "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(arrays[name]), allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def example_path() -> Path:

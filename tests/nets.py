@@ -1,0 +1,51 @@
+"""Network generators for the tests: random He-initialised nets and degenerate ones."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import shallowrelu as sr
+
+
+def random_net(sizes, seed=0, bias=0.1) -> sr.ReLUNetwork:
+    rng = np.random.default_rng(seed)
+    return sr.ReLUNetwork([(rng.normal(size=(b, a)) * np.sqrt(2 / a), rng.normal(size=b) * bias)
+                           for a, b in zip(sizes[:-1], sizes[1:])])
+
+
+def degenerate_nets() -> dict[str, sr.ReLUNetwork]:
+    """2-input nets that break naive enumerators; every one over the box [-1, 1]^2."""
+    rng = np.random.default_rng(7)
+    out = {}
+
+    def net(W1, b1, extra=()):
+        W1, b1 = np.asarray(W1, float), np.asarray(b1, float)
+        layers = [(W1, b1)]
+        width = W1.shape[0]
+        for w in extra:
+            layers.append((rng.normal(size=(w, width)), rng.normal(size=w) * 0.3))
+            width = w
+        layers.append((rng.normal(size=(2, width)), rng.normal(size=2)))
+        return sr.ReLUNetwork(layers)
+
+    base = rng.normal(size=(3, 2))
+    bb = rng.normal(size=3) * 0.3
+    out["duplicate"] = net(np.vstack([base, base[:1]]), np.append(bb, bb[0]), (4,))
+    out["scaled_duplicate"] = net(np.vstack([base, 3 * base[:1], -2 * base[1:2]]),
+                                  np.concatenate([bb, 3 * bb[:1], -2 * bb[1:2]]), (4,))
+    out["dead_and_always_active"] = net(np.vstack([base, [[1, 1], [1, -1]]]), np.append(bb, [-100, 100]), (4,))
+    out["zero_rows"] = net(np.vstack([base, [[0, 0], [0, 0]]]), np.append(bb, [0.0, 0.5]), (4,))
+    out["parallel"] = net([[1, 0.5]] * 5, [-0.8, -0.3, 0.0, 0.4, 0.9], (3,))
+    angles = np.linspace(0, np.pi, 7, endpoint=False)
+    through = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    p0 = np.array([0.2, -0.1])
+    out["concurrent"] = net(through, -through @ p0, (3,))
+    # A second layer that copies the first layer's hyperplanes and bends along them.
+    W2 = np.array([[1.0, 0, 0], [0, 1.0, 0], [1.0, -1.0, 0.5], [0, 0, 0]])
+    out["bent_copies"] = sr.ReLUNetwork([(base, bb), (W2, np.array([0.0, -0.1, 0.05, 0.0])),
+                                         (rng.normal(size=(1, 4)), np.zeros(1))])
+    # Every neuron of layer 2 dead on the box, and a layer-2 neuron through a layer-1 vertex.
+    out["dead_layer"] = sr.ReLUNetwork([(base, bb), (-np.abs(rng.normal(size=(3, 3))), -np.ones(3)),
+                                        (rng.normal(size=(1, 3)), np.zeros(1))])
+    out["deep_narrow"] = net(rng.normal(size=(4, 2)), rng.normal(size=4) * 0.2, (3, 3, 3, 3))
+    return out

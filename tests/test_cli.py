@@ -1,0 +1,107 @@
+"""The command line, run as a user would: a subprocess, its stdout, stderr and exit code."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import shallowrelu as sr
+from nets import random_net
+
+EXAMPLE = str(sr.example_path())
+
+
+def run(*args, check_code=None):
+    proc = subprocess.run([sys.executable, "-m", "shallowrelu", *args], capture_output=True, text=True,
+                          timeout=300)
+    if check_code is not None:
+        assert proc.returncode == check_code, proc.stderr
+    return proc
+
+
+def test_enumerate_json_has_the_contract_keys(tmp_path):
+    out = tmp_path / "cat.npz"
+    proc = run("enumerate", EXAMPLE, "--box=-1,1", "-o", str(out), "--json", check_code=0)
+    data = json.loads(proc.stdout)
+    for key in ("regions", "lps", "seconds", "thin", "complete"):
+        assert key in data
+    cat = sr.Catalogue.load(out)
+    assert data["regions"] == len(cat) and data["complete"] is True
+    # the same run from the API gives the same catalogue
+    api = sr.enumerate_regions(sr.load_network(EXAMPLE), sr.Box(-1, 1))
+    np.testing.assert_array_equal(api.table.patterns, cat.table.patterns)
+
+
+def test_box_with_a_space_before_a_negative_value(tmp_path):
+    a = json.loads(run("enumerate", EXAMPLE, "--box", "-1,1", "--json", check_code=0).stdout)
+    b = json.loads(run("enumerate", EXAMPLE, "--box=-1,1", "--json", check_code=0).stdout)
+    assert a["regions"] == b["regions"]
+
+
+def test_bounds_and_polytope_files(tmp_path):
+    np.savez(tmp_path / "b.npz", lo=np.array([-1.0, -0.5]), hi=np.array([0.5, 1.0]))
+    np.savez(tmp_path / "p.npz", P=np.vstack([np.eye(2), -np.eye(2)]), p=np.array([0.5, 1.0, 1.0, 0.5]))
+    a = json.loads(run("enumerate", EXAMPLE, "--bounds", str(tmp_path / "b.npz"), "--json", check_code=0).stdout)
+    b = json.loads(run("enumerate", EXAMPLE, "--polytope", str(tmp_path / "p.npz"), "--json", check_code=0).stdout)
+    assert a["regions"] == b["regions"] > 1
+
+
+def test_human_summary_over_Rn():
+    proc = run("enumerate", EXAMPLE, check_code=0)
+    assert "regions" in proc.stdout and "complete: yes" in proc.stdout
+
+
+def test_demo_runs_and_agrees_with_the_network():
+    proc = run("demo", check_code=0)
+    assert "complete: yes" in proc.stdout
+    assert "region of x" in proc.stdout
+
+
+@pytest.mark.parametrize("command", ["enumerate", "demo"])
+def test_help_has_an_example(command):
+    assert "example:" in run(command, "--help", check_code=0).stdout
+
+
+def _bad(tmp_path):
+    """(name, argv, text the one-line error must contain)."""
+    net = tmp_path / "net.npz"
+    sr.save_network(random_net([2, 3, 1]), net)
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "text.npz").write_text("W0 = [[1, 2]]\n")
+    np.savez(tmp_path / "nob1.npz", W0=np.ones((2, 2)), b0=np.ones(2), W1=np.ones((1, 2)))
+    np.savez(tmp_path / "chain.npz", W0=np.ones((3, 2)), b0=np.ones(3), W1=np.ones((1, 2)), b1=np.ones(1))
+    np.savez(tmp_path / "nan.npz", W0=np.array([[np.nan, 1.0]]), b0=np.ones(1), W1=np.ones((1, 1)), b1=np.ones(1))
+    np.savez(tmp_path / "onedim.npz", W0=np.ones(2), b0=np.ones(1))
+    np.savez(tmp_path / "bounds3.npz", lo=-np.ones(3), hi=np.ones(3))
+    np.savez(tmp_path / "emptypoly.npz", P=np.array([[1.0, 0.0], [-1.0, 0.0]]), p=np.array([-1.0, -1.0]))
+    return [
+        ("missing file", ["enumerate", str(tmp_path / "nope.npz")], "nope.npz: no such"),
+        ("empty file", ["enumerate", str(tmp_path / "empty.npz")], "empty.npz: not a .npz network file (no zip header; the file is empty)"),
+        ("text file", ["enumerate", str(tmp_path / "text.npz")], "text.npz: not a .npz network file"),
+        ("no b1", ["enumerate", str(tmp_path / "nob1.npz")], "b1 is missing"),
+        ("shapes", ["enumerate", str(tmp_path / "chain.npz")], "W1 has 2 inputs but layer 0 has 3 outputs"),
+        ("nan", ["enumerate", str(tmp_path / "nan.npz")], "W0 contains NaN"),
+        ("1-D weight", ["enumerate", str(tmp_path / "onedim.npz")], "W0 must be 2-D"),
+        ("lo > hi", ["enumerate", str(net), "--box=1,-1"], "lo > hi"),
+        ("box syntax", ["enumerate", str(net), "--box=a,b"], "--box"),
+        ("box dimension", ["enumerate", str(net), "--bounds", str(tmp_path / "bounds3.npz")], "3 coordinates"),
+        ("empty polytope", ["enumerate", str(net), "--polytope", str(tmp_path / "emptypoly.npz")], "empty"),
+        ("output dir", ["enumerate", str(net), "-o", str(tmp_path / "no" / "cat.npz")], "does not exist"),
+    ]
+
+
+def test_bad_inputs_give_one_line_and_exit_1(tmp_path):
+    for name, argv, text in _bad(tmp_path):
+        proc = run(*argv)
+        assert proc.returncode == 1, (name, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1, (name, proc.stderr)
+        assert text in lines[0], (name, lines[0])
+        assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "no").exists()
+
+
+def test_usage_error_exits_2():
+    assert run("enumerate").returncode == 2
