@@ -50,6 +50,9 @@ class _Node:
     hi: np.ndarray
     pts: np.ndarray
     Z: np.ndarray
+    # Norms of the rows of M (1 for zero rows): M / scale are unit normals,
+    # so Z / scale are signed distances, what the inradius tolerance measures.
+    scale: np.ndarray
     # Vertices of the node's polytope once computed (low dimension, bounded
     # domain); an empty array when qhull could not be trusted.
     V: np.ndarray | None = None
@@ -62,6 +65,11 @@ class _Stats:
     thin: int = 0
     thin_max_radius: float = 0.0
     interrupted: bool = False
+
+
+def _row_norms(M: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(M, axis=1)
+    return np.where(norms > 0, norms, 1.0)
 
 
 class _Search:
@@ -119,7 +127,7 @@ class _Search:
         pts = self._initial_points(ball.x)
         W, b = self.net.layers[0]
         return _Node(0, [], np.zeros(0, dtype=bool), W, b, keys, self.domain_G, self.domain_g,
-                     self.box[0].copy(), self.box[1].copy(), pts, pts @ W.T + b)
+                     self.box[0].copy(), self.box[1].copy(), pts, pts @ W.T + b, _row_norms(W))
 
     # -- search ------------------------------------------------------------
     def run(self) -> None:
@@ -127,7 +135,7 @@ class _Search:
         if root is None:
             return
         if len(self.net.layers) == 1:  # no hidden layer: one affine map, one region
-            self._leaf(root, np.zeros(0, dtype=bool), *self.net.layers[0])
+            self._leaf(root, np.zeros(0, dtype=bool), root.M, root.v)
             return
         stack = [root]
         try:
@@ -137,13 +145,13 @@ class _Search:
         except KeyboardInterrupt:
             self.stats.interrupted = True
 
-    def _side(self, node: _Node, a: np.ndarray, c: float, known: np.ndarray):
+    def _side(self, node: _Node, a: np.ndarray, c: float, known: bool):
         """Whether ``node`` meets ``a . t + c <= 0`` in a ball of radius > min_inradius.
 
-        Returns ``(exists, new_point)``; ``new_point`` is None when carried
-        points already prove it.
+        Returns ``(exists, new_point)``; ``new_point`` is None when a carried
+        point already proves it.
         """
-        if known.any():
+        if known:
             return True, None
         self.model.sync(node.keys, node.G, node.g)
         ball = self.model.chebyshev((a, c))
@@ -169,10 +177,13 @@ class _Search:
                 node.V = vertices_or_empty(node.G, node.g, node.pts[best])
         return node.V
 
-    def _child(self, node: _Node, a: np.ndarray, c: float, active: bool,
-               keep: np.ndarray, point: np.ndarray | None, source: tuple[int, int]) -> _Node:
+    def _child(self, node: _Node, j: int, active: bool, keep: np.ndarray,
+               point: np.ndarray | None) -> _Node:
         key = len(self.src)
-        self.src.append(source)
+        self.src.append((node.layer + 1, j))
+        a, c = node.M[j] / node.scale[j], node.v[j] / node.scale[j]
+        if active:
+            a, c = -a, -c
         pts, Z = node.pts[keep], node.Z[keep]
         if point is not None:
             pts = np.vstack([pts, point])
@@ -180,56 +191,74 @@ class _Search:
         lo, hi = tighten_box(node.lo, node.hi, a, c)
         return _Node(node.layer, node.signs + [active], node.prefix, node.M, node.v,
                      node.keys + (key,), np.vstack([node.G, a]), np.append(node.g, c),
-                     lo, hi, pts, Z)
+                     lo, hi, pts, Z, node.scale)
+
+    def _next_layer(self, node: _Node) -> tuple[_Node | None, np.ndarray, np.ndarray, np.ndarray]:
+        """Fix the finished layer's signs; return the node of the next layer (None at a leaf)."""
+        s = np.array(node.signs, dtype=bool)
+        W, b = self.net.layers[node.layer + 1]
+        M, v = W @ (node.M * s[:, None]), W @ (node.v * s) + b
+        prefix = np.concatenate([node.prefix, s])
+        if node.layer + 2 == len(self.net.layers):
+            return None, prefix, M, v
+        return (_Node(node.layer + 1, [], prefix, M, v, node.keys, node.G, node.g,
+                      node.lo, node.hi, node.pts, (node.Z * s) @ W.T + b, _row_norms(M), node.V),
+                prefix, M, v)
 
     def _descend(self, node: _Node, stack: list[_Node]) -> None:
+        """Decide the node's remaining neurons, pushing one child of every split."""
         delta = self.tol.min_inradius
-        hidden = self.net.layers[:-1]
         while True:
-            j = len(node.signs)
-            if j == node.M.shape[0]:
-                s = np.array(node.signs, dtype=bool)
-                W, b = self.net.layers[node.layer + 1]
-                M, v = W @ (node.M * s[:, None]), W @ (node.v * s) + b
-                prefix = np.concatenate([node.prefix, s])
-                if node.layer + 1 == len(hidden):
+            j0 = len(node.signs)
+            if j0 == node.M.shape[0]:
+                nxt, prefix, M, v = self._next_layer(node)
+                if nxt is None:
                     self._leaf(node, prefix, M, v)
                     return
-                node = _Node(node.layer + 1, [], prefix, M, v, node.keys, node.G, node.g,
-                             node.lo, node.hi, node.pts, (node.Z * s) @ W.T + b, node.V)
+                node = nxt
                 continue
-            a, c = node.M[j], float(node.v[j])
-            norm = float(np.linalg.norm(a))
-            if norm == 0.0:
-                node.signs.append(c > 0)
-                continue
-            a, c = a / norm, c / norm
-            zmin, zmax = affine_range(a, c, node.lo, node.hi)
-            if zmax <= 0 or zmin >= 0:
-                node.signs.append(bool(zmin >= 0 and zmax > 0))
-                continue
-            V = self._vertices(node)
-            if V.size:
-                # Exact range over the node: a side no deeper than min_inradius
-                # cannot hold a ball of that radius.
-                zv = V @ a + c
-                deep_pos, deep_neg = zv.max(), -zv.min()
-                if deep_pos <= delta or deep_neg <= delta:
-                    self._count_thin(min(deep_pos, deep_neg))
-                    node.signs.append(bool(deep_pos > deep_neg))
+            # Everything cheap about the remaining neurons of this node, at once.
+            scale = node.scale[j0:]
+            M, v = node.M[j0:] / scale[:, None], node.v[j0:] / scale
+            zero = ~np.any(M, axis=1)
+            zmin, zmax = affine_range(M, v, node.lo, node.hi)
+            settled = zero | (zmax <= 0) | (zmin >= 0)
+            sign = np.where(zero, v > 0, zmin >= 0) & ~(zmax <= 0)
+            dist = node.Z[:, j0:] / scale
+            known_neg = np.any(dist < -delta, axis=0)
+            known_pos = np.any(dist > delta, axis=0)
+            deep = None
+            split = None
+            for off in range(M.shape[0]):
+                j = j0 + off
+                if settled[off]:
+                    node.signs.append(bool(sign[off]))
                     continue
-            dist = node.Z[:, j] / norm
-            neg, pos = dist < -delta, dist > delta
-            has_neg, pt_neg = self._side(node, a, c, neg)
-            has_pos, pt_pos = self._side(node, -a, -c, pos)
-            if has_neg and has_pos:
-                source = (node.layer + 1, j)
-                stack.append(self._child(node, -a, -c, True, pos, pt_pos, source))
-                node = self._child(node, a, c, False, neg, pt_neg, source)
-            else:
+                if not (known_neg[off] and known_pos[off]):
+                    if deep is None:
+                        V = self._vertices(node)
+                        deep = (V @ M.T + v) if V.size else _EMPTY
+                    if deep.size:
+                        # Exact range over the node: a side no deeper than
+                        # min_inradius cannot hold a ball of that radius.
+                        d_pos, d_neg = deep[:, off].max(), -deep[:, off].min()
+                        if d_pos <= delta or d_neg <= delta:
+                            self._count_thin(min(d_pos, d_neg))
+                            node.signs.append(bool(d_pos > d_neg))
+                            continue
+                a, c = M[off], float(v[off])
+                has_neg, pt_neg = self._side(node, a, c, known_neg[off])
+                has_pos, pt_pos = self._side(node, -a, -c, known_pos[off])
+                if has_neg and has_pos:
+                    split = (j, dist[:, off] < -delta, dist[:, off] > delta, pt_neg, pt_pos)
+                    break
                 # One side only (or, in a node thinner than the tolerance,
                 # neither): the neuron is stable here and adds no inequality.
                 node.signs.append(bool(has_pos))
+            if split is not None:
+                j, neg, pos, pt_neg, pt_pos = split
+                stack.append(self._child(node, j, True, pos, pt_pos))
+                node = self._child(node, j, False, neg, pt_neg)
 
     # -- leaves ------------------------------------------------------------
     def _leaf(self, node: _Node, pattern: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:
