@@ -1,7 +1,10 @@
 """shallowrelu: exact activation regions of ReLU networks and their three-layer form."""
 
+from .builder import (EquivalenceReport, ExtendedRealError, ShallowNetwork, build_shallow,
+                      check_equivalence, ext_affine)
 from .catalogue import Catalogue, Certificate, Region
 from .enumerator import enumerate_regions
+from .faces import FaceLattice, face_lattice
 from .errors import (CatalogueFormatError, DomainError, NetworkFormatError, ShallowReLUError,
                      SolverError)
 from .io import example_path, load_network, network_from_arrays, save_network
@@ -12,7 +15,9 @@ from .tolerances import Tolerances
 __version__ = "0.1.0"
 
 __all__ = [
-    "Box", "Catalogue", "CatalogueFormatError", "Certificate", "DomainError", "NetworkFormatError",
-    "Polytope", "ReLUNetwork", "Region", "ShallowReLUError", "SolverError", "Tolerances",
-    "enumerate_regions", "example_path", "load_network", "network_from_arrays", "save_network",
+    "Box", "Catalogue", "CatalogueFormatError", "Certificate", "DomainError", "EquivalenceReport",
+    "ExtendedRealError", "FaceLattice", "NetworkFormatError", "Polytope", "ReLUNetwork", "Region",
+    "ShallowNetwork", "ShallowReLUError", "SolverError", "Tolerances", "build_shallow", "check_equivalence",
+    "enumerate_regions", "example_path", "ext_affine", "face_lattice", "load_network", "network_from_arrays",
+    "save_network",
 ]

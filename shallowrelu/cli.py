@@ -1,7 +1,8 @@
 """Command-line interface: a thin layer that parses, calls the public API, and prints.
 
 Exit codes: 0 success; 1 bad input (file, network, domain, catalogue);
-2 usage error; 3 solver failure; 130 interrupted (what was found is saved).
+2 usage error; 3 solver failure; 4 ``check`` found a difference; 130
+interrupted (what was found is saved).
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ import argparse
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
+from .builder import MODES, ShallowNetwork, build_shallow, check_equivalence
+from .catalogue import FORMAT as CATALOGUE_FORMAT
 from .catalogue import Catalogue
 from .enumerator import enumerate_regions
 from .errors import ShallowReLUError, SolverError
@@ -22,7 +26,7 @@ from .network import ReLUNetwork
 from .polytope import Box, Domain, Polytope
 from .tolerances import Tolerances
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_SOLVER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_SOLVER, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 # Options whose value may start with "-" (a negative number): "--box -1,1" is
 # rewritten to "--box=-1,1" before argparse sees it.
@@ -70,6 +74,13 @@ def _add_domain_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--box", metavar="LO,HI", help="the cube [LO,HI]^n; write --box=-1,1 (or --box -1,1)")
     g.add_argument("--bounds", metavar="B.npz", help="a box with per-coordinate arrays lo, hi")
     g.add_argument("--polytope", metavar="P.npz", help="the polytope {x : P x <= p} from arrays P, p")
+
+
+def _add_search_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--samples", type=int, default=256, help="random interior points to start with (default 256)")
+    p.add_argument("--seed", type=int, default=0, help="seed of those points and of facet rays (default 0)")
+    p.add_argument("--min-inradius", type=float, default=Tolerances().min_inradius,
+                   help="regions must hold a ball this large (default %(default)g)")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -153,6 +164,55 @@ def cmd_enumerate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _catalogue_for(args: argparse.Namespace) -> tuple[ReLUNetwork, Catalogue]:
+    """NET is a network (enumerated here over the domain options) or a saved catalogue."""
+    data = read_npz(args.net, UsageError, "network or catalogue")
+    if str(data.get("format", "")) == CATALOGUE_FORMAT:
+        if domain_from_args(args) is not None:
+            raise UsageError(f"{args.net}: a catalogue carries its own domain; drop --box/--bounds/--polytope")
+        cat = Catalogue.load(args.net)
+        return cat.network, cat
+    net = load_network(args.net)
+    return net, _enumerate(net, args)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    _check_output(args.output)
+    _, cat = _catalogue_for(args)
+    start = time.perf_counter()
+    shallow = build_shallow(cat, mode=args.mode)
+    shallow.save(args.output)
+    seconds = time.perf_counter() - start
+    sizes = shallow.sizes
+    payload = {"mode": args.mode, "regions": len(cat), "gates": shallow.info["gates"], "sizes": sizes,
+               "faces_by_dim": shallow.info.get("faces_by_dim"), "seconds": seconds, "output": args.output}
+    faces = shallow.info.get("faces_by_dim")
+    lines = [f"{Path(args.net).name}: {len(cat)} regions -> shallow network ({args.mode} mode, "
+             f"{shallow.info['gates']} gates) in {seconds:.2f} s",
+             f"layers: {sizes['inputs']} inputs -> {sizes['layer1']} -> {sizes['layer2']} -> {sizes['outputs']} "
+             f"outputs; {sizes['inf_weights']} infinite weights, {sizes['nonzero_weights']} non-zero weights"]
+    if faces:
+        lines.append("faces by dimension: " + ", ".join(f"{k}-D {v}" for k, v in sorted(faces.items())))
+    lines.append(f"wrote {args.output}")
+    _print(args, payload, lines)
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    net, cat = _catalogue_for(args)
+    shallow = ShallowNetwork.load(args.shallow)
+    start = time.perf_counter()
+    report = check_equivalence(net, shallow, cat)
+    payload = report.as_dict() | {"seconds": time.perf_counter() - start, "mode": shallow.mode}
+    counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
+    verdict = "equivalent" if report.passed else "DIFFERENT"
+    lines = [f"{verdict}: max error {report.max_abs:.3g} ({report.max_rel:.3g} of output scale "
+             f"{report.scale:.3g}; tolerance {report.tolerance:g}) at a {report.worst_kind} point",
+             f"probes: {counts}"]
+    _print(args, payload, lines)
+    return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     path = example_path()
     net = load_network(path)
@@ -165,14 +225,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     r = cat[i]
     print(f"  region of x = {x[0].tolist()}: #{i}, {len(r.G)} facets, y = A x + d = "
           f"{np.round(r.A @ x[0] + r.d, 6).tolist()} (network: {np.round(net(x)[0], 6).tolist()})")
-    return EXIT_OK
+    shallow = build_shallow(cat, mode="faces")
+    sizes = shallow.sizes
+    print(f"convert: shallow network {sizes['inputs']} -> {sizes['layer1']} -> {sizes['layer2']} -> "
+          f"{sizes['outputs']}, {shallow.info['gates']} gates (faces mode), {sizes['inf_weights']} infinite weights")
+    report = check_equivalence(net, shallow, cat)
+    counts = sum(report.counts.values())
+    print(f"check: max error {report.max_abs:.2g} over {counts} probes (vertices, facets, near-facet, random): "
+          f"{'equivalent' if report.passed else 'DIFFERENT'}")
+    print(f"  shallow network at x: {np.round(shallow(x)[0], 6).tolist()}")
+    return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shallowrelu",
         description="Exact activation regions of ReLU networks and their three-layer form.",
-        epilog="exit codes: 0 ok, 1 bad input, 2 usage error, 3 solver failure, 130 interrupted")
+        epilog="exit codes: 0 ok, 1 bad input, 2 usage error, 3 solver failure, 4 check found a difference, "
+               "130 interrupted")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("enumerate", help="find every activation region of a network",
@@ -183,15 +253,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("net", metavar="NET", help="network file (.npz with W0,b0,W1,b1,...)")
     _add_domain_options(p)
     p.add_argument("-o", "--output", metavar="CAT", help="write the catalogue here (.npz)")
-    p.add_argument("--samples", type=int, default=256, help="random interior points to start with (default 256)")
-    p.add_argument("--seed", type=int, default=0, help="seed of those points and of facet rays (default 0)")
-    p.add_argument("--min-inradius", type=float, default=Tolerances().min_inradius,
-                   help="regions must hold a ball this large (default %(default)g)")
+    _add_search_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_enumerate)
 
+    p = sub.add_parser("convert", help="build the equivalent three-layer network with extended-real weights",
+                       description="Build the shallow network of NET (a network, enumerated over the domain "
+                                   "options, or a saved catalogue).",
+                       epilog="example: shallowrelu convert net.npz --box=-1,1 --mode faces -o shallow.npz")
+    p.add_argument("net", metavar="NET", help="network (.npz) or catalogue (.npz from enumerate -o)")
+    _add_domain_options(p)
+    p.add_argument("--mode", choices=MODES, default="faces",
+                   help="faces: exact everywhere (default); cells: the paper's, sums on shared boundaries")
+    p.add_argument("-o", "--output", metavar="SHALLOW", required=True, help="write the shallow network here (.npz)")
+    _add_search_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("check", help="compare a shallow network with the deep network it came from",
+                       description="Probe random points, region centres, vertices, facet midpoints and points "
+                                   "1e-9 off facets; exit 4 if the error exceeds the tolerance.",
+                       epilog="example: shallowrelu check net.npz shallow.npz --box=-1,1 --json")
+    p.add_argument("net", metavar="NET", help="network (.npz) or catalogue (.npz from enumerate -o)")
+    p.add_argument("shallow", metavar="SHALLOW", help="shallow network from convert")
+    _add_domain_options(p)
+    _add_search_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_check)
+
     p = sub.add_parser("demo", help="run the whole path on the example network that ships with the package",
-                       description="Enumerate the example network and locate one input.",
+                       description="Enumerate the example network, convert it to the shallow network, "
+                                   "check the two agree, and locate one input.",
                        epilog="example: shallowrelu demo")
     p.set_defaults(func=cmd_demo)
     return parser

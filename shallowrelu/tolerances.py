@@ -25,6 +25,10 @@ class Tolerances:
     radius_cap : float
         Chebyshev radius cap over unbounded domains (the LP bounds the
         radius, never the space).
+    boundary : float
+        A gate of the shallow network is open within this distance of its
+        closed polytope, so a point on a shared boundary opens the gates of
+        both sides whatever the rounding of its coordinates.
     """
 
     lp_feasibility: float = 1e-9
@@ -32,6 +36,7 @@ class Tolerances:
     facet_margin: float = 1e-9
     equivalence: float = 1e-9
     radius_cap: float = 1.0
+    boundary: float = 1e-11
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():

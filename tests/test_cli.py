@@ -59,7 +59,7 @@ def test_demo_runs_and_agrees_with_the_network():
     assert "region of x" in proc.stdout
 
 
-@pytest.mark.parametrize("command", ["enumerate", "demo"])
+@pytest.mark.parametrize("command", ["enumerate", "convert", "check", "demo"])
 def test_help_has_an_example(command):
     assert "example:" in run(command, "--help", check_code=0).stdout
 
@@ -105,3 +105,49 @@ def test_bad_inputs_give_one_line_and_exit_1(tmp_path):
 
 def test_usage_error_exits_2():
     assert run("enumerate").returncode == 2
+
+
+def test_convert_and_check_round_trip(tmp_path):
+    cat, shallow = tmp_path / "cat.npz", tmp_path / "shallow.npz"
+    run("enumerate", EXAMPLE, "--box=-1,1", "-o", str(cat), check_code=0)
+    data = json.loads(run("convert", str(cat), "-o", str(shallow), "--json", check_code=0).stdout)
+    assert data["mode"] == "faces" and data["sizes"]["inf_weights"] > 0
+    report = json.loads(run("check", EXAMPLE, str(shallow), "--box=-1,1", "--json", check_code=0).stdout)
+    assert report["passed"] and report["max_rel"] <= 1e-9 and report["counts"]["vertex"] > 0
+    # the same from the catalogue file, no re-enumeration
+    assert run("check", str(cat), str(shallow), check_code=0).stdout.startswith("equivalent")
+
+
+def test_check_reports_a_difference_with_exit_4(tmp_path):
+    import dataclasses
+
+    path = tmp_path / "s.npz"
+    run("convert", EXAMPLE, "--box=-1,1", "-o", str(path), check_code=0)
+    good = sr.ShallowNetwork.load(path)
+    dataclasses.replace(good, b3=good.b3 + 1e-6).save(path)
+    proc = run("check", EXAMPLE, str(path), "--box=-1,1", "--json")
+    assert proc.returncode == 4
+    assert json.loads(proc.stdout)["passed"] is False
+
+
+def test_check_refuses_the_shallow_network_of_another_net(tmp_path):
+    other = tmp_path / "other.npz"
+    sr.save_network(random_net([2, 8, 8, 2], seed=99), other)
+    shallow = tmp_path / "s.npz"
+    run("convert", str(other), "--box=-1,1", "-o", str(shallow), check_code=0)
+    proc = run("check", EXAMPLE, str(shallow), "--box=-1,1")
+    assert proc.returncode == 1 and "another network" in proc.stderr
+
+
+def test_cells_mode_passes_its_own_semantics(tmp_path):
+    shallow = tmp_path / "c.npz"
+    run("convert", EXAMPLE, "--box=-1,1", "--mode", "cells", "-o", str(shallow), check_code=0)
+    assert run("check", EXAMPLE, str(shallow), "--box=-1,1", check_code=0).stdout.startswith("equivalent")
+
+
+def test_catalogue_with_domain_options_is_a_usage_error(tmp_path):
+    cat = tmp_path / "cat.npz"
+    run("enumerate", EXAMPLE, "--box=-1,1", "-o", str(cat), check_code=0)
+    proc = run("convert", str(cat), "--box=-1,1", "-o", str(tmp_path / "s.npz"))
+    assert proc.returncode == 1 and "carries its own domain" in proc.stderr
+    assert not (tmp_path / "s.npz").exists()
