@@ -82,12 +82,17 @@ def main() -> None:
                         help="run the naive baseline on every net")
     parser.add_argument("--no-naive", dest="naive", action="store_false", help="skip the naive baseline")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-shallow", dest="shallow", action="store_false",
+                        help="skip converting to the shallow network and checking it")
+    parser.add_argument("--shallow-max-regions", type=int, default=5000,
+                        help="convert and check nets with at most this many regions (default %(default)s)")
     args = parser.parse_args()
     specs = args.nets
     header = (f"{'net':<16}{'regions':>9}{'LPs':>9}{'LPs/reg':>9}{'seconds':>9}{'ms/reg':>8}"
               f"{'naive s':>10}{'naive LPs':>11}{'speed-up':>10}")
     print(header)
     print("-" * len(header))
+    catalogues = {}
     for spec in specs:
         net = he_net(spec, args.seed)
         t0 = time.perf_counter()
@@ -102,6 +107,32 @@ def main() -> None:
             agree = "" if count == R else f"  COUNT MISMATCH naive {count}"
             row += f"{naive_secs:>10.2f}{naive_lps:>11}{naive_secs / secs:>9.1f}x{agree}"
         print(row + ("" if cat.info["complete"] else "  (certificate FAILED)"), flush=True)
+        catalogues[spec] = (net, cat)
+    if args.shallow:
+        shallow_table(catalogues, args.shallow_max_regions)
+
+
+def shallow_table(catalogues: dict, max_regions: int) -> None:
+    """Convert each catalogue (faces mode) and check it against the deep network."""
+    print()
+    header = (f"{'net':<16}{'regions':>9}{'faces':>9}{'layer 1':>9}{'layer 2':>9}{'inf w':>10}"
+              f"{'build s':>9}{'check s':>9}{'probes':>8}{'max rel err':>13}")
+    print(header)
+    print("-" * len(header))
+    for spec, (net, cat) in catalogues.items():
+        if len(cat) > max_regions:
+            print(f"{spec:<16}{len(cat):>9}  (skipped: more than {max_regions} regions)")
+            continue
+        t0 = time.perf_counter()
+        shallow = sr.build_shallow(cat, mode="faces")
+        build = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        report = sr.check_equivalence(net, shallow, cat)
+        check = time.perf_counter() - t0
+        z = shallow.sizes
+        print(f"{spec:<16}{len(cat):>9}{shallow.info['gates']:>9}{z['layer1']:>9}{z['layer2']:>9}"
+              f"{z['inf_weights']:>10}{build:>9.2f}{check:>9.2f}{sum(report.counts.values()):>8}"
+              f"{report.max_rel:>13.2e}" + ("" if report.passed else "  FAILED"), flush=True)
 
 
 if __name__ == "__main__":
