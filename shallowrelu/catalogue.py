@@ -165,7 +165,8 @@ class Catalogue:
     Build one with :func:`shallowrelu.enumerate_regions` or :meth:`load`.
     ``len(cat)``, ``cat[i]`` (a :class:`Region`), ``cat.region_of(X)``,
     ``cat.save(path)``. ``cat.info`` holds how it was made (LPs, seconds,
-    thin regions, completeness).
+    thin regions, completeness). ``cat.work_network`` is the network in the
+    domain's hull coordinates ``t`` (the network itself unless the domain is flat).
     """
 
     def __init__(self, network: ReLUNetwork, hull: AffineHull, table: RegionTable, info: dict) -> None:
@@ -173,7 +174,7 @@ class Catalogue:
         self.hull = hull
         self.table = table
         self.info = info
-        self._work_net = network.restrict(hull.x0, hull.B) if hull.flat else network
+        self.work_network = network.restrict(hull.x0, hull.B) if hull.flat else network
         self._index: dict[bytes, int] | None = None
 
     # -- access -------------------------------------------------------------
@@ -237,7 +238,7 @@ class Catalogue:
     def _locate_t(self, T: np.ndarray) -> np.ndarray:
         if self._index is None:
             self._index = {bytes(row): i for i, row in enumerate(self.table.patterns)}
-        packed = np.packbits(self._work_net.patterns(T), axis=1)
+        packed = np.packbits(self.work_network.patterns(T), axis=1)
         found = np.array([self._index.get(bytes(row), -1) for row in packed], dtype=np.int64)
         for k in np.flatnonzero(found < 0):
             found[k] = self._closest(T[k])

@@ -76,6 +76,18 @@ def _add_domain_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--polytope", metavar="P.npz", help="the polytope {x : P x <= p} from arrays P, p")
 
 
+def _subcommand(sub, name: str, func, summary: str, description: str, example: str,
+                net_help: str) -> argparse.ArgumentParser:
+    """A subcommand that reads NET and takes the domain, search and output options."""
+    p = sub.add_parser(name, help=summary, description=description, epilog=f"example: {example}")
+    p.add_argument("net", metavar="NET", help=net_help)
+    _add_domain_options(p)
+    _add_search_options(p)
+    _add_common(p)
+    p.set_defaults(func=func)
+    return p
+
+
 def _add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=256, help="random interior points to start with (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed of those points and of facet rays (default 0)")
@@ -245,41 +257,27 @@ def build_parser() -> argparse.ArgumentParser:
                "130 interrupted")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("enumerate", help="find every activation region of a network",
-                       description="Find every full-dimensional activation region of NET over a domain "
-                                   "(default: all of R^n) and optionally save the catalogue.",
-                       epilog="example: shallowrelu enumerate net.npz --box=-1,1 -o cat.npz --json",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("net", metavar="NET", help="network file (.npz with W0,b0,W1,b1,...)")
-    _add_domain_options(p)
+    net_or_cat = "network (.npz) or catalogue (.npz from enumerate -o)"
+    p = _subcommand(sub, "enumerate", cmd_enumerate, "find every activation region of a network",
+                    "Find every full-dimensional activation region of NET over a domain "
+                    "(default: all of R^n) and optionally save the catalogue.",
+                    "shallowrelu enumerate net.npz --box=-1,1 -o cat.npz --json",
+                    "network file (.npz with W0,b0,W1,b1,...)")
     p.add_argument("-o", "--output", metavar="CAT", help="write the catalogue here (.npz)")
-    _add_search_options(p)
-    _add_common(p)
-    p.set_defaults(func=cmd_enumerate)
 
-    p = sub.add_parser("convert", help="build the equivalent three-layer network with extended-real weights",
-                       description="Build the shallow network of NET (a network, enumerated over the domain "
-                                   "options, or a saved catalogue).",
-                       epilog="example: shallowrelu convert net.npz --box=-1,1 --mode faces -o shallow.npz")
-    p.add_argument("net", metavar="NET", help="network (.npz) or catalogue (.npz from enumerate -o)")
-    _add_domain_options(p)
+    p = _subcommand(sub, "convert", cmd_convert, "build the equivalent three-layer network with extended-real weights",
+                    "Build the shallow network of NET (a network, enumerated over the domain options, "
+                    "or a saved catalogue).",
+                    "shallowrelu convert net.npz --box=-1,1 --mode faces -o shallow.npz", net_or_cat)
     p.add_argument("--mode", choices=MODES, default="faces",
                    help="faces: exact everywhere (default); cells: the paper's, sums on shared boundaries")
     p.add_argument("-o", "--output", metavar="SHALLOW", required=True, help="write the shallow network here (.npz)")
-    _add_search_options(p)
-    _add_common(p)
-    p.set_defaults(func=cmd_convert)
 
-    p = sub.add_parser("check", help="compare a shallow network with the deep network it came from",
-                       description="Probe random points, region centres, vertices, facet midpoints and points "
-                                   "1e-9 off facets; exit 4 if the error exceeds the tolerance.",
-                       epilog="example: shallowrelu check net.npz shallow.npz --box=-1,1 --json")
-    p.add_argument("net", metavar="NET", help="network (.npz) or catalogue (.npz from enumerate -o)")
+    p = _subcommand(sub, "check", cmd_check, "compare a shallow network with the deep network it came from",
+                    "Probe random points, region centres, vertices, facet midpoints and points 1e-9 off "
+                    "facets; exit 4 if the error exceeds the tolerance.",
+                    "shallowrelu check net.npz shallow.npz --box=-1,1 --json", net_or_cat)
     p.add_argument("shallow", metavar="SHALLOW", help="shallow network from convert")
-    _add_domain_options(p)
-    _add_search_options(p)
-    _add_common(p)
-    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("demo", help="run the whole path on the example network that ships with the package",
                        description="Enumerate the example network, convert it to the shallow network, "

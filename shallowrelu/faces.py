@@ -170,7 +170,7 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> FaceLa
     FaceLatticeError
         If qhull cannot compute a region's vertices.
     """
-    net = cat._work_net
+    net = cat.work_network
     t = cat.table
     n = cat.dim
     bounded = bool(cat.info.get("bounded", True))
@@ -191,17 +191,21 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> FaceLa
             if V.shape[0] == 0:
                 raise FaceLatticeError(f"region {i}: qhull could not compute its vertices")
             faces = _region_faces(V, G, g)
+        # Faces in the domain's (or the cutting box's) boundary are left out.
+        outer = np.zeros(G.shape[0], dtype=bool)
+        outer[nf:] = True
+        outer[:nf] = t.facet_layer[sl] == 0
+        faces = [(verts, tight) for verts, tight in faces if not outer[tight].any()]
+        if not faces:
+            continue
+        X = np.array([V[verts].mean(axis=0) if verts.size else t.interior[i] for verts, _ in faces])
         Mz, vz = _pattern_forms(net, patterns[i])
-        norms = np.linalg.norm(Mz, axis=1)
-        domain_rows = np.flatnonzero(t.facet_layer[sl] == 0)
-        for verts, tight in faces:
-            if np.any(tight >= nf) or np.isin(domain_rows, tight).any():
-                continue  # in the domain's (or the cutting box's) boundary
-            x = V[verts].mean(axis=0) if verts.size else t.interior[i]
-            z = Mz @ x + vz
-            sign = np.where(z > 1e-9 * np.maximum(norms, 1e-300) * (1 + np.abs(x).max()), 1,
-                            np.where(z < -1e-9 * np.maximum(norms, 1e-300) * (1 + np.abs(x).max()), -1, 0))
-            key = sign.astype(np.int8).tobytes() + bytes([len(tight) > 0])
+        Z = X @ Mz.T + vz
+        # zero within 1e-9 of the neuron's hyperplane, relative to the point's size
+        near = 1e-9 * np.linalg.norm(Mz, axis=1) * (1 + np.abs(X).max(axis=1, keepdims=True))
+        signs = (np.sign(Z) * (np.abs(Z) > near)).astype(np.int8)
+        for (verts, tight), x, sign in zip(faces, X, signs):
+            key = sign.tobytes() + bytes([len(tight) > 0])
             if key in keys:
                 continue
             keys[key] = len(dims)
@@ -230,7 +234,7 @@ def complex_vertices(cat: Catalogue) -> np.ndarray:
             sl = cat.facet_rows(i)
             out.append(vertices_or_empty(t.facet_G[sl], t.facet_g[sl], t.interior[i]))
     else:
-        basis = _row_space(cat._work_net.layers[0][0])
+        basis = _row_space(cat.work_network.layers[0][0])
         for i in range(len(cat)):
             sl = cat.facet_rows(i)
             out.append(_minimal_face_points(t.facet_G[sl], t.facet_g[sl], basis))
