@@ -4,6 +4,7 @@ from .builder import (EquivalenceReport, ExtendedRealError, ShallowNetwork, buil
                       check_equivalence, ext_affine)
 from .catalogue import Catalogue, Certificate, Region
 from .enumerator import enumerate_regions
+from .explain import Explanation, counterfactual, explain
 from .faces import FaceLattice, face_lattice
 from .errors import (CatalogueFormatError, DomainError, NetworkFormatError, ShallowReLUError,
                      SolverError)
@@ -16,8 +17,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Box", "Catalogue", "CatalogueFormatError", "Certificate", "DomainError", "EquivalenceReport",
-    "ExtendedRealError", "FaceLattice", "NetworkFormatError", "Polytope", "ReLUNetwork", "Region",
+    "Explanation", "ExtendedRealError", "FaceLattice", "NetworkFormatError", "Polytope", "ReLUNetwork", "Region",
     "ShallowNetwork", "ShallowReLUError", "SolverError", "Tolerances", "build_shallow", "check_equivalence",
-    "enumerate_regions", "example_path", "ext_affine", "face_lattice", "load_network", "network_from_arrays",
+    "counterfactual", "enumerate_regions", "example_path", "explain", "ext_affine", "face_lattice", "load_network", "network_from_arrays",
     "save_network",
 ]

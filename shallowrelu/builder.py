@@ -149,6 +149,10 @@ class ShallowNetwork:
         ``W1`` dense finite; ``W2`` (may hold ``-inf``) and ``W3`` sparse.
     mode : str
         ``"faces"`` (exact everywhere) or ``"cells"`` (the paper's).
+    gates : ndarray of int, shape (G, 3)
+        Per gate: the catalogue region whose map it passes, the dimension of
+        its face (the region's own dimension in cells mode), its coefficient
+        ``c_G``. Gate ``i`` owns layer-2 neurons ``2 m i .. 2 m (i + 1) - 1``.
     info : dict
         Sizes, gate counts, the fingerprint of the deep network.
     """
@@ -160,6 +164,7 @@ class ShallowNetwork:
     W3: sp.csr_matrix
     b3: np.ndarray
     mode: str
+    gates: np.ndarray
     info: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -177,6 +182,13 @@ class ShallowNetwork:
         return {"inputs": self.W1.shape[1], "layer1": self.W1.shape[0], "layer2": self.W2.shape[0],
                 "outputs": self.W3.shape[0], "inf_weights": int(np.count_nonzero(np.isinf(self.W2.data))),
                 "nonzero_weights": int(np.count_nonzero(self.W1) + self.W2.nnz + self.W3.nnz)}
+
+    def open_gates(self, x: np.ndarray) -> np.ndarray:
+        """Indices of the gates open at the point ``x`` (layer-2 pre-activations finite)."""
+        H1 = np.maximum(np.atleast_2d(x) @ self.W1.T + self.b1, 0.0)
+        pre = self._l2.apply(self.b2, H1)[0]
+        m = self.W3.shape[0]
+        return np.flatnonzero(np.all(np.isfinite(pre.reshape(-1, 2 * m)), axis=1))
 
     def hidden(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Activations of the two hidden layers at the rows of ``X``."""
@@ -196,7 +208,7 @@ class ShallowNetwork:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write to ``.npz`` (sparse layers as COO triplets), atomically."""
-        arrays = {"format": np.array(SHALLOW_FORMAT), "mode": np.array(self.mode),
+        arrays = {"format": np.array(SHALLOW_FORMAT), "mode": np.array(self.mode), "gates": self.gates,
                   "info": np.array(json.dumps(self.info, sort_keys=True)),
                   "W1": self.W1, "b1": self.b1, "b2": self.b2, "b3": self.b3}
         for name, M in (("W2", self.W2), ("W3", self.W3)):
@@ -220,7 +232,7 @@ class ShallowNetwork:
             mats = {name: sp.csr_matrix((d[f"{name}_val"], (d[f"{name}_row"], d[f"{name}_col"])),
                                         shape=tuple(d[f"{name}_shape"])) for name in ("W2", "W3")}
             net = cls(d["W1"], d["b1"], mats["W2"], d["b2"], mats["W3"], d["b3"], str(d["mode"]),
-                      json.loads(str(d["info"])))
+                      d["gates"], json.loads(str(d["info"])))
         except (KeyError, ValueError, TypeError) as exc:
             raise ShallowFormatError(f"{path}: incomplete shallow network ({exc})") from None
         if not (net.W1.shape[0] == net.W2.shape[1] == net.b1.shape[0] and net.W2.shape[0] == net.W3.shape[1]):
@@ -285,10 +297,9 @@ def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT
     n_x, m, n = cat.network.n_inputs, cat.network.n_outputs, cat.dim
     if mode == "faces":
         lattice = face_lattice(cat, tol)
-        gates = [(int(r), lattice.tight_rows(f), (-1) ** (n - int(dim)))
-                 for f, (r, dim) in enumerate(zip(lattice.region, lattice.dim))]
+        gates = [(int(r), lattice.tight_rows(f), int(dim)) for f, (r, dim) in enumerate(zip(lattice.region, lattice.dim))]
     else:
-        gates = [(i, np.zeros(0, dtype=np.int64), 1) for i in range(len(cat))]
+        gates = [(i, np.zeros(0, dtype=np.int64), n) for i in range(len(cat))]
     planes = _Hyperplanes(n_x, tol.boundary)
     Bt = hull.B.T
 
@@ -319,7 +330,8 @@ def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT
     b1 = np.concatenate([np.zeros(2 * n_x), np.array(planes.bias)])
     rows, cols, vals, b2 = [], [], [], []
     W3r, W3c, W3v = [], [], []
-    for gi, ((r, _, coeff), used) in enumerate(zip(gates, gate_neurons)):
+    for (r, _, dim), used in zip(gates, gate_neurons):
+        coeff = (-1) ** (n - dim)
         A = t.A[r] @ Bt
         d = t.d[r] - A @ hull.x0
         for j in range(m):
@@ -341,7 +353,8 @@ def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT
             "bounded": bool(cat.info.get("bounded", False))}
     if mode == "faces":
         info["faces_by_dim"] = {str(k): v for k, v in lattice.counts().items()}
-    return ShallowNetwork(W1, b1, W2, np.array(b2), W3, np.zeros(m), mode, info)
+    table = np.array([(r, dim, (-1) ** (n - dim)) for r, _, dim in gates], dtype=np.int64).reshape(-1, 3)
+    return ShallowNetwork(W1, b1, W2, np.array(b2), W3, np.zeros(m), mode, table, info)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -20,6 +21,7 @@ from .builder import MODES, ShallowNetwork, build_shallow, check_equivalence
 from .catalogue import FORMAT as CATALOGUE_FORMAT
 from .catalogue import Catalogue
 from .enumerator import enumerate_regions
+from .explain import explain, report_lines
 from .errors import ShallowReLUError, SolverError
 from .io import example_path, load_network, read_npz
 from .network import ReLUNetwork
@@ -30,7 +32,7 @@ EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_SOLVER, EXIT_CHECK_FAILED, EXIT_INTERRUPTE
 
 # Options whose value may start with "-" (a negative number): "--box -1,1" is
 # rewritten to "--box=-1,1" before argparse sees it.
-_NEGATIVE_VALUE_OPTIONS = ("--box",)
+_NEGATIVE_VALUE_OPTIONS = ("--box", "--point")
 
 
 class UsageError(ShallowReLUError, ValueError):
@@ -225,6 +227,36 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 
+def _points(args: argparse.Namespace, n: int) -> np.ndarray:
+    if (args.point is None) == (args.points is None):
+        raise UsageError("give exactly one of --point X1,X2,... or --points FILE.npy")
+    if args.point is not None:
+        X = _floats(args.point, "--point")[None, :]
+    else:
+        try:
+            X = np.atleast_2d(np.load(args.points, allow_pickle=False)).astype(np.float64)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{args.points}: not a readable .npy array of points ({exc})") from None
+    if X.ndim != 2 or X.shape[1] != n:
+        raise UsageError(f"points must have {n} coordinates (the network's inputs), got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise UsageError("points must be finite")
+    return X
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    net, cat = _catalogue_for(args)
+    X = _points(args, net.n_inputs)
+    shallow = build_shallow(cat) if args.shallow_gates else None
+    found = [explain(cat, x, shallow, norms=tuple(args.norms)) for x in X]
+    if args.json:
+        payload = found[0].as_dict() if args.point is not None else {"explanations": [e.as_dict() for e in found]}
+        print(json.dumps(payload, sort_keys=True))
+    else:
+        print("\n\n".join("\n".join(report_lines(e)) for e in found))
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     path = example_path()
     net = load_network(path)
@@ -246,6 +278,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"check: max error {report.max_abs:.2g} over {counts} probes (vertices, facets, near-facet, random): "
           f"{'equivalent' if report.passed else 'DIFFERENT'}")
     print(f"  shallow network at x: {np.round(shallow(x)[0], 6).tolist()}")
+    print("explain:")
+    print("\n".join("  " + line for line in report_lines(explain(cat, x[0], shallow))))
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 
@@ -279,9 +313,23 @@ def build_parser() -> argparse.ArgumentParser:
                     "shallowrelu check net.npz shallow.npz --box=-1,1 --json", net_or_cat)
     p.add_argument("shallow", metavar="SHALLOW", help="shallow network from convert")
 
+    p = _subcommand(sub, "explain", cmd_explain, "explain the output at an input: region, local model, facets, "
+                    "counterfactual",
+                    "For an input: its region and pattern, the local affine model and the largest input "
+                    "contributions, the facets as inequalities naming their neurons (nearest first), the "
+                    "largest ball on which the model holds, the nearest input with another label (several "
+                    "outputs), and the open gates of the shallow network.",
+                    "shallowrelu explain net.npz --box=-1,1 --point=0.3,-0.2 --json", net_or_cat)
+    p.add_argument("--point", metavar="X1,X2,...", help="one input (--point=-0.5,1 or --point -0.5,1)")
+    p.add_argument("--points", metavar="FILE.npy", help="several inputs, one per row")
+    p.add_argument("--norms", nargs="+", choices=("inf", "2"), default=["inf", "2"],
+                   help="norms of the counterfactual search (default: inf 2)")
+    p.add_argument("--shallow-gates", action=argparse.BooleanOptionalAction, default=True,
+                   help="also build the shallow network and report its open gates (default on)")
+
     p = sub.add_parser("demo", help="run the whole path on the example network that ships with the package",
                        description="Enumerate the example network, convert it to the shallow network, "
-                                   "check the two agree, and locate one input.",
+                                   "check the two agree, and explain one input.",
                        epilog="example: shallowrelu demo")
     p.set_defaults(func=cmd_demo)
     return parser
@@ -317,6 +365,10 @@ def main(argv: list[str] | None = None) -> int:
     except ShallowReLUError as exc:
         print(f"shallowrelu: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except BrokenPipeError:
+        # the reader (e.g. `| head`) went away; that is not an error of ours
+        sys.stderr = open(os.devnull, "w")
+        return EXIT_OK
     except OSError as exc:
         print(f"shallowrelu: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_INPUT

@@ -254,6 +254,24 @@ class ChebyshevModel:
             self._h.changeRowBounds(k, -INF, -c)
 
 
+def _pass_model(h: _Highs, cost: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray,
+                lower: np.ndarray, upper: np.ndarray) -> None:
+    n = cost.shape[0]
+    lp = highspy.HighsLp()
+    lp.num_col_ = n
+    lp.num_row_ = A_ub.shape[0]
+    lp.col_cost_ = np.asarray(cost, dtype=np.float64)
+    lp.col_lower_ = np.asarray(lower, dtype=np.float64)
+    lp.col_upper_ = np.asarray(upper, dtype=np.float64)
+    lp.row_lower_ = np.full(A_ub.shape[0], -INF)
+    lp.row_upper_ = np.asarray(b_ub, dtype=np.float64)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = np.arange(A_ub.shape[0] + 1, dtype=np.int32) * n
+    lp.a_matrix_.index_ = np.tile(np.arange(n, dtype=np.int32), A_ub.shape[0])
+    lp.a_matrix_.value_ = np.ascontiguousarray(A_ub, dtype=np.float64).ravel()
+    h.passModel(lp)
+
+
 def solve_lp(cost: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray,
              tol: Tolerances = DEFAULT_TOLERANCES) -> LPResult:
     """Minimise ``cost . x`` subject to ``A_ub x <= b_ub`` with ``x`` free.
@@ -270,19 +288,7 @@ def solve_lp(cost: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray,
     """
     n = cost.shape[0]
     h = _new_highs(tol)
-    lp = highspy.HighsLp()
-    lp.num_col_ = n
-    lp.num_row_ = A_ub.shape[0]
-    lp.col_cost_ = np.asarray(cost, dtype=np.float64)
-    lp.col_lower_ = np.full(n, -INF)
-    lp.col_upper_ = np.full(n, INF)
-    lp.row_lower_ = np.full(A_ub.shape[0], -INF)
-    lp.row_upper_ = np.asarray(b_ub, dtype=np.float64)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = np.arange(0, A_ub.size + 1, max(n, 1), dtype=np.int32)[:A_ub.shape[0] + 1]
-    lp.a_matrix_.index_ = np.tile(np.arange(n, dtype=np.int32), A_ub.shape[0])
-    lp.a_matrix_.value_ = np.ascontiguousarray(A_ub, dtype=np.float64).ravel()
-    h.passModel(lp)
+    _pass_model(h, cost, A_ub, b_ub, np.full(n, -INF), np.full(n, INF))
     h.run()
     status = h.getModelStatus()
     if status == _INFEASIBLE:
@@ -296,6 +302,48 @@ def solve_lp(cost: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray,
     if status != _OK:
         raise SolverError("LP failed", h.modelStatusToString(status))
     return LPResult(True, float(h.getInfo().objective_function_value), np.array(h.getSolution().col_value))
+
+
+def nearest_point(x: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray, norm: str,
+                  tol: Tolerances = DEFAULT_TOLERANCES) -> LPResult:
+    """The point of ``{y : A_ub y <= b_ub}`` nearest to ``x`` in the l_inf (LP) or l_2 (QP) norm.
+
+    Returns
+    -------
+    LPResult
+        ``value`` is the distance, ``x`` the nearest point; ``feasible`` False
+        if the set is empty.
+    """
+    n = x.shape[0]
+    h = _new_highs(tol)
+    if norm == "inf":
+        # variables (y, s): min s with -s <= y_i - x_i <= s
+        eye = np.eye(n)
+        A = np.vstack([np.hstack([A_ub, np.zeros((A_ub.shape[0], 1))]),
+                       np.hstack([eye, -np.ones((n, 1))]), np.hstack([-eye, -np.ones((n, 1))])])
+        b = np.concatenate([b_ub, x, -x])
+        cost = np.append(np.zeros(n), 1.0)
+        _pass_model(h, cost, A, b, np.append(np.full(n, -INF), 0.0), np.full(n + 1, INF))
+    elif norm == "2":
+        # min |y|^2 - 2 x.y, i.e. |y - x|^2 - |x|^2
+        _pass_model(h, -2.0 * x, A_ub, b_ub, np.full(n, -INF), np.full(n, INF))
+        hess = highspy.HighsHessian()
+        hess.dim_ = n
+        hess.format_ = highspy.HessianFormat.kTriangular
+        hess.start_ = np.arange(n + 1, dtype=np.int32)
+        hess.index_ = np.arange(n, dtype=np.int32)
+        hess.value_ = np.full(n, 2.0)
+        h.passHessian(hess)
+    else:
+        raise ValueError(f"norm must be 'inf' or '2', got {norm!r}")
+    h.run()
+    status = h.getModelStatus()
+    if status == _INFEASIBLE:
+        return LPResult(False, np.inf, np.full(n, np.nan))
+    if status != _OK:
+        raise SolverError(f"nearest point ({norm} norm) failed", h.modelStatusToString(status))
+    y = np.array(h.getSolution().col_value)[:n]
+    return LPResult(True, float(np.linalg.norm(y - x, np.inf if norm == "inf" else 2)), y)
 
 
 def chebyshev_ball(G: np.ndarray, g: np.ndarray, r_max: float,

@@ -45,6 +45,11 @@ def _layers(net_layers):
 
 def polygon_regions(net_layers, polygon: np.ndarray) -> dict[tuple, float]:
     """Map pattern (tuple of 0/1) -> area for a 2-input network over a convex polygon."""
+    return {pat: polygon_area(poly) for pat, poly in polygon_pieces(net_layers, polygon).items()}
+
+
+def polygon_pieces(net_layers, polygon: np.ndarray) -> dict[tuple, np.ndarray]:
+    """Map pattern -> the region's polygon (vertices in order), by plain clipping."""
     layers = _layers(net_layers)
     pieces = [(np.asarray(polygon, float), (), np.eye(2), np.zeros(2))]
     for W, b in layers[:-1]:
@@ -63,7 +68,16 @@ def polygon_regions(net_layers, polygon: np.ndarray) -> dict[tuple, float]:
         width = W.shape[0]
         pieces = [(poly, pat, M * np.array(pat[-width:])[:, None], v * np.array(pat[-width:]))
                   for poly, pat, M, v in pieces]
-    return {pat: polygon_area(poly) for poly, pat, _, _ in pieces}
+    return {pat: poly for poly, pat, _, _ in pieces}
+
+
+def distance_to_polygon_boundary(x: np.ndarray, poly: np.ndarray) -> float:
+    """Distance from a point inside a convex polygon to its boundary (point-to-segment)."""
+    best = np.inf
+    for p, q in zip(poly, np.roll(poly, -1, axis=0)):
+        t = np.clip(np.dot(x - p, q - p) / max(np.dot(q - p, q - p), 1e-300), 0.0, 1.0)
+        best = min(best, float(np.linalg.norm(x - (p + t * (q - p)))))
+    return best
 
 
 def interval_regions(net_layers, lo: float, hi: float) -> dict[tuple, float]:

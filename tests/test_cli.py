@@ -59,7 +59,7 @@ def test_demo_runs_and_agrees_with_the_network():
     assert "region of x" in proc.stdout
 
 
-@pytest.mark.parametrize("command", ["enumerate", "convert", "check", "demo"])
+@pytest.mark.parametrize("command", ["enumerate", "convert", "check", "explain", "demo"])
 def test_help_has_an_example(command):
     assert "example:" in run(command, "--help", check_code=0).stdout
 
