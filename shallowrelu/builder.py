@@ -170,6 +170,7 @@ class ShallowNetwork:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_l2", ExtLinear(self.W2))
         object.__setattr__(self, "_l3", ExtLinear(self.W3))
+        object.__setattr__(self, "_gated", _GatedEvaluator.of(self))
 
     @property
     def layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -200,7 +201,20 @@ class ShallowNetwork:
         return H1, H2
 
     def __call__(self, X: np.ndarray, chunk: int = 2048) -> np.ndarray:
-        """Extended-real forward pass, ``(k, n) -> (k, m)``, in chunks of points."""
+        """Extended-real forward pass, ``(k, n) -> (k, m)``, in chunks of points.
+
+        For a network made by :func:`build_shallow` only the gates that can
+        be open are evaluated (see ``_GatedEvaluator``); the result is that
+        of the full layer-by-layer pass, which :meth:`dense_call` computes.
+        """
+        if self._gated is None:
+            return self.dense_call(X, chunk)
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        out = [self._gated(X[i:i + chunk]) for i in range(0, X.shape[0], chunk)]
+        return np.vstack(out) if out else np.zeros((0, self.W3.shape[0]))
+
+    def dense_call(self, X: np.ndarray, chunk: int = 2048) -> np.ndarray:
+        """The layer-by-layer extended-real forward pass over every neuron."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         out = [self._l3.apply(self.b3, self.hidden(X[i:i + chunk])[1])
                for i in range(0, X.shape[0], chunk)]
@@ -238,6 +252,95 @@ class ShallowNetwork:
         if not (net.W1.shape[0] == net.W2.shape[1] == net.b1.shape[0] and net.W2.shape[0] == net.W3.shape[1]):
             raise ShallowFormatError(f"{path}: layer shapes do not chain")
         return net
+
+
+class _GatedEvaluator:
+    """The forward pass of a built shallow network, visiting only gates that can be open.
+
+    A face gate's violation neurons include every violation neuron of the
+    cell gate of the region that owns it, so where that cell gate is closed
+    (``-inf``) the face gate is closed too. The pass therefore tests the
+    cell gates first and then only the gates of the open cells; every test
+    and every finite value is the one the full pass computes.
+    """
+
+    def __init__(self, net: "ShallowNetwork", viol: sp.csr_matrix, dim: int) -> None:
+        self.net = net
+        m = net.W3.shape[0]
+        self.m2 = 2 * m
+        self.viol = viol                                    # gates x layer-1 neurons
+        G = viol.shape[0]
+        finite = net.W2.copy()
+        finite.data = np.where(np.isfinite(finite.data), finite.data, 0.0)
+        finite.eliminate_zeros()
+        self.cols = np.unique(finite.indices)
+        self.F = finite[:, self.cols].toarray().reshape(G, self.m2, -1)
+        self.b2 = net.b2.reshape(G, self.m2)
+        self.W3 = net.W3.T.toarray().reshape(G, self.m2, m)
+        region, gdim = net.gates[:, 0], net.gates[:, 1]
+        cells = np.flatnonzero(gdim == dim)
+        self.cells = cells
+        self.cell_viol = viol[cells]
+        order = np.argsort(region, kind="stable")
+        self.by_region_ptr = np.searchsorted(region[order], np.arange(region.max(initial=-1) + 2))
+        self.by_region = order
+        self.cell_region = region[cells]
+
+    @classmethod
+    def of(cls, net: "ShallowNetwork") -> "_GatedEvaluator | None":
+        """The evaluator, if ``net`` has the structure :func:`build_shallow` gives; else None."""
+        m2 = 2 * net.W3.shape[0]
+        G = net.gates.shape[0]
+        dim = net.info.get("dimension")
+        if dim is None or net.W2.shape[0] != G * m2 or G == 0:
+            return None
+        W2 = net.W2.tocsr()
+        rows = np.repeat(np.arange(W2.shape[0]), np.diff(W2.indptr))
+        if np.any(W2.data == np.inf):
+            return None
+        neg = W2.data == -np.inf
+        viol = sp.csr_matrix((np.ones(np.count_nonzero(neg)), (rows[neg], W2.indices[neg])), shape=W2.shape)
+        first = viol[::m2]
+        for j in range(1, m2):  # every neuron of a gate must share its -inf entries
+            if (viol[j::m2] != first).nnz:
+                return None
+        cells = net.gates[:, 1] == dim
+        regions = net.gates[:, 0]
+        if np.unique(regions[cells]).size != np.count_nonzero(cells) or not np.isin(regions, regions[cells]).all():
+            return None
+        # a face gate must contain its cell gate's violation neurons
+        cell_of = np.full(regions.max() + 1, -1)
+        cell_of[regions[cells]] = np.flatnonzero(cells)
+        owner_cells = first[cell_of[regions]]
+        if (owner_cells.multiply(first) != owner_cells).nnz:
+            return None
+        return cls(net, first.tocsr(), dim)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        net = self.net
+        H1 = np.maximum(X @ net.W1.T + net.b1, 0.0)
+        U = (H1 > 0).astype(np.float64)
+        open_cells = np.asarray(self.cell_viol @ U.T).T == 0          # points x cells
+        pts, cell = np.nonzero(open_cells)
+        reg = self.cell_region[cell]
+        counts = self.by_region_ptr[reg + 1] - self.by_region_ptr[reg]
+        p = np.repeat(pts, counts)
+        starts = np.repeat(self.by_region_ptr[reg], counts)
+        offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        g = self.by_region[starts + offs]
+        # a candidate gate is open iff none of its violation neurons is positive
+        nnz = np.diff(self.viol.indptr)[g]
+        idx = np.repeat(self.viol.indptr[g], nnz) + (np.arange(nnz.sum()) - np.repeat(np.cumsum(nnz) - nnz, nnz))
+        hits = np.add.reduceat(U[np.repeat(p, nnz), self.viol.indices[idx]], np.cumsum(nnz) - nnz) \
+            if nnz.sum() else np.zeros(len(g))
+        hits = np.where(nnz > 0, hits, 0.0)
+        keep = hits == 0
+        p, g = p[keep], g[keep]
+        pre = np.einsum("gjc,gc->gj", self.F[g], H1[p][:, self.cols]) + self.b2[g]
+        contrib = np.einsum("gj,gjm->gm", np.maximum(pre, 0.0), self.W3[g])
+        out = np.zeros((X.shape[0], self.W3.shape[2])) + net.b3
+        np.add.at(out, p, contrib)
+        return out
 
 
 class _Hyperplanes:

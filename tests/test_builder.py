@@ -158,3 +158,14 @@ def test_evaluation_is_vectorised_enough_for_many_points(rng):
     shallow = sr.build_shallow(cat, mode="cells")
     X = rng.uniform(-1, 1, size=(100_000, 2))
     np.testing.assert_allclose(shallow(X), net(X), atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["faces", "cells"])
+def test_gated_pass_equals_the_full_layer_by_layer_pass(mode, rng):
+    net = random_net([3, 7, 5, 2], seed=14)
+    cat = sr.enumerate_regions(net, sr.Box(-1, 1))
+    shallow = sr.build_shallow(cat, mode=mode)
+    assert shallow._gated is not None
+    X = np.vstack([rng.uniform(-1.2, 1.2, size=(2000, 3)), cat.table.facet_point,
+                   sr.face_lattice(cat).point])
+    np.testing.assert_allclose(shallow(X), shallow.dense_call(X), rtol=0, atol=1e-12)
