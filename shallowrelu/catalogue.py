@@ -263,22 +263,32 @@ class Catalogue:
         return np.array([volume(tab.facet_G[self.facet_rows(i)], tab.facet_g[self.facet_rows(i)],
                                 tab.interior[i]) for i in range(len(self))])
 
-    def certificate(self, tol=None) -> Certificate:
-        """Check that the regions cover the domain: every inner facet has a region beyond it.
+    def neighbours(self, tol=None) -> np.ndarray:
+        """The region across each facet: ``-1`` for a domain facet or where none was found.
 
-        A point on each facet (at distance ``margin`` from the region's other
+        A point on the facet (at distance ``margin`` from the region's other
         facets) is pushed a step ``min(margin / 4, min_inradius)`` across and
-        located; in dimension <= 3 over a bounded domain the region volumes
-        are also summed and compared with the domain's.
+        located. Indexed like the facet arrays of :attr:`table`.
         """
         min_r = self.info.get("min_inradius", 1e-7) if tol is None else tol.min_inradius
         tab = self.table
+        out = np.full(tab.facet_g.shape[0], -1, dtype=np.int64)
         inner = np.flatnonzero(tab.facet_layer != 0)
-        owner = np.repeat(np.arange(len(self)), np.diff(tab.facet_ptr))[inner]
-        step = np.minimum(tab.facet_margin[inner] / 4, min_r)
-        beyond = tab.facet_point[inner] + step[:, None] * tab.facet_G[inner]
-        other = self._locate_t(beyond) if inner.size else np.zeros(0, dtype=np.int64)
-        missing = int(np.count_nonzero((other < 0) | (other == owner)))
+        if inner.size:
+            step = np.minimum(tab.facet_margin[inner] / 4, min_r)
+            out[inner] = self._locate_t(tab.facet_point[inner] + step[:, None] * tab.facet_G[inner])
+        owner = np.repeat(np.arange(len(self)), np.diff(tab.facet_ptr))
+        out[out == owner] = -1
+        return out
+
+    def certificate(self, tol=None) -> Certificate:
+        """Check that the regions cover the domain: every inner facet has a region beyond it
+        (:meth:`neighbours`); in dimension <= 3 over a bounded domain the region volumes
+        must also add up to the domain's.
+        """
+        tab = self.table
+        inner = tab.facet_layer != 0
+        missing = int(np.count_nonzero(self.neighbours(tol)[inner] < 0))
         bounded = bool(self.info.get("bounded", False))
         check_volume = bounded and 1 <= self.dim <= _VOLUME_MAX_DIM and 0 < len(self) <= _VOLUME_MAX_REGIONS
         vol_sum = dom_vol = 0.0
@@ -287,7 +297,7 @@ class Catalogue:
             D = self.hull.domain
             scale = np.where(np.linalg.norm(D.P, axis=1) > 0, np.linalg.norm(D.P, axis=1), 1.0)
             dom_vol = volume(D.P / scale[:, None], -D.p / scale, tab.interior[0])
-        return Certificate(int(inner.size), missing, check_volume, vol_sum, dom_vol)
+        return Certificate(int(np.count_nonzero(inner)), missing, check_volume, vol_sum, dom_vol)
 
     # -- files ----------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

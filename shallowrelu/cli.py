@@ -22,6 +22,8 @@ from .catalogue import FORMAT as CATALOGUE_FORMAT
 from .catalogue import Catalogue
 from .enumerator import enumerate_regions
 from .explain import explain, report_lines
+from .plot import plot_partition, slice_network
+from .stats import catalogue_stats, write_table
 from .errors import ShallowReLUError, SolverError
 from .io import example_path, load_network, read_npz
 from .network import ReLUNetwork
@@ -257,6 +259,62 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    if args.output and Path(args.output).suffix not in (".csv", ".parquet"):
+        raise UsageError(f"{args.output}: the table must end in .csv or .parquet")
+    _check_output(args.output)
+    _, cat = _catalogue_for(args)
+    st = catalogue_stats(cat, samples=args.volume_samples, seed=args.seed)
+    if args.output:
+        write_table(args.output, cat, st)
+    d = st.as_dict()
+    how = "exact" if st.volume_exact else (f"estimated from {st.samples} samples" if st.samples else "unbounded")
+    lines = [f"{Path(args.net).name}: {st.regions} regions over a {cat.dim}-D domain",
+             f"total volume: {d['total_volume']} ({how})"]
+    for key in ("volume", "facets", "inradius"):
+        if d[key]:
+            q = d[key]
+            lines.append(f"{key} per region: min {q['min']:.4g}, median {q['median']:.4g}, mean {q['mean']:.4g}, "
+                         f"max {q['max']:.4g}")
+    lines.append("distinct patterns after each layer: " + ", ".join(map(str, st.regions_per_layer)))
+    lines.append(f"neurons never split ({len(st.never_split)}): " + (", ".join(d["never_split"]) or "none"))
+    if args.output:
+        lines.append(f"wrote {args.output}")
+    _print(args, d | {"output": args.output}, lines)
+    return EXIT_OK
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    _check_output(args.output)
+    if args.slice:
+        origin, d1, d2 = (_npy_vector(p) for p in args.slice)
+        data = read_npz(args.net, UsageError, "network or catalogue") if args.net.endswith(".npz") else {}
+        net = Catalogue.load(args.net).network if str(data.get("format", "")) == CATALOGUE_FORMAT \
+            else load_network(args.net)
+        cat = _enumerate(slice_network(net, origin, d1, d2), args)
+        labels = ("s1", "s2")
+    else:
+        _, cat = _catalogue_for(args)
+        labels = ("x1", "x2")
+    e = None
+    if args.point is not None:
+        x = _floats(args.point, "--point")
+        if x.size != cat.network.n_inputs:
+            raise UsageError(f"--point needs {cat.network.n_inputs} coordinates"
+                             + (" (slice coordinates s1,s2)" if args.slice else ""))
+        e = explain(cat, x)
+    plot_partition(cat, args.output, output=args.color_by_output, explanation=e, labels=labels)
+    _print(args, {"regions": len(cat), "output": args.output}, [f"{len(cat)} regions drawn to {args.output}"])
+    return EXIT_OK
+
+
+def _npy_vector(path: str) -> np.ndarray:
+    try:
+        return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64).ravel()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not a readable .npy vector ({exc})") from None
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     path = example_path()
     net = load_network(path)
@@ -326,6 +384,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="norms of the counterfactual search (default: inf 2)")
     p.add_argument("--shallow-gates", action=argparse.BooleanOptionalAction, default=True,
                    help="also build the shallow network and report its open gates (default on)")
+
+    p = _subcommand(sub, "stats", cmd_stats, "research statistics of a catalogue",
+                    "Region count, volumes (exact up to 4-D, else estimated by sampling), facets and inradii "
+                    "per region, distinct patterns after each layer, neurons never split; optionally one row "
+                    "per region to a CSV or Parquet table.",
+                    "shallowrelu stats cat.npz --json -o regions.csv", net_or_cat)
+    p.add_argument("-o", "--output", metavar="TABLE", help="one row per region (.csv, or .parquet with pyarrow)")
+    p.add_argument("--volume-samples", type=int, default=200_000,
+                   help="samples for estimated volumes above 4-D (default %(default)s)")
+
+    p = _subcommand(sub, "plot", cmd_plot, "draw the regions of a 2-D network or of a 2-D slice to a PNG",
+                    "Fill every region (neighbours in different colours), draw the facets, optionally colour "
+                    "by an output and mark a point with its ball and counterfactuals. For more inputs, give a "
+                    "slice x = ORIGIN + s1 DIR1 + s2 DIR2; the domain options then bound (s1, s2).",
+                    "shallowrelu plot net.npz --box=-1,1 --point=0.3,-0.2 -o regions.png", net_or_cat)
+    p.add_argument("-o", "--output", metavar="OUT.png", required=True, help="the PNG to write")
+    p.add_argument("--slice", nargs=3, metavar=("ORIGIN.npy", "DIR1.npy", "DIR2.npy"),
+                   help="plot the plane origin + s1 dir1 + s2 dir2 of a network with more inputs")
+    p.add_argument("--color-by-output", type=int, metavar="J", help="colour by output J (0-based)")
+    p.add_argument("--point", metavar="X1,X2", help="mark this point (slice coordinates with --slice)")
 
     p = sub.add_parser("demo", help="run the whole path on the example network that ships with the package",
                        description="Enumerate the example network, convert it to the shallow network, "
