@@ -225,6 +225,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     lines = [f"{verdict}: max error {report.max_abs:.3g} ({report.max_rel:.3g} of output scale "
              f"{report.scale:.3g}; tolerance {report.tolerance:g}) at a {report.worst_kind} point",
              f"probes: {counts}"]
+    if report.thin_allowance:
+        lines.append(f"allowed {report.thin_allowance:.3g} more near {cat.info['thin']} slivers thinner than "
+                     f"min_inradius, which the catalogue left out")
     _print(args, payload, lines)
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 

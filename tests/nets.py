@@ -49,3 +49,61 @@ def degenerate_nets() -> dict[str, sr.ReLUNetwork]:
                                         (rng.normal(size=(1, 3)), np.zeros(1))])
     out["deep_narrow"] = net(rng.normal(size=(4, 2)), rng.normal(size=4) * 0.2, (3, 3, 3, 3))
     return out
+
+
+DEGENERACIES = ("duplicate", "scaled_duplicate", "flipped_duplicate", "zero_row", "dead", "always_active",
+                "parallel", "concurrent", "near_parallel_sliver", "wide_scales")
+
+
+def fuzz_net(seed: int, n: int, degeneracies: tuple[str, ...] = DEGENERACIES, depth: int = 2) -> sr.ReLUNetwork:
+    """A small random net in ``n`` inputs with some degeneracies mixed into every hidden layer.
+
+    Which degeneracies appear is drawn from ``degeneracies`` by ``seed``; the
+    domain meant is the box [-1, 1]^n.
+    """
+    rng = np.random.default_rng(seed)
+    layers = []
+    width_in = n
+    for _ in range(depth):
+        w = int(rng.integers(2, 5))
+        W, b = rng.normal(size=(w, width_in)), rng.normal(size=w) * 0.4
+        extra_W, extra_b = [], []
+        for name in degeneracies:
+            if rng.random() > 0.35:
+                continue
+            k = int(rng.integers(w))
+            if name == "duplicate":
+                extra_W.append(W[k]), extra_b.append(b[k])
+            elif name == "scaled_duplicate":
+                s = 10.0 ** rng.uniform(-3, 3)
+                extra_W.append(s * W[k]), extra_b.append(s * b[k])
+            elif name == "flipped_duplicate":
+                extra_W.append(-2.0 * W[k]), extra_b.append(-2.0 * b[k])
+            elif name == "zero_row":
+                extra_W.append(np.zeros(width_in)), extra_b.append(float(rng.choice([0.0, 0.3])))
+            elif name == "dead":
+                extra_W.append(W[k]), extra_b.append(-1e3)
+            elif name == "always_active":
+                extra_W.append(W[k]), extra_b.append(1e3)
+            elif name == "parallel":
+                extra_W.append(W[k]), extra_b.append(b[k] + rng.uniform(0.05, 0.5))
+            elif name == "concurrent" and width_in == n:
+                p0 = rng.uniform(-0.5, 0.5, size=n)
+                for _ in range(2):
+                    a = rng.normal(size=n)
+                    extra_W.append(a), extra_b.append(-a @ p0)
+            elif name == "near_parallel_sliver" and width_in == n:
+                # a second hyperplane 1e-8 .. 1e-6 from the first: a sliver near the tolerance
+                gap = 10.0 ** rng.uniform(-8, -6) * np.linalg.norm(W[k])
+                extra_W.append(W[k]), extra_b.append(b[k] + gap)
+            elif name == "wide_scales":
+                s = 10.0 ** rng.uniform(-6, 6)
+                W[k], b[k] = s * W[k], s * b[k]
+        if extra_W:
+            W = np.vstack([W, np.array(extra_W)])
+            b = np.concatenate([b, np.array(extra_b)])
+        order = rng.permutation(W.shape[0])
+        layers.append((W[order], b[order]))
+        width_in = W.shape[0]
+    layers.append((rng.normal(size=(2, width_in)), rng.normal(size=2)))
+    return sr.ReLUNetwork(layers)

@@ -105,3 +105,56 @@ def interval_regions(net_layers, lo: float, hi: float) -> dict[tuple, float]:
         pieces = [(iv, pat, M * np.array(pat[-width:]), v * np.array(pat[-width:]))
                   for iv, pat, M, v in pieces]
     return {pat: h - l for (l, h), pat, _, _ in pieces}
+
+
+def inradius_bounds(poly: np.ndarray) -> tuple[float, float]:
+    """Bounds on a convex polygon's inradius without an LP: A/P <= r <= 2A/P."""
+    area = polygon_area(poly)
+    perimeter = float(np.linalg.norm(np.roll(poly, -1, axis=0) - poly, axis=1).sum())
+    return area / perimeter, 2 * area / perimeter
+
+
+def compare_with_oracle(cat, net, n: int, min_inradius: float, rng) -> list[str]:
+    """Mismatches between a catalogue over [-1, 1]^n and the matching independent oracle.
+
+    1-D and 2-D: interval / polygon splitting. A region the oracle finds must
+    be catalogued unless it is thin (its inradius may be below
+    ``min_inradius``); a catalogued region must be one the oracle finds.
+    Areas agree up to absorbed thin slivers. 3-D: dense sampling.
+    """
+    problems = []
+    mine = {tuple(int(b) for b in p): i for i, p in enumerate(cat.patterns())}
+    if len(mine) != len(cat):
+        problems.append("a pattern appears twice")
+    if n in (1, 2):
+        if n == 1:
+            pieces = interval_regions(net.layers, -1.0, 1.0)
+            sure = {p for p, length in pieces.items() if length / 2 > 1.01 * min_inradius}
+            maybe = set(pieces)
+        else:
+            polys = polygon_pieces(net.layers, np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]]))
+            bounds = {p: inradius_bounds(poly) for p, poly in polys.items()}
+            sure = {p for p, (lo, _) in bounds.items() if lo > 1.01 * min_inradius}
+            maybe = {p for p, (_, hi) in bounds.items() if hi > 0.99 * min_inradius}
+            pieces = {p: polygon_area(poly) for p, poly in polys.items()}
+        missing = sure - set(mine)
+        extra = set(mine) - maybe
+        if missing:
+            problems.append(f"{len(missing)} oracle regions missing")
+        if extra:
+            problems.append(f"{len(extra)} catalogued regions the oracle does not have")
+        vols = cat.volumes()
+        for p, i in mine.items():
+            if p in pieces and abs(vols[i] - pieces[p]) > 1e-6 * max(1.0, pieces[p]) + 2 * min_inradius:
+                problems.append(f"volume of {p}: {vols[i]} vs oracle {pieces[p]}")
+                break
+    else:
+        X = rng.uniform(-1, 1, size=(20_000, n))
+        P = net.patterns(X)
+        unknown = {tuple(int(b) for b in p) for p in P} - set(mine)
+        if unknown:
+            problems.append(f"{len(unknown)} sampled patterns not catalogued")
+        idx = cat.region_of(X)
+        if np.any(idx < 0):
+            problems.append("a sample point inside the domain was not located")
+    return problems

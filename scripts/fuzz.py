@@ -1,0 +1,71 @@
+#!/usr/bin/env python
+"""Fuzz the enumerator and the builder on many generated degenerate nets.
+
+Each net (1-D, 2-D or 3-D input, one or two hidden layers, with duplicate,
+scaled and flipped neurons, zero rows, dead and always-active neurons,
+parallel and concurrent hyperplanes, slivers near the tolerance and weights
+from 1e-6 to 1e6) is enumerated over [-1, 1]^n and compared with the
+independent oracles of tests/oracles.py (interval splitting, polygon
+splitting, sampling); its completeness certificate must hold and its
+shallow network (faces mode) must pass the equivalence check.
+
+    python scripts/fuzz.py --nets 1000            # prints a summary; exit 1 on any mismatch
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import shallowrelu as sr  # noqa: E402
+from nets import fuzz_net  # noqa: E402
+from oracles import compare_with_oracle  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--nets", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=1, help="first seed; nets use seed, seed+1, ...")
+    args = p.parse_args()
+    tol = sr.Tolerances()
+    start = time.perf_counter()
+    failures, regions, thin = [], 0, 0
+    kinds = Counter()
+    for k in range(args.nets):
+        seed = args.seed + k
+        n, depth = 1 + seed % 3, 1 + (seed // 3) % 2
+        kinds[(n, depth)] += 1
+        net = fuzz_net(seed, n, depth=depth)
+        try:
+            cat = sr.enumerate_regions(net, sr.Box(-1, 1))
+            problems = compare_with_oracle(cat, net, n, tol.min_inradius, np.random.default_rng(seed))
+            if not cat.info["complete"]:
+                problems.append(f"certificate failed: {cat.info['certificate']}")
+            report = sr.check_equivalence(net, sr.build_shallow(cat), cat, samples=300)
+            if not report.passed:
+                problems.append(f"shallow network differs: max rel error {report.max_rel:.3g}")
+            regions += len(cat)
+            thin += cat.info["thin"]
+        except sr.ShallowReLUError as exc:
+            problems = [f"{type(exc).__name__}: {exc}"]
+        if problems:
+            failures.append((seed, n, depth, problems))
+            print(f"seed {seed} (n={n}, depth={depth}): {problems}", flush=True)
+        if (k + 1) % 100 == 0:
+            print(f"{k + 1} nets, {len(failures)} mismatches, {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"nets tried: {args.nets} ({', '.join(f'{n}-D depth {d}: {c}' for (n, d), c in sorted(kinds.items()))})")
+    print(f"regions: {regions}, thin slivers reported: {thin}")
+    print(f"mismatches: {len(failures)}")
+    print(f"seconds: {time.perf_counter() - start:.1f}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
