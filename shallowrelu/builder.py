@@ -478,11 +478,6 @@ class EquivalenceReport:
         ``facet`` (facet midpoints), ``near_facet`` (1e-9 off a facet, both sides).
     tolerance : float
         Allowed ``max_rel``.
-    thin_allowance : float
-        Extra absolute error allowed because the catalogue left out slivers
-        thinner than ``min_inradius`` (their region absorbed them, so its map
-        is off there by at most the sliver's width times twice the largest
-        slope): ``4 * thin_max_radius * max_r |A_r|``; 0 when nothing was thin.
     """
 
     max_abs: float
@@ -492,18 +487,17 @@ class EquivalenceReport:
     worst_point: list
     counts: dict
     tolerance: float
-    thin_allowance: float = 0.0
 
     @property
     def passed(self) -> bool:
-        """True when the error is within the tolerance (plus the thin-sliver allowance)."""
-        return self.max_abs <= self.tolerance * self.scale + self.thin_allowance
+        """True when ``max_rel <= tolerance``."""
+        return self.max_rel <= self.tolerance
 
     def as_dict(self) -> dict:
         """JSON-ready."""
         return {"max_abs": self.max_abs, "max_rel": self.max_rel, "scale": self.scale,
                 "worst_kind": self.worst_kind, "worst_point": self.worst_point, "counts": self.counts,
-                "tolerance": self.tolerance, "thin_allowance": self.thin_allowance, "passed": self.passed}
+                "tolerance": self.tolerance, "passed": self.passed}
 
 
 def equivalence_probes(cat: Catalogue, samples: int = 2000, seed: int = 0) -> dict[str, np.ndarray]:
@@ -580,8 +574,6 @@ def check_equivalence(net: ReLUNetwork, shallow: ShallowNetwork, cat: Catalogue,
         k = int(np.argmax(err))
         if err[k] > worst[0] or worst[1] == "none":
             worst = (float(err[k]), kind, X[k].tolist())
-    slope = float(np.linalg.norm(cat.table.A, ord=2, axis=(1, 2)).max(initial=0.0))
-    allowance = 4.0 * float(cat.info.get("thin_max_radius", 0.0)) * slope if cat.info.get("thin") else 0.0
     return EquivalenceReport(max_abs=worst[0], max_rel=worst[0] / scale, scale=scale, worst_kind=worst[1],
                              worst_point=worst[2], counts={k: int(len(v)) for k, v in probes.items()},
-                             tolerance=tol.equivalence, thin_allowance=allowance)
+                             tolerance=tol.equivalence)

@@ -153,6 +153,10 @@ class Certificate:
                 "domain_volume": self.domain_volume}
 
 
+# A point this many min_radius outside a closed region (relative to its size)
+# still belongs to it: rounding, or a sliver too thin to be a region.
+_LOCATE_SLACK = 10.0
+
 # Exact volumes are computed by qhull per region; past this dimension or count
 # the volume check is skipped (said so in the certificate).
 _VOLUME_MAX_DIM = 3
@@ -219,16 +223,15 @@ class Catalogue:
     def region_of(self, X: np.ndarray) -> np.ndarray:
         """Index of the region of each row of ``X``; -1 outside the domain.
 
-        A point on a boundary gets one of the regions whose closure holds it.
-        Points in a sliver thinner than ``min_inradius`` get the region that
-        absorbed the sliver.
+        A point on a boundary gets one of the regions whose closure holds it,
+        as does a point in a sliver too thin (``min_radius``) to be a region.
         """
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         if X.shape[1] != self.network.n_inputs:
             raise ValueError(f"expected points with {self.network.n_inputs} coordinates, got {X.shape[1]}")
         T = self.hull.to_t(X)
         out = np.full(X.shape[0], -1, dtype=np.int64)
-        tol = self.info.get("min_inradius", 1e-7)
+        tol = _LOCATE_SLACK * self.info.get("min_radius", 2e-9)
         inside = self.hull.domain.contains(T, tol)
         if self.hull.flat:
             inside &= np.linalg.norm(self.hull.to_x(T) - X, axis=1) <= tol * (1 + np.abs(X).max(axis=1))
@@ -253,7 +256,7 @@ class Catalogue:
         viol = np.full(len(self), -np.inf)
         np.maximum.at(viol, owner, tab.facet_G @ t + tab.facet_g)
         best = int(np.argmin(viol))
-        tol = self.info.get("min_inradius", 1e-7)
+        tol = _LOCATE_SLACK * self.info.get("min_radius", 2e-9)
         return best if viol[best] <= tol * (1 + np.abs(t).max()) else -1
 
     # -- completeness ---------------------------------------------------------
@@ -267,10 +270,11 @@ class Catalogue:
         """The region across each facet: ``-1`` for a domain facet or where none was found.
 
         A point on the facet (at distance ``margin`` from the region's other
-        facets) is pushed a step ``min(margin / 4, min_inradius)`` across and
-        located. Indexed like the facet arrays of :attr:`table`.
+        facets) is pushed a step ``min(margin / 4, min_radius)`` across, less
+        than the half-width of any region, and located. Indexed like the
+        facet arrays of :attr:`table`.
         """
-        min_r = self.info.get("min_inradius", 1e-7) if tol is None else tol.min_inradius
+        min_r = self.info.get("min_radius", 2e-9) if tol is None else tol.min_radius
         tab = self.table
         out = np.full(tab.facet_g.shape[0], -1, dtype=np.int64)
         inner = np.flatnonzero(tab.facet_layer != 0)

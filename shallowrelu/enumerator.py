@@ -63,7 +63,7 @@ class _Stats:
     search_lps: int = 0
     facet_lps: int = 0
     thin: int = 0
-    thin_max_radius: float = 0.0
+    thin_min_radius: float = np.inf
     interrupted: bool = False
 
 
@@ -114,7 +114,7 @@ class _Search:
         pts = np.vstack([centre, pts])
         if self.domain_G.shape[0]:
             margin = -(pts @ self.domain_G.T + self.domain_g).max(axis=1)
-            pts = pts[margin > self.tol.min_inradius]
+            pts = pts[margin > self.tol.min_radius]
         return pts
 
     def _root(self) -> _Node | None:
@@ -122,7 +122,7 @@ class _Search:
         self.model.sync(keys, self.domain_G, self.domain_g)
         ball = self.model.chebyshev()
         self.stats.search_lps += 1
-        if not ball.feasible or ball.value <= self.tol.min_inradius:
+        if not ball.feasible or ball.value <= self.tol.min_radius:
             return None
         pts = self._initial_points(ball.x)
         W, b = self.net.layers[0]
@@ -146,7 +146,7 @@ class _Search:
             self.stats.interrupted = True
 
     def _side(self, node: _Node, a: np.ndarray, c: float, known: bool):
-        """Whether ``node`` meets ``a . t + c <= 0`` in a ball of radius > min_inradius.
+        """Whether ``node`` meets ``a . t + c <= 0`` in a ball of radius > min_radius.
 
         Returns ``(exists, new_point)``; ``new_point`` is None when a carried
         point already proves it.
@@ -156,17 +156,9 @@ class _Search:
         self.model.sync(node.keys, node.G, node.g)
         ball = self.model.chebyshev((a, c))
         self.stats.search_lps += 1
-        if not ball.feasible or ball.value <= self.tol.lp_feasibility:
-            return False, None
-        if ball.value <= self.tol.min_inradius:
-            self._count_thin(ball.value)
+        if not ball.feasible or ball.value <= self.tol.min_radius:
             return False, None
         return True, ball.x
-
-    def _count_thin(self, size: float) -> None:
-        if size > self.tol.lp_feasibility:
-            self.stats.thin += 1
-            self.stats.thin_max_radius = max(self.stats.thin_max_radius, float(size))
 
     def _vertices(self, node: _Node) -> np.ndarray:
         if node.V is None:
@@ -207,7 +199,7 @@ class _Search:
 
     def _descend(self, node: _Node, stack: list[_Node]) -> None:
         """Decide the node's remaining neurons, pushing one child of every split."""
-        delta = self.tol.min_inradius
+        delta = self.tol.min_radius
         while True:
             j0 = len(node.signs)
             if j0 == node.M.shape[0]:
@@ -240,10 +232,9 @@ class _Search:
                         deep = (V @ M.T + v) if V.size else _EMPTY
                     if deep.size:
                         # Exact range over the node: a side no deeper than
-                        # min_inradius cannot hold a ball of that radius.
+                        # min_radius cannot hold a ball of that radius.
                         d_pos, d_neg = deep[:, off].max(), -deep[:, off].min()
                         if d_pos <= delta or d_neg <= delta:
-                            self._count_thin(min(d_pos, d_neg))
                             node.signs.append(bool(d_pos > d_neg))
                             continue
                 a, c = M[off], float(v[off])
@@ -269,6 +260,9 @@ class _Search:
             centre, radius = ball.x, ball.value
         else:  # cannot happen for a node that holds a point; keep that point
             centre, radius = node.pts[0], 0.0
+        if radius <= self.tol.min_inradius:
+            self.stats.thin += 1
+            self.stats.thin_min_radius = min(self.stats.thin_min_radius, float(radius))
         facet, witness, margin = self._facets(node, centre)
         src = [self.src[k] for k in node.keys]
         self.regions.append(pattern, A, d, node.G[facet], node.g[facet],
@@ -329,7 +323,8 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         ``None`` is all of R^n (the paper's setting). A flat domain is
         handled in the coordinates of its affine hull.
     tol : Tolerances
-        ``tol.min_inradius`` decides what counts as full-dimensional.
+        ``tol.min_radius`` decides what counts as full-dimensional;
+        regions thinner than ``tol.min_inradius`` are counted as ``thin``.
     samples : int
         Random interior points thrown in at the start; each region that
         catches one needs no LP to be found. Fixed by ``seed``.
@@ -369,13 +364,14 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         "search_lps": st.search_lps,
         "facet_lps": st.facet_lps,
         "thin": st.thin,
-        "thin_max_radius": st.thin_max_radius,
+        "thin_min_radius": None if st.thin == 0 else st.thin_min_radius,
         "interrupted": st.interrupted,
         "bounded": search.bounded,
         "radius_cap": search.r_max,
         "samples": samples,
         "seed": seed,
         "min_inradius": tol.min_inradius,
+        "min_radius": tol.min_radius,
     }
     cat = Catalogue(net, hull, search.regions.freeze(), info)
     cert = cat.certificate(tol) if not st.interrupted else None

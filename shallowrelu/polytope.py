@@ -409,7 +409,7 @@ def affine_hull(domain: Domain, n: int, tol: Tolerances = DEFAULT_TOLERANCES) ->
     P, p = poly.P[nz], poly.p[nz]
     if isinstance(domain, Box):
         lo, hi = domain.bounds(n)
-        fixed = hi - lo <= tol.min_inradius
+        fixed = hi - lo <= tol.min_radius
         equal = np.zeros(len(p), dtype=bool)
         equal[:n] = fixed
         equal[n:] = fixed
@@ -418,10 +418,10 @@ def affine_hull(domain: Domain, n: int, tol: Tolerances = DEFAULT_TOLERANCES) ->
         ball = chebyshev_ball(Pn, pn, np.inf, tol)
         if not ball.feasible:
             raise DomainError("domain polytope is empty")
-        if ball.value > tol.min_inradius:
+        if ball.value > tol.min_radius:
             return AffineHull(np.zeros(n), np.eye(n), Polytope(P, p))
         # Flat: a row is an implicit equality iff its slack cannot be made positive.
-        equal = np.array([solve_lp(P[i], P, p, tol).value >= p[i] - tol.min_inradius
+        equal = np.array([solve_lp(P[i], P, p, tol).value >= p[i] - tol.min_radius
                           for i in range(len(p))])
     if not equal.any():
         return AffineHull(np.zeros(n), np.eye(n), Polytope(P, p))
@@ -435,8 +435,8 @@ def affine_hull(domain: Domain, n: int, tol: Tolerances = DEFAULT_TOLERANCES) ->
     if B.shape[1] and hull.domain.P.shape[0]:
         Pn, pn = normalise_rows(hull.domain.P, -hull.domain.p)
         ball = chebyshev_ball(Pn, pn, np.inf, tol)
-        if not ball.feasible or ball.value <= tol.min_inradius:
-            raise DomainError("domain is empty or thinner than the tolerance min_inradius")
+        if not ball.feasible or ball.value <= tol.min_radius:
+            raise DomainError("domain is empty or thinner than the tolerance min_radius")
     return hull
 
 

@@ -13,10 +13,14 @@ class Tolerances:
     ----------
     lp_feasibility : float
         Primal and dual feasibility tolerance given to HiGHS.
+    min_radius : float
+        A side of a split is a region only if it holds a ball of this radius
+        (input units): thinner sets are lower-dimensional as far as the LP
+        solver can tell. Every thicker one is kept, so the regions always meet
+        face to face.
     min_inradius : float
-        A region (or a side of a split) counts as full-dimensional only if it
-        holds a ball of this radius, in input units. Thinner ones are counted
-        and reported as ``thin``, never silently dropped.
+        Regions that hold no ball of this radius are reported as ``thin``
+        (how many, and the thinnest); they stay in the catalogue.
     facet_margin : float
         A candidate inequality is a facet if a point of its hyperplane lies
         this far inside every other inequality of the region.
@@ -32,6 +36,7 @@ class Tolerances:
     """
 
     lp_feasibility: float = 1e-9
+    min_radius: float = 2e-9
     min_inradius: float = 1e-7
     facet_margin: float = 1e-9
     equivalence: float = 1e-9

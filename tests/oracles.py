@@ -48,8 +48,12 @@ def polygon_regions(net_layers, polygon: np.ndarray) -> dict[tuple, float]:
     return {pat: polygon_area(poly) for pat, poly in polygon_pieces(net_layers, polygon).items()}
 
 
-def polygon_pieces(net_layers, polygon: np.ndarray) -> dict[tuple, np.ndarray]:
-    """Map pattern -> the region's polygon (vertices in order), by plain clipping."""
+def polygon_pieces(net_layers, polygon: np.ndarray, min_area: float = AREA_EPS) -> dict[tuple, np.ndarray]:
+    """Map pattern -> the region's polygon (vertices in order), by plain clipping.
+
+    Pieces of area ``<= min_area`` are dropped (clipping through a vertex
+    leaves such slivers of rounding).
+    """
     layers = _layers(net_layers)
     pieces = [(np.asarray(polygon, float), (), np.eye(2), np.zeros(2))]
     for W, b in layers[:-1]:
@@ -62,7 +66,7 @@ def polygon_pieces(net_layers, polygon: np.ndarray) -> dict[tuple, np.ndarray]:
                     if sign == 1 and np.all(poly @ M[j] + v[j] <= 0):
                         continue  # z <= 0 on the whole piece: {z > 0} is empty here
                     part = _clip(poly, a, c)
-                    if polygon_area(part) > AREA_EPS:
+                    if polygon_area(part) > min_area:
                         nxt.append((part, pat + (sign,), M, v))
             pieces = nxt
         width = W.shape[0]
@@ -114,13 +118,12 @@ def inradius_bounds(poly: np.ndarray) -> tuple[float, float]:
     return area / perimeter, 2 * area / perimeter
 
 
-def compare_with_oracle(cat, net, n: int, min_inradius: float, rng) -> list[str]:
+def compare_with_oracle(cat, net, n: int, min_radius: float, rng) -> list[str]:
     """Mismatches between a catalogue over [-1, 1]^n and the matching independent oracle.
 
     1-D and 2-D: interval / polygon splitting. A region the oracle finds must
-    be catalogued unless it is thin (its inradius may be below
-    ``min_inradius``); a catalogued region must be one the oracle finds.
-    Areas agree up to absorbed thin slivers. 3-D: dense sampling.
+    be catalogued unless its inradius may be below ``min_radius``; a
+    catalogued region must be one the oracle finds. 3-D: dense sampling.
     """
     problems = []
     mine = {tuple(int(b) for b in p): i for i, p in enumerate(cat.patterns())}
@@ -129,13 +132,14 @@ def compare_with_oracle(cat, net, n: int, min_inradius: float, rng) -> list[str]
     if n in (1, 2):
         if n == 1:
             pieces = interval_regions(net.layers, -1.0, 1.0)
-            sure = {p for p, length in pieces.items() if length / 2 > 1.01 * min_inradius}
+            sure = {p for p, length in pieces.items() if length / 2 > 1.01 * min_radius}
             maybe = set(pieces)
         else:
-            polys = polygon_pieces(net.layers, np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]]))
+            polys = polygon_pieces(net.layers, np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]]),
+                                   min_area=1e-24)
             bounds = {p: inradius_bounds(poly) for p, poly in polys.items()}
-            sure = {p for p, (lo, _) in bounds.items() if lo > 1.01 * min_inradius}
-            maybe = {p for p, (_, hi) in bounds.items() if hi > 0.99 * min_inradius}
+            sure = {p for p, (lo, _) in bounds.items() if lo > 1.01 * min_radius}
+            maybe = {p for p, (_, hi) in bounds.items() if hi > 0.99 * min_radius}
             pieces = {p: polygon_area(poly) for p, poly in polys.items()}
         missing = sure - set(mine)
         extra = set(mine) - maybe
@@ -145,7 +149,7 @@ def compare_with_oracle(cat, net, n: int, min_inradius: float, rng) -> list[str]
             problems.append(f"{len(extra)} catalogued regions the oracle does not have")
         vols = cat.volumes()
         for p, i in mine.items():
-            if p in pieces and abs(vols[i] - pieces[p]) > 1e-6 * max(1.0, pieces[p]) + 2 * min_inradius:
+            if p in pieces and abs(vols[i] - pieces[p]) > 1e-6 * max(1.0, pieces[p]) + 2 * min_radius:
                 problems.append(f"volume of {p}: {vols[i]} vs oracle {pieces[p]}")
                 break
     else:

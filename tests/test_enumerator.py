@@ -105,18 +105,22 @@ def test_region_far_from_origin_over_R2_is_found():
     assert cat.region_of(far)[0] >= 0
 
 
-def test_thin_region_is_reported_not_counted():
-    # Two parallel hyperplanes 1e-8 apart: the slab between them is thinner
-    # than min_inradius, so it is counted as thin and left out.
+def test_thin_region_is_kept_and_reported():
+    # Two parallel hyperplanes 1e-8 apart: the slab between them is a real
+    # region, thinner than min_inradius, so it is kept and reported as thin.
     W1 = np.array([[1.0, 0.0], [1.0, 0.0]])
     b1 = np.array([0.0, -1e-8])
     net = sr.ReLUNetwork([(W1, b1), (np.ones((1, 2)), np.zeros(1))])
     cat = sr.enumerate_regions(net, sr.Box(-1, 1))
-    assert len(cat) == 2
-    assert cat.info["thin"] >= 1
-    assert 0 < cat.info["thin_max_radius"] <= 1e-7
-    # the slab's points are located in the region that absorbed it
-    assert cat.region_of(np.array([[5e-9, 0.3]]))[0] >= 0
+    assert len(cat) == 3
+    assert cat.info["thin"] == 1
+    assert cat.info["thin_min_radius"] == pytest.approx(5e-9, rel=1e-3)
+    slab = cat.region_of(np.array([[5e-9, 0.3]]))[0]
+    assert cat[slab].inradius == pytest.approx(5e-9, rel=1e-3)
+    assert cat.info["complete"]
+    # thinner than min_radius it is no region: lower-dimensional as far as the LP can tell
+    net = sr.ReLUNetwork([(W1, np.array([0.0, -1e-12])), (np.ones((1, 2)), np.zeros(1))])
+    assert len(sr.enumerate_regions(net, sr.Box(-1, 1))) == 2
 
 
 def test_network_without_hidden_layer_has_one_region():

@@ -20,7 +20,7 @@ def test_generated_nets_match_oracles_and_the_shallow_network(seed, n, depth):
     net = fuzz_net(seed, n, depth=depth)
     cat = sr.enumerate_regions(net, sr.Box(-1, 1))
     rng = np.random.default_rng(seed)
-    problems = compare_with_oracle(cat, net, n, TOL.min_inradius, rng)
+    problems = compare_with_oracle(cat, net, n, TOL.min_radius, rng)
     assert not problems, (seed, n, depth, problems)
     assert cat.info["complete"], (seed, n, depth, cat.info["certificate"])
     report = sr.check_equivalence(net, sr.build_shallow(cat), cat, samples=300)

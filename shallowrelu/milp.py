@@ -1,0 +1,267 @@
+"""The big-M mixed-integer model of a ReLU network over a bounded domain (PuLP with HiGHS).
+
+The independent second exact method: pattern counting by repeated solves
+with no-good cuts (Serra et al. 2018), exact output extrema. Big-M constants
+come only from the sound interval bounds of :mod:`shallowrelu.bounds`; a
+neuron they prove stable gets no binary. This is the only module that
+imports PuLP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pulp
+
+from .bounds import interval_bounds
+from .errors import DomainError
+from .network import ReLUNetwork
+from .polytope import Domain, affine_hull, bounding_box, normalise_rows
+from .tolerances import DEFAULT_TOLERANCES, Tolerances
+
+# Interior margin cap (activation units) of the counting model.
+_RHO_MAX = 1.0
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence HiGHS's start-up banner, which it prints on stdout from C++."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+@dataclass(frozen=True)
+class NetworkMILP:
+    """The MILP of a network over a domain: variables, the ReLU constraints, and the bounds used.
+
+    Attributes
+    ----------
+    problem : pulp.LpProblem
+    x : list of pulp.LpVariable
+        Inputs (in the domain's hull coordinates).
+    z : list of list
+        Pre-activation expressions per hidden layer.
+    active : list of list
+        Per neuron: a binary variable, or True/False where the bounds settle it.
+    y : list
+        Output expressions.
+    bounds : list of (ndarray, ndarray)
+        The interval bounds that gave every big-M.
+    """
+
+    problem: pulp.LpProblem
+    x: list
+    z: list
+    active: list
+    y: list
+    bounds: list
+
+
+def _hull_and_box(net: ReLUNetwork, domain: Domain, tol: Tolerances):
+    if domain is None:
+        raise DomainError("the MILP needs a bounded domain: give a box or a polytope")
+    hull = affine_hull(domain, net.n_inputs, tol)
+    lo, hi = bounding_box(hull.domain, tol)
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise DomainError("the MILP needs a bounded domain; this polytope is unbounded")
+    work = net.restrict(hull.x0, hull.B) if hull.flat else net
+    return hull, work, lo, hi
+
+
+def build_milp(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, P: np.ndarray, p: np.ndarray,
+               sense: int = pulp.LpMinimize, margin: pulp.LpVariable | None = None) -> NetworkMILP:
+    """The big-M model of ``net`` over ``{x : P x <= p}`` inside the box ``[lo, hi]``.
+
+    With ``margin`` (a variable ``rho``), every unstable neuron keeps its
+    pre-activation at least ``rho`` from zero on its chosen side and every
+    domain row holds with slack ``rho`` (unit normals): a solution with
+    ``rho > 0`` is an interior point of a full-dimensional region.
+    """
+    prob = pulp.LpProblem("relu", sense)
+    n = len(lo)
+    x = [pulp.LpVariable(f"x{i}", float(lo[i]), float(hi[i])) for i in range(n)]
+    Pn, pn = normalise_rows(P, -p) if P.shape[0] else (P, p)
+    for k in range(P.shape[0]):
+        expr = pulp.lpSum(float(Pn[k, i]) * x[i] for i in range(n) if Pn[k, i] != 0) + float(pn[k])
+        prob += (expr + margin <= 0) if margin is not None else (expr <= 0), f"domain{k}"
+    bounds = interval_bounds(net, lo, hi)
+    h = x
+    zs, acts = [], []
+    for l, ((W, b), (L, U)) in enumerate(zip(net.layers[:-1], bounds)):
+        zl, al, hl = [], [], []
+        for i in range(W.shape[0]):
+            z = pulp.lpSum(float(W[i, k]) * h[k] for k in range(len(h)) if W[i, k] != 0) + float(b[i])
+            zl.append(z)
+            if U[i] <= 0:
+                al.append(False)
+                hl.append(0)
+                continue
+            if L[i] >= 0:
+                al.append(True)
+                hl.append(z)
+                continue
+            a = pulp.LpVariable(f"a{l}_{i}", cat="Binary")
+            v = pulp.LpVariable(f"h{l}_{i}", 0, float(U[i]))
+            prob += v >= z
+            prob += v <= z - float(L[i]) * (1 - a)
+            prob += v <= float(U[i]) * a
+            if margin is not None:
+                prob += z >= margin - (1 - a) * (_RHO_MAX - float(L[i]))
+                prob += z <= -margin + a * (_RHO_MAX + float(U[i]))
+            al.append(a)
+            hl.append(v)
+        zs.append(zl)
+        acts.append(al)
+        h = hl
+    W, b = net.layers[-1]
+    y = [pulp.lpSum(float(W[j, k]) * h[k] for k in range(len(h)) if not isinstance(h[k], int) and W[j, k] != 0)
+         + float(b[j]) for j in range(W.shape[0])]
+    return NetworkMILP(prob, x, zs, acts, y, bounds)
+
+
+def _solve(prob: pulp.LpProblem, time_limit: float | None) -> str:
+    solver = pulp.HiGHS(msg=False, timeLimit=time_limit) if time_limit else pulp.HiGHS(msg=False)
+    with _quiet():
+        status = prob.solve(solver)
+    return pulp.LpStatus[status]
+
+
+@dataclass(frozen=True)
+class PatternCount:
+    """Result of :func:`count_patterns`.
+
+    ``status`` is ``"complete"``, or ``"timeout"`` when the time limit
+    stopped the search (then ``patterns`` is a lower bound, never a guess).
+    """
+
+    count: int
+    patterns: np.ndarray
+    points: np.ndarray
+    solves: int
+    seconds: float
+    status: str
+
+
+def count_patterns(net: ReLUNetwork, domain: Domain, method: str = "milp", *,
+                   min_margin: float = 1e-7, time_limit: float | None = None,
+                   tol: Tolerances = DEFAULT_TOLERANCES) -> PatternCount:
+    """Count the full-dimensional activation regions by MILP with no-good cuts.
+
+    Each solve maximises the margin ``rho`` of an interior point over the
+    patterns not yet found; a pattern counts when ``rho > min_margin``
+    (activation units). The search stops when the best margin left is not
+    positive.
+
+    Parameters
+    ----------
+    net : ReLUNetwork
+    domain : Box or Polytope
+        Bounded.
+    method : {"milp"}
+    min_margin : float
+    time_limit : float, optional
+        Seconds for the whole count.
+
+    Returns
+    -------
+    PatternCount
+        Patterns (bool, one row each, in the order found) and interior points.
+    """
+    if method != "milp":
+        raise ValueError(f"unknown method {method!r}")
+    start = time.perf_counter()
+    hull, work, lo, hi = _hull_and_box(net, domain, tol)
+    rho = pulp.LpVariable("rho", 0, _RHO_MAX)
+    model = build_milp(work, lo, hi, hull.domain.P, hull.domain.p, pulp.LpMaximize, rho)
+    model.problem.setObjective(rho)
+    binaries = [a for layer in model.active for a in layer if isinstance(a, pulp.LpVariable)]
+    patterns, points, solves, status = [], [], 0, "complete"
+    while True:
+        left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+        if left is not None and left <= 0:
+            status = "timeout"
+            break
+        result = _solve(model.problem, left)
+        solves += 1
+        if result == "Infeasible":
+            break
+        if result != "Optimal":
+            status = "timeout"
+            break
+        if (rho.value() or 0.0) <= min_margin:
+            break
+        pattern = np.array([bool(round(a.value())) if isinstance(a, pulp.LpVariable) else bool(a)
+                            for layer in model.active for a in layer], dtype=bool)
+        patterns.append(pattern)
+        points.append(hull.to_x(np.array([v.value() for v in model.x]))[0])
+        chosen = [a for a in binaries if round(a.value()) == 1]
+        others = [a for a in binaries if round(a.value()) == 0]
+        if not binaries:
+            break
+        model.problem.addConstraint(pulp.lpSum(1 - a for a in chosen) + pulp.lpSum(others) >= 1,
+                                    f"nogood{len(patterns)}")
+    N = net.n_neurons
+    return PatternCount(len(patterns), np.array(patterns, dtype=bool).reshape(-1, N),
+                        np.array(points).reshape(-1, net.n_inputs), solves, time.perf_counter() - start, status)
+
+
+@dataclass(frozen=True)
+class OutputBounds:
+    """Exact range of one output over the domain, with the points that attain it.
+
+    ``status`` is ``"optimal"``, or ``"timeout"`` (then the values are None).
+    """
+
+    output: int
+    min: float | None
+    max: float | None
+    argmin: np.ndarray | None
+    argmax: np.ndarray | None
+    status: str
+    seconds: float
+
+    def as_dict(self) -> dict:
+        """JSON-ready."""
+        return {"output": self.output, "min": self.min, "max": self.max,
+                "argmin": None if self.argmin is None else self.argmin.tolist(),
+                "argmax": None if self.argmax is None else self.argmax.tolist(),
+                "status": self.status, "seconds": self.seconds}
+
+
+def output_bounds(net: ReLUNetwork, domain: Domain, j: int, *, time_limit: float | None = None,
+                  tol: Tolerances = DEFAULT_TOLERANCES) -> OutputBounds:
+    """Exact minimum and maximum of output ``j`` over a bounded domain (two MILPs).
+
+    Raises
+    ------
+    DomainError
+        If the domain is unbounded or empty.
+    """
+    if not 0 <= j < net.n_outputs:
+        raise ValueError(f"output {j} out of range for {net.n_outputs} outputs")
+    start = time.perf_counter()
+    hull, work, lo, hi = _hull_and_box(net, domain, tol)
+    found = []
+    for sense in (pulp.LpMinimize, pulp.LpMaximize):
+        model = build_milp(work, lo, hi, hull.domain.P, hull.domain.p, sense)
+        model.problem.setObjective(model.y[j])
+        result = _solve(model.problem, time_limit)
+        if result != "Optimal":
+            return OutputBounds(j, None, None, None, None, "timeout", time.perf_counter() - start)
+        point = hull.to_x(np.array([v.value() for v in model.x]))[0]
+        found.append((float(net(point[None])[0, j]), point))
+    (vmin, pmin), (vmax, pmax) = found
+    return OutputBounds(j, vmin, vmax, pmin, pmax, "optimal", time.perf_counter() - start)
