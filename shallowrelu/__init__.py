@@ -6,6 +6,7 @@ from .catalogue import Catalogue, Certificate, Region
 from .enumerator import enumerate_regions
 from .explain import Explanation, counterfactual, explain
 from .faces import FaceLattice, face_lattice
+from .milp import OutputBounds, PatternCount, count_patterns, output_bounds
 from .errors import (CatalogueFormatError, DomainError, NetworkFormatError, ShallowReLUError,
                      SolverError)
 from .io import example_path, load_network, network_from_arrays, save_network
@@ -17,8 +18,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Box", "Catalogue", "CatalogueFormatError", "Certificate", "DomainError", "EquivalenceReport",
-    "Explanation", "ExtendedRealError", "FaceLattice", "NetworkFormatError", "Polytope", "ReLUNetwork", "Region",
-    "ShallowNetwork", "ShallowReLUError", "SolverError", "Tolerances", "build_shallow", "check_equivalence",
-    "counterfactual", "enumerate_regions", "example_path", "explain", "ext_affine", "face_lattice", "load_network", "network_from_arrays",
-    "save_network",
+    "Explanation", "ExtendedRealError", "FaceLattice", "NetworkFormatError", "OutputBounds", "PatternCount",
+    "Polytope", "ReLUNetwork", "Region", "ShallowNetwork", "ShallowReLUError", "SolverError", "Tolerances",
+    "build_shallow", "check_equivalence", "count_patterns", "counterfactual", "enumerate_regions",
+    "example_path", "explain", "ext_affine", "face_lattice", "load_network", "network_from_arrays",
+    "output_bounds", "save_network",
 ]

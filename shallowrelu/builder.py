@@ -500,8 +500,13 @@ class EquivalenceReport:
                 "tolerance": self.tolerance, "passed": self.passed}
 
 
-def equivalence_probes(cat: Catalogue, samples: int = 2000, seed: int = 0) -> dict[str, np.ndarray]:
-    """Probe points (input coordinates) by kind, for :func:`check_equivalence`."""
+def equivalence_probes(cat: Catalogue, samples: int = 2000, seed: int = 0,
+                       tol: Tolerances = DEFAULT_TOLERANCES) -> dict[str, np.ndarray]:
+    """Probe points (input coordinates) by kind, for :func:`check_equivalence`.
+
+    Over a bounded domain only points inside it (to ``tol.boundary``) are
+    kept: a facet point of a very thin region can lie a hair outside.
+    """
     from .faces import complex_vertices
     from .polytope import bounding_box
 
@@ -519,7 +524,7 @@ def equivalence_probes(cat: Catalogue, samples: int = 2000, seed: int = 0) -> di
     probes = {"random": T, "interior": t.interior, "vertex": complex_vertices(cat), "facet": t.facet_point,
               "near_facet": np.vstack([t.facet_point + 1e-9 * normals, t.facet_point - 1e-9 * normals])}
     if cat.info.get("bounded", True):
-        probes["near_facet"] = probes["near_facet"][hull.domain.contains(probes["near_facet"])]
+        probes = {k: v[hull.domain.contains(v, tol.boundary)] if len(v) else v for k, v in probes.items()}
     return {k: hull.to_x(v) if len(v) else np.zeros((0, hull.B.shape[0])) for k, v in probes.items()}
 
 
@@ -557,7 +562,7 @@ def check_equivalence(net: ReLUNetwork, shallow: ShallowNetwork, cat: Catalogue,
     fp = shallow.info.get("network_fingerprint")
     if fp is not None and fp != net.fingerprint():
         raise ShallowReLUError("the shallow network was built from another network (fingerprints differ)")
-    probes = equivalence_probes(cat, samples, seed)
+    probes = equivalence_probes(cat, samples, seed, tol)
     worst = (0.0, "none", [])
     scale = 1.0
     errors = {}

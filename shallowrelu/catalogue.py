@@ -298,6 +298,7 @@ class Catalogue:
         vol_sum = dom_vol = 0.0
         if check_volume:
             vol_sum = float(self.volumes().sum())
+            check_volume = bool(np.isfinite(vol_sum))  # qhull can fail on a region thinner than its precision
             D = self.hull.domain
             scale = np.where(np.linalg.norm(D.P, axis=1) > 0, np.linalg.norm(D.P, axis=1), 1.0)
             dom_vol = volume(D.P / scale[:, None], -D.p / scale, tab.interior[0])

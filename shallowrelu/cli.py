@@ -22,6 +22,7 @@ from .catalogue import FORMAT as CATALOGUE_FORMAT
 from .catalogue import Catalogue
 from .enumerator import enumerate_regions
 from .explain import explain, report_lines
+from .milp import count_patterns, output_bounds
 from .plot import plot_partition, slice_network
 from .stats import catalogue_stats, write_table
 from .errors import ShallowReLUError, SolverError
@@ -165,6 +166,8 @@ def _summary_lines(name: str, cat: Catalogue) -> list[str]:
 def cmd_enumerate(args: argparse.Namespace) -> int:
     _check_output(args.output)
     net = load_network(args.net)
+    if args.method == "milp":
+        return _enumerate_milp(net, args)
     cat = _enumerate(net, args)
     interrupted = bool(cat.info.get("interrupted"))
     if args.output:
@@ -316,6 +319,33 @@ def _npy_vector(path: str) -> np.ndarray:
         raise UsageError(f"{path}: not a readable .npy vector ({exc})") from None
 
 
+def _enumerate_milp(net: ReLUNetwork, args: argparse.Namespace) -> int:
+    if args.output:
+        raise UsageError("-o writes a catalogue, which the tree search builds; drop -o with --method milp")
+    res = count_patterns(net, domain_from_args(args), time_limit=args.time_limit)
+    payload = {"method": "milp", "regions": res.count, "status": res.status, "solves": res.solves,
+               "seconds": res.seconds,
+               "patterns": ["".join("1" if b else "0" for b in p) for p in res.patterns],
+               "points": res.points.tolist()}
+    lines = [f"{Path(args.net).name}: {res.count} regions by MILP with no-good cuts ({res.solves} solves, "
+             f"{res.seconds:.2f} s, {res.status})"]
+    _print(args, payload, lines)
+    return EXIT_OK
+
+
+def cmd_bounds(args: argparse.Namespace) -> int:
+    net = load_network(args.net)
+    outputs = range(net.n_outputs) if args.output_index is None else [args.output_index]
+    if args.output_index is not None and not 0 <= args.output_index < net.n_outputs:
+        raise UsageError(f"--output-index {args.output_index}: the network has {net.n_outputs} outputs")
+    found = [output_bounds(net, domain_from_args(args), j, time_limit=args.time_limit) for j in outputs]
+    lines = [f"y{b.output + 1}: " + (f"min {b.min:.6g} at {np.round(b.argmin, 6).tolist()}, "
+                                    f"max {b.max:.6g} at {np.round(b.argmax, 6).tolist()}"
+                                    if b.status == "optimal" else "timeout (no answer)") for b in found]
+    _print(args, {"bounds": [b.as_dict() for b in found]}, lines)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     path = example_path()
     net = load_network(path)
@@ -357,6 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "shallowrelu enumerate net.npz --box=-1,1 -o cat.npz --json",
                     "network file (.npz with W0,b0,W1,b1,...)")
     p.add_argument("-o", "--output", metavar="CAT", help="write the catalogue here (.npz)")
+    p.add_argument("--method", choices=("tree", "milp"), default="tree",
+                   help="tree: LP tree search, builds the catalogue (default); milp: count patterns by MILP "
+                        "with no-good cuts (bounded domains; slower; the independent cross-check)")
+    p.add_argument("--time-limit", type=float, metavar="S", help="seconds for --method milp")
 
     p = _subcommand(sub, "convert", cmd_convert, "build the equivalent three-layer network with extended-real weights",
                     "Build the shallow network of NET (a network, enumerated over the domain options, "
@@ -405,6 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="plot the plane origin + s1 dir1 + s2 dir2 of a network with more inputs")
     p.add_argument("--color-by-output", type=int, metavar="J", help="colour by output J (0-based)")
     p.add_argument("--point", metavar="X1,X2", help="mark this point (slice coordinates with --slice)")
+
+    p = _subcommand(sub, "bounds", cmd_bounds, "exact minimum and maximum of the outputs over a bounded domain",
+                    "Solve the big-M MILP of NET (PuLP with HiGHS; big-M from sound interval bounds) for the "
+                    "exact range of each output and the inputs that attain it.",
+                    "shallowrelu bounds net.npz --box=-1,1 --json", "network file (.npz)")
+    p.add_argument("--output-index", type=int, metavar="J", help="only output J (0-based)")
+    p.add_argument("--time-limit", type=float, metavar="S", help="seconds per MILP; a timeout gives no answer")
 
     p = sub.add_parser("demo", help="run the whole path on the example network that ships with the package",
                        description="Enumerate the example network, convert it to the shallow network, "

@@ -60,6 +60,8 @@ class NetworkMILP:
         Output expressions.
     bounds : list of (ndarray, ndarray)
         The interval bounds that gave every big-M.
+    margin : pulp.LpVariable or None
+        The interior margin ``rho`` of the counting model.
     """
 
     problem: pulp.LpProblem
@@ -68,6 +70,7 @@ class NetworkMILP:
     active: list
     y: list
     bounds: list
+    margin: pulp.LpVariable | None
 
 
 def _hull_and_box(net: ReLUNetwork, domain: Domain, tol: Tolerances):
@@ -82,17 +85,18 @@ def _hull_and_box(net: ReLUNetwork, domain: Domain, tol: Tolerances):
 
 
 def build_milp(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, P: np.ndarray, p: np.ndarray,
-               sense: int = pulp.LpMinimize, margin: pulp.LpVariable | None = None) -> NetworkMILP:
+               sense: int = pulp.LpMinimize, with_margin: bool = False) -> NetworkMILP:
     """The big-M model of ``net`` over ``{x : P x <= p}`` inside the box ``[lo, hi]``.
 
-    With ``margin`` (a variable ``rho``), every unstable neuron keeps its
+    ``with_margin`` adds a variable ``rho``: every unstable neuron keeps its
     pre-activation at least ``rho`` from zero on its chosen side and every
-    domain row holds with slack ``rho`` (unit normals): a solution with
+    domain row holds with slack ``rho`` (unit normals), so a solution with
     ``rho > 0`` is an interior point of a full-dimensional region.
     """
     prob = pulp.LpProblem("relu", sense)
     n = len(lo)
-    x = [pulp.LpVariable(f"x{i}", float(lo[i]), float(hi[i])) for i in range(n)]
+    x = [prob.add_variable(f"x{i}", float(lo[i]), float(hi[i])) for i in range(n)]
+    margin = prob.add_variable("rho", 0.0, _RHO_MAX) if with_margin else None
     Pn, pn = normalise_rows(P, -p) if P.shape[0] else (P, p)
     for k in range(P.shape[0]):
         expr = pulp.lpSum(float(Pn[k, i]) * x[i] for i in range(n) if Pn[k, i] != 0) + float(pn[k])
@@ -109,12 +113,24 @@ def build_milp(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, P: np.ndarray, 
                 al.append(False)
                 hl.append(0)
                 continue
-            if L[i] >= 0:
+            if L[i] > 0 or (L[i] >= 0 and margin is None):
                 al.append(True)
                 hl.append(z)
                 continue
-            a = pulp.LpVariable(f"a{l}_{i}", cat="Binary")
-            v = pulp.LpVariable(f"h{l}_{i}", 0, float(U[i]))
+            if L[i] >= 0:
+                # z >= 0 everywhere, so relu(z) = z; but the pattern bit is
+                # z > 0, and z can vanish on a whole region (a neuron that
+                # copies a dead one). An interior point with z = 0 has z = 0
+                # on a ball (an affine z >= 0 with an interior minimum), so
+                # the inactive side needs no margin.
+                a = prob.add_variable(f"a{l}_{i}", 0, 1, cat="Binary")
+                prob += z >= margin - (1 - a) * _RHO_MAX
+                prob += z <= a * float(U[i])
+                al.append(a)
+                hl.append(z)
+                continue
+            a = prob.add_variable(f"a{l}_{i}", 0, 1, cat="Binary")
+            v = prob.add_variable(f"h{l}_{i}", 0, float(U[i]))
             prob += v >= z
             prob += v <= z - float(L[i]) * (1 - a)
             prob += v <= float(U[i]) * a
@@ -129,7 +145,7 @@ def build_milp(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, P: np.ndarray, 
     W, b = net.layers[-1]
     y = [pulp.lpSum(float(W[j, k]) * h[k] for k in range(len(h)) if not isinstance(h[k], int) and W[j, k] != 0)
          + float(b[j]) for j in range(W.shape[0])]
-    return NetworkMILP(prob, x, zs, acts, y, bounds)
+    return NetworkMILP(prob, x, zs, acts, y, bounds, margin)
 
 
 def _solve(prob: pulp.LpProblem, time_limit: float | None) -> str:
@@ -165,6 +181,12 @@ def count_patterns(net: ReLUNetwork, domain: Domain, method: str = "milp", *,
     (activation units). The search stops when the best margin left is not
     positive.
 
+    Known limit: a neuron whose bounds allow both signs but whose
+    pre-activation vanishes identically on a whole region (``z = h_a - h_b``
+    with both inputs dead there) gets no margin on its inactive side, so
+    such a region is missed; neurons that are never negative (copies of
+    other neurons) are handled.
+
     Parameters
     ----------
     net : ReLUNetwork
@@ -184,8 +206,8 @@ def count_patterns(net: ReLUNetwork, domain: Domain, method: str = "milp", *,
         raise ValueError(f"unknown method {method!r}")
     start = time.perf_counter()
     hull, work, lo, hi = _hull_and_box(net, domain, tol)
-    rho = pulp.LpVariable("rho", 0, _RHO_MAX)
-    model = build_milp(work, lo, hi, hull.domain.P, hull.domain.p, pulp.LpMaximize, rho)
+    model = build_milp(work, lo, hi, hull.domain.P, hull.domain.p, pulp.LpMaximize, with_margin=True)
+    rho = model.margin
     model.problem.setObjective(rho)
     binaries = [a for layer in model.active for a in layer if isinstance(a, pulp.LpVariable)]
     patterns, points, solves, status = [], [], 0, "complete"

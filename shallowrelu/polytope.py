@@ -159,7 +159,10 @@ class ChebyshevModel:
     unit-normal rows, so the optimum ``r`` is the radius of the largest ball
     inside ``{t : G t + g <= 0}``, capped at ``r_max``. Rows are keyed so that a
     depth-first search adds and removes only the rows that changed, keeping
-    the simplex basis between solves.
+    the simplex basis between solves. Every answer is checked against the
+    rows; a warm solve that violates them (HiGHS can return such a point
+    after rows changed) is redone cold, and a cold one that still does
+    raises :class:`SolverError`.
 
     Parameters
     ----------
@@ -175,6 +178,7 @@ class ChebyshevModel:
         self.tol = tol
         self.solves = 0
         self._keys: list[int] = []
+        self._G: list[np.ndarray] = []
         self._g: list[float] = []
         self._idx = np.arange(n + 1, dtype=np.int32)
         self._h = _new_highs(tol)
@@ -192,30 +196,46 @@ class ChebyshevModel:
         if common < len(self._keys):
             drop = np.arange(common, len(self._keys), dtype=np.int32)
             self._h.deleteRows(drop.size, drop)
-            del self._keys[common:], self._g[common:]
+            del self._keys[common:], self._G[common:], self._g[common:]
         for k in range(common, len(keys)):
             self._add(G[k], g[k])
             self._keys.append(keys[k])
+            self._G.append(np.asarray(G[k], dtype=np.float64))
             self._g.append(float(g[k]))
 
     def _add(self, a: np.ndarray, c: float) -> None:
         self._h.addRow(-INF, -float(c), self.n + 1, self._idx, np.append(a, 1.0))
 
-    def _solve(self, what: str) -> LPResult:
+    def _violation(self, sol: np.ndarray, extra, equality: int | None) -> float:
+        G, g = np.array(self._G).reshape(-1, self.n), np.array(self._g)
+        if extra is not None:
+            G, g = np.vstack([G, extra[0]]), np.append(g, extra[1])
+        margin = np.full(g.shape, sol[self.n])
+        if equality is not None:
+            margin[equality] = 0.0
+        v = G @ sol[:self.n] + g + margin
+        worst = float(v.max(initial=-np.inf))
+        return worst if equality is None else max(worst, float(-v[equality]))
+
+    def _solve(self, what: str, extra=None, equality: int | None = None) -> LPResult:
         self.solves += 1
-        self._h.run()
-        status = self._h.getModelStatus()
-        if status != _OK and status != _INFEASIBLE:
-            # A cold restart clears a basis that went numerically bad.
-            self._h.clearSolver()
+        for cold in (False, True):
+            if cold:
+                # A cold restart clears a basis that went numerically bad.
+                self._h.clearSolver()
             self._h.run()
             status = self._h.getModelStatus()
-        if status == _INFEASIBLE:
-            return LPResult(False, -np.inf, np.full(self.n, np.nan))
-        if status != _OK:
-            raise SolverError(f"{what} LP failed", self._h.modelStatusToString(status))
-        x = np.array(self._h.getSolution().col_value)
-        return LPResult(True, float(x[self.n]), x[:self.n])
+            if status == _INFEASIBLE:
+                return LPResult(False, -np.inf, np.full(self.n, np.nan))
+            if status != _OK:
+                continue
+            sol = np.array(self._h.getSolution().col_value)
+            if self._violation(sol, extra, equality) <= 10 * self.tol.lp_feasibility:
+                return LPResult(True, float(sol[self.n]), sol[:self.n])
+            status = None
+        raise SolverError(f"{what} LP failed (its answer violates the rows even from a cold start)"
+                          if status is None else f"{what} LP failed",
+                          "" if status is None else self._h.modelStatusToString(status))
 
     def chebyshev(self, extra: tuple[np.ndarray, float] | None = None) -> LPResult:
         """Largest ball inside the current rows (and one extra unit-normal row, if given).
@@ -229,7 +249,7 @@ class ChebyshevModel:
             return self._solve("Chebyshev")
         self._add(*extra)
         try:
-            return self._solve("Chebyshev")
+            return self._solve("Chebyshev", extra=extra)
         finally:
             last = np.array([self._h.getNumRow() - 1], dtype=np.int32)
             self._h.deleteRows(1, last)
@@ -248,7 +268,7 @@ class ChebyshevModel:
         self._h.changeCoeff(k, self.n, 0.0)
         self._h.changeRowBounds(k, -c, -c)
         try:
-            return self._solve("facet")
+            return self._solve("facet", equality=k)
         finally:
             self._h.changeCoeff(k, self.n, 1.0)
             self._h.changeRowBounds(k, -INF, -c)
@@ -455,8 +475,15 @@ def vertices(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
         return np.array([[lo], [hi]])
     from scipy.spatial import HalfspaceIntersection
 
-    hs = HalfspaceIntersection(np.hstack([G, g[:, None]]), np.asarray(interior, dtype=np.float64))
-    return hs.intersections
+    # qhull works best with the interior point at the origin and the nearest
+    # halfspace at distance 1: shift by the point, scale by its margin.
+    c = np.asarray(interior, dtype=np.float64)
+    offsets = g + G @ c
+    scale = float(-offsets.max() / np.linalg.norm(G, axis=1).max()) if offsets.size else 1.0
+    if not scale > 0:
+        raise ValueError("the interior point is not strictly inside")
+    hs = HalfspaceIntersection(np.hstack([G, offsets[:, None] / scale]), np.zeros(n))
+    return hs.intersections * scale + c
 
 
 def vertices_or_empty(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
@@ -471,13 +498,21 @@ def vertices_or_empty(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.
 
 
 def volume(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> float:
-    """Volume (length, area) of a bounded polytope from its vertices."""
-    V = vertices(G, g, interior)
+    """Volume (length, area) of a bounded polytope from its vertices; ``nan`` where qhull fails."""
+    V = vertices_or_empty(G, g, interior)
+    if V.shape[0] == 0:
+        return float("nan")
     if V.shape[1] == 1:
         return float(V[1, 0] - V[0, 0])
-    from scipy.spatial import ConvexHull
+    from scipy.spatial import ConvexHull, QhullError
 
-    return float(ConvexHull(V).volume)
+    V = V - V.mean(axis=0)
+    for options in ("", "QJ"):  # joggling moves the volume by ~1e-11 relative, no more
+        try:
+            return float(ConvexHull(V, qhull_options=options or None).volume)
+        except QhullError:
+            continue
+    return float("nan")
 
 
 def facets_by_vertices(G: np.ndarray, g: np.ndarray, V: np.ndarray,

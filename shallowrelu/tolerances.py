@@ -35,7 +35,7 @@ class Tolerances:
         both sides whatever the rounding of its coordinates.
     """
 
-    lp_feasibility: float = 1e-9
+    lp_feasibility: float = 1e-10
     min_radius: float = 2e-9
     min_inradius: float = 1e-7
     facet_margin: float = 1e-9

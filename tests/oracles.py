@@ -72,7 +72,20 @@ def polygon_pieces(net_layers, polygon: np.ndarray, min_area: float = AREA_EPS) 
         width = W.shape[0]
         pieces = [(poly, pat, M * np.array(pat[-width:])[:, None], v * np.array(pat[-width:]))
                   for poly, pat, M, v in pieces]
-    return {pat: poly for poly, pat, _, _ in pieces}
+    # A piece whose centroid has another pattern is rounding debris of a
+    # duplicate hyperplane, not a region.
+    return {pat: poly for poly, pat, _, _ in pieces if _pattern(layers, poly.mean(axis=0)) == pat}
+
+
+def _pattern(layers, x: np.ndarray) -> tuple:
+    """Activation pattern at one point by a plain forward pass."""
+    bits = []
+    h = x
+    for W, b in layers[:-1]:
+        z = W @ h + b
+        bits += [int(v > 0) for v in z]
+        h = np.maximum(z, 0.0)
+    return tuple(bits)
 
 
 def distance_to_polygon_boundary(x: np.ndarray, poly: np.ndarray) -> float:
