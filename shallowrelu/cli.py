@@ -184,16 +184,22 @@ def cmd_enumerate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _network_or_catalogue(path: str) -> ReLUNetwork | Catalogue:
+    """The file at ``path``: a saved catalogue, or else a network."""
+    data = read_npz(path, UsageError, "network or catalogue")
+    if str(data.get("format", "")) == CATALOGUE_FORMAT:
+        return Catalogue.load(path)
+    return load_network(path)
+
+
 def _catalogue_for(args: argparse.Namespace) -> tuple[ReLUNetwork, Catalogue]:
     """NET is a network (enumerated here over the domain options) or a saved catalogue."""
-    data = read_npz(args.net, UsageError, "network or catalogue")
-    if str(data.get("format", "")) == CATALOGUE_FORMAT:
+    found = _network_or_catalogue(args.net)
+    if isinstance(found, Catalogue):
         if domain_from_args(args) is not None:
             raise UsageError(f"{args.net}: a catalogue carries its own domain; drop --box/--bounds/--polytope")
-        cat = Catalogue.load(args.net)
-        return cat.network, cat
-    net = load_network(args.net)
-    return net, _enumerate(net, args)
+        return found.network, found
+    return found, _enumerate(found, args)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -292,9 +298,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     _check_output(args.output)
     if args.slice:
         origin, d1, d2 = (_npy_vector(p) for p in args.slice)
-        data = read_npz(args.net, UsageError, "network or catalogue") if args.net.endswith(".npz") else {}
-        net = Catalogue.load(args.net).network if str(data.get("format", "")) == CATALOGUE_FORMAT \
-            else load_network(args.net)
+        found = _network_or_catalogue(args.net)
+        net = found.network if isinstance(found, Catalogue) else found
         cat = _enumerate(slice_network(net, origin, d1, d2), args)
         labels = ("s1", "s2")
     else:

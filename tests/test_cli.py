@@ -1,8 +1,10 @@
 """The command line, run as a user would: a subprocess, its stdout, stderr and exit code."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -151,3 +153,27 @@ def test_catalogue_with_domain_options_is_a_usage_error(tmp_path):
     proc = run("convert", str(cat), "--box=-1,1", "-o", str(tmp_path / "s.npz"))
     assert proc.returncode == 1 and "carries its own domain" in proc.stderr
     assert not (tmp_path / "s.npz").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_keeps_the_regions_found_so_far(tmp_path, sig):
+    net = random_net([3, 14, 14, 1], seed=5)
+    sr.save_network(net, tmp_path / "n.npz")
+    out = tmp_path / "cat.npz"
+    proc = subprocess.Popen([sys.executable, "-m", "shallowrelu", "enumerate", str(tmp_path / "n.npz"), "--box=-1,1",
+                             "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)
+    start = time.monotonic()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - start < 5.0  # stops promptly (the partial file is written too)
+    assert proc.returncode == 130, err
+    assert "interrupted after" in err and str(out) in err
+    partial = sr.Catalogue.load(out)
+    assert partial.info["interrupted"] and not partial.info["complete"]
+    assert 0 < len(partial)
+    # the regions kept are exactly the first ones of an uninterrupted run, in order
+    full = sr.enumerate_regions(net, sr.Box(-1, 1))
+    assert len(partial) < len(full)
+    np.testing.assert_array_equal(partial.table.patterns, full.table.patterns[:len(partial)])
