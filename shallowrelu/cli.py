@@ -186,9 +186,10 @@ def cmd_enumerate(args: argparse.Namespace) -> int:
 
 def _network_or_catalogue(path: str) -> ReLUNetwork | Catalogue:
     """The file at ``path``: a saved catalogue, or else a network."""
-    data = read_npz(path, UsageError, "network or catalogue")
-    if str(data.get("format", "")) == CATALOGUE_FORMAT:
-        return Catalogue.load(path)
+    if Path(path).suffix.lower() == ".npz" and Path(path).is_file():
+        data = read_npz(path, UsageError, "network or catalogue")
+        if str(data.get("format", "")) == CATALOGUE_FORMAT:
+            return Catalogue.load(path)
     return load_network(path)
 
 
@@ -385,12 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
                "130 interrupted")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    net_or_cat = "network (.npz) or catalogue (.npz from enumerate -o)"
+    net_or_cat = "network (.npz, .onnx, .nnet) or catalogue (.npz from enumerate -o)"
     p = _subcommand(sub, "enumerate", cmd_enumerate, "find every activation region of a network",
                     "Find every full-dimensional activation region of NET over a domain "
                     "(default: all of R^n) and optionally save the catalogue.",
                     "shallowrelu enumerate net.npz --box=-1,1 -o cat.npz --json",
-                    "network file (.npz with W0,b0,W1,b1,...)")
+                    "network file (.npz with W0,b0,W1,b1,..., .onnx or .nnet)")
     p.add_argument("-o", "--output", metavar="CAT", help="write the catalogue here (.npz)")
     p.add_argument("--method", choices=("tree", "milp"), default="tree",
                    help="tree: LP tree search, builds the catalogue (default); milp: count patterns by MILP "
@@ -448,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _subcommand(sub, "bounds", cmd_bounds, "exact minimum and maximum of the outputs over a bounded domain",
                     "Solve the big-M MILP of NET (PuLP with HiGHS; big-M from sound interval bounds) for the "
                     "exact range of each output and the inputs that attain it.",
-                    "shallowrelu bounds net.npz --box=-1,1 --json", "network file (.npz)")
+                    "shallowrelu bounds net.npz --box=-1,1 --json", "network file (.npz, .onnx, .nnet)")
     p.add_argument("--output-index", type=int, metavar="J", help="only output J (0-based)")
     p.add_argument("--time-limit", type=float, metavar="S", help="seconds per MILP; a timeout gives no answer")
 

@@ -11,19 +11,27 @@ from pathlib import Path
 import numpy as np
 
 from .errors import NetworkFormatError
-from .network import ReLUNetwork
+from .network import MAX_WEIGHTS, ReLUNetwork
 
 _KEY = re.compile(r"^([Wb])(\d+)$")
 
 
-def load_network(path: str | os.PathLike) -> ReLUNetwork:
+def load_network(path: str | os.PathLike, normalize: bool = False) -> ReLUNetwork:
     """Read a ReLU network from a file.
 
     Parameters
     ----------
     path : str or path
-        ``.npz`` with arrays ``W0, b0, W1, b1, ...``; ``W`` shaped ``(out, in)``
-        as in PyTorch; ReLU after every layer but the last.
+        ``.npz`` with arrays ``W0, b0, W1, b1, ...`` (``W`` shaped ``(out, in)``
+        as in PyTorch; ReLU after every layer but the last); ``.onnx``
+        (MatMul, Gemm, Add, Sub, Mul, Div by constants, Relu, Flatten,
+        Reshape, Identity, BatchNormalization; needs ``pip install
+        'shallowrelu[onnx]'``); or ``.nnet`` (the ACAS Xu text format).
+    normalize : bool
+        ``.nnet`` only: fold the file's input normalisation and output
+        scaling into the network, so that it takes raw inputs and gives raw
+        outputs. By default the network is the one the file stores (normalised
+        inputs, as in the ACAS Xu ONNX files and VNN-LIB properties).
 
     Returns
     -------
@@ -50,7 +58,12 @@ def load_network(path: str | os.PathLike) -> ReLUNetwork:
     suffix = path.suffix.lower()
     if suffix == ".npz":
         return _load_npz(path)
-    raise NetworkFormatError(f"{path}: unknown network format {suffix or '(no extension)'!r}; expected .npz")
+    if suffix == ".onnx":
+        return _load_onnx(path)
+    if suffix == ".nnet":
+        return _load_nnet(path, normalize)
+    raise NetworkFormatError(f"{path}: unknown network format {suffix or '(no extension)'!r}; "
+                             "expected .npz, .onnx or .nnet")
 
 
 def read_npz(path: str | os.PathLike, error: type[Exception], what: str) -> dict[str, np.ndarray]:
@@ -152,3 +165,184 @@ def atomic_savez(path: str | os.PathLike, arrays: dict) -> None:
 def example_path() -> Path:
     """Path of the example network shipped with the package (2 inputs, hidden 8-8, 2 outputs)."""
     return Path(__file__).parent / "data" / "example.npz"
+
+
+# ------------------------------------------------------------------ .nnet ---
+
+def _load_nnet(path: Path, normalize: bool) -> ReLUNetwork:
+    """The text format of the ACAS Xu networks (sisl/NNet): header, sizes, normalisation, weights."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NetworkFormatError(f"{path}: not a readable .nnet text file ({exc})") from None
+    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip() and not ln.startswith("//")]
+    pos = 0
+
+    def numbers(what: str) -> list[float]:
+        nonlocal pos
+        if pos >= len(lines):
+            raise NetworkFormatError(f"{path}: file ends before the {what}")
+        number, line = lines[pos]
+        pos += 1
+        try:
+            return [float(v) for v in line.replace(",", " ").split()]
+        except ValueError:
+            raise NetworkFormatError(f"{path}: line {number} ({what}) is not a list of numbers") from None
+
+    head = numbers("header")
+    if len(head) < 3:
+        raise NetworkFormatError(f"{path}: the header needs layers, inputs, outputs")
+    n_layers = int(head[0])
+    sizes = [int(v) for v in numbers("layer sizes")]
+    if len(sizes) != n_layers + 1 or min(sizes) < 1 or sum(a * b for a, b in zip(sizes, sizes[1:])) > MAX_WEIGHTS:
+        raise NetworkFormatError(f"{path}: layer sizes {sizes} do not match {n_layers} layers")
+    numbers("symmetric flag")
+    mins, maxes, means, ranges = (numbers(w) for w in ("input minimums", "input maximums", "means", "ranges"))
+    n = sizes[0]
+    if not (len(mins) >= n and len(maxes) >= n and len(means) >= n + 1 and len(ranges) >= n + 1):
+        raise NetworkFormatError(f"{path}: normalisation lines need {n} inputs and one output entry")
+    layers = []
+    for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        W = np.array([numbers(f"layer {k} weight row {r}")[:a] for r in range(b)])
+        bias = np.array([numbers(f"layer {k} bias {r}")[0] for r in range(b)])
+        if W.shape != (b, a):
+            raise NetworkFormatError(f"{path}: layer {k} weights do not have shape ({b}, {a})")
+        layers.append((W, bias))
+    if normalize:
+        mean, rng = np.array(means[:n]), np.array(ranges[:n])
+        W, b = layers[0]
+        layers[0] = (W / rng, b - (W / rng) @ mean)
+        W, b = layers[-1]
+        layers[-1] = (W * ranges[n], b * ranges[n] + means[n])
+    return ReLUNetwork(tuple(layers), source=str(path))
+
+
+# ------------------------------------------------------------------ .onnx ---
+
+class _Affine:
+    """A tensor that is an affine function ``M h + v`` of the current ReLU input ``h``."""
+
+    def __init__(self, M: np.ndarray, v: np.ndarray, shape: tuple[int, ...]) -> None:
+        self.M, self.v, self.shape = M, v, shape
+
+
+def _load_onnx(path: Path) -> ReLUNetwork:
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        raise NetworkFormatError(f"{path}: reading ONNX needs the onnx package: pip install 'shallowrelu[onnx]'") \
+            from None
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # noqa: BLE001 - onnx raises many types on malformed files
+        raise NetworkFormatError(f"{path}: not a readable ONNX file ({type(exc).__name__})") from None
+    g = model.graph
+    values: dict[str, object] = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in g.initializer}
+    inputs = [i for i in g.input if i.name not in values]  # ACAS Xu lists initializers as inputs too
+    if len(inputs) != 1:
+        raise NetworkFormatError(f"{path}: expected one graph input, found {[i.name for i in inputs]}")
+    dims = [d.dim_value if d.HasField("dim_value") else 0 for d in inputs[0].type.tensor_type.shape.dim]
+    shape = tuple(d for d in dims[1:]) if len(dims) > 1 else tuple(dims)
+    shape = tuple(d if d > 0 else 1 for d in shape) or (1,)
+    n = int(np.prod(shape))
+    if n <= 0 or n > 10**6:
+        raise NetworkFormatError(f"{path}: input {inputs[0].name!r} has unusable shape {dims}")
+    values[inputs[0].name] = _Affine(np.eye(n), np.zeros(n), shape)
+    layers: list = []
+    for node in g.node:
+        where = f"{path}: node {node.name or node.output[0]!r} (op {node.op_type})"
+        args = [values.get(name) for name in node.input if name]
+        if any(a is None for a in args):
+            raise NetworkFormatError(f"{where}: an input is not computed before it")
+        out = _onnx_op(node, args, layers, where, numpy_helper)
+        values[node.output[0]] = out
+    result = values.get(g.output[0].name)
+    if not isinstance(result, _Affine):
+        raise NetworkFormatError(f"{path}: the output does not depend on the input")
+    layers.append((result.M, result.v))
+    return ReLUNetwork(tuple(layers), source=str(path))
+
+
+def _attr(node, name: str, default):
+    for a in node.attribute:
+        if a.name == name:
+            return {1: a.f, 2: a.i, 7: list(a.ints), 6: list(a.floats)}.get(a.type, default)
+    return default
+
+
+def _elementwise(x, c: np.ndarray, where: str, op) -> "_Affine":
+    try:
+        cb = np.broadcast_to(c.reshape(c.shape[-len(x.shape):]) if c.ndim > len(x.shape) else c, x.shape)
+    except ValueError:
+        raise NetworkFormatError(f"{where}: constant of shape {c.shape} does not broadcast to {x.shape}") from None
+    return op(cb.reshape(-1))
+
+
+def _onnx_op(node, args, layers, where, numpy_helper):
+    op = node.op_type
+    consts = all(isinstance(a, np.ndarray) for a in args)
+    if op == "Constant":
+        return numpy_helper.to_array(node.attribute[0].t).astype(np.float64)
+    if op == "Identity":
+        return args[0]
+    if consts and op in ("Add", "Sub", "Mul", "Div", "MatMul", "Reshape", "Flatten"):
+        a = args
+        return {"Add": lambda: a[0] + a[1], "Sub": lambda: a[0] - a[1], "Mul": lambda: a[0] * a[1],
+                "Div": lambda: a[0] / a[1], "MatMul": lambda: a[0] @ a[1],
+                "Reshape": lambda: a[0].reshape([int(v) for v in a[1]]),
+                "Flatten": lambda: a[0].reshape(a[0].shape[0], -1)}[op]()
+    if op == "Relu":
+        x = args[0]
+        layers.append((x.M, x.v))
+        k = x.v.size
+        return _Affine(np.eye(k), np.zeros(k), x.shape)
+    if op in ("Flatten", "Reshape"):
+        x = args[0]
+        return _Affine(x.M, x.v, (x.v.size,))
+    if op in ("Add", "Sub"):
+        x, y = args
+        sign = 1.0 if op == "Add" else -1.0
+        if isinstance(x, _Affine) and isinstance(y, _Affine):
+            if x.v.size != y.v.size:
+                raise NetworkFormatError(f"{where}: operands of different sizes")
+            return _Affine(x.M + sign * y.M, x.v + sign * y.v, x.shape)
+        if isinstance(x, _Affine):
+            return _elementwise(x, y, where, lambda c: _Affine(x.M, x.v + sign * c, x.shape))
+        return _elementwise(y, x, where, lambda c: _Affine(sign * y.M, sign * y.v + c, y.shape))
+    if op in ("Mul", "Div") and sum(isinstance(a, _Affine) for a in args) == 1:
+        x, c = (args[0], args[1]) if isinstance(args[0], _Affine) else (args[1], args[0])
+        if op == "Div" and not isinstance(args[0], _Affine):
+            raise NetworkFormatError(f"{where}: dividing by the input is not affine")
+        c = 1.0 / c if op == "Div" else c
+        return _elementwise(x, c, where, lambda s: _Affine(x.M * s[:, None], x.v * s, x.shape))
+    if op == "MatMul" and isinstance(args[0], _Affine) and isinstance(args[1], np.ndarray) and args[1].ndim == 2:
+        x, W = args
+        if W.shape[0] != x.shape[-1]:
+            raise NetworkFormatError(f"{where}: MatMul of shape {x.shape} by {W.shape}")
+        WT = W.T
+        return _Affine(WT @ x.M, WT @ x.v, x.shape[:-1] + (W.shape[1],))
+    if op == "MatMul" and isinstance(args[0], np.ndarray) and isinstance(args[1], _Affine) and args[0].ndim == 2:
+        W, x = args  # a column vector on the right: W @ x
+        if W.shape[1] != x.v.size:
+            raise NetworkFormatError(f"{where}: MatMul of shape {W.shape} by {x.shape}")
+        return _Affine(W @ x.M, W @ x.v, (W.shape[0],))
+    if op == "Gemm" and isinstance(args[0], _Affine):
+        x, B = args[0], args[1]
+        if _attr(node, "transA", 0):
+            raise NetworkFormatError(f"{where}: transA is not supported")
+        B = B.T if _attr(node, "transB", 0) else B
+        alpha, beta = _attr(node, "alpha", 1.0), _attr(node, "beta", 1.0)
+        C = args[2] if len(args) > 2 else np.zeros(B.shape[1])
+        BT = alpha * B.T
+        return _Affine(BT @ x.M, BT @ x.v + beta * np.broadcast_to(C, (B.shape[1],)), (B.shape[1],))
+    if op == "BatchNormalization" and isinstance(args[0], _Affine):
+        x, scale, bias, mean, var = args[:5]
+        eps = _attr(node, "epsilon", 1e-5)
+        s = scale / np.sqrt(var + eps)
+        channels = s.size
+        rep = x.v.size // channels
+        s_full, shift = np.repeat(s, rep), np.repeat(bias - mean * s, rep)
+        return _Affine(x.M * s_full[:, None], x.v * s_full + shift, x.shape)
+    raise NetworkFormatError(f"{where} is not supported (supported: MatMul, Gemm, Add, Sub, Mul, Div by constants, "
+                             "Relu, Flatten, Reshape, Identity, Constant, BatchNormalization)")

@@ -1,0 +1,142 @@
+"""Loaders for ONNX and .nnet against onnxruntime and against each other (third-party files, tests/data)."""
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper
+
+import shallowrelu as sr
+
+DATA = Path(__file__).parent / "data"
+ACAS_ONNX = DATA / "ACASXU_run2a_1_1_batch_2000.onnx"
+ACAS_NNET = DATA / "ACASXU_run2a_1_1_batch_2000.nnet"
+
+
+@pytest.mark.parametrize("name", ["test_nano.onnx", "test_tiny.onnx", "test_small.onnx",
+                                  "ACASXU_run2a_1_1_batch_2000.onnx", "vdp.onnx", "cartpole.onnx"])
+def test_onnx_loader_agrees_with_onnxruntime(name, rng, tmp_path):
+    path = DATA / name
+    net = sr.load_network(path)
+    X = rng.uniform(-1, 1, size=(50, net.n_inputs)).astype(np.float32)
+    mine = net(X.astype(np.float64))
+    # the file as it is (float32 arithmetic in onnxruntime, float64 here) ...
+    Y32 = _run(path, X)
+    assert np.abs(Y32 - mine).max() <= 1e-5 * max(1.0, np.abs(Y32).max())
+    # ... and the same graph in float64, where the two must agree to rounding
+    Y64 = _run(_as_float64(path, tmp_path), X.astype(np.float64))
+    assert np.abs(Y64 - mine).max() <= 1e-10 * max(1.0, np.abs(Y64).max())
+
+
+def _run(path, X):
+    session = ort.InferenceSession(str(path))
+    inp = session.get_inputs()[0]
+    shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
+    return np.vstack([session.run(None, {inp.name: x.reshape(shape)})[0].ravel() for x in X])
+
+
+def _as_float64(path, tmp_path):
+    """The model with every float tensor turned into a double one."""
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    g = model.graph
+    for i, init in enumerate(list(g.initializer)):
+        if init.data_type == TensorProto.FLOAT:
+            g.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float64),
+                                                              init.name))
+    for v in list(g.input) + list(g.output) + list(g.value_info):
+        if v.type.tensor_type.elem_type == TensorProto.FLOAT:
+            v.type.tensor_type.elem_type = TensorProto.DOUBLE
+    out = tmp_path / f"{path.stem}.f64.onnx"
+    onnx.save(model, str(out))
+    return out
+
+
+def test_acas_quirk_initializers_listed_as_inputs():
+    graph = onnx.load(str(ACAS_ONNX)).graph
+    assert len(graph.input) > 1  # the quirk is there
+    net = sr.load_network(ACAS_ONNX)
+    assert (net.n_inputs, net.hidden_sizes, net.n_outputs) == (5, (50,) * 6, 5)
+
+
+def test_nnet_holds_the_same_network_as_the_onnx_file(rng):
+    X = rng.uniform(-0.5, 0.5, size=(200, 5))
+    np.testing.assert_allclose(sr.load_network(ACAS_NNET)(X), sr.load_network(ACAS_ONNX)(X), atol=1e-6)
+
+
+def test_nnet_normalisation_is_folded_in(rng):
+    # the .nnet file's own arithmetic: x_norm = (x - mean) / range; y = y_norm * range + mean
+    lines = [ln for ln in ACAS_NNET.read_text().splitlines() if not ln.startswith("//")]
+    mean = np.array([float(v) for v in lines[5].split(",") if v.strip()])
+    rng_ = np.array([float(v) for v in lines[6].split(",") if v.strip()])
+    raw_net = sr.load_network(ACAS_NNET, normalize=True)
+    plain = sr.load_network(ACAS_NNET)
+    X = rng.uniform(-0.5, 0.5, size=(100, 5))
+    raw = X * rng_[:5] + mean[:5]
+    np.testing.assert_allclose(raw_net(raw), plain(X) * rng_[5] + mean[5], rtol=1e-9, atol=1e-9)
+
+
+def _model(tmp_path, nodes, inits, name="m.onnx"):
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], inits)
+    path = tmp_path / name
+    onnx.save(helper.make_model(graph), str(path))
+    return path
+
+
+def test_unsupported_op_is_named(tmp_path):
+    W = helper.make_tensor("W", TensorProto.FLOAT, [2, 2], [1, 0, 0, 1])
+    path = _model(tmp_path, [helper.make_node("MatMul", ["x", "W"], ["h"], name="mm"),
+                             helper.make_node("Sigmoid", ["h"], ["y"], name="squash")], [W])
+    with pytest.raises(sr.NetworkFormatError, match="node 'squash' \\(op Sigmoid\\) is not supported"):
+        sr.load_network(path)
+
+
+def test_gemm_batchnorm_sub_and_mul_are_folded(tmp_path, rng):
+    Wv = rng.normal(size=(2, 2)).astype(np.float32)
+    inits = [helper.make_tensor("W", TensorProto.FLOAT, [2, 2], Wv.ravel()),
+             helper.make_tensor("c", TensorProto.FLOAT, [2], [0.5, -0.25]),
+             helper.make_tensor("m", TensorProto.FLOAT, [1, 2], [0.1, 0.2]),
+             helper.make_tensor("s", TensorProto.FLOAT, [2], [2.0, 0.5]),
+             helper.make_tensor("scale", TensorProto.FLOAT, [2], [1.5, 0.7]),
+             helper.make_tensor("bias", TensorProto.FLOAT, [2], [0.1, -0.1]),
+             helper.make_tensor("mean", TensorProto.FLOAT, [2], [0.2, 0.3]),
+             helper.make_tensor("var", TensorProto.FLOAT, [2], [1.2, 0.8])]
+    nodes = [helper.make_node("Sub", ["x", "m"], ["a"]),
+             helper.make_node("Gemm", ["a", "W", "c"], ["b"], transB=1, alpha=0.5),
+             helper.make_node("BatchNormalization", ["b", "scale", "bias", "mean", "var"], ["bn"], epsilon=1e-3),
+             helper.make_node("Relu", ["bn"], ["r"]),
+             helper.make_node("Mul", ["r", "s"], ["y"])]
+    path = _model(tmp_path, nodes, inits)
+    net = sr.load_network(path)
+    session = ort.InferenceSession(str(path))
+    X = rng.uniform(-1, 1, size=(30, 2)).astype(np.float32)
+    Y = np.vstack([session.run(None, {"x": x[None]})[0] for x in X])
+    np.testing.assert_allclose(net(X.astype(np.float64)), Y, atol=1e-5)
+
+
+def test_bad_files_are_refused_with_the_file_named(tmp_path):
+    (tmp_path / "text.onnx").write_text("not a model")
+    with pytest.raises(sr.NetworkFormatError, match="text.onnx: not a readable ONNX file"):
+        sr.load_network(tmp_path / "text.onnx")
+    lines = ACAS_NNET.read_text().splitlines()
+    (tmp_path / "cut.nnet").write_text("\n".join(lines[:40]))
+    with pytest.raises(sr.NetworkFormatError, match="cut.nnet: file ends before the layer"):
+        sr.load_network(tmp_path / "cut.nnet")
+    (tmp_path / "bad.nnet").write_text("\n".join(lines[:12] + ["1.0,abc,2.0,"] + lines[13:]))
+    with pytest.raises(sr.NetworkFormatError, match="bad.nnet: line 13"):
+        sr.load_network(tmp_path / "bad.nnet")
+
+
+def test_cli_enumerates_an_onnx_network(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "shallowrelu", "enumerate", str(DATA / "test_small.onnx"),
+                           "--box=-1,1", "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["regions"] >= 1
