@@ -123,8 +123,18 @@ def _progress_bar(enabled: bool | None):
     return update, bar.close
 
 
+def _search_options(args: argparse.Namespace) -> Tolerances:
+    if args.samples < 0:
+        raise UsageError(f"--samples {args.samples}: must be 0 or more")
+    if not args.min_inradius > 0:
+        raise UsageError(f"--min-inradius {args.min_inradius}: must be positive")
+    if getattr(args, "time_limit", None) is not None and not args.time_limit > 0:
+        raise UsageError(f"--time-limit {args.time_limit}: must be positive")
+    return Tolerances(min_inradius=args.min_inradius)
+
+
 def _enumerate(net: ReLUNetwork, args: argparse.Namespace) -> Catalogue:
-    tol = Tolerances(min_inradius=args.min_inradius)
+    tol = _search_options(args)
     progress, close = _progress_bar(args.progress)
     try:
         return enumerate_regions(net, domain_from_args(args), tol=tol, samples=args.samples,
@@ -326,6 +336,7 @@ def _npy_vector(path: str) -> np.ndarray:
 
 
 def _enumerate_milp(net: ReLUNetwork, args: argparse.Namespace) -> int:
+    _search_options(args)
     if args.output:
         raise UsageError("-o writes a catalogue, which the tree search builds; drop -o with --method milp")
     res = count_patterns(net, domain_from_args(args), time_limit=args.time_limit)
@@ -340,6 +351,7 @@ def _enumerate_milp(net: ReLUNetwork, args: argparse.Namespace) -> int:
 
 
 def cmd_bounds(args: argparse.Namespace) -> int:
+    _search_options(args)
     net = load_network(args.net)
     outputs = range(net.n_outputs) if args.output_index is None else [args.output_index]
     if args.output_index is not None and not 0 <= args.output_index < net.n_outputs:

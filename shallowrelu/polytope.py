@@ -435,7 +435,7 @@ def affine_hull(domain: Domain, n: int, tol: Tolerances = DEFAULT_TOLERANCES) ->
         equal[n:] = fixed
     else:
         Pn, pn = normalise_rows(P, -p)
-        ball = chebyshev_ball(Pn, pn, np.inf, tol)
+        ball = chebyshev_ball(Pn, pn, tol.radius_cap, tol)
         if not ball.feasible:
             raise DomainError("domain polytope is empty")
         if ball.value > tol.min_radius:
@@ -454,7 +454,7 @@ def affine_hull(domain: Domain, n: int, tol: Tolerances = DEFAULT_TOLERANCES) ->
     hull = AffineHull(x0, B, Polytope(P[keep] @ B, p[keep] - P[keep] @ x0))
     if B.shape[1] and hull.domain.P.shape[0]:
         Pn, pn = normalise_rows(hull.domain.P, -hull.domain.p)
-        ball = chebyshev_ball(Pn, pn, np.inf, tol)
+        ball = chebyshev_ball(Pn, pn, tol.radius_cap, tol)
         if not ball.feasible or ball.value <= tol.min_radius:
             raise DomainError("domain is empty or thinner than the tolerance min_radius")
     return hull

@@ -78,6 +78,17 @@ def _bad(tmp_path):
     np.savez(tmp_path / "onedim.npz", W0=np.ones(2), b0=np.ones(1))
     np.savez(tmp_path / "bounds3.npz", lo=-np.ones(3), hi=np.ones(3))
     np.savez(tmp_path / "emptypoly.npz", P=np.array([[1.0, 0.0], [-1.0, 0.0]]), p=np.array([-1.0, -1.0]))
+    np.savez(tmp_path / "halfplane.npz", P=np.array([[1.0, 0.0]]), p=np.array([1.0]))
+    np.savez(tmp_path / "pickled.npz", W0=np.array([object()], dtype=object), b0=np.ones(1))
+    (tmp_path / "text.onnx").write_text("graph { node: relu }")
+    (tmp_path / "empty.nnet").write_text("")
+    (tmp_path / "dir.npz").mkdir()
+    cat = tmp_path / "cat.npz"
+    sr.enumerate_regions(random_net([2, 3, 1]), sr.Box(-1, 1)).save(cat)
+    (tmp_path / "cut_cat.npz").write_bytes(cat.read_bytes()[:300])
+    sr.build_shallow(sr.enumerate_regions(random_net([2, 3, 1], seed=3), sr.Box(-1, 1))).save(tmp_path / "sh.npz")
+    np.save(tmp_path / "pts3.npy", np.zeros((2, 3)))
+    np.save(tmp_path / "o.npy", np.ones(2))
     return [
         ("missing file", ["enumerate", str(tmp_path / "nope.npz")], "nope.npz: no such"),
         ("empty file", ["enumerate", str(tmp_path / "empty.npz")], "empty.npz: not a .npz network file (no zip header; the file is empty)"),
@@ -91,18 +102,42 @@ def _bad(tmp_path):
         ("box dimension", ["enumerate", str(net), "--bounds", str(tmp_path / "bounds3.npz")], "3 coordinates"),
         ("empty polytope", ["enumerate", str(net), "--polytope", str(tmp_path / "emptypoly.npz")], "empty"),
         ("output dir", ["enumerate", str(net), "-o", str(tmp_path / "no" / "cat.npz")], "does not exist"),
+        ("unbounded for milp", ["bounds", str(net), "--polytope", str(tmp_path / "halfplane.npz")], "bounded"),
+        ("no domain for milp", ["enumerate", str(net), "--method", "milp"], "bounded domain"),
+        ("pickled npz", ["enumerate", str(tmp_path / "pickled.npz")], "pickled Python objects"),
+        ("text onnx", ["enumerate", str(tmp_path / "text.onnx")], "text.onnx: not a readable ONNX file"),
+        ("empty nnet", ["enumerate", str(tmp_path / "empty.nnet")], "empty.nnet: file ends before the header"),
+        ("directory", ["enumerate", str(tmp_path / "dir.npz")], "is a directory"),
+        ("unknown format", ["enumerate", str(tmp_path / "pts3.npy")], "unknown network format '.npy'"),
+        ("truncated catalogue", ["convert", str(tmp_path / "cut_cat.npz"), "-o", str(tmp_path / "s.npz")],
+         "cut_cat.npz"),
+        ("shallow of another net", ["check", str(cat), str(tmp_path / "sh.npz")], "another network"),
+        ("shallow file is a network", ["check", str(cat), str(net)], "not a shallowrelu shallow network"),
+        ("point outside", ["explain", str(cat), "--point=3,3"], "outside the catalogue's domain"),
+        ("point dimension", ["explain", str(cat), "--points", str(tmp_path / "pts3.npy")], "2 coordinates"),
+        ("plot 1-D", ["plot", str(tmp_path / "nob1.npz"), "-o", str(tmp_path / "p.png")], "b1 is missing"),
+        ("stats table suffix", ["stats", str(cat), "-o", str(tmp_path / "t.xlsx")], ".csv or .parquet"),
+        ("output index", ["bounds", str(net), "--box=-1,1", "--output-index", "5"], "1 outputs"),
+        ("negative samples", ["enumerate", str(net), "--samples", "-3"], "--samples -3"),
+        ("zero tolerance", ["enumerate", str(net), "--min-inradius", "0"], "--min-inradius 0"),
+        ("bad time limit", ["bounds", str(net), "--box=-1,1", "--time-limit", "-1"], "--time-limit -1"),
+        ("parallel slice", ["plot", str(net), "--box=-1,1", "--slice", str(tmp_path / "o.npy"), str(tmp_path / "o.npy"),
+                            str(tmp_path / "o.npy"), "-o", str(tmp_path / "p.png")], "parallel"),
     ]
 
 
 def test_bad_inputs_give_one_line_and_exit_1(tmp_path):
-    for name, argv, text in _bad(tmp_path):
+    cases = _bad(tmp_path)
+    assert len(cases) >= 28
+    for name, argv, text in cases:
         proc = run(*argv)
         assert proc.returncode == 1, (name, proc.stderr)
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1, (name, proc.stderr)
         assert text in lines[0], (name, lines[0])
         assert "Traceback" not in proc.stderr
-    assert not (tmp_path / "no").exists()
+    assert not (tmp_path / "no").exists() and not (tmp_path / "s.npz").exists()
+    assert not (tmp_path / "p.png").exists()
 
 
 def test_usage_error_exits_2():
