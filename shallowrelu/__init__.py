@@ -13,6 +13,8 @@ from .io import example_path, load_network, network_from_arrays, save_network
 from .network import ReLUNetwork
 from .polytope import Box, Polytope
 from .tolerances import Tolerances
+from .verify import Verdict, VerifyResult, verify
+from .vnnlib import Property, VnnlibError, load_vnnlib, parse_vnnlib
 
 __version__ = "0.1.0"
 
@@ -22,5 +24,6 @@ __all__ = [
     "Polytope", "ReLUNetwork", "Region", "ShallowNetwork", "ShallowReLUError", "SolverError", "Tolerances",
     "build_shallow", "check_equivalence", "count_patterns", "counterfactual", "enumerate_regions",
     "example_path", "explain", "ext_affine", "face_lattice", "load_network", "network_from_arrays",
-    "output_bounds", "save_network",
+    "output_bounds", "save_network", "Property", "Verdict", "VerifyResult", "VnnlibError", "load_vnnlib",
+    "parse_vnnlib", "verify",
 ]

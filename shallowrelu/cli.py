@@ -25,8 +25,10 @@ from .explain import explain, report_lines
 from .milp import count_patterns, output_bounds
 from .plot import plot_partition, slice_network
 from .stats import catalogue_stats, write_table
+from .verify import verify
+from .vnnlib import load_vnnlib
 from .errors import ShallowReLUError, SolverError
-from .io import example_path, load_network, read_npz
+from .io import atomic_write_text, example_path, load_network, read_npz
 from .network import ReLUNetwork
 from .polytope import Box, Domain, Polytope
 from .tolerances import Tolerances
@@ -364,6 +366,24 @@ def cmd_bounds(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    _check_output(args.output)
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout {args.timeout}: must be positive")
+    net = load_network(args.net)
+    prop = load_vnnlib(args.prop)
+    res = verify(net, prop, timeout=args.timeout)
+    if args.output:
+        atomic_write_text(args.output, res.vnncomp_text())
+    lines = [f"{res.verdict.value} ({res.seconds:.2f} s; {res.regions} regions checked by LP, "
+             f"{res.pruned} branches closed by bounds{'; ' + res.note if res.note else ''})"]
+    if res.x is not None:
+        lines.append(f"counterexample x = {res.x.tolist()}")
+        lines.append(f"               y = {res.y.tolist()}")
+    _print(args, res.as_dict() | {"output": args.output}, lines)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     path = example_path()
     net = load_network(path)
@@ -464,6 +484,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "shallowrelu bounds net.npz --box=-1,1 --json", "network file (.npz, .onnx, .nnet)")
     p.add_argument("--output-index", type=int, metavar="J", help="only output J (0-based)")
     p.add_argument("--time-limit", type=float, metavar="S", help="seconds per MILP; a timeout gives no answer")
+
+    p = sub.add_parser("verify", help="decide a VNN-LIB property: sat (with a counterexample), unsat, timeout",
+                       description="Decide a VNN-LIB property (it describes the unsafe set) by a branch-and-bound "
+                                   "over the activation regions of the property's input boxes. Exit status 0 "
+                                   "whatever the verdict.",
+                       epilog="example: shallowrelu verify net.onnx prop.vnnlib --timeout 60 -o result.txt --json")
+    p.add_argument("net", metavar="NET", help="network (.onnx, .nnet or .npz)")
+    p.add_argument("prop", metavar="PROP", help="VNN-LIB property (.vnnlib)")
+    p.add_argument("--timeout", type=float, metavar="S", help="seconds before answering timeout")
+    p.add_argument("-o", "--output", metavar="RESULT", help="write the VNN-COMP result file here")
+    _add_common(p)
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("demo", help="run the whole path on the example network that ships with the package",
                        description="Enumerate the example network, convert it to the shallow network, "

@@ -27,6 +27,25 @@ from .tolerances import DEFAULT_TOLERANCES, Tolerances
 
 ProgressFn = Callable[[int, int], None]
 
+
+class SearchHooks:
+    """Callbacks that turn the region search into a branch-and-bound (used by ``verify``).
+
+    ``prune`` is asked whenever a node starts a hidden layer, with the
+    node's box and the layer's exact pre-activation map ``z = M t + v`` on
+    the node; returning True drops the node's whole subtree. ``leaf`` gets
+    each region's rows ``G t + g <= 0`` and output map ``y = A t + d`` in
+    place of the catalogue entry. ``hull`` is set before the search starts.
+    """
+
+    hull: AffineHull
+
+    def prune(self, lo: np.ndarray, hi: np.ndarray, layer: int, M: np.ndarray, v: np.ndarray) -> bool:
+        return False
+
+    def leaf(self, G: np.ndarray, g: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:
+        return None
+
 # Rays shot from a region's centre per candidate facet row, besides the rows'
 # own normals; the first hyperplane a ray meets alone is a facet, no LP needed.
 _EXTRA_RAYS = 8
@@ -74,8 +93,9 @@ def _row_norms(M: np.ndarray) -> np.ndarray:
 
 class _Search:
     def __init__(self, net: ReLUNetwork, hull: AffineHull, tol: Tolerances,
-                 samples: int, seed: int, progress: ProgressFn | None) -> None:
+                 samples: int, seed: int, progress: ProgressFn | None, hooks: SearchHooks | None = None) -> None:
         self.net = net
+        self.hooks = hooks
         self.tol = tol
         self.progress = progress
         self.n = net.n_inputs
@@ -136,6 +156,8 @@ class _Search:
             return
         if len(self.net.layers) == 1:  # no hidden layer: one affine map, one region
             self._leaf(root, np.zeros(0, dtype=bool), root.M, root.v)
+            return
+        if self._pruned(root):
             return
         stack = [root]
         try:
@@ -207,6 +229,8 @@ class _Search:
                 if nxt is None:
                     self._leaf(node, prefix, M, v)
                     return
+                if self._pruned(nxt):
+                    return
                 node = nxt
                 continue
             # Everything cheap about the remaining neurons of this node, at once.
@@ -251,8 +275,14 @@ class _Search:
                 stack.append(self._child(node, j, True, pos, pt_pos))
                 node = self._child(node, j, False, neg, pt_neg)
 
+    def _pruned(self, node: _Node) -> bool:
+        return self.hooks is not None and self.hooks.prune(node.lo, node.hi, node.layer, node.M, node.v)
+
     # -- leaves ------------------------------------------------------------
     def _leaf(self, node: _Node, pattern: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:
+        if self.hooks is not None:
+            self.hooks.leaf(node.G, node.g, A, d)
+            return
         self.model.sync(node.keys, node.G, node.g)
         ball = self.model.chebyshev()
         self.stats.search_lps += 1
@@ -309,6 +339,26 @@ class _Search:
                 if res.feasible and res.value > self.tol.facet_margin:
                     facet[f], witness[f], margin[f] = True, res.x, res.value
         return facet, witness, margin
+
+
+def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
+                   tol: Tolerances = DEFAULT_TOLERANCES, samples: int = 256, seed: int = 0) -> dict:
+    """Run the region search with ``hooks`` deciding what to prune and what to do with each region.
+
+    Returns
+    -------
+    dict
+        ``lps`` (search LPs) and ``interrupted``.
+    """
+    hull = affine_hull(domain, net.n_inputs, tol)
+    if hull.B.shape[1] == 0:
+        from .errors import DomainError
+        raise DomainError("domain is a single point; there is nothing to search")
+    hooks.hull = hull
+    work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
+    search = _Search(work_net, hull, tol, samples, seed, None, hooks)
+    search.run()
+    return {"lps": search.stats.search_lps, "interrupted": search.stats.interrupted}
 
 
 def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerances = DEFAULT_TOLERANCES,

@@ -162,6 +162,19 @@ def atomic_savez(path: str | os.PathLike, arrays: dict) -> None:
         raise
 
 
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` under a temporary name, renamed when complete."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def example_path() -> Path:
     """Path of the example network shipped with the package (2 inputs, hidden 8-8, 2 outputs)."""
     return Path(__file__).parent / "data" / "example.npz"

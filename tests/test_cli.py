@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import shallowrelu as sr
 from nets import random_net
 
 EXAMPLE = str(sr.example_path())
+DATA = Path(__file__).parent / "data"
 
 
 def run(*args, check_code=None):
@@ -61,7 +63,8 @@ def test_demo_runs_and_agrees_with_the_network():
     assert "region of x" in proc.stdout
 
 
-@pytest.mark.parametrize("command", ["enumerate", "convert", "check", "explain", "demo"])
+@pytest.mark.parametrize("command", ["enumerate", "convert", "check", "explain", "stats", "plot", "bounds",
+                                     "verify", "demo"])
 def test_help_has_an_example(command):
     assert "example:" in run(command, "--help", check_code=0).stdout
 
@@ -89,6 +92,9 @@ def _bad(tmp_path):
     sr.build_shallow(sr.enumerate_regions(random_net([2, 3, 1], seed=3), sr.Box(-1, 1))).save(tmp_path / "sh.npz")
     np.save(tmp_path / "pts3.npy", np.zeros((2, 3)))
     np.save(tmp_path / "o.npy", np.ones(2))
+    (tmp_path / "syntax.vnnlib").write_text("(declare-const X_0 Real)\n(assert (<= X_0 1)\n")
+    (tmp_path / "unknown.vnnlib").write_text("(declare-const X_0 Real)\n(declare-const Y_0 Real)\n"
+                                             "(assert (<= X_0 1))\n(assert (>= X_0 -1))\n(assert (<= Y_7 0))\n")
     return [
         ("missing file", ["enumerate", str(tmp_path / "nope.npz")], "nope.npz: no such"),
         ("empty file", ["enumerate", str(tmp_path / "empty.npz")], "empty.npz: not a .npz network file (no zip header; the file is empty)"),
@@ -121,6 +127,11 @@ def _bad(tmp_path):
         ("negative samples", ["enumerate", str(net), "--samples", "-3"], "--samples -3"),
         ("zero tolerance", ["enumerate", str(net), "--min-inradius", "0"], "--min-inradius 0"),
         ("bad time limit", ["bounds", str(net), "--box=-1,1", "--time-limit", "-1"], "--time-limit -1"),
+        ("vnnlib syntax", ["verify", str(net), str(tmp_path / "syntax.vnnlib")], "syntax.vnnlib: unbalanced"),
+        ("vnnlib variable", ["verify", str(net), str(tmp_path / "unknown.vnnlib")],
+         "unknown.vnnlib: line 5: unknown variable Y_7"),
+        ("vnnlib of other size", ["verify", str(net), str(DATA / "test_small.vnnlib"), "-o", str(tmp_path / "r.txt")],
+         "the property has 1 inputs"),
         ("parallel slice", ["plot", str(net), "--box=-1,1", "--slice", str(tmp_path / "o.npy"), str(tmp_path / "o.npy"),
                             str(tmp_path / "o.npy"), "-o", str(tmp_path / "p.png")], "parallel"),
     ]
@@ -137,7 +148,7 @@ def test_bad_inputs_give_one_line_and_exit_1(tmp_path):
         assert text in lines[0], (name, lines[0])
         assert "Traceback" not in proc.stderr
     assert not (tmp_path / "no").exists() and not (tmp_path / "s.npz").exists()
-    assert not (tmp_path / "p.png").exists()
+    assert not (tmp_path / "p.png").exists() and not (tmp_path / "r.txt").exists()
 
 
 def test_usage_error_exits_2():

@@ -1,0 +1,78 @@
+#!/usr/bin/env python
+"""Run the ACAS Xu VNN-COMP instances and compare with the published verdicts.
+
+Reads ../shared/data/acasxu (or --data): the instance list, the majority
+verdicts of the VNN-COMP 2021/2022 tools, and their runtimes. Writes one CSV
+row per instance (instance, verdict, seconds, expected, agree) and prints a
+summary: solved, agree, disagree (must be 0), time totals, and nnenum's
+published time on the same instances.
+
+    python scripts/acasxu.py --props 1 2 3 4 --timeout 60 -o out/acasxu.csv
+    python scripts/acasxu.py --nets 1_1 1_7 --props 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import shallowrelu as sr
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "acasxu"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--props", type=int, nargs="+", default=list(range(1, 11)))
+    p.add_argument("--nets", nargs="+", help="e.g. 1_1 2_9 (default: every net the instance list has)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per instance (default 60)")
+    p.add_argument("-o", "--output", default="acasxu_results.csv")
+    args = p.parse_args()
+    with open(args.data / "acasxu_instances.csv") as f:
+        instances = [(r[0], r[1]) for r in csv.reader(f) if r]
+    with open(args.data / "expected_verdicts.csv") as f:
+        expected = {(r["onnx"], r["vnnlib"]): r["expected"] for r in csv.DictReader(f)}
+    nnenum: dict[tuple, float] = {}
+    with open(args.data / "vnncomp_results_long.csv") as f:
+        for r in csv.DictReader(f):
+            if r["tool"] == "nnenum" and r["year"] == "2022" and r["runtime_s"]:
+                nnenum[(r["onnx"], r["vnnlib"])] = float(r["runtime_s"])
+    chosen = [(o, v) for o, v in instances
+              if int(v.split("_")[1].split(".")[0]) in args.props
+              and (not args.nets or o.split("_")[2] + "_" + o.split("_")[3] in args.nets)]
+    rows, start = [], time.perf_counter()
+    for onnx_name, prop_name in chosen:
+        net = sr.load_network(args.data / onnx_name)
+        prop = sr.load_vnnlib(args.data / prop_name)
+        res = sr.verify(net, prop, timeout=args.timeout)
+        want = expected.get((onnx_name, prop_name), "")
+        decided = res.verdict.value in ("sat", "unsat")
+        row = {"onnx": onnx_name, "vnnlib": prop_name, "verdict": res.verdict.value,
+               "seconds": round(res.seconds, 3), "expected": want,
+               "agree": "" if not decided else str(res.verdict.value == want),
+               "nnenum_2022_s": nnenum.get((onnx_name, prop_name), "")}
+        rows.append(row)
+        print(f"{onnx_name} {prop_name}: {row['verdict']} in {row['seconds']} s (expected {want})", flush=True)
+    with open(args.output, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["onnx"])
+        w.writeheader()
+        w.writerows(rows)
+    solved = [r for r in rows if r["verdict"] in ("sat", "unsat")]
+    disagree = [r for r in solved if r["agree"] == "False"]
+    ours = sum(r["seconds"] for r in solved)
+    theirs = sum(r["nnenum_2022_s"] for r in solved if r["nnenum_2022_s"] != "")
+    print(f"instances: {len(rows)}, solved: {len(solved)} (sat {sum(r['verdict'] == 'sat' for r in solved)}, "
+          f"unsat {sum(r['verdict'] == 'unsat' for r in solved)}), timeouts: {sum(r['verdict'] == 'timeout' for r in rows)}, "
+          f"unknown: {sum(r['verdict'] == 'unknown' for r in rows)}")
+    print(f"agree: {len(solved) - len(disagree)}, disagree: {len(disagree)}")
+    print(f"time on solved instances: ours {ours:.1f} s, nnenum (VNN-COMP 2022) {theirs:.1f} s; "
+          f"wall time {time.perf_counter() - start:.1f} s; written {args.output}")
+    return 1 if disagree else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
