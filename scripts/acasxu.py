@@ -66,7 +66,8 @@ def main() -> int:
     ours = sum(r["seconds"] for r in solved)
     theirs = sum(r["nnenum_2022_s"] for r in solved if r["nnenum_2022_s"] != "")
     print(f"instances: {len(rows)}, solved: {len(solved)} (sat {sum(r['verdict'] == 'sat' for r in solved)}, "
-          f"unsat {sum(r['verdict'] == 'unsat' for r in solved)}), timeouts: {sum(r['verdict'] == 'timeout' for r in rows)}, "
+          f"unsat {sum(r['verdict'] == 'unsat' for r in solved)}), "
+          f"timeouts: {sum(r['verdict'] == 'timeout' for r in rows)}, "
           f"unknown: {sum(r['verdict'] == 'unknown' for r in rows)}")
     print(f"agree: {len(solved) - len(disagree)}, disagree: {len(disagree)}")
     print(f"time on solved instances: ours {ours:.1f} s, nnenum (VNN-COMP 2022) {theirs:.1f} s; "

@@ -400,7 +400,8 @@ def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT
     n_x, m, n = cat.network.n_inputs, cat.network.n_outputs, cat.dim
     if mode == "faces":
         lattice = face_lattice(cat, tol)
-        gates = [(int(r), lattice.tight_rows(f), int(dim)) for f, (r, dim) in enumerate(zip(lattice.region, lattice.dim))]
+        gates = [(int(r), lattice.tight_rows(f), int(dim))
+                 for f, (r, dim) in enumerate(zip(lattice.region, lattice.dim))]
     else:
         gates = [(i, np.zeros(0, dtype=np.int64), n) for i in range(len(cat))]
     planes = _Hyperplanes(n_x, tol.boundary)

@@ -204,7 +204,7 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> FaceLa
         # zero within 1e-9 of the neuron's hyperplane, relative to the point's size
         near = 1e-9 * np.linalg.norm(Mz, axis=1) * (1 + np.abs(X).max(axis=1, keepdims=True))
         signs = (np.sign(Z) * (np.abs(Z) > near)).astype(np.int8)
-        for (verts, tight), x, sign in zip(faces, X, signs):
+        for (_, tight), x, sign in zip(faces, X, signs):
             key = sign.tobytes() + bytes([len(tight) > 0])
             if key in keys:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -135,44 +136,47 @@ def save_network(net: ReLUNetwork, path: str | os.PathLike) -> None:
     atomic_savez(path, arrays)
 
 
-def atomic_savez(path: str | os.PathLike, arrays: dict) -> None:
-    """Write ``arrays`` to ``path`` as a compressed ``.npz``, atomically and byte-reproducibly.
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """A temporary path beside ``path``, renamed to it when the block ends without an error.
 
-    The file is written under a temporary name in the same directory and
-    renamed when complete. Zip entries carry a fixed timestamp, so the same
-    arrays always give the same bytes (``np.savez`` stamps the current time).
+    On an error (or Ctrl-C) the temporary file is removed and ``path`` is
+    left as it was: nothing is ever half-written.
 
     Raises
     ------
     OSError
-        If the directory does not exist or is not writable; nothing is left behind.
+        If the directory does not exist or is not writable.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name in sorted(arrays):
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                with zf.open(info, "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(arrays[name]), allow_pickle=False)
+        yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_savez(path: str | os.PathLike, arrays: dict) -> None:
+    """Write ``arrays`` to ``path`` as a compressed ``.npz``, atomically and byte-reproducibly.
+
+    Zip entries carry a fixed timestamp, so the same arrays always give the
+    same bytes (``np.savez`` stamps the current time).
+    """
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(arrays):
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(arrays[name]), allow_pickle=False)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` under a temporary name, renamed when complete."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def example_path() -> Path:

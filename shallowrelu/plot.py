@@ -8,13 +8,13 @@ exactly in the slice's coordinates (nothing is sampled).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 from .catalogue import Catalogue
 from .errors import DomainError, ShallowReLUError
 from .explain import Explanation
+from .io import atomic_path
 from .network import ReLUNetwork
 from .polytope import vertices
 
@@ -130,12 +130,8 @@ def plot_partition(cat: Catalogue, path: str | os.PathLike, output: int | None =
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     ax.set_title(title or f"{len(cat)} activation regions")
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()

@@ -11,6 +11,7 @@ import numpy as np
 
 from .catalogue import Catalogue
 from .errors import ShallowReLUError
+from .io import atomic_path
 from .polytope import bounding_box
 
 # Exact volumes (qhull, one call per region) up to this dimension; above it
@@ -124,23 +125,19 @@ def write_table(path: str | os.PathLike, cat: Catalogue, st: CatalogueStats) -> 
     under a temporary name renamed when complete."""
     path = Path(path)
     cols = region_rows(cat, st)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    if path.suffix not in (".csv", ".parquet"):
+        raise ShallowReLUError(f"{path}: table must end in .csv or .parquet")
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ShallowReLUError("writing .parquet needs pyarrow: pip install 'shallowrelu[parquet]'") from None
+    with atomic_path(path) as tmp:
         if path.suffix == ".csv":
             with open(tmp, "w", newline="") as f:
                 w = csv.writer(f)
                 w.writerow(list(cols))
                 w.writerows(zip(*cols.values()))
-        elif path.suffix == ".parquet":
-            try:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-            except ImportError:
-                raise ShallowReLUError("writing .parquet needs pyarrow: pip install 'shallowrelu[parquet]'") from None
-            pq.write_table(pa.table(cols), tmp)
         else:
-            raise ShallowReLUError(f"{path}: table must end in .csv or .parquet")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+            pq.write_table(pa.table(cols), tmp)

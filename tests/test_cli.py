@@ -97,7 +97,8 @@ def _bad(tmp_path):
                                              "(assert (<= X_0 1))\n(assert (>= X_0 -1))\n(assert (<= Y_7 0))\n")
     return [
         ("missing file", ["enumerate", str(tmp_path / "nope.npz")], "nope.npz: no such"),
-        ("empty file", ["enumerate", str(tmp_path / "empty.npz")], "empty.npz: not a .npz network file (no zip header; the file is empty)"),
+        ("empty file", ["enumerate", str(tmp_path / "empty.npz")],
+         "empty.npz: not a .npz network file (no zip header; the file is empty)"),
         ("text file", ["enumerate", str(tmp_path / "text.npz")], "text.npz: not a .npz network file"),
         ("no b1", ["enumerate", str(tmp_path / "nob1.npz")], "b1 is missing"),
         ("shapes", ["enumerate", str(tmp_path / "chain.npz")], "W1 has 2 inputs but layer 0 has 3 outputs"),

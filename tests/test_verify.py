@@ -20,7 +20,7 @@ def falsify(net, prop, seed=0, samples=20_000, steps=300):
     largest constraint violation from the best of them. Returns a point or None."""
     rng = np.random.default_rng(seed)
     for t in prop.terms:
-        def worst(X):
+        def worst(X, t=t):
             return (net(X) @ t.C.T - t.e).max(axis=1)
         X = t.lo + (t.hi - t.lo) * rng.random((samples, t.lo.size))
         v = worst(X)
