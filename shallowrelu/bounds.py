@@ -77,3 +77,58 @@ def interval_bounds(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray) -> list[tu
         out.append((zlo, zhi))
         lo, hi = np.maximum(zlo, 0.0), np.maximum(zhi, 0.0)
     return out
+
+
+def _relaxation(l: np.ndarray, u: np.ndarray):
+    """Linear bounds of relu on [l, u]: h >= lo_slope z, h <= up_slope z + up_icpt (CROWN)."""
+    active, dead = l >= 0, u <= 0
+    unstable = ~active & ~dead
+    width = np.where(unstable, u - l, 1.0)
+    up_slope = np.where(active, 1.0, np.where(unstable, u / width, 0.0))
+    up_icpt = np.where(unstable, -up_slope * l, 0.0)
+    lo_slope = np.where(active, 1.0, np.where(unstable, (u > -l).astype(np.float64), 0.0))
+    return lo_slope, up_slope, up_icpt
+
+
+def linear_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                  layers: list[tuple[np.ndarray, np.ndarray]], C: np.ndarray, e: np.ndarray,
+                  signs: list[bool] = ()) -> np.ndarray:
+    """Sound lower bounds of ``C y - e`` for a network tail, by backward linear relaxation (CROWN).
+
+    The first pre-activation is exact and affine in the input, ``z_0 = M t + v``,
+    with ``t`` in the box ``[lo, hi]``; ``layers`` are the remaining
+    ``(W, b)``, the last one the output layer. Every relu between is relaxed
+    by the two lines of :func:`_relaxation` from bounds computed the same
+    way, layer by layer. ``signs`` fixes the first neurons of ``z_0``
+    (active: ``z >= 0``, inactive: ``z <= 0`` on the node).
+
+    Returns
+    -------
+    ndarray
+        One lower bound per row of ``C``.
+    """
+    l0, u0 = affine_range(M, v, lo, hi)
+    k = len(signs)
+    if k:
+        s = np.asarray(signs, dtype=bool)
+        l0, u0 = l0.copy(), u0.copy()
+        l0[:k] = np.where(s, np.maximum(l0[:k], 0.0), l0[:k])
+        u0[:k] = np.where(s, u0[:k], np.minimum(u0[:k], 0.0))
+    pre = [(l0, u0)]
+
+    def lower(Lam: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+        # lower bound of Lam @ relu(z_k) + c, rows independent
+        while True:
+            lo_s, up_s, up_i = _relaxation(*pre[k])
+            pos, neg = np.maximum(Lam, 0.0), np.minimum(Lam, 0.0)
+            Lam_z = pos * lo_s + neg * up_s
+            c = c + neg @ up_i
+            if k == 0:
+                return affine_range(Lam_z @ M, Lam_z @ v + c, lo, hi)[0]
+            W, b = layers[k - 1]
+            Lam, c, k = Lam_z @ W, c + Lam_z @ b, k - 1
+
+    for k, (W, b) in enumerate(layers[:-1]):
+        pre.append((lower(W, b, k), -lower(-W, -b, k)))
+    W, b = layers[-1]
+    return lower(C @ W, C @ b - e, len(layers) - 1)

@@ -31,16 +31,18 @@ ProgressFn = Callable[[int, int], None]
 class SearchHooks:
     """Callbacks that turn the region search into a branch-and-bound (used by ``verify``).
 
-    ``prune`` is asked whenever a node starts a hidden layer, with the
-    node's box and the layer's exact pre-activation map ``z = M t + v`` on
-    the node; returning True drops the node's whole subtree. ``leaf`` gets
+    ``prune`` is asked for every node of the tree, with the node's box, the
+    layer's exact pre-activation map ``z = M t + v`` on the node and the
+    signs already fixed for the layer's first neurons; returning True drops
+    the node's whole subtree. ``leaf`` gets
     each region's rows ``G t + g <= 0`` and output map ``y = A t + d`` in
     place of the catalogue entry. ``hull`` is set before the search starts.
     """
 
     hull: AffineHull
 
-    def prune(self, lo: np.ndarray, hi: np.ndarray, layer: int, M: np.ndarray, v: np.ndarray) -> bool:
+    def prune(self, lo: np.ndarray, hi: np.ndarray, layer: int, M: np.ndarray, v: np.ndarray,
+              signs: list[bool]) -> bool:
         return False
 
     def leaf(self, G: np.ndarray, g: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:
@@ -157,8 +159,6 @@ class _Search:
         if len(self.net.layers) == 1:  # no hidden layer: one affine map, one region
             self._leaf(root, np.zeros(0, dtype=bool), root.M, root.v)
             return
-        if self._pruned(root):
-            return
         stack = [root]
         try:
             while stack:
@@ -221,6 +221,8 @@ class _Search:
 
     def _descend(self, node: _Node, stack: list[_Node]) -> None:
         """Decide the node's remaining neurons, pushing one child of every split."""
+        if self._pruned(node):
+            return
         delta = self.tol.min_radius
         while True:
             j0 = len(node.signs)
@@ -274,9 +276,12 @@ class _Search:
                 j, neg, pos, pt_neg, pt_pos = split
                 stack.append(self._child(node, j, True, pos, pt_pos))
                 node = self._child(node, j, False, neg, pt_neg)
+                if self._pruned(node):
+                    return
 
     def _pruned(self, node: _Node) -> bool:
-        return self.hooks is not None and self.hooks.prune(node.lo, node.hi, node.layer, node.M, node.v)
+        return self.hooks is not None and self.hooks.prune(node.lo, node.hi, node.layer, node.M, node.v,
+                                                           node.signs)
 
     # -- leaves ------------------------------------------------------------
     def _leaf(self, node: _Node, pattern: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:

@@ -311,6 +311,16 @@ def solve_lp(cost: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray,
     _pass_model(h, cost, A_ub, b_ub, np.full(n, -INF), np.full(n, INF))
     h.run()
     status = h.getModelStatus()
+    if status not in (_OK, _INFEASIBLE, highspy.HighsModelStatus.kUnbounded,
+                      highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        # Numerical trouble at our tight tolerances: once more with presolve
+        # and HiGHS's own (looser) defaults before giving up.
+        h.setOptionValue("presolve", "on")
+        h.setOptionValue("primal_feasibility_tolerance", 1e-7)
+        h.setOptionValue("dual_feasibility_tolerance", 1e-7)
+        h.clearSolver()
+        h.run()
+        status = h.getModelStatus()
     if status == _INFEASIBLE:
         return LPResult(False, np.inf, np.full(n, np.nan))
     if status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):

@@ -2,10 +2,11 @@
 
 For each disjunct of the property (an input box and linear constraints on
 the outputs) the region search runs over the box; a node is dropped as soon
-as interval bounds on its exact local map show the output constraints
+as sound linear bounds on its exact local map show the output constraints
 cannot hold there, and each remaining region is decided by one LP on its
 affine map. ``sat`` comes only with a counterexample that a forward pass
-confirms; ``unsat`` only when every region was ruled out.
+confirms; ``unsat`` only when every region was ruled out. The bounds are
+CROWN-style backward linear relaxations on the node's exact local map.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from functools import cached_property
 
 import numpy as np
 
-from .bounds import affine_range
+from .bounds import linear_bounds
 from .enumerator import SearchHooks, search_regions
+from .errors import SolverError
 from .network import ReLUNetwork
 from .polytope import Box, solve_lp
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
@@ -98,15 +100,11 @@ class _Hooks(SearchHooks):
         if time.perf_counter() > self.deadline:
             raise _OutOfTime
 
-    def prune(self, lo, hi, layer, M, v) -> bool:
+    def prune(self, lo, hi, layer, M, v, signs) -> bool:
         self._tick()
-        zlo, zhi = affine_range(M, v, lo, hi)
-        for W, b in self.work.layers[layer + 1:]:
-            hlo, hhi = np.maximum(zlo, 0.0), np.maximum(zhi, 0.0)
-            zlo, zhi = affine_range(W, b, hlo, hhi)
-        # zlo, zhi now bound the outputs; a constraint row whose minimum over
-        # that box exceeds its bound cannot hold anywhere in the node.
-        low, _ = affine_range(self.term.C, -self.term.e, zlo, zhi)
+        # A constraint row whose lower bound over the node is positive cannot
+        # hold anywhere in it, so neither can the conjunction.
+        low = linear_bounds(M, v, lo, hi, list(self.work.layers[layer + 1:]), self.term.C, self.term.e, signs)
         if np.any(low > 1e-9 * (1.0 + np.abs(self.term.e))):
             self.pruned += 1
             return True
@@ -116,7 +114,11 @@ class _Hooks(SearchHooks):
         self._tick()
         self.regions += 1
         C, e = self.term.C, self.term.e
-        res = solve_lp(np.zeros(G.shape[1]), np.vstack([G, C @ A]), np.concatenate([-g, e - C @ d]), self.tol)
+        try:
+            res = solve_lp(np.zeros(G.shape[1]), np.vstack([G, C @ A]), np.concatenate([-g, e - C @ d]), self.tol)
+        except SolverError:
+            self.unconfirmed += 1  # undecided: the answer can no longer be unsat
+            return
         if not res.feasible:
             return
         x = self.hull.to_x(res.x)
@@ -172,4 +174,5 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
         regions, pruned, unconfirmed = regions + hooks.regions, pruned + hooks.pruned, unconfirmed + hooks.unconfirmed
     verdict = Verdict.UNKNOWN if unconfirmed else Verdict.UNSAT
     return VerifyResult(verdict, time.perf_counter() - start, regions=regions, pruned=pruned,
-                        note=f"{unconfirmed} LP points not confirmed by the forward pass" if unconfirmed else "")
+                        note=f"{unconfirmed} regions undecided (LP failed, or its point not confirmed by the "
+                             "forward pass)" if unconfirmed else "")
