@@ -128,7 +128,15 @@ def linear_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
             W, b = layers[k - 1]
             Lam, c, k = Lam_z @ W, c + Lam_z @ b, k - 1
 
+    def intervals(W, b, k):
+        lo_k, hi_k = pre[k]
+        return affine_range(W, b, np.maximum(lo_k, 0.0), np.maximum(hi_k, 0.0))
+
+    # Both the linear and the interval bounds are sound, and neither is always
+    # the tighter: keep the better of the two at every layer.
     for k, (W, b) in enumerate(layers[:-1]):
-        pre.append((lower(W, b, k), -lower(-W, -b, k)))
+        ilo, ihi = intervals(W, b, k)
+        pre.append((np.maximum(lower(W, b, k), ilo), np.minimum(-lower(-W, -b, k), ihi)))
     W, b = layers[-1]
-    return lower(C @ W, C @ b - e, len(layers) - 1)
+    y_lo, y_hi = intervals(W, b, len(layers) - 1)
+    return np.maximum(lower(C @ W, C @ b - e, len(layers) - 1), affine_range(C, -e, y_lo, y_hi)[0])
