@@ -532,14 +532,11 @@ def equivalence_probes(cat: Catalogue, samples: int = 2000, seed: int = 0,
 def cells_reference(cat: Catalogue, X: np.ndarray, eps: float) -> np.ndarray:
     """What a ``cells`` network must return: the sum of ``A_r x + d_r`` over the regions
     whose closed polytope (grown by ``eps``) holds ``x``."""
-    t, hull = cat.table, cat.hull
-    T = hull.to_t(X)
-    owner = np.repeat(np.arange(len(cat)), np.diff(t.facet_ptr))
+    t = cat.table
+    T = cat.hull.to_t(X)
     out = np.zeros((T.shape[0], cat.network.n_outputs))
     for k, x in enumerate(T):
-        viol = np.full(len(cat), -np.inf)
-        np.maximum.at(viol, owner, t.facet_G @ x + t.facet_g)
-        inside = np.flatnonzero(viol <= eps)
+        inside = np.flatnonzero(cat.violation(x) <= eps)
         out[k] = (np.einsum("rmn,n->rm", t.A[inside], x) + t.d[inside]).sum(axis=0)
     return out
 

@@ -247,14 +247,24 @@ class Catalogue:
             found[k] = self._closest(T[k])
         return found
 
+    @property
+    def facet_owner(self) -> np.ndarray:
+        """The region of every row of the facet arrays."""
+        return np.repeat(np.arange(len(self)), np.diff(self.table.facet_ptr))
+
+    def violation(self, t: np.ndarray) -> np.ndarray:
+        """Per region, the largest ``G t + g`` over its facets (``t`` coordinates): the signed
+        distance by which ``t`` lies outside the region's closed polytope (``-inf`` without facets)."""
+        tab = self.table
+        viol = np.full(len(self), -np.inf)
+        np.maximum.at(viol, self.facet_owner, tab.facet_G @ t + tab.facet_g)
+        return viol
+
     def _closest(self, t: np.ndarray) -> int:
         """The region whose closed polytope holds ``t`` best (least violation), if within tolerance."""
-        tab = self.table
         if len(self) == 0:
             return -1
-        owner = np.repeat(np.arange(len(self)), np.diff(tab.facet_ptr))
-        viol = np.full(len(self), -np.inf)
-        np.maximum.at(viol, owner, tab.facet_G @ t + tab.facet_g)
+        viol = self.violation(t)
         best = int(np.argmin(viol))
         tol = _LOCATE_SLACK * self.info.get("min_radius", 2e-9)
         return best if viol[best] <= tol * (1 + np.abs(t).max()) else -1
@@ -281,8 +291,7 @@ class Catalogue:
         if inner.size:
             step = np.minimum(tab.facet_margin[inner] / 4, min_r)
             out[inner] = self._locate_t(tab.facet_point[inner] + step[:, None] * tab.facet_G[inner])
-        owner = np.repeat(np.arange(len(self)), np.diff(tab.facet_ptr))
-        out[out == owner] = -1
+        out[out == self.facet_owner] = -1
         return out
 
     def certificate(self, tol=None) -> Certificate:

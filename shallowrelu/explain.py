@@ -121,12 +121,10 @@ def counterfactual(cat: Catalogue, x: np.ndarray, label: int, norm: str,
     t, hull = cat.table, cat.hull
     m = t.A.shape[1]
     xt = hull.to_t(x)[0]
-    owner = np.repeat(np.arange(len(cat)), np.diff(t.facet_ptr))
-    viol = np.zeros(len(cat))
-    np.maximum.at(viol, owner, t.facet_G @ xt + t.facet_g)
+    viol = np.maximum(cat.violation(xt), 0.0)
     if norm == "inf":  # |v|_inf >= a.v / |a|_1 for a unit normal a
         l1 = np.zeros(len(cat))
-        np.maximum.at(l1, owner, np.abs(t.facet_G).sum(axis=1))
+        np.maximum.at(l1, cat.facet_owner, np.abs(t.facet_G).sum(axis=1))
         bound = viol / np.maximum(l1, 1.0)
     else:
         bound = viol

@@ -46,7 +46,7 @@ def slice_network(net: ReLUNetwork, origin: np.ndarray, d1: np.ndarray, d2: np.n
 def colouring(cat: Catalogue) -> np.ndarray:
     """A palette index per region such that regions sharing a facet differ (greedy, in catalogue order)."""
     nb = cat.neighbours()
-    owner = np.repeat(np.arange(len(cat)), np.diff(cat.table.facet_ptr))
+    owner = cat.facet_owner
     adjacent: list[set[int]] = [set() for _ in range(len(cat))]
     for a, b in zip(owner, nb):
         if b >= 0:
