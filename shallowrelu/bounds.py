@@ -115,11 +115,12 @@ def linear_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         l0[:k] = np.where(s, np.maximum(l0[:k], 0.0), l0[:k])
         u0[:k] = np.where(s, u0[:k], np.minimum(u0[:k], 0.0))
     pre = [(l0, u0)]
+    relax = [_relaxation(l0, u0)]
 
     def lower(Lam: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
         # lower bound of Lam @ relu(z_k) + c, rows independent
         while True:
-            lo_s, up_s, up_i = _relaxation(*pre[k])
+            lo_s, up_s, up_i = relax[k]
             pos, neg = np.maximum(Lam, 0.0), np.minimum(Lam, 0.0)
             Lam_z = pos * lo_s + neg * up_s
             c = c + neg @ up_i
@@ -133,10 +134,14 @@ def linear_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         return affine_range(W, b, np.maximum(lo_k, 0.0), np.maximum(hi_k, 0.0))
 
     # Both the linear and the interval bounds are sound, and neither is always
-    # the tighter: keep the better of the two at every layer.
+    # the tighter: keep the better of the two at every layer. The lower and
+    # upper bounds of a layer come from one backward pass over [W; -W].
     for k, (W, b) in enumerate(layers[:-1]):
         ilo, ihi = intervals(W, b, k)
-        pre.append((np.maximum(lower(W, b, k), ilo), np.minimum(-lower(-W, -b, k), ihi)))
+        both = lower(np.vstack([W, -W]), np.concatenate([b, -b]), k)
+        width = W.shape[0]
+        pre.append((np.maximum(both[:width], ilo), np.minimum(-both[width:], ihi)))
+        relax.append(_relaxation(*pre[-1]))
     W, b = layers[-1]
     y_lo, y_hi = intervals(W, b, len(layers) - 1)
     return np.maximum(lower(C @ W, C @ b - e, len(layers) - 1), affine_range(C, -e, y_lo, y_hi)[0])

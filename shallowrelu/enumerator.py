@@ -53,7 +53,7 @@ class SearchHooks:
 _EXTRA_RAYS = 8
 # Up to this dimension a bounded region's facets come from its vertices (qhull),
 # one call instead of an LP per candidate row.
-_QHULL_MAX_DIM = 4
+_QHULL_MAX_DIM = 5
 _EMPTY = np.zeros((0, 0))
 
 
