@@ -184,12 +184,12 @@ class ShallowNetwork:
                 "outputs": self.W3.shape[0], "inf_weights": int(np.count_nonzero(np.isinf(self.W2.data))),
                 "nonzero_weights": int(np.count_nonzero(self.W1) + self.W2.nnz + self.W3.nnz)}
 
-    def open_gates(self, x: np.ndarray) -> np.ndarray:
-        """Indices of the gates open at the point ``x`` (layer-2 pre-activations finite)."""
+    def open_gates(self, x: np.ndarray) -> dict[int, np.ndarray]:
+        """The gates open at the point ``x`` (layer-2 pre-activations finite), each with the
+        values ``(A_G x + d_G)_j`` it passes."""
         H1 = np.maximum(np.atleast_2d(x) @ self.W1.T + self.b1, 0.0)
-        pre = self._l2.apply(self.b2, H1)[0]
-        m = self.W3.shape[0]
-        return np.flatnonzero(np.all(np.isfinite(pre.reshape(-1, 2 * m)), axis=1))
+        pre = self._l2.apply(self.b2, H1)[0].reshape(-1, self.W3.shape[0], 2)
+        return {int(g): pre[g, :, 0] for g in np.flatnonzero(np.all(np.isfinite(pre), axis=(1, 2)))}
 
     def hidden(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Activations of the two hidden layers at the rows of ``X``."""

@@ -208,13 +208,9 @@ def explain(cat: Catalogue, x: np.ndarray, shallow: ShallowNetwork | None = None
         cfs = [c for c in (counterfactual(cat, x, label, nm, tol) for nm in norms) if c is not None]
     gates = []
     if shallow is not None:
-        m2 = 2 * m
-        H1 = np.maximum(x @ shallow.W1.T + shallow.b1, 0.0)
-        pre = shallow._l2.apply(shallow.b2, H1)[0]
-        for gidx in shallow.open_gates(x[0]):
-            p = pre[m2 * gidx:m2 * (gidx + 1)].reshape(m, 2)
+        for gidx, value in shallow.open_gates(x[0]).items():
             reg, dim, coef = (int(v) for v in shallow.gates[gidx])
-            gates.append(GateReport(int(gidx), reg, dim, coef, p[:, 0]))
+            gates.append(GateReport(gidx, reg, dim, coef, value))
     return Explanation(point=x[0], region=i, pattern=r.pattern, A=r.A, d=r.d, output=y, label=label,
                        contributions=contributions, facets=facets, radius=float(radius),
                        nearest_facet_point=foot, counterfactuals=cfs, gates=gates)
