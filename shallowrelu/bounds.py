@@ -90,23 +90,9 @@ def _relaxation(l: np.ndarray, u: np.ndarray):
     return lo_slope, up_slope, up_icpt
 
 
-def linear_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                  layers: list[tuple[np.ndarray, np.ndarray]], C: np.ndarray, e: np.ndarray,
-                  signs: list[bool] = ()) -> np.ndarray:
-    """Sound lower bounds of ``C y - e`` for a network tail, by backward linear relaxation (CROWN).
-
-    The first pre-activation is exact and affine in the input, ``z_0 = M t + v``,
-    with ``t`` in the box ``[lo, hi]``; ``layers`` are the remaining
-    ``(W, b)``, the last one the output layer. Every relu between is relaxed
-    by the two lines of :func:`_relaxation` from bounds computed the same
-    way, layer by layer. ``signs`` fixes the first neurons of ``z_0``
-    (active: ``z >= 0``, inactive: ``z <= 0`` on the node).
-
-    Returns
-    -------
-    ndarray
-        One lower bound per row of ``C``.
-    """
+def _propagate(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+               layers: list[tuple[np.ndarray, np.ndarray]], signs: list[bool]):
+    """Pre-activation bounds of every hidden layer of a tail, and the backward bound on which they rest."""
     l0, u0 = affine_range(M, v, lo, hi)
     k = len(signs)
     if k:
@@ -142,6 +128,38 @@ def linear_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         width = W.shape[0]
         pre.append((np.maximum(both[:width], ilo), np.minimum(-both[width:], ihi)))
         relax.append(_relaxation(*pre[-1]))
+    return pre, lower, intervals
+
+
+def linear_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                  layers: list[tuple[np.ndarray, np.ndarray]], C: np.ndarray, e: np.ndarray,
+                  signs: list[bool] = ()) -> np.ndarray:
+    """Sound lower bounds of ``C y - e`` for a network tail, by backward linear relaxation (CROWN).
+
+    The first pre-activation is exact and affine in the input, ``z_0 = M t + v``,
+    with ``t`` in the box ``[lo, hi]``; ``layers`` are the remaining
+    ``(W, b)``, the last one the output layer. Every relu between is relaxed
+    by the two lines of :func:`_relaxation` from bounds computed the same
+    way, layer by layer. ``signs`` fixes the first neurons of ``z_0``
+    (active: ``z >= 0``, inactive: ``z <= 0`` on the node).
+
+    Returns
+    -------
+    ndarray
+        One lower bound per row of ``C``.
+    """
+    pre, lower, intervals = _propagate(M, v, lo, hi, layers, signs)
     W, b = layers[-1]
     y_lo, y_hi = intervals(W, b, len(layers) - 1)
     return np.maximum(lower(C @ W, C @ b - e, len(layers) - 1), affine_range(C, -e, y_lo, y_hi)[0])
+
+
+def layer_bounds(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Sound bounds ``(zlo, zhi)`` on every hidden layer's pre-activations over a box.
+
+    The better of interval and backward linear (CROWN) bounds at every
+    layer, so never looser than :func:`interval_bounds`.
+    """
+    W, b = net.layers[0]
+    pre, _, _ = _propagate(W, b, np.asarray(lo, float), np.asarray(hi, float), list(net.layers[1:]), [])
+    return pre

@@ -21,11 +21,11 @@ from .builder import MODES, ShallowNetwork, build_shallow, check_equivalence
 from .catalogue import FORMAT as CATALOGUE_FORMAT
 from .catalogue import Catalogue
 from .enumerator import enumerate_regions
-from .explain import explain, report_lines
+from .explain import COUNTERFACTUAL_METHODS, explain, report_lines
 from .milp import count_patterns, output_bounds
 from .plot import plot_partition, slice_network
 from .stats import catalogue_stats, write_table
-from .verify import verify
+from .verify import METHODS, verify
 from .vnnlib import load_vnnlib
 from .errors import ShallowReLUError, SolverError
 from .io import atomic_write_text, example_path, load_network, read_npz
@@ -273,7 +273,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     net, cat = _catalogue_for(args)
     X = _points(args, net.n_inputs)
     shallow = build_shallow(cat) if args.shallow_gates else None
-    found = [explain(cat, x, shallow, norms=tuple(args.norms)) for x in X]
+    found = [explain(cat, x, shallow, norms=tuple(args.norms), counterfactual_method=args.counterfactual_method)
+             for x in X]
     if args.json:
         payload = found[0].as_dict() if args.point is not None else {"explanations": [e.as_dict() for e in found]}
         print(json.dumps(payload, sort_keys=True))
@@ -372,7 +373,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise UsageError(f"--timeout {args.timeout}: must be positive")
     net = load_network(args.net)
     prop = load_vnnlib(args.prop)
-    res = verify(net, prop, timeout=args.timeout)
+    res = verify(net, prop, timeout=args.timeout, method=args.method)
     if args.output:
         atomic_write_text(args.output, res.vnncomp_text())
     lines = [f"{res.verdict.value} ({res.seconds:.2f} s; {res.regions} regions checked by LP, "
@@ -455,6 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--points", metavar="FILE.npy", help="several inputs, one per row")
     p.add_argument("--norms", nargs="+", choices=("inf", "2"), default=["inf", "2"],
                    help="norms of the counterfactual search (default: inf 2)")
+    p.add_argument("--counterfactual-method", choices=COUNTERFACTUAL_METHODS, default="catalogue",
+                   help="catalogue: one LP/QP per region and label (default); milp: one big-M MILP per other "
+                        "label, l_inf only (an independent cross-check)")
     p.add_argument("--shallow-gates", action=argparse.BooleanOptionalAction, default=True,
                    help="also build the shallow network and report its open gates (default on)")
 
@@ -493,6 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("net", metavar="NET", help="network (.onnx, .nnet or .npz)")
     p.add_argument("prop", metavar="PROP", help="VNN-LIB property (.vnnlib)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds before answering timeout")
+    p.add_argument("--method", choices=METHODS, default="tree",
+                   help="tree: branch-and-bound over regions (default); milp: one big-M MILP per disjunct, "
+                        "the independent second method")
     p.add_argument("-o", "--output", metavar="RESULT", help="write the VNN-COMP result file here")
     _add_common(p)
     p.set_defaults(func=cmd_verify)

@@ -17,6 +17,7 @@ import numpy as np
 from .builder import ShallowNetwork
 from .catalogue import DOMAIN_FACET, Catalogue
 from .errors import DomainError
+from .milp import nearest_label_change
 from .polytope import nearest_point
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 
@@ -152,8 +153,26 @@ def counterfactual(cat: Catalogue, x: np.ndarray, label: int, norm: str,
     return Counterfactual(point=point, label=int(best[2]), distance=dist, norm=norm, changed=changed)
 
 
+COUNTERFACTUAL_METHODS = ("catalogue", "milp")
+
+
+def counterfactual_milp(cat: Catalogue, x: np.ndarray, label: int) -> Counterfactual | None:
+    """The l_inf counterfactual of :func:`counterfactual` by the independent MILP (one per other label)."""
+    if cat.hull.flat:
+        raise DomainError("the MILP counterfactual needs a full-dimensional domain")
+    x = np.asarray(x, dtype=np.float64).reshape(1, -1)
+    found = nearest_label_change(cat.network, cat.hull.domain, x[0], label)
+    if found is None:
+        return None
+    point, k = found
+    changed = {i + 1: float(point[i] - x[0][i]) for i in range(point.size) if abs(point[i] - x[0][i]) > 1e-12}
+    return Counterfactual(point=point, label=k, distance=float(np.abs(point - x[0]).max()), norm="inf",
+                          changed=changed, method="MILP (one big-M MILP per other label)")
+
+
 def explain(cat: Catalogue, x: np.ndarray, shallow: ShallowNetwork | None = None, top: int = 3,
-            norms: tuple[str, ...] = ("inf", "2"), tol: Tolerances = DEFAULT_TOLERANCES) -> Explanation:
+            norms: tuple[str, ...] = ("inf", "2"), tol: Tolerances = DEFAULT_TOLERANCES,
+            counterfactual_method: str = "catalogue") -> Explanation:
     """Explain the network's output at one input ``x``.
 
     Parameters
@@ -167,6 +186,9 @@ def explain(cat: Catalogue, x: np.ndarray, shallow: ShallowNetwork | None = None
         How many input contributions to list per output.
     norms : tuple of {"inf", "2"}
         Norms of the counterfactual search (classifiers only, ``m >= 2``).
+    counterfactual_method : {"catalogue", "milp"}
+        ``catalogue``: one LP/QP per region and label (both norms);
+        ``milp``: one MILP per other label, l_inf only, as a cross-check.
 
     Returns
     -------
@@ -203,8 +225,12 @@ def explain(cat: Catalogue, x: np.ndarray, shallow: ShallowNetwork | None = None
     radius = facets[0].distance if facets else np.inf
     foot = x[0] - facets[0].distance * -facets[0].normal if facets else None
     label = int(np.argmax(y)) if m >= 2 else None
+    if counterfactual_method not in COUNTERFACTUAL_METHODS:
+        raise ValueError(f"unknown counterfactual method {counterfactual_method!r}")
     cfs = []
-    if label is not None:
+    if label is not None and counterfactual_method == "milp" and "inf" in norms:
+        cfs = [c for c in [counterfactual_milp(cat, x, label)] if c is not None]
+    elif label is not None:
         cfs = [c for c in (counterfactual(cat, x, label, nm, tol) for nm in norms) if c is not None]
     gates = []
     if shallow is not None:

@@ -2,7 +2,7 @@
 
 The independent second exact method: pattern counting by repeated solves
 with no-good cuts (Serra et al. 2018), exact output extrema. Big-M constants
-come only from the sound interval bounds of :mod:`shallowrelu.bounds`; a
+come only from the sound (interval and CROWN) bounds of :mod:`shallowrelu.bounds`; a
 neuron they prove stable gets no binary. This is the only module that
 imports PuLP.
 """
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pulp
 
-from .bounds import interval_bounds
-from .errors import DomainError
+from .bounds import layer_bounds
+from .errors import DomainError, SolverError
 from .network import ReLUNetwork
 from .polytope import Domain, affine_hull, bounding_box, normalise_rows
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
@@ -59,7 +59,7 @@ class NetworkMILP:
     y : list
         Output expressions.
     bounds : list of (ndarray, ndarray)
-        The interval bounds that gave every big-M.
+        The sound bounds (interval and CROWN) that gave every big-M.
     margin : pulp.LpVariable or None
         The interior margin ``rho`` of the counting model.
     """
@@ -101,7 +101,7 @@ def build_milp(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, P: np.ndarray, 
     for k in range(P.shape[0]):
         expr = pulp.lpSum(float(Pn[k, i]) * x[i] for i in range(n) if Pn[k, i] != 0) + float(pn[k])
         prob += (expr + margin <= 0) if margin is not None else (expr <= 0), f"domain{k}"
-    bounds = interval_bounds(net, lo, hi)
+    bounds = layer_bounds(net, lo, hi)
     h = x
     zs, acts = [], []
     for l, ((W, b), (L, U)) in enumerate(zip(net.layers[:-1], bounds)):
@@ -287,3 +287,90 @@ def output_bounds(net: ReLUNetwork, domain: Domain, j: int, *, time_limit: float
         found.append((float(net(point[None])[0, j]), point))
     (vmin, pmin), (vmax, pmax) = found
     return OutputBounds(j, vmin, vmax, pmin, pmax, "optimal", time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """Result of :func:`least_violation`: the least value of ``max_k (C y - e)_k`` over a box.
+
+    ``status`` is ``"optimal"`` (then ``value`` and the input ``x`` that
+    attains it are set) or ``"timeout"``.
+    """
+
+    value: float | None
+    x: np.ndarray | None
+    status: str
+
+
+def least_violation(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, C: np.ndarray, e: np.ndarray, *,
+                    cutoff: float, time_limit: float | None = None) -> Violation:
+    """Minimise the largest violation ``max_k (C N(x) - e)_k`` over the box ``[lo, hi]``, up to ``cutoff``.
+
+    The violation is constrained to be at most ``cutoff``, so branches that
+    cannot get below it are pruned by their LP bound and an infeasible model
+    proves the minimum is above ``cutoff``: then ``value`` is ``inf``.
+    Otherwise ``value`` is the best violation found, with its input ``x``.
+    """
+    model = build_milp(net, np.asarray(lo, float), np.asarray(hi, float), np.zeros((0, len(lo))), np.zeros(0))
+    t = model.problem.add_variable("t", None, float(cutoff))
+    for k in range(C.shape[0]):
+        row = pulp.lpSum(float(C[k, j]) * model.y[j] for j in range(len(model.y)) if C[k, j] != 0)
+        model.problem.addConstraint(row - float(e[k]) <= t, f"violation{k}")
+    model.problem.setObjective(t)
+    status = _solve(model.problem, time_limit)
+    if status == "Infeasible":
+        return Violation(np.inf, None, "optimal")
+    if status != "Optimal":
+        return Violation(None, None, "timeout")
+    return Violation(float(t.value()), np.array([v.value() for v in model.x]), "optimal")
+
+
+def nearest_label_change(net: ReLUNetwork, domain: Domain, x: np.ndarray, label: int, *, margin: float = 1e-5,
+                         time_limit: float | None = None,
+                         tol: Tolerances = DEFAULT_TOLERANCES) -> tuple[np.ndarray, int] | None:
+    """The nearest input (l_inf) of a full-dimensional bounded domain whose argmax label is not ``label``.
+
+    One MILP per other label ``k``: minimise ``s`` with ``|x' - x|_inf <= s``
+    and ``y_k >= y_j + margin`` for every ``j != k``. The margin is kept
+    above HiGHS's feasibility tolerance (1e-6) so that the point found
+    really has the new label; the distance is exact up to that margin.
+
+    Returns
+    -------
+    (point, new_label) or None
+        None when no input of the domain has another label.
+
+    Raises
+    ------
+    DomainError
+        If the domain is flat (distances are measured in input space) or unbounded.
+    SolverError
+        If a MILP hits the time limit (no guess is made).
+    """
+    hull, work, lo, hi = _hull_and_box(net, domain, tol)
+    if hull.flat:
+        raise DomainError("the MILP counterfactual needs a full-dimensional domain")
+    x = np.asarray(x, dtype=np.float64).ravel()
+    best = None
+    for k in range(net.n_outputs):
+        if k == label:
+            continue
+        model = build_milp(work, lo, hi, hull.domain.P, hull.domain.p)
+        prob = model.problem
+        s = prob.add_variable("s", 0.0)
+        for i, xi in enumerate(model.x):
+            prob.addConstraint(xi - float(x[i]) <= s, f"up{i}")
+            prob.addConstraint(float(x[i]) - xi <= s, f"down{i}")
+        for j in range(net.n_outputs):
+            if j != k:
+                prob.addConstraint(model.y[k] - model.y[j] >= margin, f"beats{j}")
+        prob.setObjective(s)
+        status = _solve(prob, time_limit)
+        if status == "Infeasible":
+            continue
+        if status != "Optimal":
+            raise SolverError(f"MILP for label {k}: {status}")
+        point = hull.to_x(np.array([v.value() for v in model.x]))[0]
+        if best is None or s.value() < best[0]:
+            best = (float(s.value()), point, k)
+    return None if best is None else (best[1], best[2])

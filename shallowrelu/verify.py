@@ -20,7 +20,8 @@ import numpy as np
 
 from .bounds import linear_bounds
 from .enumerator import SearchHooks, search_regions
-from .errors import SolverError
+from .errors import ShallowReLUError, SolverError
+from .milp import least_violation
 from .network import ReLUNetwork
 from .polytope import Box, solve_lp
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
@@ -28,6 +29,12 @@ from .vnnlib import Property, Term
 
 # A counterexample must meet the output constraints to this (absolute) slack.
 WITNESS_SLACK = 1e-9
+# The MILP proves a disjunct empty when no input violates it by less than
+# this (relative to 1 + max |e|); HiGHS keeps MIP constraints to about 1e-6,
+# so an infeasible model with this cutoff is not a rounding artefact.
+MILP_PROOF_MARGIN = 1e-5
+
+METHODS = ("tree", "milp")
 
 
 class Verdict(Enum):
@@ -127,8 +134,24 @@ class _Hooks(SearchHooks):
         self.unconfirmed += 1
 
 
+def _milp_term(net: ReLUNetwork, term: Term, deadline: float) -> tuple[Verdict, np.ndarray | None]:
+    """One disjunct decided by the MILP: its least violation, then the forward pass on the minimiser."""
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        return Verdict.TIMEOUT, None
+    margin = MILP_PROOF_MARGIN * (1.0 + float(np.max(np.abs(term.e), initial=0.0)))
+    res = least_violation(net, term.lo, term.hi, term.C, term.e, cutoff=margin,
+                          time_limit=None if np.isinf(left) else left)
+    if res.status != "optimal":
+        return Verdict.TIMEOUT, None
+    if res.value > margin:
+        return Verdict.UNSAT, None
+    x = np.clip(res.x, term.lo, term.hi)
+    return (Verdict.SAT, x) if _meets(net, term, x[None])[0] else (Verdict.UNKNOWN, None)
+
+
 def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, samples: int = 2000, seed: int = 0,
-           tol: Tolerances = DEFAULT_TOLERANCES) -> VerifyResult:
+           tol: Tolerances = DEFAULT_TOLERANCES, method: str = "tree") -> VerifyResult:
     """Decide a VNN-LIB property on a network.
 
     Parameters
@@ -139,6 +162,10 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
         Seconds; past it the answer is ``timeout``.
     samples : int
         Random points per disjunct tried first as counterexamples.
+    method : {"tree", "milp"}
+        ``tree``: branch-and-bound over the regions, one LP per region left
+        (the default). ``milp``: one big-M MILP per disjunct minimising the
+        constraint violation (PuLP with HiGHS), the independent second method.
 
     Returns
     -------
@@ -147,9 +174,10 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
         ``unknown`` (an LP found a point that the forward pass did not confirm).
     """
     if (prop.n_inputs, prop.n_outputs) != (net.n_inputs, net.n_outputs):
-        from .errors import ShallowReLUError
         raise ShallowReLUError(f"{prop.source}: the property has {prop.n_inputs} inputs and {prop.n_outputs} "
                                f"outputs, the network {net.n_inputs} and {net.n_outputs}")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
     start = time.perf_counter()
     deadline = start + (timeout if timeout is not None else np.inf)
     rng = np.random.default_rng(seed)
@@ -159,6 +187,18 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
         if hit.size:
             x = X[hit[0]]
             return VerifyResult(Verdict.SAT, time.perf_counter() - start, x, net(x[None])[0], note="random sample")
+    if method == "milp":
+        undecided = 0
+        for term in prop.terms:
+            verdict, x = _milp_term(net, term, deadline)
+            if verdict is Verdict.SAT:
+                return VerifyResult(Verdict.SAT, time.perf_counter() - start, x, net(x[None])[0], note="MILP")
+            if verdict is Verdict.TIMEOUT:
+                return VerifyResult(Verdict.TIMEOUT, time.perf_counter() - start, note="MILP")
+            undecided += verdict is Verdict.UNKNOWN
+        return VerifyResult(Verdict.UNKNOWN if undecided else Verdict.UNSAT, time.perf_counter() - start,
+                            note=f"MILP; {undecided} disjuncts with minimum violation near 0 and no confirmed point"
+                            if undecided else "MILP")
     regions = pruned = unconfirmed = 0
     for term in prop.terms:
         hooks = _Hooks(net, term, deadline, tol)

@@ -95,3 +95,16 @@ def test_cli_explain_json_keys(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["explanations"]) == 2
+
+
+def test_milp_counterfactual_agrees_with_the_catalogue_search(classifier):
+    # two independent exact methods for the same l_inf distance
+    net, cat = classifier
+    for x in (np.array([0.2, -0.3]), np.array([-0.6, 0.7]), np.array([0.9, 0.9])):
+        by_regions = sr.explain(cat, x, norms=("inf",)).counterfactuals[0]
+        by_milp = sr.explain(cat, x, norms=("inf",), counterfactual_method="milp").counterfactuals[0]
+        assert by_milp.method.startswith("MILP") and by_regions.method.startswith("catalogue")
+        # the MILP keeps a label margin of 1e-5 above HiGHS's feasibility tolerance
+        assert by_regions.distance <= by_milp.distance + 1e-9
+        assert by_milp.distance == pytest.approx(by_regions.distance, abs=1e-4)
+        assert int(np.argmax(net(by_milp.point[None])[0])) == by_milp.label != sr.explain(cat, x, norms=()).label

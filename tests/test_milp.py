@@ -9,7 +9,7 @@ import pytest
 
 import shallowrelu as sr
 from nets import degenerate_nets, random_net
-from shallowrelu.bounds import interval_bounds
+from shallowrelu.bounds import interval_bounds, layer_bounds
 from shallowrelu.milp import build_milp
 
 
@@ -62,10 +62,12 @@ def test_big_m_comes_from_sound_bounds(rng):
     X = rng.uniform(-1, 1, size=(20_000, 3))
     for (L, U), Z in zip(model.bounds, net.preactivations(X)):
         assert np.all(Z >= L - 1e-12) and np.all(Z <= U + 1e-12)
-    # the model takes its bounds from the bounds module, no constant of its own
-    for (L, U), (L2, U2) in zip(model.bounds, interval_bounds(net, lo, hi)):
+    # the model takes its bounds from the bounds module, no constant of its own,
+    # and they are never looser than plain interval arithmetic
+    for (L, U), (L2, U2), (L3, U3) in zip(model.bounds, layer_bounds(net, lo, hi), interval_bounds(net, lo, hi)):
         np.testing.assert_array_equal(L, L2)
         np.testing.assert_array_equal(U, U2)
+        assert np.all(L >= L3) and np.all(U <= U3)
 
 
 def test_formulation_is_exact_when_the_bounds_are_tight():

@@ -11,6 +11,7 @@ import pytest
 
 import shallowrelu as sr
 from nets import random_net
+from shallowrelu.verify import METHODS as VERIFY_METHODS
 
 DATA = Path(__file__).parent / "data"
 
@@ -55,10 +56,12 @@ def _vnncomp_rows():
         return [(r["onnx"], r["vnnlib"], r["expected"]) for r in csv.DictReader(f)]
 
 
+# samples=0: the exact method decides, not the random falsifier that runs first.
+@pytest.mark.parametrize("method", VERIFY_METHODS)
 @pytest.mark.parametrize("onnx_name,prop_name,expected", _vnncomp_rows())
-def test_vnncomp_test_set_agrees_with_published_verdicts(onnx_name, prop_name, expected):
+def test_vnncomp_test_set_agrees_with_published_verdicts(onnx_name, prop_name, expected, method):
     net, prop = sr.load_network(DATA / onnx_name), sr.load_vnnlib(DATA / prop_name)
-    res = sr.verify(net, prop, timeout=120)
+    res = sr.verify(net, prop, timeout=120, samples=0, method=method)
     assert res.verdict.value == expected
     check_answer(net, prop, res)
 
@@ -69,17 +72,19 @@ def _tll_rows():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("method", VERIFY_METHODS)
 @pytest.mark.parametrize("onnx_name,prop_name,expected", _tll_rows())
-def test_tllverifybench_n8_agrees_with_published_verdicts(onnx_name, prop_name, expected):
+def test_tllverifybench_n8_agrees_with_published_verdicts(onnx_name, prop_name, expected, method):
     net = sr.load_network(DATA / "tll" / onnx_name)
     prop = sr.load_vnnlib(DATA / "tll" / prop_name)
-    res = sr.verify(net, prop, timeout=300)
+    res = sr.verify(net, prop, timeout=300, samples=0, method=method)
     assert res.verdict.value == expected
     check_answer(net, prop, res)
 
 
+@pytest.mark.parametrize("method", VERIFY_METHODS)
 @pytest.mark.parametrize("threshold", [0.0, 0.5, 1.0, 1.5, 2.5])
-def test_two_input_property_against_brute_force(threshold):
+def test_two_input_property_against_brute_force(threshold, method):
     # unsafe: y_0 >= threshold somewhere in [-1, 1]^2; the exact max comes from the catalogue's vertices
     net = random_net([2, 8, 6, 1], seed=17, bias=0.3)
     prop = sr.parse_vnnlib(f"""
@@ -90,7 +95,7 @@ def test_two_input_property_against_brute_force(threshold):
     V = np.vstack([sr.polytope.vertices(cat.table.facet_G[cat.facet_rows(i)], cat.table.facet_g[cat.facet_rows(i)],
                                         cat.table.interior[i]) for i in range(len(cat))])
     top = net(V)[:, 0].max()
-    res = sr.verify(net, prop, samples=0)
+    res = sr.verify(net, prop, samples=0, method=method)
     assert res.verdict.value == ("sat" if top >= threshold else "unsat"), top
     check_answer(net, prop, res)
 
