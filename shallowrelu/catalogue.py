@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CatalogueFormatError
-from .io import atomic_savez, read_npz
+from .io import append_record, atomic_savez, npz_arrays, npz_bytes, read_npz, read_records
 from .network import ReLUNetwork
 from .polytope import AffineHull, Polytope, volume
 
@@ -96,6 +96,20 @@ class RegionArrays:
         index = np.array([s[1] for s in sources], dtype=np.int32)
         self._regions.append((np.packbits(pattern), A, d, G, g, layer, index, points, margins,
                               interior, inradius))
+
+    def extend(self, other: "RegionArrays") -> None:
+        self._regions.extend(other._regions)
+
+    @classmethod
+    def from_table(cls, t: RegionTable, start: int, stop: int, n_neurons: int) -> "RegionArrays":
+        """Regions ``start:stop`` of a table, as appended (to continue an interrupted run)."""
+        out = cls(t.A.shape[2], t.A.shape[1], n_neurons)
+        for r in range(start, stop):
+            f = slice(t.facet_ptr[r], t.facet_ptr[r + 1])
+            out._regions.append((t.patterns[r], t.A[r], t.d[r], t.facet_G[f], t.facet_g[f], t.facet_layer[f],
+                                 t.facet_index[f], t.facet_point[f], t.facet_margin[f], t.interior[r],
+                                 t.inradius[r]))
+        return out
 
     def freeze(self) -> RegionTable:
         n, m, R = self.n, self.m, len(self._regions)
@@ -320,6 +334,9 @@ class Catalogue:
         The file is written under a temporary name in the same directory and
         renamed when complete, so a failure never leaves a partial file.
         """
+        atomic_savez(path, self._arrays())
+
+    def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {f.name: getattr(self.table, f.name) for f in fields(RegionTable)}
         for i, (W, b) in enumerate(self.network.layers):
             arrays[f"net_W{i}"], arrays[f"net_b{i}"] = W, b
@@ -327,7 +344,7 @@ class Catalogue:
                       domain_p=self.hull.domain.p, format=np.array(FORMAT),
                       fingerprint=np.array(self.network.fingerprint()),
                       info=np.array(json.dumps(_reproducible(self.info), sort_keys=True)))
-        atomic_savez(path, arrays)
+        return arrays
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Catalogue":
@@ -339,7 +356,10 @@ class Catalogue:
             If the file is missing, truncated, not a catalogue, or inconsistent.
         """
         path = Path(path)
-        data = read_npz(path, CatalogueFormatError, "catalogue")
+        return cls._from_arrays(read_npz(path, CatalogueFormatError, "catalogue"), path)
+
+    @classmethod
+    def _from_arrays(cls, data: dict[str, np.ndarray], path: Path) -> "Catalogue":
         if str(data.get("format", "")) != FORMAT:
             raise CatalogueFormatError(f"{path}: not a shallowrelu catalogue (format {FORMAT} expected)")
         try:
@@ -368,6 +388,62 @@ class Catalogue:
             out.update(facets_mean=float(nf.mean()), facets_max=int(nf.max()),
                        inradius_min=float(r.min()), inradius_median=float(np.median(r)))
         return out
+
+
+class ChunkLog:
+    """Regions streamed to disk subtree by subtree as a run finds them (the ``OUT.part`` file).
+
+    Each finished subtree is appended as one record (a small catalogue with
+    ``info["chunk"]``, its index in the run's plan) and forced to disk, so a
+    crash, even SIGKILL, loses only the subtrees under way. :meth:`read`
+    turns the log back into an interrupted catalogue to resume from.
+    """
+
+    def __init__(self, path: str | os.PathLike, keep: bool = False) -> None:
+        self.path = Path(path)
+        if keep and self.path.exists():
+            # Cut a record that a crash left half-written, so appends stay readable.
+            _, good = read_records(self.path)
+            os.truncate(self.path, good)
+        else:
+            self.path.write_bytes(b"")
+
+    def append(self, chunk: "Catalogue") -> None:
+        """Append one subtree's regions (``chunk.info["chunk"]`` is its index)."""
+        append_record(self.path, npz_bytes(chunk._arrays()))
+
+    def remove(self) -> None:
+        """Delete the log (the finished catalogue has been written)."""
+        self.path.unlink(missing_ok=True)
+
+    @staticmethod
+    def read(path: str | os.PathLike) -> "Catalogue":
+        """The regions logged so far as one interrupted catalogue, subtrees in plan order.
+
+        Raises
+        ------
+        CatalogueFormatError
+            If the file holds no complete record or records of different runs.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise CatalogueFormatError(f"{path}: no such chunk log")
+        records, _ = read_records(path)
+        if not records:
+            raise CatalogueFormatError(f"{path}: no complete chunk in the log")
+        chunks = sorted((Catalogue._from_arrays(npz_arrays(r, f"{path} record {k}", CatalogueFormatError,
+                                                           "chunk"), path) for k, r in enumerate(records)),
+                        key=lambda c: c.info["chunk"])
+        first = chunks[0]
+        if any(c.network.fingerprint() != first.network.fingerprint() for c in chunks):
+            raise CatalogueFormatError(f"{path}: chunks of different networks")
+        regions = RegionArrays(first.dim, first.network.n_outputs, first.network.n_neurons)
+        for c in chunks:
+            regions.extend(RegionArrays.from_table(c.table, 0, len(c), first.network.n_neurons))
+        info = {k: v for k, v in first.info.items() if k != "chunk"}
+        info.update(interrupted=True, complete=False, certificate=None,
+                    chunks=[[c.info["chunk"], len(c), True] for c in chunks])
+        return Catalogue(first.network, first.hull, regions.freeze(), info)
 
 
 def _reproducible(info: dict) -> dict:

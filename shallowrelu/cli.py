@@ -19,7 +19,7 @@ import numpy as np
 
 from .builder import MODES, ShallowNetwork, build_shallow, check_equivalence
 from .catalogue import FORMAT as CATALOGUE_FORMAT
-from .catalogue import Catalogue
+from .catalogue import Catalogue, ChunkLog
 from .enumerator import enumerate_regions
 from .explain import COUNTERFACTUAL_METHODS, explain, report_lines
 from .milp import count_patterns, output_bounds
@@ -42,6 +42,10 @@ _NEGATIVE_VALUE_OPTIONS = ("--box", "--point")
 
 class UsageError(ShallowReLUError, ValueError):
     """A command-line value that does not parse."""
+
+
+# Subtrees stream to CAT + this suffix while ``enumerate -o CAT`` runs.
+PART_SUFFIX = ".part"
 
 
 def _floats(text: str, what: str) -> np.ndarray:
@@ -100,6 +104,9 @@ def _add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of those points and of facet rays (default 0)")
     p.add_argument("--min-inradius", type=float, default=Tolerances().min_inradius,
                    help="report regions holding no ball this large as thin (default %(default)g)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="local processes for independent subtrees (default: all cores, here %(default)s); "
+                        "the catalogue is the same for every N")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -130,19 +137,37 @@ def _search_options(args: argparse.Namespace) -> Tolerances:
         raise UsageError(f"--samples {args.samples}: must be 0 or more")
     if not args.min_inradius > 0:
         raise UsageError(f"--min-inradius {args.min_inradius}: must be positive")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be 1 or more")
     if getattr(args, "time_limit", None) is not None and not args.time_limit > 0:
         raise UsageError(f"--time-limit {args.time_limit}: must be positive")
     return Tolerances(min_inradius=args.min_inradius)
 
 
-def _enumerate(net: ReLUNetwork, args: argparse.Namespace) -> Catalogue:
+def _enumerate(net: ReLUNetwork, args: argparse.Namespace, resume: Catalogue | None = None,
+               log: ChunkLog | None = None) -> Catalogue:
     tol = _search_options(args)
+    domain = domain_from_args(args)
     progress, close = _progress_bar(args.progress)
     try:
-        return enumerate_regions(net, domain_from_args(args), tol=tol, samples=args.samples,
-                                 seed=args.seed, progress=progress)
+        return enumerate_regions(net, domain, tol=tol, samples=args.samples, seed=args.seed, jobs=args.jobs,
+                                 resume=resume, progress=progress, on_chunk=None if log is None else log.append)
+    except ValueError as exc:  # a catalogue to resume from another run
+        raise UsageError(f"{args.output}: cannot resume: {exc}") from None
     finally:
         close()
+
+
+def _resume_from(args: argparse.Namespace) -> Catalogue:
+    """The interrupted run behind ``-o``: its chunk log if there is one, else the catalogue itself."""
+    if not args.output:
+        raise UsageError("--resume continues the run that writes the -o file; give -o")
+    part = Path(args.output + PART_SUFFIX)
+    if part.exists():
+        return ChunkLog.read(part)
+    if Path(args.output).exists():
+        return Catalogue.load(args.output)
+    raise UsageError(f"{args.output}: nothing to resume (neither it nor {part.name} exists)")
 
 
 def _check_output(path: str | None) -> None:
@@ -180,18 +205,29 @@ def cmd_enumerate(args: argparse.Namespace) -> int:
     net = load_network(args.net)
     if args.method == "milp":
         return _enumerate_milp(net, args)
-    cat = _enumerate(net, args)
+    resume = _resume_from(args) if args.resume else None
+    _search_options(args)
+    domain_from_args(args)  # every usage error before the log is touched
+    log = ChunkLog(args.output + PART_SUFFIX, keep=args.resume) if args.output else None
+    cat = _enumerate(net, args, resume, log)
     interrupted = bool(cat.info.get("interrupted"))
     if args.output:
         cat.save(args.output)
+        if not interrupted:
+            log.remove()
     payload = cat.summary() | {"certificate": cat.info.get("certificate"), "output": args.output}
     lines = _summary_lines(Path(args.net).name, cat)
     if args.output:
         lines.append(f"wrote {args.output}")
     _print(args, payload, lines)
     if interrupted:
-        where = f"saved to {args.output}" if args.output else "not saved (no -o given)"
-        print(f"shallowrelu: interrupted after {len(cat)} regions; they are {where}", file=sys.stderr)
+        if args.output:
+            print(f"shallowrelu: interrupted after {len(cat)} regions; they are saved to {args.output} "
+                  f"(finished subtrees also in {args.output}{PART_SUFFIX}); to continue, run the same command "
+                  "with --resume", file=sys.stderr)
+        else:
+            print(f"shallowrelu: interrupted after {len(cat)} regions; they are not saved (no -o given)",
+                  file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
 
@@ -430,6 +466,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tree: LP tree search, builds the catalogue (default); milp: count patterns by MILP "
                         "with no-good cuts (bounded domains; slower; the independent cross-check)")
     p.add_argument("--time-limit", type=float, metavar="S", help="seconds for --method milp")
+    p.add_argument("--resume", action="store_true",
+                   help=f"continue an interrupted run of the same command: reads CAT{PART_SUFFIX} (the subtrees "
+                        "streamed so far, also after a crash) or else CAT, and ends with the catalogue an "
+                        "uninterrupted run gives")
 
     p = _subcommand(sub, "convert", cmd_convert, "build the equivalent three-layer network with extended-real weights",
                     "Build the shallow network of NET (a network, enumerated over the domain options, "

@@ -12,6 +12,10 @@ found, so an interrupted run keeps finished regions only.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -55,6 +59,10 @@ _EXTRA_RAYS = 8
 # one call instead of an LP per candidate row.
 _QHULL_MAX_DIM = 5
 _EMPTY = np.zeros((0, 0))
+# The tree is cut into at least this many subtrees (tasks) before any is run.
+# Fixed, not tied to the number of processes, so that the catalogue is the
+# same for every ``jobs``; enough for load balance on a few dozen cores.
+_TASKS = 64
 
 
 @dataclass
@@ -85,7 +93,12 @@ class _Stats:
     facet_lps: int = 0
     thin: int = 0
     thin_min_radius: float = np.inf
-    interrupted: bool = False
+
+    def add(self, other: "_Stats") -> None:
+        self.search_lps += other.search_lps
+        self.facet_lps += other.facet_lps
+        self.thin += other.thin
+        self.thin_min_radius = min(self.thin_min_radius, other.thin_min_radius)
 
 
 def _row_norms(M: np.ndarray) -> np.ndarray:
@@ -96,7 +109,7 @@ def _row_norms(M: np.ndarray) -> np.ndarray:
 class _Search:
     def __init__(self, net: ReLUNetwork, hull: AffineHull, tol: Tolerances,
                  samples: int, seed: int, progress: ProgressFn | None, hooks: SearchHooks | None = None) -> None:
-        self.net = net
+        self.net, self.hull, self.seed = net, hull, seed
         self.hooks = hooks
         self.tol = tol
         self.progress = progress
@@ -152,20 +165,58 @@ class _Search:
                      self.box[0].copy(), self.box[1].copy(), pts, pts @ W.T + b, _row_norms(W))
 
     # -- search ------------------------------------------------------------
-    def run(self) -> None:
+    def plan(self) -> list:
+        """Expand the tree breadth-first into independent subtrees.
+
+        Returns the tree's leaves and open subtrees in depth-first order: each
+        item is a :class:`RegionArrays` (regions found while expanding) or an
+        open :class:`_Node` (a task for :meth:`run_task`). The expansion
+        depends only on the network, domain and options, never on how the
+        tasks are run afterwards.
+        """
         root = self._root()
         if root is None:
-            return
+            return []
         if len(self.net.layers) == 1:  # no hidden layer: one affine map, one region
             self._leaf(root, np.zeros(0, dtype=bool), root.M, root.v)
-            return
-        stack = [root]
-        try:
-            while stack:
-                node = stack.pop()
-                self._descend(node, stack)
-        except KeyboardInterrupt:
-            self.stats.interrupted = True
+            return [self._take()]
+        items: list = [root]
+        while 0 < sum(isinstance(it, _Node) for it in items) < _TASKS:
+            expanded = []
+            for it in items:
+                if not isinstance(it, _Node):
+                    expanded.append(it)
+                    continue
+                children = self._expand(it)
+                if children is None:
+                    found = self._take()
+                    expanded.extend([found] if len(found) else [])
+                else:
+                    expanded.extend(children)
+            items = expanded
+        self.task_keys = len(self.src)
+        return items
+
+    def run_task(self, node: _Node) -> tuple[RegionArrays, _Stats]:
+        """All regions of one subtree in depth-first order, from a fresh LP model, and the work it took.
+
+        A fresh model (no warm state from other subtrees) makes the answer
+        independent of which process ran which task before. Ctrl-C leaves
+        the regions found so far in ``self.regions`` and re-raises.
+        """
+        self.model = ChebyshevModel(self.n, self.r_max, self.tol)
+        del self.src[self.task_keys:]
+        self.stats = _Stats()
+        stack = [node]
+        while stack:
+            children = self._expand(stack.pop())
+            if children is not None:
+                stack.extend(children[::-1])  # the inactive side first
+        return self._take(), self.stats
+
+    def _take(self) -> RegionArrays:
+        found, self.regions = self.regions, RegionArrays(self.n, self.net.n_outputs, self.net.n_neurons)
+        return found
 
     def _side(self, node: _Node, a: np.ndarray, c: float, known: bool):
         """Whether ``node`` meets ``a . t + c <= 0`` in a ball of radius > min_radius.
@@ -219,10 +270,13 @@ class _Search:
                       node.lo, node.hi, node.pts, (node.Z * s) @ W.T + b, _row_norms(M), node.V),
                 prefix, M, v)
 
-    def _descend(self, node: _Node, stack: list[_Node]) -> None:
-        """Decide the node's remaining neurons, pushing one child of every split."""
+    def _expand(self, node: _Node) -> tuple[_Node, _Node] | None:
+        """Decide the node's neurons up to the first split; return its (inactive, active) children.
+
+        None when the node ends in a region (recorded) or is pruned.
+        """
         if self._pruned(node):
-            return
+            return None
         delta = self.tol.min_radius
         while True:
             j0 = len(node.signs)
@@ -230,9 +284,9 @@ class _Search:
                 nxt, prefix, M, v = self._next_layer(node)
                 if nxt is None:
                     self._leaf(node, prefix, M, v)
-                    return
+                    return None
                 if self._pruned(nxt):
-                    return
+                    return None
                 node = nxt
                 continue
             # Everything cheap about the remaining neurons of this node, at once.
@@ -274,10 +328,7 @@ class _Search:
                 node.signs.append(bool(has_pos))
             if split is not None:
                 j, neg, pos, pt_neg, pt_pos = split
-                stack.append(self._child(node, j, True, pos, pt_pos))
-                node = self._child(node, j, False, neg, pt_neg)
-                if self._pruned(node):
-                    return
+                return self._child(node, j, False, neg, pt_neg), self._child(node, j, True, pos, pt_pos)
 
     def _pruned(self, node: _Node) -> bool:
         return self.hooks is not None and self.hooks.prune(node.lo, node.hi, node.layer, node.M, node.v,
@@ -346,6 +397,95 @@ class _Search:
         return facet, witness, margin
 
 
+# -- running the tasks ---------------------------------------------------------
+
+_worker: _Search | None = None
+
+
+def _exit_if_orphaned(parent: int, poll: float = 0.0) -> None:
+    # A parent killed outright (SIGKILL) cannot stop its pool: leave quietly
+    # rather than finish the task and fail on the broken pipe.
+    while poll and os.getppid() == parent:
+        time.sleep(poll)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _start_worker(args: tuple) -> None:
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent takes Ctrl-C and stops the pool
+    threading.Thread(target=_exit_if_orphaned, args=(os.getppid(), 0.2), daemon=True).start()
+    net, hull, tol, samples, seed, src, task_keys = args
+    _worker = _Search(net, hull, tol, samples, seed, None)
+    _worker.src, _worker.task_keys = list(src), task_keys
+
+
+def _work(task: tuple[int, _Node]) -> tuple[int, RegionArrays, _Stats]:
+    parent = os.getppid()
+    i, node = task
+    regions, stats = _worker.run_task(node)
+    _exit_if_orphaned(parent)
+    return i, regions, stats
+
+
+@dataclass
+class _Run:
+    """The plan's items, each with its regions once found (None: a task not run)."""
+
+    chunks: list[RegionArrays | None]
+    done: list[bool]
+    stats: _Stats
+    interrupted: bool
+
+
+def _run(search: _Search, items: list, jobs: int, progress: ProgressFn | None,
+         reuse: dict[int, RegionArrays], stream: Callable[[int, RegionArrays], None] | None = None) -> _Run:
+    """Run the plan's open subtrees in order (``jobs == 1``) or on a pool of local processes.
+
+    ``reuse`` holds regions of tasks finished by an earlier, interrupted run;
+    ``stream`` gets each task's regions as soon as the task is finished.
+    Ctrl-C stops the work and keeps every region found so far (in-process,
+    also those of the task under way, marked not done).
+    """
+    run = _Run([it if isinstance(it, RegionArrays) else reuse.get(i) for i, it in enumerate(items)], [], _Stats(),
+               False)
+    run.done = [c is not None for c in run.chunks]
+    run.stats.add(search.stats)
+    todo = [(i, it) for i, it in enumerate(items) if not run.done[i]]
+    found = sum(len(c) for c in run.chunks if c is not None)
+
+    def finish(i: int, regions: RegionArrays, stats: _Stats) -> None:
+        nonlocal found
+        run.chunks[i], run.done[i] = regions, True
+        if stream is not None:
+            stream(i, regions)
+        run.stats.add(stats)
+        found += len(regions)
+        if progress is not None:
+            progress(found, run.stats.search_lps + run.stats.facet_lps)
+
+    try:
+        if jobs == 1 or len(todo) <= 1:
+            for i, node in todo:
+                if progress is not None:
+                    base = (found, run.stats.search_lps + run.stats.facet_lps)
+                    search.progress = lambda r, lps, base=base: progress(base[0] + r, base[1] + lps)
+                try:
+                    finish(i, *search.run_task(node))
+                except KeyboardInterrupt:
+                    run.chunks[i] = search._take()
+                    run.stats.add(search.stats)
+                    raise
+        else:
+            init = (search.net, search.hull, search.tol, search.samples, search.seed, search.src, search.task_keys)
+            with multiprocessing.get_context("spawn").Pool(min(jobs, len(todo)), _start_worker, (init,)) as pool:
+                for i, regions, stats in pool.imap_unordered(_work, todo):
+                    finish(i, regions, stats)
+    except KeyboardInterrupt:
+        run.interrupted = True
+    return run
+
+
 def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
                    tol: Tolerances = DEFAULT_TOLERANCES, samples: int = 256, seed: int = 0) -> dict:
     """Run the region search with ``hooks`` deciding what to prune and what to do with each region.
@@ -362,13 +502,38 @@ def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
     hooks.hull = hull
     work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
     search = _Search(work_net, hull, tol, samples, seed, None, hooks)
-    search.run()
-    return {"lps": search.stats.search_lps, "interrupted": search.stats.interrupted}
+    run = _run(search, search.plan(), 1, None, {})
+    return {"lps": run.stats.search_lps, "interrupted": run.interrupted}
+
+
+def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: dict,
+              items: list) -> dict[int, RegionArrays]:
+    """The finished tasks of an interrupted catalogue, after checking it comes from the same run."""
+    if resume.network.fingerprint() != net.fingerprint():
+        raise ValueError("the catalogue to resume is of another network")
+    same_domain = (resume.hull.B.shape == hull.B.shape and np.array_equal(resume.hull.x0, hull.x0)
+                   and np.array_equal(resume.hull.domain.P, hull.domain.P)
+                   and np.array_equal(resume.hull.domain.p, hull.domain.p))
+    if not same_domain:
+        raise ValueError("the catalogue to resume was made over another domain")
+    changed = [k for k, v in options.items() if resume.info.get(k) != v]
+    if changed:
+        raise ValueError(f"the catalogue to resume was made with other options: {', '.join(changed)}")
+    chunks = resume.info.get("chunks")
+    if chunks is None:
+        raise ValueError("the catalogue to resume has no record of its tasks (made by an older version)")
+    reuse, start = {}, 0
+    for i, count, done in chunks:
+        if done and i < len(items) and isinstance(items[i], _Node):
+            reuse[i] = RegionArrays.from_table(resume.table, start, start + count, net.n_neurons)
+        start += count
+    return reuse
 
 
 def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerances = DEFAULT_TOLERANCES,
-                      samples: int = 256, seed: int = 0,
-                      progress: ProgressFn | None = None) -> Catalogue:
+                      samples: int = 256, seed: int = 0, jobs: int = 1, resume: Catalogue | None = None,
+                      progress: ProgressFn | None = None,
+                      on_chunk: Callable[[Catalogue], None] | None = None) -> Catalogue:
     """Find every full-dimensional activation region of ``net`` over ``domain``.
 
     Parameters
@@ -384,17 +549,27 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         Random interior points thrown in at the start; each region that
         catches one needs no LP to be found. Fixed by ``seed``.
     seed : int
+    jobs : int
+        Local processes for the independent subtrees (1: all in this
+        process). The catalogue is the same for every value.
+    resume : Catalogue, optional
+        An interrupted catalogue of the same network, domain and options:
+        its finished subtrees are kept, the rest is searched.
     progress : callable(regions, lps), optional
-        Called after every region.
+        Called after every region (after every subtree with ``jobs > 1``).
+    on_chunk : callable(Catalogue), optional
+        Gets each finished subtree's regions as a small catalogue with
+        ``info["chunk"]``, its index in the plan (see :class:`ChunkLog`).
 
     Returns
     -------
     Catalogue
         Regions in depth-first order (inactive side first), the same for
         the same network, domain and options. ``cat.info`` holds ``lps``,
-        ``seconds``, ``thin``, ``interrupted`` and ``complete``. A run stopped
-        by Ctrl-C returns the regions found so far with ``interrupted``
-        True.
+        ``seconds``, ``thin``, ``interrupted``, ``complete`` and ``chunks``
+        (per subtree: its index, its region count, finished or not). A run
+        stopped by Ctrl-C returns the regions found so far with
+        ``interrupted`` True; pass it as ``resume`` to finish it.
 
     Examples
     --------
@@ -405,31 +580,41 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     """
     if samples < 0:
         raise ValueError(f"samples must be >= 0, got {samples}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
     start = time.perf_counter()
     hull = affine_hull(domain, net.n_inputs, tol)
     if hull.B.shape[1] == 0:
         from .errors import DomainError
         raise DomainError("domain is a single point; there is nothing to enumerate")
     work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
-    search = _Search(work_net, hull, tol, samples, seed, progress)
-    search.run()
-    st = search.stats
+    options = {"samples": samples, "seed": seed, "min_inradius": tol.min_inradius, "min_radius": tol.min_radius}
+    search = _Search(work_net, hull, tol, samples, seed, None)
+    items = search.plan()
+    reuse = {} if resume is None else _reusable(resume, net, hull, options, items)
+    stream = None if on_chunk is None else (
+        lambda i, found: on_chunk(Catalogue(net, hull, found.freeze(), {"chunk": i, **options})))
+    run = _run(search, items, jobs, progress, reuse, stream)
+    regions = RegionArrays(work_net.n_inputs, net.n_outputs, net.n_neurons)
+    for chunk in run.chunks:
+        if chunk is not None:
+            regions.extend(chunk)
+    st = run.stats
     info = {
         "lps": st.search_lps + st.facet_lps,
         "search_lps": st.search_lps,
         "facet_lps": st.facet_lps,
         "thin": st.thin,
         "thin_min_radius": None if st.thin == 0 else st.thin_min_radius,
-        "interrupted": st.interrupted,
+        "interrupted": run.interrupted,
+        "resumed": resume is not None,
         "bounded": search.bounded,
         "radius_cap": search.r_max,
-        "samples": samples,
-        "seed": seed,
-        "min_inradius": tol.min_inradius,
-        "min_radius": tol.min_radius,
+        **options,
+        "chunks": [[i, len(c), done] for i, (c, done) in enumerate(zip(run.chunks, run.done)) if c is not None],
     }
-    cat = Catalogue(net, hull, search.regions.freeze(), info)
-    cert = cat.certificate(tol) if not st.interrupted else None
+    cat = Catalogue(net, hull, regions.freeze(), info)
+    cert = cat.certificate(tol) if not run.interrupted else None
     info["complete"] = bool(cert is not None and cert.complete)
     info["certificate"] = None if cert is None else cert.as_dict()
     info["seconds"] = time.perf_counter() - start

@@ -93,6 +93,9 @@ def _bad(tmp_path):
     np.save(tmp_path / "pts3.npy", np.zeros((2, 3)))
     np.save(tmp_path / "o.npy", np.ones(2))
     (tmp_path / "syntax.vnnlib").write_text("(declare-const X_0 Real)\n(assert (<= X_0 1)\n")
+    other = tmp_path / "other.npz"
+    sr.enumerate_regions(random_net([2, 5, 1], seed=8), sr.Box(-1, 1)).save(other)
+    (tmp_path / "junk.npz.part").write_bytes(b"SRLOG1\n\0" + b"\x05" * 11)
     (tmp_path / "unknown.vnnlib").write_text("(declare-const X_0 Real)\n(declare-const Y_0 Real)\n"
                                              "(assert (<= X_0 1))\n(assert (>= X_0 -1))\n(assert (<= Y_7 0))\n")
     return [
@@ -126,6 +129,15 @@ def _bad(tmp_path):
         ("stats table suffix", ["stats", str(cat), "-o", str(tmp_path / "t.xlsx")], ".csv or .parquet"),
         ("output index", ["bounds", str(net), "--box=-1,1", "--output-index", "5"], "1 outputs"),
         ("negative samples", ["enumerate", str(net), "--samples", "-3"], "--samples -3"),
+        ("zero jobs", ["enumerate", str(net), "--jobs", "0"], "--jobs 0: must be 1 or more"),
+        ("negative jobs", ["enumerate", str(net), "--jobs=-2"], "--jobs -2: must be 1 or more"),
+        ("resume without -o", ["enumerate", str(net), "--resume"], "give -o"),
+        ("nothing to resume", ["enumerate", str(net), "-o", str(tmp_path / "new.npz"), "--resume"],
+         "nothing to resume"),
+        ("resume another network", ["enumerate", str(net), "--box=-1,1", "-o", str(other), "--resume"],
+         "cannot resume: the catalogue to resume is of another network"),
+        ("resume a damaged log", ["enumerate", str(net), "-o", str(tmp_path / "junk.npz"), "--resume"],
+         "junk.npz.part: no complete chunk"),
         ("zero tolerance", ["enumerate", str(net), "--min-inradius", "0"], "--min-inradius 0"),
         ("bad time limit", ["bounds", str(net), "--box=-1,1", "--time-limit", "-1"], "--time-limit -1"),
         ("vnnlib syntax", ["verify", str(net), str(tmp_path / "syntax.vnnlib")], "syntax.vnnlib: unbalanced"),
@@ -150,6 +162,7 @@ def test_bad_inputs_give_one_line_and_exit_1(tmp_path):
         assert "Traceback" not in proc.stderr
     assert not (tmp_path / "no").exists() and not (tmp_path / "s.npz").exists()
     assert not (tmp_path / "p.png").exists() and not (tmp_path / "r.txt").exists()
+    assert not (tmp_path / "new.npz").exists() and not (tmp_path / "new.npz.part").exists()
 
 
 def test_usage_error_exits_2():
@@ -220,7 +233,24 @@ def test_interrupt_keeps_the_regions_found_so_far(tmp_path, sig):
     partial = sr.Catalogue.load(out)
     assert partial.info["interrupted"] and not partial.info["complete"]
     assert 0 < len(partial)
-    # the regions kept are exactly the first ones of an uninterrupted run, in order
+    # every region kept is where an uninterrupted run has it: subtree by subtree, in order
     full = sr.enumerate_regions(net, sr.Box(-1, 1))
     assert len(partial) < len(full)
-    np.testing.assert_array_equal(partial.table.patterns, full.table.patterns[:len(partial)])
+    assert_chunks_agree(partial, full)
+
+
+def assert_chunks_agree(partial, full):
+    """Each subtree (chunk) of ``partial`` holds the first regions of the same subtree of ``full``."""
+    where, start = {}, 0
+    for i, count, _ in full.info["chunks"]:
+        where[i], start = (start, count), start + count
+    start = 0
+    for i, count, done in partial.info["chunks"]:
+        at, full_count = where[i]
+        assert count == full_count if done else count <= full_count
+        np.testing.assert_array_equal(partial.table.patterns[start:start + count],
+                                      full.table.patterns[at:at + count])
+        np.testing.assert_array_equal(partial.table.interior[start:start + count],
+                                      full.table.interior[at:at + count])
+        start += count
+    assert start == len(partial)

@@ -1,0 +1,123 @@
+"""Parallel subtrees, interruption, streaming and resume: the catalogue never depends on how the run went."""
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import shallowrelu as sr
+from nets import random_net
+from shallowrelu.catalogue import ChunkLog
+from test_cli import assert_chunks_agree
+
+
+def assert_same_table(a, b):
+    for f in dataclasses.fields(a.table):
+        np.testing.assert_array_equal(getattr(a.table, f.name), getattr(b.table, f.name), err_msg=f.name)
+
+
+@pytest.fixture(scope="module")
+def net():
+    return random_net([3, 10, 10, 1], seed=4)
+
+
+@pytest.fixture(scope="module")
+def full(net):
+    return sr.enumerate_regions(net, sr.Box(-1, 1))
+
+
+def test_the_run_is_cut_into_subtrees(full):
+    chunks = full.info["chunks"]
+    assert len(chunks) > 20 and all(done for _, _, done in chunks)
+    assert sum(count for _, count, _ in chunks) == len(full)
+    assert [i for i, _, _ in chunks] == sorted(i for i, _, _ in chunks)
+
+
+@pytest.mark.slow
+def test_any_number_of_jobs_gives_the_same_bytes(net, full, tmp_path):
+    full.save(tmp_path / "one.npz")
+    two = sr.enumerate_regions(net, sr.Box(-1, 1), jobs=2)
+    two.save(tmp_path / "two.npz")
+    assert (tmp_path / "one.npz").read_bytes() == (tmp_path / "two.npz").read_bytes()
+    assert two.info["lps"] == full.info["lps"] and two.info["complete"]
+
+
+def _stop_after(k):
+    def progress(regions, lps):
+        if regions >= k:
+            raise KeyboardInterrupt
+    return progress
+
+
+def test_interrupted_runs_resume_to_the_uninterrupted_catalogue(net, full):
+    rng = np.random.default_rng(0)
+    cat = None
+    # stop at random moments, each time resuming the previous partial run
+    for k in sorted(rng.integers(1, len(full), size=4)):
+        cat = sr.enumerate_regions(net, sr.Box(-1, 1), resume=cat, progress=_stop_after(k))
+        assert cat.info["interrupted"] and not cat.info["complete"] and len(cat) >= k
+        assert_chunks_agree(cat, full)
+    done = sr.enumerate_regions(net, sr.Box(-1, 1), resume=cat)
+    assert not done.info["interrupted"] and done.info["complete"] and done.info["resumed"]
+    assert_same_table(done, full)
+
+
+def test_resume_refuses_other_options(net, full):
+    partial = sr.enumerate_regions(net, sr.Box(-1, 1), progress=_stop_after(50))
+    with pytest.raises(ValueError, match="other options: seed"):
+        sr.enumerate_regions(net, sr.Box(-1, 1), seed=1, resume=partial)
+    with pytest.raises(ValueError, match="another domain"):
+        sr.enumerate_regions(net, sr.Box(-2, 2), resume=partial)
+
+
+def test_the_chunk_log_survives_a_cut_tail(net, full, tmp_path):
+    log = ChunkLog(tmp_path / "c.part")
+    sr.enumerate_regions(net, sr.Box(-1, 1), on_chunk=log.append)
+    whole = ChunkLog.read(log.path)
+    tasks = [i for i, _, _ in whole.info["chunks"]]
+    assert len(tasks) > 20 and whole.info["interrupted"]
+    data = log.path.read_bytes()
+    for cut in (len(data) - 1, len(data) // 2, len(data) // 3 + 7):
+        log.path.write_bytes(data[:cut])  # a crash in the middle of a record
+        partial = ChunkLog.read(log.path)
+        assert 0 < len(partial.info["chunks"]) < len(tasks)
+        assert_chunks_agree(partial, full)
+        # appending after the cut keeps the log readable
+        more = ChunkLog(log.path, keep=True)
+        resumed = sr.enumerate_regions(net, sr.Box(-1, 1), resume=partial, on_chunk=more.append)
+        assert_same_table(resumed, full)
+        assert len(ChunkLog.read(log.path).info["chunks"]) == len(tasks)
+
+
+@pytest.mark.slow
+def test_cli_killed_at_random_moments_resumes_to_the_same_catalogue(tmp_path):
+    net = random_net([3, 14, 14, 1], seed=5)
+    sr.save_network(net, tmp_path / "n.npz")
+    out = tmp_path / "cat.npz"
+    argv = [sys.executable, "-m", "shallowrelu", "enumerate", str(tmp_path / "n.npz"), "--box=-1,1", "-o", str(out)]
+    rng = np.random.default_rng(1)
+    for k, sig in enumerate([signal.SIGTERM, signal.SIGKILL, signal.SIGINT]):
+        proc = subprocess.Popen(argv + (["--resume"] if k else []), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        time.sleep(2.0 + rng.random() * 2.0)
+        start = time.monotonic()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+        assert time.monotonic() - start < 5.0
+        if sig == signal.SIGKILL:
+            assert proc.returncode == -signal.SIGKILL
+        else:
+            assert proc.returncode == 130, err
+            assert "--resume" in err and "Traceback" not in err
+            assert sr.Catalogue.load(out).info["interrupted"]
+        assert (tmp_path / "cat.npz.part").exists()
+    proc = subprocess.run(argv + ["--resume", "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "cat.npz.part").exists()
+    assert_same_table(sr.Catalogue.load(out), sr.enumerate_regions(net, sr.Box(-1, 1)))
+    assert sorted(os.listdir(tmp_path)) == ["cat.npz", "n.npz"]
