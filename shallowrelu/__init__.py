@@ -9,7 +9,7 @@ from .faces import FaceLattice, face_lattice
 from .milp import OutputBounds, PatternCount, count_patterns, output_bounds
 from .errors import (CatalogueFormatError, DomainError, NetworkFormatError, ShallowReLUError,
                      SolverError)
-from .io import example_path, load_network, network_from_arrays, save_network
+from .io import example_path, from_torch, load_network, network_from_arrays, save_network
 from .network import ReLUNetwork
 from .polytope import Box, Polytope
 from .tolerances import Tolerances
@@ -23,7 +23,7 @@ __all__ = [
     "Explanation", "ExtendedRealError", "FaceLattice", "NetworkFormatError", "OutputBounds", "PatternCount",
     "Polytope", "ReLUNetwork", "Region", "ShallowNetwork", "ShallowReLUError", "SolverError", "Tolerances",
     "build_shallow", "check_equivalence", "count_patterns", "counterfactual", "enumerate_regions",
-    "example_path", "explain", "ext_affine", "face_lattice", "load_network", "network_from_arrays",
+    "example_path", "explain", "ext_affine", "face_lattice", "from_torch", "load_network", "network_from_arrays",
     "output_bounds", "save_network", "Property", "Verdict", "VerifyResult", "VnnlibError", "load_vnnlib",
     "parse_vnnlib", "verify",
 ]

@@ -104,9 +104,13 @@ def _add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of those points and of facet rays (default 0)")
     p.add_argument("--min-inradius", type=float, default=Tolerances().min_inradius,
                    help="report regions holding no ball this large as thin (default %(default)g)")
+    _add_jobs(p)
+
+
+def _add_jobs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
                    help="local processes for independent subtrees (default: all cores, here %(default)s); "
-                        "the catalogue is the same for every N")
+                        "the answer is the same for every N")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -132,13 +136,17 @@ def _progress_bar(enabled: bool | None):
     return update, bar.close
 
 
+def _check_jobs(args: argparse.Namespace) -> None:
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be 1 or more")
+
+
 def _search_options(args: argparse.Namespace) -> Tolerances:
     if args.samples < 0:
         raise UsageError(f"--samples {args.samples}: must be 0 or more")
     if not args.min_inradius > 0:
         raise UsageError(f"--min-inradius {args.min_inradius}: must be positive")
-    if args.jobs < 1:
-        raise UsageError(f"--jobs {args.jobs}: must be 1 or more")
+    _check_jobs(args)
     if getattr(args, "time_limit", None) is not None and not args.time_limit > 0:
         raise UsageError(f"--time-limit {args.time_limit}: must be positive")
     return Tolerances(min_inradius=args.min_inradius)
@@ -409,7 +417,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise UsageError(f"--timeout {args.timeout}: must be positive")
     net = load_network(args.net)
     prop = load_vnnlib(args.prop)
-    res = verify(net, prop, timeout=args.timeout, method=args.method)
+    _check_jobs(args)
+    res = verify(net, prop, timeout=args.timeout, method=args.method, jobs=args.jobs)
     if args.output:
         atomic_write_text(args.output, res.vnncomp_text())
     lines = [f"{res.verdict.value} ({res.seconds:.2f} s; {res.regions} regions checked by LP, "
@@ -540,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=METHODS, default="tree",
                    help="tree: branch-and-bound over regions (default); milp: one big-M MILP per disjunct, "
                         "the independent second method")
+    _add_jobs(p)
     p.add_argument("-o", "--output", metavar="RESULT", help="write the VNN-COMP result file here")
     _add_common(p)
     p.set_defaults(func=cmd_verify)

@@ -52,6 +52,13 @@ class SearchHooks:
     def leaf(self, G: np.ndarray, g: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:
         return None
 
+    def tally(self) -> dict[str, int]:
+        """Counts gathered since the last call, reset (a worker process sends them home per task)."""
+        return {}
+
+    def add_tally(self, counts: dict[str, int]) -> None:
+        """Add a worker's counts to this (the parent's) hooks."""
+
 # Rays shot from a region's centre per candidate facet row, besides the rows'
 # own normals; the first hyperplane a ray meets alone is a facet, no LP needed.
 _EXTRA_RAYS = 8
@@ -400,6 +407,7 @@ class _Search:
 # -- running the tasks ---------------------------------------------------------
 
 _worker: _Search | None = None
+_worker_error: Exception | None = None
 
 
 def _exit_if_orphaned(parent: int, poll: float = 0.0) -> None:
@@ -412,20 +420,25 @@ def _exit_if_orphaned(parent: int, poll: float = 0.0) -> None:
 
 
 def _start_worker(args: tuple) -> None:
-    global _worker
+    global _worker, _worker_error
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent takes Ctrl-C and stops the pool
     threading.Thread(target=_exit_if_orphaned, args=(os.getppid(), 0.2), daemon=True).start()
-    net, hull, tol, samples, seed, src, task_keys = args
-    _worker = _Search(net, hull, tol, samples, seed, None)
-    _worker.src, _worker.task_keys = list(src), task_keys
+    try:
+        net, hull, tol, samples, seed, src, task_keys, hooks = args
+        _worker = _Search(net, hull, tol, samples, seed, None, hooks)
+        _worker.src, _worker.task_keys = list(src), task_keys
+    except Exception as exc:  # noqa: BLE001 - a failing initializer makes the pool respawn workers forever
+        _worker_error = exc
 
 
-def _work(task: tuple[int, _Node]) -> tuple[int, RegionArrays, _Stats]:
+def _work(task: tuple[int, _Node]) -> tuple[int, RegionArrays, _Stats, dict]:
+    if _worker_error is not None:
+        raise _worker_error
     parent = os.getppid()
     i, node = task
     regions, stats = _worker.run_task(node)
     _exit_if_orphaned(parent)
-    return i, regions, stats
+    return i, regions, stats, {} if _worker.hooks is None else _worker.hooks.tally()
 
 
 @dataclass
@@ -477,9 +490,12 @@ def _run(search: _Search, items: list, jobs: int, progress: ProgressFn | None,
                     run.stats.add(search.stats)
                     raise
         else:
-            init = (search.net, search.hull, search.tol, search.samples, search.seed, search.src, search.task_keys)
+            init = (search.net, search.hull, search.tol, search.samples, search.seed, search.src, search.task_keys,
+                    search.hooks)
             with multiprocessing.get_context("spawn").Pool(min(jobs, len(todo)), _start_worker, (init,)) as pool:
-                for i, regions, stats in pool.imap_unordered(_work, todo):
+                for i, regions, stats, counts in pool.imap_unordered(_work, todo):
+                    if search.hooks is not None:
+                        search.hooks.add_tally(counts)
                     finish(i, regions, stats)
     except KeyboardInterrupt:
         run.interrupted = True
@@ -487,8 +503,12 @@ def _run(search: _Search, items: list, jobs: int, progress: ProgressFn | None,
 
 
 def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
-                   tol: Tolerances = DEFAULT_TOLERANCES, samples: int = 256, seed: int = 0) -> dict:
+                   tol: Tolerances = DEFAULT_TOLERANCES, samples: int = 256, seed: int = 0, jobs: int = 1) -> dict:
     """Run the region search with ``hooks`` deciding what to prune and what to do with each region.
+
+    With ``jobs > 1`` the subtrees run in worker processes, each with its own
+    copy of ``hooks`` (so they must pickle); an exception a hook raises there
+    ends the search and is raised here.
 
     Returns
     -------
@@ -502,7 +522,7 @@ def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
     hooks.hull = hull
     work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
     search = _Search(work_net, hull, tol, samples, seed, None, hooks)
-    run = _run(search, search.plan(), 1, None, {})
+    run = _run(search, search.plan(), jobs, None, {})
     return {"lps": run.stats.search_lps, "interrupted": run.interrupted}
 
 

@@ -27,7 +27,7 @@ def load_network(path: str | os.PathLike, normalize: bool = False) -> ReLUNetwor
     path : str or path
         ``.npz`` with arrays ``W0, b0, W1, b1, ...`` (``W`` shaped ``(out, in)``
         as in PyTorch; ReLU after every layer but the last); ``.onnx``
-        (MatMul, Gemm, Add, Sub, Mul, Div by constants, Relu, Flatten,
+        (MatMul, Gemm, Conv, Add, Sub, Mul, Div by constants, Relu, Flatten,
         Reshape, Identity, BatchNormalization; needs ``pip install
         'shallowrelu[onnx]'``); or ``.nnet`` (the ACAS Xu text format).
     normalize : bool
@@ -343,7 +343,7 @@ def _load_onnx(path: Path) -> ReLUNetwork:
 def _attr(node, name: str, default):
     for a in node.attribute:
         if a.name == name:
-            return {1: a.f, 2: a.i, 7: list(a.ints), 6: list(a.floats)}.get(a.type, default)
+            return {1: a.f, 2: a.i, 3: a.s, 7: list(a.ints), 6: list(a.floats)}.get(a.type, default)
     return default
 
 
@@ -413,12 +413,133 @@ def _onnx_op(node, args, layers, where, numpy_helper):
         BT = alpha * B.T
         return _Affine(BT @ x.M, BT @ x.v + beta * np.broadcast_to(C, (B.shape[1],)), (B.shape[1],))
     if op == "BatchNormalization" and isinstance(args[0], _Affine):
-        x, scale, bias, mean, var = args[:5]
-        eps = _attr(node, "epsilon", 1e-5)
-        s = scale / np.sqrt(var + eps)
-        channels = s.size
-        rep = x.v.size // channels
-        s_full, shift = np.repeat(s, rep), np.repeat(bias - mean * s, rep)
-        return _Affine(x.M * s_full[:, None], x.v * s_full + shift, x.shape)
-    raise NetworkFormatError(f"{where} is not supported (supported: MatMul, Gemm, Add, Sub, Mul, Div by constants, "
-                             "Relu, Flatten, Reshape, Identity, Constant, BatchNormalization)")
+        return _batch_norm(args[0], *args[1:5], _attr(node, "epsilon", 1e-5))
+    if op == "Conv" and isinstance(args[0], _Affine) and all(isinstance(a, np.ndarray) for a in args[1:]):
+        x, weight = args[0], args[1]
+        k = weight.ndim - 2
+        if _attr(node, "auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID"):
+            raise NetworkFormatError(f"{where}: auto_pad other than NOTSET/VALID is not supported")
+        return _conv(x, weight, args[2] if len(args) > 2 else None, _attr(node, "strides", [1] * k),
+                     _attr(node, "pads", [0] * 2 * k), _attr(node, "dilations", [1] * k), _attr(node, "group", 1),
+                     where)
+    raise NetworkFormatError(f"{where} is not supported (supported: MatMul, Gemm, Conv, Add, Sub, Mul, Div by "
+                             "constants, Relu, Flatten, Reshape, Identity, Constant, BatchNormalization)")
+
+
+def _batch_norm(x: _Affine, scale, bias, mean, var, eps: float) -> _Affine:
+    """Inference-mode batch normalisation folded into the affine map (channels first)."""
+    s = np.asarray(scale, float) / np.sqrt(np.asarray(var, float) + eps)
+    rep = x.v.size // s.size
+    s_full, shift = np.repeat(s, rep), np.repeat(np.asarray(bias, float) - np.asarray(mean, float) * s, rep)
+    return _Affine(x.M * s_full[:, None], x.v * s_full + shift, x.shape)
+
+
+def _conv(x: _Affine, weight: np.ndarray, bias: np.ndarray | None, strides, pads, dilations, group: int,
+          where: str) -> _Affine:
+    """A 2-D convolution (channels first, no batch axis) lowered to one dense matrix."""
+    if weight.ndim != 4 or len(x.shape) != 3:
+        raise NetworkFormatError(f"{where}: only 2-D convolutions of a (C, H, W) input are supported, "
+                                 f"got weight {weight.shape} on input {x.shape}")
+    C, H, Wd = x.shape
+    O, Cg, kh, kw = weight.shape
+    if Cg * group != C or O % group:
+        raise NetworkFormatError(f"{where}: weight {weight.shape} with group {group} does not fit {C} channels")
+    (sh, sw), (dh, dw), (pt, pl) = strides, dilations, pads[:2]
+    Ho = (H + pads[0] + pads[2] - dh * (kh - 1) - 1) // sh + 1
+    Wo = (Wd + pads[1] + pads[3] - dw * (kw - 1) - 1) // sw + 1
+    if Ho < 1 or Wo < 1:
+        raise NetworkFormatError(f"{where}: the kernel does not fit the input {x.shape}")
+    if O * Ho * Wo * C * H * Wd > MAX_WEIGHTS:
+        raise NetworkFormatError(f"{where}: too large to lower to a dense matrix")
+    K = np.zeros((O, Ho, Wo, C, H, Wd))
+    per_group = O // group
+    for o in range(O):
+        for c in range(Cg):
+            ci = (o // per_group) * Cg + c
+            for a in range(kh):
+                rows = np.arange(Ho) * sh - pt + a * dh
+                for b in range(kw):
+                    cols = np.arange(Wo) * sw - pl + b * dw
+                    oi, oj = np.nonzero(((rows >= 0) & (rows < H))[:, None] & ((cols >= 0) & (cols < Wd))[None, :])
+                    K[o, oi, oj, ci, rows[oi], cols[oj]] += weight[o, c, a, b]
+    K = K.reshape(O * Ho * Wo, C * H * Wd)
+    shift = np.repeat(np.zeros(O) if bias is None else np.asarray(bias, float), Ho * Wo)
+    return _Affine(K @ x.M, K @ x.v + shift, (O, Ho, Wo))
+
+
+# -------------------------------------------------------------- PyTorch ---
+
+def from_torch(module, input_shape: tuple[int, ...] | None = None) -> ReLUNetwork:
+    """The network of a PyTorch ``nn.Sequential`` (in eval mode) of Linear, Conv2d, ReLU, ...
+
+    Duck-typed: modules are read by class name and their ``weight``/``bias``
+    tensors, so this module never imports torch. Supported: Linear, Conv2d,
+    ReLU, Flatten, Identity, Dropout (inference: identity), BatchNorm1d/2d
+    (running statistics folded into the preceding map); nested Sequential.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    input_shape : tuple of int, optional
+        Shape of one input without the batch axis, e.g. ``(1, 8, 8)``;
+        needed when the first layer is a convolution.
+
+    Raises
+    ------
+    NetworkFormatError
+        Naming the module at fault.
+    """
+    def tensor(t) -> np.ndarray:
+        return np.asarray(t.detach().cpu().numpy(), dtype=np.float64)
+
+    mods = []
+
+    def walk(m) -> None:
+        if type(m).__name__ == "Sequential":
+            for child in m:
+                walk(child)
+        else:
+            mods.append(m)
+
+    walk(module)
+    x = None
+    if input_shape is not None:
+        n = int(np.prod(input_shape))
+        x = _Affine(np.eye(n), np.zeros(n), tuple(input_shape))
+    layers: list = []
+    for k, m in enumerate(mods):
+        name = type(m).__name__
+        where = f"torch module {k} ({name})"
+        if name == "Linear":
+            W = tensor(m.weight)
+            b = tensor(m.bias) if m.bias is not None else np.zeros(W.shape[0])
+            if x is None:
+                x = _Affine(np.eye(W.shape[1]), np.zeros(W.shape[1]), (W.shape[1],))
+            if x.v.size != W.shape[1]:
+                raise NetworkFormatError(f"{where}: takes {W.shape[1]} inputs but gets {x.v.size}")
+            x = _Affine(W @ x.M, W @ x.v + b, (W.shape[0],))
+        elif x is None:
+            raise NetworkFormatError(f"{where}: give input_shape when the first layer is not Linear")
+        elif name == "ReLU":
+            layers.append((x.M, x.v))
+            x = _Affine(np.eye(x.v.size), np.zeros(x.v.size), x.shape)
+        elif name == "Flatten":
+            x = _Affine(x.M, x.v, (x.v.size,))
+        elif name in ("Identity", "Dropout"):
+            continue
+        elif name in ("BatchNorm1d", "BatchNorm2d"):
+            x = _batch_norm(x, tensor(m.weight), tensor(m.bias), tensor(m.running_mean), tensor(m.running_var),
+                            float(m.eps))
+        elif name == "Conv2d":
+            if m.padding_mode != "zeros" or isinstance(m.padding, str):
+                raise NetworkFormatError(f"{where}: only explicit zero padding is supported")
+            ph, pw = m.padding
+            x = _conv(x, tensor(m.weight), None if m.bias is None else tensor(m.bias), m.stride, [ph, pw, ph, pw],
+                      m.dilation, m.groups, where)
+        else:
+            raise NetworkFormatError(f"{where} is not supported (supported: Linear, Conv2d, ReLU, Flatten, "
+                                     "Identity, Dropout, BatchNorm1d/2d)")
+    if x is None:
+        raise NetworkFormatError("torch module: no layers")
+    layers.append((x.M, x.v))
+    return ReLUNetwork(tuple(layers), source=f"torch {type(module).__name__}")

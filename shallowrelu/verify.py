@@ -103,8 +103,18 @@ class _Hooks(SearchHooks):
         h = self.hull
         return self.net.restrict(h.x0, h.B) if h.flat else self.net
 
+    def tally(self) -> dict[str, int]:
+        counts = {"regions": self.regions, "pruned": self.pruned, "unconfirmed": self.unconfirmed}
+        self.regions = self.pruned = self.unconfirmed = 0
+        return counts
+
+    def add_tally(self, counts: dict[str, int]) -> None:
+        self.regions += counts["regions"]
+        self.pruned += counts["pruned"]
+        self.unconfirmed += counts["unconfirmed"]
+
     def _tick(self) -> None:
-        if time.perf_counter() > self.deadline:
+        if time.monotonic() > self.deadline:
             raise _OutOfTime
 
     def prune(self, lo, hi, layer, M, v, signs) -> bool:
@@ -136,7 +146,7 @@ class _Hooks(SearchHooks):
 
 def _milp_term(net: ReLUNetwork, term: Term, deadline: float) -> tuple[Verdict, np.ndarray | None]:
     """One disjunct decided by the MILP: its least violation, then the forward pass on the minimiser."""
-    left = deadline - time.perf_counter()
+    left = deadline - time.monotonic()
     if left <= 0:
         return Verdict.TIMEOUT, None
     margin = MILP_PROOF_MARGIN * (1.0 + float(np.max(np.abs(term.e), initial=0.0)))
@@ -151,7 +161,7 @@ def _milp_term(net: ReLUNetwork, term: Term, deadline: float) -> tuple[Verdict, 
 
 
 def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, samples: int = 2000, seed: int = 0,
-           tol: Tolerances = DEFAULT_TOLERANCES, method: str = "tree") -> VerifyResult:
+           tol: Tolerances = DEFAULT_TOLERANCES, method: str = "tree", jobs: int = 1) -> VerifyResult:
     """Decide a VNN-LIB property on a network.
 
     Parameters
@@ -166,6 +176,8 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
         ``tree``: branch-and-bound over the regions, one LP per region left
         (the default). ``milp``: one big-M MILP per disjunct minimising the
         constraint violation (PuLP with HiGHS), the independent second method.
+    jobs : int
+        Local processes for the tree method's independent subtrees.
 
     Returns
     -------
@@ -178,7 +190,7 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
                                f"outputs, the network {net.n_inputs} and {net.n_outputs}")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
-    start = time.perf_counter()
+    start = time.monotonic()
     deadline = start + (timeout if timeout is not None else np.inf)
     rng = np.random.default_rng(seed)
     for term in prop.terms:  # cheap falsification first, on every disjunct
@@ -186,33 +198,33 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
         hit = np.flatnonzero(_meets(net, term, X))
         if hit.size:
             x = X[hit[0]]
-            return VerifyResult(Verdict.SAT, time.perf_counter() - start, x, net(x[None])[0], note="random sample")
+            return VerifyResult(Verdict.SAT, time.monotonic() - start, x, net(x[None])[0], note="random sample")
     if method == "milp":
         undecided = 0
         for term in prop.terms:
             verdict, x = _milp_term(net, term, deadline)
             if verdict is Verdict.SAT:
-                return VerifyResult(Verdict.SAT, time.perf_counter() - start, x, net(x[None])[0], note="MILP")
+                return VerifyResult(Verdict.SAT, time.monotonic() - start, x, net(x[None])[0], note="MILP")
             if verdict is Verdict.TIMEOUT:
-                return VerifyResult(Verdict.TIMEOUT, time.perf_counter() - start, note="MILP")
+                return VerifyResult(Verdict.TIMEOUT, time.monotonic() - start, note="MILP")
             undecided += verdict is Verdict.UNKNOWN
-        return VerifyResult(Verdict.UNKNOWN if undecided else Verdict.UNSAT, time.perf_counter() - start,
+        return VerifyResult(Verdict.UNKNOWN if undecided else Verdict.UNSAT, time.monotonic() - start,
                             note=f"MILP; {undecided} disjuncts with minimum violation near 0 and no confirmed point"
                             if undecided else "MILP")
     regions = pruned = unconfirmed = 0
     for term in prop.terms:
         hooks = _Hooks(net, term, deadline, tol)
         try:
-            search_regions(net, Box(term.lo, term.hi), hooks, tol=tol)
+            search_regions(net, Box(term.lo, term.hi), hooks, tol=tol, jobs=jobs)
         except _Found as found:
             x = found.x
-            return VerifyResult(Verdict.SAT, time.perf_counter() - start, x, net(x[None])[0],
+            return VerifyResult(Verdict.SAT, time.monotonic() - start, x, net(x[None])[0],
                                 regions + hooks.regions, pruned + hooks.pruned, "region LP")
         except _OutOfTime:
-            return VerifyResult(Verdict.TIMEOUT, time.perf_counter() - start, regions=regions + hooks.regions,
+            return VerifyResult(Verdict.TIMEOUT, time.monotonic() - start, regions=regions + hooks.regions,
                                 pruned=pruned + hooks.pruned)
         regions, pruned, unconfirmed = regions + hooks.regions, pruned + hooks.pruned, unconfirmed + hooks.unconfirmed
     verdict = Verdict.UNKNOWN if unconfirmed else Verdict.UNSAT
-    return VerifyResult(verdict, time.perf_counter() - start, regions=regions, pruned=pruned,
+    return VerifyResult(verdict, time.monotonic() - start, regions=regions, pruned=pruned,
                         note=f"{unconfirmed} regions undecided (LP failed, or its point not confirmed by the "
                              "forward pass)" if unconfirmed else "")

@@ -131,6 +131,7 @@ def _bad(tmp_path):
         ("negative samples", ["enumerate", str(net), "--samples", "-3"], "--samples -3"),
         ("zero jobs", ["enumerate", str(net), "--jobs", "0"], "--jobs 0: must be 1 or more"),
         ("negative jobs", ["enumerate", str(net), "--jobs=-2"], "--jobs -2: must be 1 or more"),
+        ("verify zero jobs", ["verify", str(net), str(tmp_path / "unknown.vnnlib"), "--jobs", "0"], "--jobs 0"),
         ("resume without -o", ["enumerate", str(net), "--resume"], "give -o"),
         ("nothing to resume", ["enumerate", str(net), "-o", str(tmp_path / "new.npz"), "--resume"],
          "nothing to resume"),

@@ -140,3 +140,45 @@ def test_cli_enumerates_an_onnx_network(tmp_path):
                            "--box=-1,1", "--json"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["regions"] >= 1
+
+
+@pytest.mark.parametrize("strides,pads,dilations,group", [([1, 1], [0, 0, 0, 0], [1, 1], 1),
+                                                           ([2, 1], [1, 0, 1, 2], [1, 2], 1),
+                                                           ([1, 2], [1, 1, 1, 1], [1, 1], 2)])
+def test_conv_is_lowered_to_a_dense_layer(tmp_path, rng, strides, pads, dilations, group):
+    # Conv -> Relu -> Flatten -> Gemm, on a (2, 5, 6) input, checked against onnxruntime
+    Wc = rng.normal(size=(4, 2 // group, 3, 2)).astype(np.float32)
+    bc = rng.normal(size=4).astype(np.float32)
+    net0 = helper.make_graph(
+        [helper.make_node("Conv", ["x", "Wc", "bc"], ["c"], strides=strides, pads=pads, dilations=dilations,
+                          group=group, name="conv"),
+         helper.make_node("Relu", ["c"], ["r"]), helper.make_node("Flatten", ["r"], ["f"]),
+         helper.make_node("Gemm", ["f", "Wg"], ["y"], transB=1)],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_tensor("Wc", TensorProto.FLOAT, Wc.shape, Wc.ravel()),
+         helper.make_tensor("bc", TensorProto.FLOAT, [4], bc)])
+    # the flattened size is whatever the convolution gives; ask onnxruntime for it first
+    probe = tmp_path / "probe.onnx"
+    g = helper.make_graph(list(net0.node)[:3], "p", list(net0.input),
+                          [helper.make_tensor_value_info("f", TensorProto.FLOAT, None)], list(net0.initializer))
+    onnx.save(helper.make_model(g), str(probe))
+    width = ort.InferenceSession(str(probe)).run(None, {"x": np.zeros((1, 2, 5, 6), np.float32)})[0].shape[1]
+    Wg = rng.normal(size=(3, width)).astype(np.float32)
+    net0.initializer.append(helper.make_tensor("Wg", TensorProto.FLOAT, Wg.shape, Wg.ravel()))
+    path = tmp_path / "conv.onnx"
+    onnx.save(helper.make_model(net0), str(path))
+    net = sr.load_network(path)
+    assert net.n_inputs == 60 and net.hidden_sizes == (width,) and net.n_outputs == 3
+    X = rng.uniform(-1, 1, size=(40, 60)).astype(np.float32)
+    Y = np.vstack([ort.InferenceSession(str(path)).run(None, {"x": x.reshape(1, 2, 5, 6)})[0] for x in X])
+    assert np.abs(net(X.astype(np.float64)) - Y).max() <= 1e-5 * max(1.0, np.abs(Y).max())
+
+
+def test_maxpool_is_named_as_unsupported(tmp_path):
+    graph = helper.make_graph([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], name="pool")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    onnx.save(helper.make_model(graph), str(tmp_path / "pool.onnx"))
+    with pytest.raises(sr.NetworkFormatError, match="pool.onnx: node 'pool' \\(op MaxPool\\) is not supported"):
+        sr.load_network(tmp_path / "pool.onnx")

@@ -82,6 +82,19 @@ def test_tllverifybench_n8_agrees_with_published_verdicts(onnx_name, prop_name, 
     check_answer(net, prop, res)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("onnx_name,prop_name,expected", _tll_rows())
+def test_two_processes_give_the_same_verdicts(onnx_name, prop_name, expected):
+    # subtrees in worker processes: a counterexample found there ends the search here
+    net = sr.load_network(DATA / "tll" / onnx_name)
+    prop = sr.load_vnnlib(DATA / "tll" / prop_name)
+    res = sr.verify(net, prop, timeout=300, samples=0, jobs=2)
+    assert res.verdict.value == expected
+    check_answer(net, prop, res)
+    if expected == "unsat":
+        assert res.regions + res.pruned > 0
+
+
 @pytest.mark.parametrize("method", VERIFY_METHODS)
 @pytest.mark.parametrize("threshold", [0.0, 0.5, 1.0, 1.5, 2.5])
 def test_two_input_property_against_brute_force(threshold, method):
