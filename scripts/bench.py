@@ -9,12 +9,18 @@ carried points.
 
     python scripts/bench.py                  # default set
     python scripts/bench.py --nets 4-16,16,16-1 --no-naive
+    python scripts/bench.py --nets 2-16,16-1 --no-shallow --jobs-nets 3-16,16-1 --jobs 1 2
+
+The last table times ``--jobs`` (local processes over independent subtrees)
+on the same net and checks that every run saves the same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import linprog
@@ -86,6 +92,9 @@ def main() -> None:
                         help="skip converting to the shallow network and checking it")
     parser.add_argument("--shallow-max-regions", type=int, default=5000,
                         help="convert and check nets with at most this many regions (default %(default)s)")
+    parser.add_argument("--jobs-nets", nargs="*", default=["3-16,16-1"], metavar="N-H1,H2-M",
+                        help="nets for the --jobs table (default: %(default)s; none to skip)")
+    parser.add_argument("--jobs", nargs="+", type=int, default=[1, 2], help="process counts to time")
     args = parser.parse_args()
     specs = args.nets
     header = (f"{'net':<16}{'regions':>9}{'LPs':>9}{'LPs/reg':>9}{'seconds':>9}{'ms/reg':>8}"
@@ -110,6 +119,29 @@ def main() -> None:
         catalogues[spec] = (net, cat)
     if args.shallow:
         shallow_table(catalogues, args.shallow_max_regions)
+    if args.jobs_nets:
+        jobs_table(args.jobs_nets, args.jobs, args.seed)
+
+
+def jobs_table(specs: list[str], jobs: list[int], seed: int) -> None:
+    """Wall time per number of processes (catalogue and certificate included), and byte identity."""
+    print()
+    header = f"{'net':<16}{'regions':>9}{'jobs':>6}{'seconds':>9}{'speed-up':>10}  same bytes as jobs={jobs[0]}"
+    print(header)
+    print("-" * len(header))
+    for spec in specs:
+        net = he_net(spec, seed)
+        first = base = None
+        for j in jobs:
+            t0 = time.perf_counter()
+            cat = sr.enumerate_regions(net, sr.Box(-1.0, 1.0), jobs=j)
+            secs = time.perf_counter() - t0
+            with tempfile.TemporaryDirectory() as d:
+                cat.save(Path(d) / "c.npz")
+                data = (Path(d) / "c.npz").read_bytes()
+            first = data if first is None else first
+            base = secs if base is None else base
+            print(f"{spec:<16}{len(cat):>9}{j:>6}{secs:>9.2f}{base / secs:>9.2f}x  {data == first}", flush=True)
 
 
 def shallow_table(catalogues: dict, max_regions: int) -> None:

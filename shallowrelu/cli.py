@@ -228,6 +228,10 @@ def cmd_enumerate(args: argparse.Namespace) -> int:
     if args.output:
         lines.append(f"wrote {args.output}")
     _print(args, payload, lines)
+    if cat.info.get("unresolved"):
+        print(f"shallowrelu: {cat.info['unresolved']} subtrees unresolved ({cat.info['unresolved_error']}); "
+              "their regions are missing and the catalogue is marked incomplete", file=sys.stderr)
+        return EXIT_SOLVER
     if interrupted:
         if args.output:
             print(f"shallowrelu: interrupted after {len(cat)} regions; they are saved to {args.output} "
@@ -413,11 +417,11 @@ def cmd_bounds(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     _check_output(args.output)
+    _check_jobs(args)
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout {args.timeout}: must be positive")
     net = load_network(args.net)
     prop = load_vnnlib(args.prop)
-    _check_jobs(args)
     res = verify(net, prop, timeout=args.timeout, method=args.method, jobs=args.jobs)
     if args.output:
         atomic_write_text(args.output, res.vnncomp_text())

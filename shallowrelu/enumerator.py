@@ -24,6 +24,7 @@ import numpy as np
 
 from .bounds import affine_range, tighten_box
 from .catalogue import Catalogue, RegionArrays
+from .errors import DomainError, SolverError
 from .network import ReLUNetwork
 from .polytope import (AffineHull, ChebyshevModel, Domain, affine_hull, bounding_box,
                        facets_by_vertices, normalise_rows, vertices_or_empty)
@@ -100,12 +101,17 @@ class _Stats:
     facet_lps: int = 0
     thin: int = 0
     thin_min_radius: float = np.inf
+    # Subtrees left out because an LP failed on every attempt, and the first error.
+    unresolved: int = 0
+    unresolved_error: str = ""
 
     def add(self, other: "_Stats") -> None:
         self.search_lps += other.search_lps
         self.facet_lps += other.facet_lps
         self.thin += other.thin
         self.thin_min_radius = min(self.thin_min_radius, other.thin_min_radius)
+        self.unresolved += other.unresolved
+        self.unresolved_error = self.unresolved_error or other.unresolved_error
 
 
 def _row_norms(M: np.ndarray) -> np.ndarray:
@@ -194,7 +200,7 @@ class _Search:
                 if not isinstance(it, _Node):
                     expanded.append(it)
                     continue
-                children = self._expand(it)
+                children = self._try_expand(it)
                 if children is None:
                     found = self._take()
                     expanded.extend([found] if len(found) else [])
@@ -216,7 +222,7 @@ class _Search:
         self.stats = _Stats()
         stack = [node]
         while stack:
-            children = self._expand(stack.pop())
+            children = self._try_expand(stack.pop())
             if children is not None:
                 stack.extend(children[::-1])  # the inactive side first
         return self._take(), self.stats
@@ -276,6 +282,15 @@ class _Search:
         return (_Node(node.layer + 1, [], prefix, M, v, node.keys, node.G, node.g,
                       node.lo, node.hi, node.pts, (node.Z * s) @ W.T + b, _row_norms(M), node.V),
                 prefix, M, v)
+
+    def _try_expand(self, node: _Node) -> tuple[_Node, _Node] | None:
+        try:
+            return self._expand(node)
+        except SolverError as exc:
+            # Never guess: the subtree is left out, counted, and the catalogue is not complete.
+            self.stats.unresolved += 1
+            self.stats.unresolved_error = self.stats.unresolved_error or str(exc)
+            return None
 
     def _expand(self, node: _Node) -> tuple[_Node, _Node] | None:
         """Decide the node's neurons up to the first split; return its (inactive, active) children.
@@ -513,17 +528,17 @@ def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
     Returns
     -------
     dict
-        ``lps`` (search LPs) and ``interrupted``.
+        ``lps`` (search LPs), ``interrupted``, and ``unresolved`` (subtrees
+        left out because an LP failed on every attempt).
     """
     hull = affine_hull(domain, net.n_inputs, tol)
     if hull.B.shape[1] == 0:
-        from .errors import DomainError
         raise DomainError("domain is a single point; there is nothing to search")
     hooks.hull = hull
     work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
     search = _Search(work_net, hull, tol, samples, seed, None, hooks)
     run = _run(search, search.plan(), jobs, None, {})
-    return {"lps": run.stats.search_lps, "interrupted": run.interrupted}
+    return {"lps": run.stats.search_lps, "interrupted": run.interrupted, "unresolved": run.stats.unresolved}
 
 
 def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: dict,
@@ -605,7 +620,6 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     start = time.perf_counter()
     hull = affine_hull(domain, net.n_inputs, tol)
     if hull.B.shape[1] == 0:
-        from .errors import DomainError
         raise DomainError("domain is a single point; there is nothing to enumerate")
     work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
     options = {"samples": samples, "seed": seed, "min_inradius": tol.min_inradius, "min_radius": tol.min_radius}
@@ -627,6 +641,8 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         "thin": st.thin,
         "thin_min_radius": None if st.thin == 0 else st.thin_min_radius,
         "interrupted": run.interrupted,
+        "unresolved": st.unresolved,
+        "unresolved_error": st.unresolved_error or None,
         "resumed": resume is not None,
         "bounded": search.bounded,
         "radius_cap": search.r_max,
@@ -635,7 +651,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     }
     cat = Catalogue(net, hull, regions.freeze(), info)
     cert = cat.certificate(tol) if not run.interrupted else None
-    info["complete"] = bool(cert is not None and cert.complete)
+    info["complete"] = bool(cert is not None and cert.complete and not st.unresolved)
     info["certificate"] = None if cert is None else cert.as_dict()
     info["seconds"] = time.perf_counter() - start
     return cat

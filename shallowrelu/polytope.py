@@ -160,9 +160,12 @@ class ChebyshevModel:
     inside ``{t : G t + g <= 0}``, capped at ``r_max``. Rows are keyed so that a
     depth-first search adds and removes only the rows that changed, keeping
     the simplex basis between solves. Every answer is checked against the
-    rows; a warm solve that violates them (HiGHS can return such a point
-    after rows changed) is redone cold, and a cold one that still does
-    raises :class:`SolverError`.
+    rows. A solve that fails (any status but optimal or infeasible: time or
+    iteration limit, numerical trouble) or whose answer violates the rows
+    (HiGHS can return such a point after rows changed) is redone cold, then
+    once more on a fresh model with presolve and the primal simplex (another
+    path through the same LP); if that fails too, :class:`SolverError` is
+    raised and the caller reports the LP as unresolved.
 
     Parameters
     ----------
@@ -181,6 +184,7 @@ class ChebyshevModel:
         self._G: list[np.ndarray] = []
         self._g: list[float] = []
         self._idx = np.arange(n + 1, dtype=np.int32)
+        self.r_max = r_max
         self._h = _new_highs(tol)
         for _ in range(n):
             self._h.addVar(-INF, INF)
@@ -219,23 +223,43 @@ class ChebyshevModel:
 
     def _solve(self, what: str, extra=None, equality: int | None = None) -> LPResult:
         self.solves += 1
-        for cold in (False, True):
-            if cold:
+        status = None
+        for attempt in ("warm", "cold", "fresh"):
+            if attempt == "cold":
                 # A cold restart clears a basis that went numerically bad.
                 self._h.clearSolver()
-            self._h.run()
-            status = self._h.getModelStatus()
+            h = self._fresh(extra, equality) if attempt == "fresh" else self._h
+            h.run()
+            status = h.getModelStatus()
             if status == _INFEASIBLE:
                 return LPResult(False, -np.inf, np.full(self.n, np.nan))
             if status != _OK:
                 continue
-            sol = np.array(self._h.getSolution().col_value)
+            sol = np.array(h.getSolution().col_value)
             if self._violation(sol, extra, equality) <= 10 * self.tol.lp_feasibility:
                 return LPResult(True, float(sol[self.n]), sol[:self.n])
             status = None
-        raise SolverError(f"{what} LP failed (its answer violates the rows even from a cold start)"
-                          if status is None else f"{what} LP failed",
+        raise SolverError(f"{what} LP failed (its answer violates the rows on three attempts)"
+                          if status is None else f"{what} LP failed on three attempts",
                           "" if status is None else self._h.modelStatusToString(status))
+
+    def _fresh(self, extra, equality: int | None) -> _Highs:
+        """The current LP as a new model solved another way (presolve, primal simplex)."""
+        G, g = np.array(self._G).reshape(-1, self.n), np.array(self._g)
+        if extra is not None:
+            G, g = np.vstack([G, extra[0]]), np.append(g, extra[1])
+        r = np.ones((len(g), 1))
+        if equality is not None:
+            r[equality] = 0.0
+        A, b = np.hstack([G, r]), -g
+        if equality is not None:
+            A, b = np.vstack([A, -A[equality]]), np.append(b, g[equality])
+        h = _new_highs(self.tol)
+        h.setOptionValue("presolve", "on")
+        h.setOptionValue("simplex_strategy", 4)
+        _pass_model(h, np.append(np.zeros(self.n), -1.0), A, b, np.append(np.full(self.n, -INF), 0.0),
+                    np.append(np.full(self.n, INF), self.r_max))
+        return h
 
     def chebyshev(self, extra: tuple[np.ndarray, float] | None = None) -> LPResult:
         """Largest ball inside the current rows (and one extra unit-normal row, if given).

@@ -215,7 +215,8 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
     for term in prop.terms:
         hooks = _Hooks(net, term, deadline, tol)
         try:
-            search_regions(net, Box(term.lo, term.hi), hooks, tol=tol, jobs=jobs)
+            outcome = search_regions(net, Box(term.lo, term.hi), hooks, tol=tol, jobs=jobs)
+            hooks.unconfirmed += outcome["unresolved"]
         except _Found as found:
             x = found.x
             return VerifyResult(Verdict.SAT, time.monotonic() - start, x, net(x[None])[0],
@@ -223,8 +224,10 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
         except _OutOfTime:
             return VerifyResult(Verdict.TIMEOUT, time.monotonic() - start, regions=regions + hooks.regions,
                                 pruned=pruned + hooks.pruned)
+        except SolverError:  # an LP of the disjunct's set-up failed on every attempt: it stays undecided
+            hooks.unconfirmed += 1
         regions, pruned, unconfirmed = regions + hooks.regions, pruned + hooks.pruned, unconfirmed + hooks.unconfirmed
     verdict = Verdict.UNKNOWN if unconfirmed else Verdict.UNSAT
     return VerifyResult(verdict, time.monotonic() - start, regions=regions, pruned=pruned,
-                        note=f"{unconfirmed} regions undecided (LP failed, or its point not confirmed by the "
-                             "forward pass)" if unconfirmed else "")
+                        note=f"{unconfirmed} regions or subtrees undecided (LP failed, or its point not confirmed "
+                             "by the forward pass)" if unconfirmed else "")
