@@ -9,6 +9,7 @@ published time on the same instances.
 
     python scripts/acasxu.py --props 1 2 3 4 --timeout 60 -o out/acasxu.csv
     python scripts/acasxu.py --nets 1_1 1_7 --props 3
+    python scripts/acasxu.py --props 3 --jobs 2 --method tree
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def main() -> int:
     p.add_argument("--props", type=int, nargs="+", default=list(range(1, 11)))
     p.add_argument("--nets", nargs="+", help="e.g. 1_1 2_9 (default: every net the instance list has)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per instance (default 60)")
+    p.add_argument("--jobs", type=int, default=1, help="local processes per instance (default 1)")
+    p.add_argument("--method", choices=("tree", "milp"), default="tree")
     p.add_argument("-o", "--output", default="acasxu_results.csv")
     args = p.parse_args()
     with open(args.data / "acasxu_instances.csv") as f:
@@ -48,7 +51,7 @@ def main() -> int:
     for onnx_name, prop_name in chosen:
         net = sr.load_network(args.data / onnx_name)
         prop = sr.load_vnnlib(args.data / prop_name)
-        res = sr.verify(net, prop, timeout=args.timeout)
+        res = sr.verify(net, prop, timeout=args.timeout, jobs=args.jobs, method=args.method)
         want = expected.get((onnx_name, prop_name), "")
         decided = res.verdict.value in ("sat", "unsat")
         row = {"onnx": onnx_name, "vnnlib": prop_name, "verdict": res.verdict.value,

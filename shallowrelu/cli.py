@@ -26,7 +26,7 @@ from .milp import count_patterns, output_bounds
 from .plot import plot_partition, slice_network
 from .stats import catalogue_stats, write_table
 from .verify import METHODS, verify
-from .vnnlib import load_vnnlib
+from .vnnlib import load_vnnlib, parse_vnnlib
 from .errors import ShallowReLUError, SolverError
 from .io import atomic_write_text, example_path, load_network, read_npz
 from .network import ReLUNetwork
@@ -457,6 +457,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  shallow network at x: {np.round(shallow(x)[0], 6).tolist()}")
     print("explain:")
     print("\n".join("  " + line for line in report_lines(explain(cat, x[0], shallow))))
+    top = output_bounds(net, Box(-1.0, 1.0), 0)
+    print(f"bounds: y1 ranges over [{top.min:.6g}, {top.max:.6g}] on the box (MILP), max at "
+          f"{np.round(top.argmax, 6).tolist()}")
+    for threshold in (top.max - 0.01, top.max + 0.01):
+        prop = parse_vnnlib("(declare-const X_0 Real) (declare-const X_1 Real) (declare-const Y_0 Real) "
+                            "(declare-const Y_1 Real) (assert (>= X_0 -1)) (assert (<= X_0 1)) "
+                            f"(assert (>= X_1 -1)) (assert (<= X_1 1)) (assert (>= Y_0 {threshold!r}))", "demo")
+        answers = [verify(net, prop, samples=0, method=m) for m in METHODS]
+        print(f"verify: y1 >= {threshold:.6g} somewhere? " + ", ".join(
+            f"{a.verdict.value} by {m}" + (f" at {np.round(a.x, 6).tolist()}" if a.x is not None else "")
+            for m, a in zip(METHODS, answers)))
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 
@@ -560,7 +571,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the whole path on the example network that ships with the package",
                        description="Enumerate the example network, convert it to the shallow network, "
-                                   "check the two agree, and explain one input.",
+                                   "check the two agree, explain one input, find the exact output range "
+                                   "and verify two properties by both methods.",
                        epilog="example: shallowrelu demo")
     p.set_defaults(func=cmd_demo)
     return parser

@@ -25,6 +25,13 @@ from .polytope import vertices_or_empty
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 
 
+# A vertex this close (relative) to a facet hyperplane lies on it, and a face
+# point this close to a neuron's hyperplane has sign 0 there. Well above the
+# rounding of qhull's vertices, and small enough that vertices a hair apart
+# (slivers between nearly parallel hyperplanes) stay distinct faces.
+FACE_TOL = 1e-11
+
+
 class FaceLatticeError(ShallowReLUError, RuntimeError):
     """The face lattice could not be built (a degenerate region qhull cannot handle)."""
 
@@ -128,7 +135,7 @@ def _cutting_box(cat: Catalogue, net) -> tuple[np.ndarray, np.ndarray]:
 
 def _region_faces(V: np.ndarray, G: np.ndarray, g: np.ndarray):
     """Faces of one bounded polytope: (vertex index array, tight row array) per face."""
-    scale = 1e-9 * (1.0 + np.abs(V).max())
+    scale = FACE_TOL * (1.0 + np.abs(V).max())
     inc = np.abs(V @ G.T + g) <= scale                       # (vertices, rows)
     row_sets = [int(sum(1 << int(i) for i in np.flatnonzero(inc[:, k]))) for k in range(G.shape[0])]
     full = (1 << V.shape[0]) - 1
@@ -202,7 +209,7 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> FaceLa
         Mz, vz = _pattern_forms(net, patterns[i])
         Z = X @ Mz.T + vz
         # zero within 1e-9 of the neuron's hyperplane, relative to the point's size
-        near = 1e-9 * np.linalg.norm(Mz, axis=1) * (1 + np.abs(X).max(axis=1, keepdims=True))
+        near = FACE_TOL * np.linalg.norm(Mz, axis=1) * (1 + np.abs(X).max(axis=1, keepdims=True))
         signs = (np.sign(Z) * (np.abs(Z) > near)).astype(np.int8)
         for (_, tight), x, sign in zip(faces, X, signs):
             key = sign.tobytes() + bytes([len(tight) > 0])

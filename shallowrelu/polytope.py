@@ -549,6 +549,10 @@ def volume(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> float:
     return float("nan")
 
 
+# Vertices of a face closer than this (relative) are one vertex counted twice.
+_SPAN_TOL = 1e-11
+
+
 def facets_by_vertices(G: np.ndarray, g: np.ndarray, V: np.ndarray,
                        margin_tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Facets of a bounded polytope ``{x : G x + g <= 0}`` (unit-normal rows) from its vertices ``V``.
@@ -568,13 +572,20 @@ def facets_by_vertices(G: np.ndarray, g: np.ndarray, V: np.ndarray,
     k, n = G.shape
     if V.shape[0] == 0:
         return None
+    scale = 1.0 + np.abs(V).max()
     vals = V @ G.T + g  # (vertices, rows), <= 0 up to rounding
-    on = np.abs(vals) <= 1e-9 * (1.0 + np.abs(V).max())
+    on = np.abs(vals) <= 1e-9 * scale
     counts = on.sum(axis=0)
     point = (on.T @ V) / np.maximum(counts, 1)[:, None]
     slack = -(point @ G.T + g)
     np.fill_diagonal(slack, np.inf)
     margin = slack.min(axis=1) if k > 1 else np.full(k, np.inf)
     facet = (counts >= n) & (margin > margin_tol)
+    # A row whose vertices span n - 1 dimensions is a facet however short it
+    # is: dropping a facet shorter than the margin tolerance between two
+    # nearly parallel ones would stretch the region far past its corner.
+    for r in np.flatnonzero((counts >= n) & ~facet) if n > 1 else ():
+        if np.linalg.svd(V[on[:, r]] - point[r], compute_uv=False)[n - 2] > _SPAN_TOL * scale:
+            facet[r] = True
     margin = np.where(facet, margin, 0.0)
     return facet, np.where(facet[:, None], point, 0.0), margin

@@ -61,6 +61,11 @@ def test_demo_runs_and_agrees_with_the_network():
     proc = run("demo", check_code=0)
     assert "complete: yes" in proc.stdout
     assert "region of x" in proc.stdout
+    # just below the exact maximum a counterexample exists, just above none, by both methods
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("verify:")]
+    assert len(lines) == 2
+    assert "sat by tree" in lines[0] and "sat by milp" in lines[0] and "unsat" not in lines[0]
+    assert lines[1].endswith("unsat by tree, unsat by milp")
 
 
 @pytest.mark.parametrize("command", ["enumerate", "convert", "check", "explain", "stats", "plot", "bounds",
