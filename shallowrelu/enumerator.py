@@ -71,6 +71,8 @@ _EMPTY = np.zeros((0, 0))
 # Fixed, not tied to the number of processes, so that the catalogue is the
 # same for every ``jobs``; enough for load balance on a few dozen cores.
 _TASKS = 64
+# Seconds of work in this process before the remaining subtrees go to a pool.
+_POOL_AFTER = 1.0
 
 
 @dataclass
@@ -436,7 +438,8 @@ def _exit_if_orphaned(parent: int, poll: float = 0.0) -> None:
 
 def _start_worker(args: tuple) -> None:
     global _worker, _worker_error
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent takes Ctrl-C and stops the pool
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent takes Ctrl-C and stops the pool,
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # which ends a worker by SIGTERM, quietly
     threading.Thread(target=_exit_if_orphaned, args=(os.getppid(), 0.2), daemon=True).start()
     try:
         net, hull, tol, samples, seed, src, task_keys, hooks = args
@@ -456,6 +459,14 @@ def _work(task: tuple[int, _Node]) -> tuple[int, RegionArrays, _Stats, dict]:
     return i, regions, stats, {} if _worker.hooks is None else _worker.hooks.tally()
 
 
+def _pool_context():
+    # fork starts a worker in milliseconds and needs no importable __main__
+    # (spawn re-runs the main script, which fails for a script read from
+    # stdin); the LPs run single-threaded, so no solver thread is cut off by it.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
 @dataclass
 class _Run:
     """The plan's items, each with its regions once found (None: a task not run)."""
@@ -468,7 +479,7 @@ class _Run:
 
 def _run(search: _Search, items: list, jobs: int, progress: ProgressFn | None,
          reuse: dict[int, RegionArrays], stream: Callable[[int, RegionArrays], None] | None = None) -> _Run:
-    """Run the plan's open subtrees in order (``jobs == 1``) or on a pool of local processes.
+    """Run the plan's open subtrees here, in order, and past ``_POOL_AFTER`` seconds on a pool of ``jobs``.
 
     ``reuse`` holds regions of tasks finished by an earlier, interrupted run;
     ``stream`` gets each task's regions as soon as the task is finished.
@@ -493,22 +504,27 @@ def _run(search: _Search, items: list, jobs: int, progress: ProgressFn | None,
             progress(found, run.stats.search_lps + run.stats.facet_lps)
 
     try:
-        if jobs == 1 or len(todo) <= 1:
-            for i, node in todo:
-                if progress is not None:
-                    base = (found, run.stats.search_lps + run.stats.facet_lps)
-                    search.progress = lambda r, lps, base=base: progress(base[0] + r, base[1] + lps)
-                try:
-                    finish(i, *search.run_task(node))
-                except KeyboardInterrupt:
-                    run.chunks[i] = search._take()
-                    run.stats.add(search.stats)
-                    raise
-        else:
+        # Tasks run here first; a pool starts only for work that outlasts
+        # _POOL_AFTER, since starting processes costs about a second.
+        start, k = time.monotonic(), 0
+        while k < len(todo) and (jobs == 1 or len(todo) - k == 1 or time.monotonic() - start < _POOL_AFTER):
+            i, node = todo[k]
+            if progress is not None:
+                base = (found, run.stats.search_lps + run.stats.facet_lps)
+                search.progress = lambda r, lps, base=base: progress(base[0] + r, base[1] + lps)
+            try:
+                finish(i, *search.run_task(node))
+            except KeyboardInterrupt:
+                run.chunks[i] = search._take()
+                run.stats.add(search.stats)
+                raise
+            k += 1
+        if k < len(todo):
             init = (search.net, search.hull, search.tol, search.samples, search.seed, search.src, search.task_keys,
                     search.hooks)
-            with multiprocessing.get_context("spawn").Pool(min(jobs, len(todo)), _start_worker, (init,)) as pool:
-                for i, regions, stats, counts in pool.imap_unordered(_work, todo):
+            rest = todo[k:]
+            with _pool_context().Pool(min(jobs, len(rest)), _start_worker, (init,)) as pool:
+                for i, regions, stats, counts in pool.imap_unordered(_work, rest):
                     if search.hooks is not None:
                         search.hooks.add_tally(counts)
                     finish(i, regions, stats)

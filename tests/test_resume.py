@@ -121,3 +121,17 @@ def test_cli_killed_at_random_moments_resumes_to_the_same_catalogue(tmp_path):
     assert not (tmp_path / "cat.npz.part").exists()
     assert_same_table(sr.Catalogue.load(out), sr.enumerate_regions(net, sr.Box(-1, 1)))
     assert sorted(os.listdir(tmp_path)) == ["cat.npz", "n.npz"]
+
+
+@pytest.mark.slow
+def test_two_processes_from_a_script_read_on_stdin():
+    # a pool must not need to re-import the main script (there is none here)
+    script = ("import shallowrelu as sr\nfrom nets import random_net\n"
+              "cat = sr.enumerate_regions(random_net([3, 10, 10, 1], seed=4), sr.Box(-1, 1), jobs=2)\n"
+              "print(len(cat), cat.info['complete'])\n")
+    proc = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(__file__))
+    assert proc.returncode == 0, proc.stderr
+    count, complete = proc.stdout.split()
+    assert complete == "True" and int(count) == len(sr.enumerate_regions(random_net([3, 10, 10, 1], seed=4),
+                                                                         sr.Box(-1, 1)))
