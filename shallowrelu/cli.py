@@ -616,7 +616,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"shallowrelu: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
-        print("shallowrelu: interrupted", file=sys.stderr)
+        part = Path(f"{getattr(args, 'output', None)}{PART_SUFFIX}")
+        if args.command == "enumerate" and args.output and part.exists():
+            # stopped outside the search (checking or saving the catalogue): the log has every subtree
+            print(f"shallowrelu: interrupted; the finished subtrees are in {part}; to continue, run the same "
+                  "command with --resume", file=sys.stderr)
+        else:
+            print("shallowrelu: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
