@@ -400,10 +400,12 @@ def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT
     n_x, m, n = cat.network.n_inputs, cat.network.n_outputs, cat.dim
     if mode == "faces":
         lattice = face_lattice(cat, tol)
-        gates = [(int(r), lattice.tight_rows(f), int(dim))
+        gates = [(int(r), lattice.tight_rows(f), int(dim), lattice.extra_rows(f))
                  for f, (r, dim) in enumerate(zip(lattice.region, lattice.dim))]
+        maps = lattice.maps
     else:
-        gates = [(i, np.zeros(0, dtype=np.int64), n) for i in range(len(cat))]
+        gates = [(i, np.zeros(0, dtype=np.int64), n, np.zeros((0, n + 1))) for i in range(len(cat))]
+        maps = {}
     planes = _Hyperplanes(n_x, tol.boundary)
     Bt = hull.B.T
 
@@ -419,7 +421,7 @@ def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT
             for s in (1.0, -1.0):
                 hull_rows.append(planes.neuron(s * e, float(-s * e @ hull.x0)))
     gate_neurons = []
-    for r, tight, _ in gates:
+    for r, tight, _, extra in gates:
         sl = cat.facet_rows(r)
         used = list(hull_rows)
         for k in range(sl.start, sl.stop):
@@ -428,16 +430,19 @@ def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT
         for k in tight:
             a, c = to_x(t.facet_G[k], t.facet_g[k])
             used.append(planes.neuron(-a, -c))
+        for row in extra:  # cuts through a sliver merged into the region
+            used.append(planes.neuron(*to_x(row[:n], row[n])))
         gate_neurons.append(sorted(set(used)))
     H = len(planes.rows)
     W1 = np.vstack([np.eye(n_x), -np.eye(n_x)] + ([np.array(planes.rows)] if H else []))
     b1 = np.concatenate([np.zeros(2 * n_x), np.array(planes.bias)])
     rows, cols, vals, b2 = [], [], [], []
     W3r, W3c, W3v = [], [], []
-    for (r, _, dim), used in zip(gates, gate_neurons):
+    for f, ((r, _, dim, _), used) in enumerate(zip(gates, gate_neurons)):
         coeff = (-1) ** (n - dim)
-        A = t.A[r] @ Bt
-        d = t.d[r] - A @ hull.x0
+        A_t, d_t = maps.get(f, (t.A[r], t.d[r]))
+        A = A_t @ Bt
+        d = d_t - A @ hull.x0
         for j in range(m):
             for s in (1.0, -1.0):
                 row = len(b2)
@@ -457,7 +462,7 @@ def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT
             "bounded": bool(cat.info.get("bounded", False))}
     if mode == "faces":
         info["faces_by_dim"] = {str(k): v for k, v in lattice.counts().items()}
-    table = np.array([(r, dim, (-1) ** (n - dim)) for r, _, dim in gates], dtype=np.int64).reshape(-1, 3)
+    table = np.array([(r, dim, (-1) ** (n - dim)) for r, _, dim, _ in gates], dtype=np.int64).reshape(-1, 3)
     return ShallowNetwork(W1, b1, W2, np.array(b2), W3, np.zeros(m), mode, table, info)
 
 

@@ -52,6 +52,14 @@ class FaceLattice:
         hold the face.
     point : ndarray, shape (F, n)
         A relative interior point (``t`` coordinates).
+    extra_ptr, extra : ndarray
+        ``extra[extra_ptr[f]:extra_ptr[f+1]]`` are rows ``[a | c]`` meaning
+        ``a . t + c <= 0`` that face ``f`` needs besides its region's facets
+        (see :func:`_pieces`).
+    maps : dict
+        Face index to ``(A, d)`` (``t`` coordinates) for the faces of a
+        sliver merged into a region, where the network is another affine
+        map than the region's.
     """
 
     dim: np.ndarray
@@ -59,6 +67,9 @@ class FaceLattice:
     tight_ptr: np.ndarray
     tight: np.ndarray
     point: np.ndarray
+    extra_ptr: np.ndarray
+    extra: np.ndarray
+    maps: dict
 
     def __len__(self) -> int:
         return self.dim.shape[0]
@@ -66,6 +77,10 @@ class FaceLattice:
     def tight_rows(self, f: int) -> np.ndarray:
         """Facet-table rows that hold face ``f`` with equality."""
         return self.tight[self.tight_ptr[f]:self.tight_ptr[f + 1]]
+
+    def extra_rows(self, f: int) -> np.ndarray:
+        """Rows ``[a | c]`` (``a . t + c <= 0``) that face ``f`` adds to its region's facets."""
+        return self.extra[self.extra_ptr[f]:self.extra_ptr[f + 1]]
 
     def counts(self) -> dict[int, int]:
         """Number of faces of each dimension."""
@@ -184,48 +199,102 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> FaceLa
     box_G, box_g = (np.zeros((0, n)), np.zeros(0)) if bounded else _cutting_box(cat, net)
     patterns = cat.patterns()
     keys: dict[bytes, int] = {}
-    dims, regions, tight_lists, points = [], [], [], []
+    dims, regions, tight_lists, points, extras, maps = [], [], [], [], [], {}
     for i in range(len(cat)):
         sl = cat.facet_rows(i)
         G = np.vstack([t.facet_G[sl], box_G])
         g = np.concatenate([t.facet_g[sl], box_g])
-        nf = sl.stop - sl.start
+        nf, k0 = sl.stop - sl.start, G.shape[0]
+        Mz, vz = _pattern_forms(net, patterns[i])
         if G.shape[0] == 0:  # the whole space is one region
-            faces = [(np.zeros(0, dtype=int), np.zeros(0, dtype=np.int64))]
-            V = t.interior[i:i + 1]
+            pieces = [(t.interior[i:i + 1], G, g, [(np.zeros(0, dtype=int), np.zeros(0, dtype=np.int64))], None)]
         else:
             V = vertices_or_empty(G, g, t.interior[i])
             if V.shape[0] == 0:
                 raise FaceLatticeError(f"region {i}: qhull could not compute its vertices")
-            faces = _region_faces(V, G, g)
+            pieces = [(Vp, Gp, gp, _region_faces(Vp, Gp, gp), own)
+                      for Vp, Gp, gp, own in _pieces(cat, i, V, G, g, Mz, vz)]
         # Faces in the domain's (or the cutting box's) boundary are left out.
         outer = np.zeros(G.shape[0], dtype=bool)
         outer[nf:] = True
         outer[:nf] = t.facet_layer[sl] == 0
-        faces = [(verts, tight) for verts, tight in faces if not outer[tight].any()]
-        if not faces:
-            continue
-        X = np.array([V[verts].mean(axis=0) if verts.size else t.interior[i] for verts, _ in faces])
-        Mz, vz = _pattern_forms(net, patterns[i])
-        Z = X @ Mz.T + vz
-        # zero within 1e-9 of the neuron's hyperplane, relative to the point's size
-        near = FACE_TOL * np.linalg.norm(Mz, axis=1) * (1 + np.abs(X).max(axis=1, keepdims=True))
-        signs = (np.sign(Z) * (np.abs(Z) > near)).astype(np.int8)
-        for (_, tight), x, sign in zip(faces, X, signs):
-            key = sign.tobytes() + bytes([len(tight) > 0])
-            if key in keys:
+        for V, Gp, gp, faces, own in pieces:
+            faces = [(verts, tight) for verts, tight in faces if not outer[tight[tight < k0]].any()]
+            if not faces:
                 continue
-            keys[key] = len(dims)
-            # The affine hull of a face is the intersection of its tight hyperplanes.
-            dims.append(n - (np.linalg.matrix_rank(G[tight], tol=1e-9) if tight.size else 0))
-            regions.append(i)
-            tight_lists.append(tight + sl.start)
-            points.append(x)
+            X = np.array([V[verts].mean(axis=0) if verts.size else t.interior[i] for verts, _ in faces])
+            Z = X @ Mz.T + vz
+            near = FACE_TOL * np.linalg.norm(Mz, axis=1) * (1 + np.abs(X).max(axis=1, keepdims=True))
+            signs = (np.sign(Z) * (np.abs(Z) > near)).astype(np.int8)
+            cuts = np.arange(k0, Gp.shape[0])
+            rows = np.hstack([Gp[cuts], gp[cuts, None]])
+            for (_, tight), x, sign in zip(faces, X, signs):
+                # Every cell is its own face (a piece can carry another region's signs).
+                key = sign.tobytes() if tight.size else b"cell%d" % len(dims)
+                if key in keys:
+                    continue
+                keys[key] = len(dims)
+                if own is not None:
+                    maps[len(dims)] = own
+                # The affine hull of a face is the intersection of its tight hyperplanes.
+                dims.append(n - (np.linalg.matrix_rank(Gp[tight], tol=1e-9) if tight.size else 0))
+                regions.append(i)
+                tight_lists.append(tight[tight < k0] + sl.start)
+                extras.append(np.vstack([rows, -rows[np.isin(cuts, tight)]]))
+                points.append(x)
     counts = [len(x) for x in tight_lists]
+    n_extra = [len(x) for x in extras]
     return FaceLattice(dim=np.array(dims, dtype=np.int64), region=np.array(regions, dtype=np.int64),
                        tight_ptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
                        tight=np.concatenate(tight_lists).astype(np.int64) if tight_lists else np.zeros(0, np.int64),
-                       point=np.array(points).reshape(-1, n))
+                       point=np.array(points).reshape(-1, n),
+                       extra_ptr=np.concatenate([[0], np.cumsum(n_extra)]).astype(np.int64),
+                       extra=np.vstack(extras) if extras else np.zeros((0, n + 1)), maps=maps)
+
+
+def _pieces(cat: Catalogue, i: int, V: np.ndarray, G: np.ndarray, g: np.ndarray, Mz: np.ndarray,
+            vz: np.ndarray) -> list:
+    """Region ``i`` cut by every neuron hyperplane through its interior, as ``(V, G, g)`` pieces.
+
+    A neuron's pattern form has one sign on a region, except across a sliver
+    of depth below ``min_radius`` that the search left inside it (by design,
+    DESIGN.md section 4) or that a facet too short to detect pokes into a
+    neighbour. The neighbours are split by that hyperplane, so without a
+    cut the complex would not be face-to-face there. A piece that lies in
+    another catalogued region is dropped (the poke); a merged sliver stays,
+    with the network's own map there (the fourth item; None for the
+    region's map). A piece gets each cut as an extra row; its vertices are
+    the old ones on its side and where edges cross the cut.
+    """
+    scale = 1.0 + np.abs(V).max()
+    eps = FACE_TOL * scale
+    norms = np.linalg.norm(Mz, axis=1)
+    Z = V @ Mz.T + vz
+    thr = FACE_TOL * np.where(norms > 0, norms, 1.0) * scale
+    pieces = [(V, G, g)]
+    for j in np.flatnonzero(np.any(Z > thr, axis=0) & np.any(Z < -thr, axis=0)):
+        a, c = Mz[j] / norms[j], vz[j] / norms[j]
+        split = []
+        for Vp, Gp, gp in pieces:
+            s = Vp @ a + c
+            if not (np.any(s > eps) and np.any(s < -eps)):
+                split.append((Vp, Gp, gp))
+                continue
+            edges = [verts for verts, _ in _region_faces(Vp, Gp, gp) if verts.size == 2]
+            cross = [Vp[u] + (Vp[w] - Vp[u]) * (s[u] / (s[u] - s[w])) for u, w in edges
+                     if s[u] * s[w] < 0 and min(abs(s[u]), abs(s[w])) > eps]
+            for side in (1.0, -1.0):  # the piece where side * (a . t + c) <= 0
+                Vn = np.vstack([Vp[side * s <= eps]] + cross)
+                owner = cat._locate_t(Vn.mean(axis=0, keepdims=True))[0] if len(Vn) else i
+                if owner in (i, -1):
+                    split.append((Vn, np.vstack([Gp, side * a]), np.append(gp, side * c)))
+        pieces = split
+    net, own = cat.work_network, cat.patterns()[i]
+    out = []
+    for Vp, Gp, gp in pieces:
+        pattern = net.patterns(Vp.mean(axis=0, keepdims=True))[0]
+        out.append((Vp, Gp, gp, None if np.array_equal(pattern, own) else net.affine_map(pattern)))
+    return out
 
 
 def complex_vertices(cat: Catalogue) -> np.ndarray:
