@@ -233,46 +233,20 @@ class _Search:
         found, self.regions = self.regions, RegionArrays(self.n, self.net.n_outputs, self.net.n_neurons)
         return found
 
-    def _side(self, node: _Node, a: np.ndarray, c: float, known: bool, V: np.ndarray):
+    def _side(self, node: _Node, a: np.ndarray, c: float, known: bool):
         """Whether ``node`` meets ``a . t + c <= 0`` in a ball of radius > min_radius.
 
         Returns ``(exists, new_point)``; ``new_point`` is None when a carried
-        point already proves it. The node's vertices ``V`` (when known) may
-        prove it without an LP; only an LP proves the side empty.
+        point already proves it.
         """
         if known:
             return True, None
-        if V.size:
-            point = self._point_beyond(node, a, c, V)
-            if point is not None:
-                return True, point
         self.model.sync(node.keys, node.G, node.g)
         ball = self.model.chebyshev((a, c))
         self.stats.search_lps += 1
         if not ball.feasible or ball.value <= self.tol.min_radius:
             return False, None
         return True, ball.x
-
-    def _point_beyond(self, node: _Node, a: np.ndarray, c: float, V: np.ndarray) -> np.ndarray | None:
-        """A point with margin > min_radius in the node's part where ``a . t + c <= 0``, or None.
-
-        Mixes the deepest vertex on that side with the carried point farthest
-        from the node's rows: margins are concave, so the mix keeps at least
-        its share of the point's margin, and the weight balances that against
-        the depth below the new hyperplane. The margin is then measured, not
-        assumed, so the answer is the LP's whenever a point is returned.
-        """
-        s = V @ a + c
-        k = int(np.argmin(s))
-        margins = -(node.pts @ node.G.T + node.g).max(axis=1)
-        best = int(np.argmax(margins))
-        m_q, s_q, depth = float(margins[best]), float(node.pts[best] @ a + c), -float(s[k])
-        if m_q <= 0 or depth <= 0 or m_q + s_q <= 0:
-            return None
-        lam = (m_q + s_q) / (m_q + s_q + depth)
-        p = lam * V[k] + (1.0 - lam) * node.pts[best]
-        margin = min(-float((node.G @ p + node.g).max()), -float(p @ a + c))
-        return p if margin > self.tol.min_radius else None
 
     def _vertices(self, node: _Node) -> np.ndarray:
         if node.V is None:
@@ -368,9 +342,8 @@ class _Search:
                             node.signs.append(bool(d_pos > d_neg))
                             continue
                 a, c = M[off], float(v[off])
-                V = _EMPTY if deep is None or not deep.size else node.V
-                has_neg, pt_neg = self._side(node, a, c, known_neg[off], V)
-                has_pos, pt_pos = self._side(node, -a, -c, known_pos[off], V)
+                has_neg, pt_neg = self._side(node, a, c, known_neg[off])
+                has_pos, pt_pos = self._side(node, -a, -c, known_pos[off])
                 if has_neg and has_pos:
                     split = (j, dist[:, off] < -delta, dist[:, off] > delta, pt_neg, pt_pos)
                     break
