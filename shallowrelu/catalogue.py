@@ -412,10 +412,6 @@ class ChunkLog:
         """Append one subtree's regions (``chunk.info["chunk"]`` is its index)."""
         append_record(self.path, npz_bytes(chunk._arrays()))
 
-    def remove(self) -> None:
-        """Delete the log (the finished catalogue has been written)."""
-        self.path.unlink(missing_ok=True)
-
     @staticmethod
     def read(path: str | os.PathLike) -> "Catalogue":
         """The regions logged so far as one interrupted catalogue, subtrees in plan order.

@@ -153,9 +153,15 @@ def _search_options(args: argparse.Namespace) -> Tolerances:
 
 
 def _enumerate(net: ReLUNetwork, args: argparse.Namespace, resume: Catalogue | None = None,
-               log: ChunkLog | None = None) -> Catalogue:
+               log_path: str | None = None) -> Catalogue:
+    """Enumerate over the domain options; with ``log_path``, stream finished subtrees there.
+
+    The log is opened only after every option has been checked, so a usage
+    error never touches it.
+    """
     tol = _search_options(args)
     domain = domain_from_args(args)
+    log = None if log_path is None else ChunkLog(log_path, keep=resume is not None)
     progress, close = _progress_bar(args.progress)
     try:
         return enumerate_regions(net, domain, tol=tol, samples=args.samples, seed=args.seed, jobs=args.jobs,
@@ -214,15 +220,13 @@ def cmd_enumerate(args: argparse.Namespace) -> int:
     if args.method == "milp":
         return _enumerate_milp(net, args)
     resume = _resume_from(args) if args.resume else None
-    _search_options(args)
-    domain_from_args(args)  # every usage error before the log is touched
-    log = ChunkLog(args.output + PART_SUFFIX, keep=args.resume) if args.output else None
-    cat = _enumerate(net, args, resume, log)
+    part = args.output + PART_SUFFIX if args.output else None
+    cat = _enumerate(net, args, resume, part)
     interrupted = bool(cat.info.get("interrupted"))
     if args.output:
         cat.save(args.output)
-        if not interrupted:
-            log.remove()
+        if not interrupted:  # the catalogue holds everything the log had
+            Path(part).unlink(missing_ok=True)
     payload = cat.summary() | {"certificate": cat.info.get("certificate"), "output": args.output}
     lines = _summary_lines(Path(args.net).name, cat)
     if args.output:

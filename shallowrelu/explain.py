@@ -147,10 +147,15 @@ def counterfactual(cat: Catalogue, x: np.ndarray, label: int, norm: str,
                 best = (res.value, res.x, k)
     if best is None:
         return None
-    point = hull.to_x(best[1])[0]
-    changed = {i + 1: float(point[i] - x[0][i]) for i in range(point.size) if abs(point[i] - x[0][i]) > 1e-12}
-    dist = float(np.linalg.norm(point - x[0], np.inf if norm == "inf" else 2))
-    return Counterfactual(point=point, label=int(best[2]), distance=dist, norm=norm, changed=changed)
+    return _counterfactual_at(hull.to_x(best[1])[0], x[0], int(best[2]), norm)
+
+
+def _counterfactual_at(point: np.ndarray, x: np.ndarray, label: int, norm: str,
+                       method: str = Counterfactual.method) -> Counterfactual:
+    """The counterfactual ``point`` of ``x``: its distance and the inputs it changes."""
+    changed = {i + 1: float(point[i] - x[i]) for i in range(point.size) if abs(point[i] - x[i]) > 1e-12}
+    dist = float(np.linalg.norm(point - x, np.inf if norm == "inf" else 2))
+    return Counterfactual(point=point, label=label, distance=dist, norm=norm, changed=changed, method=method)
 
 
 COUNTERFACTUAL_METHODS = ("catalogue", "milp")
@@ -165,9 +170,7 @@ def counterfactual_milp(cat: Catalogue, x: np.ndarray, label: int) -> Counterfac
     if found is None:
         return None
     point, k = found
-    changed = {i + 1: float(point[i] - x[0][i]) for i in range(point.size) if abs(point[i] - x[0][i]) > 1e-12}
-    return Counterfactual(point=point, label=k, distance=float(np.abs(point - x[0]).max()), norm="inf",
-                          changed=changed, method="MILP (one big-M MILP per other label)")
+    return _counterfactual_at(point, x[0], k, "inf", "MILP (one big-M MILP per other label)")
 
 
 def explain(cat: Catalogue, x: np.ndarray, shallow: ShallowNetwork | None = None, top: int = 3,

@@ -213,7 +213,7 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> FaceLa
             if V.shape[0] == 0:
                 raise FaceLatticeError(f"region {i}: qhull could not compute its vertices")
             pieces = [(Vp, Gp, gp, _region_faces(Vp, Gp, gp), own)
-                      for Vp, Gp, gp, own in _pieces(cat, i, V, G, g, Mz, vz)]
+                      for Vp, Gp, gp, own in _pieces(cat, i, patterns[i], V, G, g, Mz, vz)]
         # Faces in the domain's (or the cutting box's) boundary are left out.
         outer = np.zeros(G.shape[0], dtype=bool)
         outer[nf:] = True
@@ -240,7 +240,7 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> FaceLa
                 dims.append(n - (np.linalg.matrix_rank(Gp[tight], tol=1e-9) if tight.size else 0))
                 regions.append(i)
                 tight_lists.append(tight[tight < k0] + sl.start)
-                extras.append(np.vstack([rows, -rows[np.isin(cuts, tight)]]))
+                extras.append(np.vstack([rows, -rows[np.isin(cuts, tight)]]) if cuts.size else rows)
                 points.append(x)
     counts = [len(x) for x in tight_lists]
     n_extra = [len(x) for x in extras]
@@ -252,8 +252,8 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> FaceLa
                        extra=np.vstack(extras) if extras else np.zeros((0, n + 1)), maps=maps)
 
 
-def _pieces(cat: Catalogue, i: int, V: np.ndarray, G: np.ndarray, g: np.ndarray, Mz: np.ndarray,
-            vz: np.ndarray) -> list:
+def _pieces(cat: Catalogue, i: int, pattern: np.ndarray, V: np.ndarray, G: np.ndarray, g: np.ndarray,
+            Mz: np.ndarray, vz: np.ndarray) -> list:
     """Region ``i`` cut by every neuron hyperplane through its interior, as ``(V, G, g)`` pieces.
 
     A neuron's pattern form has one sign on a region, except across a sliver
@@ -271,8 +271,11 @@ def _pieces(cat: Catalogue, i: int, V: np.ndarray, G: np.ndarray, g: np.ndarray,
     norms = np.linalg.norm(Mz, axis=1)
     Z = V @ Mz.T + vz
     thr = FACE_TOL * np.where(norms > 0, norms, 1.0) * scale
+    cutting = np.flatnonzero(np.any(Z > thr, axis=0) & np.any(Z < -thr, axis=0))
+    if cutting.size == 0:  # the usual case: the region is one piece with its own map
+        return [(V, G, g, None)]
     pieces = [(V, G, g)]
-    for j in np.flatnonzero(np.any(Z > thr, axis=0) & np.any(Z < -thr, axis=0)):
+    for j in cutting:
         a, c = Mz[j] / norms[j], vz[j] / norms[j]
         split = []
         for Vp, Gp, gp in pieces:
@@ -289,11 +292,11 @@ def _pieces(cat: Catalogue, i: int, V: np.ndarray, G: np.ndarray, g: np.ndarray,
                 if owner in (i, -1):
                     split.append((Vn, np.vstack([Gp, side * a]), np.append(gp, side * c)))
         pieces = split
-    net, own = cat.work_network, cat.patterns()[i]
+    net = cat.work_network
     out = []
     for Vp, Gp, gp in pieces:
-        pattern = net.patterns(Vp.mean(axis=0, keepdims=True))[0]
-        out.append((Vp, Gp, gp, None if np.array_equal(pattern, own) else net.affine_map(pattern)))
+        here = net.patterns(Vp.mean(axis=0, keepdims=True))[0]
+        out.append((Vp, Gp, gp, None if np.array_equal(here, pattern) else net.affine_map(here)))
     return out
 
 
