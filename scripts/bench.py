@@ -7,25 +7,39 @@ here, walks the same neuron-by-neuron tree but decides every candidate child
 with one fresh scipy ``linprog`` Chebyshev LP: no warm model, no bounds, no
 carried points.
 
-    python scripts/bench.py                  # default set
+    python scripts/bench.py                  # default set (a few minutes)
     python scripts/bench.py --nets 4-16,16,16-1 --no-naive
     python scripts/bench.py --nets 2-16,16-1 --no-shallow --jobs-nets 3-16,16-1 --jobs 1 2
+    python scripts/bench.py --only scaling   # time per region from 1e3 to 1e5 regions (long)
+    python scripts/bench.py --only stream --stream-net 4-28,28,28-1 --jobs 2   # ~1e6 regions, peak RSS
 
-The last table times ``--jobs`` (local processes over independent subtrees)
-on the same net and checks that every run saves the same bytes.
+Tables: the main one (regions, LPs per region, time, the naive baseline);
+peers (each tool in its own process, whole-process wall time, counts
+compared; a peer that is not installed is skipped and named: ``pip install
+'shallowrelu[bench]'``); 2-D against pure polygon splitting (no LP);
+the shallow network; ``--jobs`` (local processes over independent subtrees,
+with a check that every run saves the same bytes); and, on request, the
+time per region as the work grows and a streamed run's peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
+import resource
+import subprocess
+import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 from scipy.optimize import linprog
 
 import shallowrelu as sr
+from shallowrelu.polytope import clip_polygon
 
 DEFAULT_NETS = ["2-16,16-1", "2-32,32-1", "3-12,12-1", "4-8,8,8-1"]
 NAIVE_DEFAULT = {"2-16,16-1", "3-12,12-1"}
@@ -80,6 +94,168 @@ def naive_count(net: sr.ReLUNetwork, box: float = 1.0, min_radius: float = 1e-7)
     return count, lps
 
 
+def polygon_count(net: sr.ReLUNetwork, box: float = 1.0, min_radius: float = 1e-7) -> int:
+    """Regions of a 2-input net over the square by pure polygon splitting: no LP at all.
+
+    Each polygon carries its pre-activation map; a neuron splits it when
+    vertices lie farther than ``min_radius`` on both sides of its line.
+    """
+    hidden = net.layers[:-1]
+    square = box * np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
+    polys = [(square, np.eye(2), np.zeros(2))]
+    for W, b in hidden:
+        nxt = []
+        for P, M_in, v_in in polys:
+            M, v = W @ M_in, W @ v_in + b
+            norms = np.linalg.norm(M, axis=1)
+            pieces = [(P, [])]
+            for j in range(len(b)):
+                split = []
+                for Q, signs in pieces:
+                    vals = (Q @ M[j] + v[j]) / (norms[j] or 1.0)
+                    if vals.max() <= min_radius or vals.min() >= -min_radius or norms[j] == 0:
+                        split.append((Q, signs + [bool(vals.max() + vals.min() > 0)]))
+                    else:
+                        split.append((clip_polygon(Q, vals), signs + [False]))
+                        split.append((clip_polygon(Q, -vals), signs + [True]))
+                pieces = split
+            for Q, signs in pieces:
+                s = np.array(signs, dtype=float)
+                nxt.append((Q, M * s[:, None], v * s))
+        polys = nxt
+    return len(polys)
+
+
+def count_shallowrelu(net: sr.ReLUNetwork) -> int:
+    return len(sr.enumerate_regions(net, sr.Box(-1.0, 1.0)))
+
+
+def count_affinitree(net: sr.ReLUNetwork) -> int:
+    """affinitree: distil the net into a decision tree over the box; its terminals are the regions."""
+    import affinitree as at
+    from affinitree import builder
+
+    arch = at.Architecture(net.n_inputs)
+    for k, (W, b) in enumerate(net.layers):
+        arch.linear(at.AffFunc.from_mats(np.ascontiguousarray(W), np.ascontiguousarray(b)))
+        if k + 1 < len(net.layers):
+            arch.relu()
+    box = at.Polytope.hyperrectangle(net.n_inputs, [(-1.0, 1.0)] * net.n_inputs)
+    tree = builder.from_layers(arch, at.AffTree.from_poly(box, at.AffFunc.identity(net.n_inputs), None))
+    return tree.num_terminals()
+
+
+def count_relucent(net: sr.ReLUNetwork) -> int:
+    """relucent: breadth-first search of the cells that meet the cube [-1, 1]^n, one process."""
+    import relucent
+    from relucent.model.model import LinearLayer, ReLULayer, ReLUNetwork
+
+    layers: list = []
+    for k, (W, b) in enumerate(net.layers):
+        layers.append(LinearLayer(np.asarray(W, float), np.asarray(b, float)))
+        if k + 1 < len(net.layers):
+            layers.append(ReLULayer())
+    cx = relucent.Complex(ReLUNetwork(layers))
+    cx.bfs(cube_radius=1.0, cube_mode="intersect", nworkers=1, verbose=0)
+    return len(cx)
+
+
+TOOLS = {"shallowrelu": count_shallowrelu, "affinitree": count_affinitree, "relucent": count_relucent}
+
+
+def missing(tool: str) -> str | None:
+    """Why a peer cannot run here, or None."""
+    if importlib.util.find_spec(tool) is None:
+        return "not installed (pip install 'shallowrelu[bench]')"
+    return None
+
+
+def run_tool(tool: str, spec: str, seed: int) -> tuple[int, float]:
+    """(regions, whole-process wall seconds) of one tool on one net, in a fresh process."""
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, __file__, "--one", tool, spec, "--seed", str(seed)],
+                         capture_output=True, text=True, check=True)
+    secs = time.perf_counter() - t0
+    return json.loads(out.stdout.strip().splitlines()[-1])["regions"], secs
+
+
+def peers_table(specs: list[str], tools: list[str], seed: int) -> None:
+    """Every tool on every net, each in its own process; counts compared with ours (run first)."""
+    print()
+    absent = [f"{t} {why}" for t in tools if (why := missing(t))]
+    print("peers skipped: " + ", ".join(absent) if absent else "peers: all installed")
+    header = f"{'net':<16}{'tool':<13}{'regions':>9}{'seconds':>9}{'ms/reg':>8}{'theirs/ours':>13}"
+    print(header)
+    print("-" * len(header))
+    for spec in specs:
+        ours = None
+        for tool in ["shallowrelu"] + [t for t in tools if t != "shallowrelu"]:
+            if missing(tool):
+                continue
+            regions, secs = run_tool(tool, spec, seed)
+            ours = ours or (regions, secs)
+            note = "" if regions == ours[0] else f"  COUNT MISMATCH (shallowrelu {ours[0]})"
+            print(f"{spec:<16}{tool:<13}{regions:>9}{secs:>9.2f}{1e3 * secs / regions:>8.3f}"
+                  f"{secs / ours[1]:>12.2f}x{note}", flush=True)
+
+
+def polygon_table(specs: list[str], seed: int) -> None:
+    """2-D nets: the general tool (catalogue and certificate included) against bare polygon splitting."""
+    print()
+    header = f"{'net':<16}{'regions':>9}{'seconds':>9}{'polygon':>9}{'poly s':>9}{'ours/poly':>11}"
+    print(header)
+    print("-" * len(header))
+    for spec in specs:
+        net = he_net(spec, seed)
+        t0 = time.perf_counter()
+        R = count_shallowrelu(net)
+        secs = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        P = polygon_count(net)
+        psecs = time.perf_counter() - t0
+        note = "" if P == R else "  COUNT MISMATCH"
+        print(f"{spec:<16}{R:>9}{secs:>9.2f}{P:>9}{psecs:>9.2f}{secs / psecs:>10.2f}x{note}", flush=True)
+
+
+SCALING = {2: ["2-32,32-1", "2-96,96-1", "2-300,300-1"], 3: ["3-12,12-1", "3-28,28-1", "3-60,60-1"]}
+
+
+def scaling_table(seed: int) -> None:
+    """Time per region as the work grows, per input dimension, and the largest/smallest ratio."""
+    print()
+    header = f"{'net':<16}{'regions':>9}{'seconds':>9}{'ms/reg':>8}{'LPs/reg':>9}"
+    print(header)
+    print("-" * len(header))
+    for n, specs in SCALING.items():
+        per = []
+        for spec in specs:
+            t0 = time.perf_counter()
+            cat = sr.enumerate_regions(he_net(spec, seed), sr.Box(-1.0, 1.0))
+            secs = time.perf_counter() - t0
+            per.append(secs / len(cat))
+            print(f"{spec:<16}{len(cat):>9}{secs:>9.1f}{1e3 * per[-1]:>8.3f}{cat.info['lps'] / len(cat):>9.2f}",
+                  flush=True)
+        print(f"{n}-D: time per region, largest/smallest = {max(per) / min(per):.2f}")
+
+
+def stream_table(spec: str, seed: int, jobs: int) -> None:
+    """One CLI run writing its catalogue (streamed to CAT.part as subtrees finish): peak memory per region."""
+    print()
+    with tempfile.TemporaryDirectory() as d:
+        net_path, cat_path = Path(d) / "net.npz", Path(d) / "cat.npz"
+        sr.save_network(he_net(spec, seed), net_path)
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "shallowrelu", "enumerate", str(net_path), "--box=-1,1",
+                              "--jobs", str(jobs), "-o", str(cat_path), "--json"],
+                             capture_output=True, text=True, check=True)
+        secs = time.perf_counter() - t0
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # the largest process, bytes
+        regions = json.loads(out.stdout)["regions"]
+        size = cat_path.stat().st_size
+    print(f"{spec}: {regions} regions in {secs:.0f} s on {jobs} processes; peak RSS {peak / 2**30:.2f} GiB "
+          f"({peak / regions:.0f} bytes/region); catalogue {size / 2**20:.0f} MiB ({size / regions:.0f} bytes/region)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nets", nargs="+", default=DEFAULT_NETS, metavar="N-H1,H2-M",
@@ -95,7 +271,38 @@ def main() -> None:
     parser.add_argument("--jobs-nets", nargs="*", default=["3-16,16-1"], metavar="N-H1,H2-M",
                         help="nets for the --jobs table (default: %(default)s; none to skip)")
     parser.add_argument("--jobs", nargs="+", type=int, default=[1, 2], help="process counts to time")
+    parser.add_argument("--peer-nets", nargs="*", default=DEFAULT_NETS, metavar="N-H1,H2-M",
+                        help="nets for the peers table (default: %(default)s; none to skip)")
+    parser.add_argument("--tools", nargs="+", choices=list(TOOLS), default=list(TOOLS),
+                        help="tools of the peers table (default: all)")
+    parser.add_argument("--polygon-nets", nargs="*", default=["2-16,16-1", "2-32,32-1", "2-64,64-1"],
+                        metavar="2-H1,H2-M", help="2-D nets for the polygon-splitting table")
+    parser.add_argument("--stream-net", default="4-28,28,28-1", metavar="N-H1,H2-M",
+                        help="net of the stream table (default %(default)s)")
+    parser.add_argument("--only", choices=["main", "peers", "polygon", "jobs", "scaling", "stream"],
+                        help="print only this table")
+    parser.add_argument("--one", nargs=2, metavar=("TOOL", "NET"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:  # a child process of the peers table
+        warnings.simplefilter("ignore")
+        print(json.dumps({"regions": TOOLS[args.one[0]](he_net(args.one[1], args.seed))}))
+        return
+    if args.only == "scaling":
+        return scaling_table(args.seed)
+    if args.only == "stream":
+        return stream_table(args.stream_net, args.seed, args.jobs[-1])
+    if args.only in (None, "main"):
+        main_table(args)
+    if args.only in (None, "peers") and args.peer_nets:
+        peers_table(args.peer_nets, args.tools, args.seed)
+    if args.only in (None, "polygon") and args.polygon_nets:
+        polygon_table(args.polygon_nets, args.seed)
+    if args.only in (None, "jobs") and args.jobs_nets:
+        jobs_table(args.jobs_nets, args.jobs, args.seed)
+
+
+def main_table(args: argparse.Namespace) -> None:
+    """Regions, LPs per region and time per net; the naive baseline; then the shallow networks."""
     specs = args.nets
     header = (f"{'net':<16}{'regions':>9}{'LPs':>9}{'LPs/reg':>9}{'seconds':>9}{'ms/reg':>8}"
               f"{'naive s':>10}{'naive LPs':>11}{'speed-up':>10}")
@@ -119,8 +326,6 @@ def main() -> None:
         catalogues[spec] = (net, cat)
     if args.shallow:
         shallow_table(catalogues, args.shallow_max_regions)
-    if args.jobs_nets:
-        jobs_table(args.jobs_nets, args.jobs, args.seed)
 
 
 def jobs_table(specs: list[str], jobs: list[int], seed: int) -> None:

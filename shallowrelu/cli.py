@@ -8,6 +8,7 @@ interrupted (what was found is saved).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ import numpy as np
 from .builder import MODES, ShallowNetwork, build_shallow, check_equivalence
 from .catalogue import FORMAT as CATALOGUE_FORMAT
 from .catalogue import Catalogue, ChunkLog
-from .enumerator import enumerate_regions
+from .enumerator import BACKENDS, enumerate_regions
 from .explain import COUNTERFACTUAL_METHODS, explain, report_lines
 from .milp import count_patterns, output_bounds
 from .plot import plot_partition, slice_network
@@ -108,9 +109,12 @@ def _add_search_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_jobs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                   help="local processes for independent subtrees (default: all cores, here %(default)s); "
-                        "the answer is the same for every N")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help=f"workers for independent subtrees (default: all cores, here {os.cpu_count() or 1}; "
+                        "with --backend ray all CPUs of the cluster); the answer is the same for every N")
+    p.add_argument("--backend", choices=BACKENDS, default="local",
+                   help="local: processes on this machine (default); ray: Ray tasks on the cluster in "
+                        "RAY_ADDRESS, else on a Ray started here (pip install 'shallowrelu[ray]')")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -137,8 +141,10 @@ def _progress_bar(enabled: bool | None):
 
 
 def _check_jobs(args: argparse.Namespace) -> None:
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: must be 1 or more")
+    if args.backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise UsageError("--backend ray: Ray is not installed; pip install 'shallowrelu[ray]'")
 
 
 def _search_options(args: argparse.Namespace) -> Tolerances:
@@ -165,7 +171,7 @@ def _enumerate(net: ReLUNetwork, args: argparse.Namespace, resume: Catalogue | N
     progress, close = _progress_bar(args.progress)
     try:
         return enumerate_regions(net, domain, tol=tol, samples=args.samples, seed=args.seed, jobs=args.jobs,
-                                 resume=resume, progress=progress, on_chunk=None if log is None else log.append)
+                                 backend=args.backend, resume=resume, progress=progress, on_chunk=None if log is None else log.append)
     except ValueError as exc:  # a catalogue to resume from another run
         raise UsageError(f"{args.output}: cannot resume: {exc}") from None
     finally:
@@ -426,7 +432,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise UsageError(f"--timeout {args.timeout}: must be positive")
     net = load_network(args.net)
     prop = load_vnnlib(args.prop)
-    res = verify(net, prop, timeout=args.timeout, method=args.method, jobs=args.jobs)
+    res = verify(net, prop, timeout=args.timeout, method=args.method, jobs=args.jobs, backend=args.backend)
     if args.output:
         atomic_write_text(args.output, res.vnncomp_text())
     lines = [f"{res.verdict.value} ({res.seconds:.2f} s; {res.regions} regions checked by LP, "

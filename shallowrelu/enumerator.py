@@ -8,6 +8,12 @@ carried interior points lie on both sides; otherwise one warm Chebyshev LP
 decides the unknown side and, if it is non-empty, yields an interior point for
 it. Leaves are regions; each gets its Chebyshev ball and its facets as it is
 found, so an interrupted run keeps finished regions only.
+
+A bounded 2-D domain is searched by clipping polygons instead: each node
+carries its polygon, a side exists when its inradius bounds from area and
+perimeter clear ``min_radius`` (an LP decides only the rare side in between),
+and a leaf's facets and largest disc come from its polygon; the whole search
+needs no LP beyond the root's.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -26,8 +32,9 @@ from .bounds import affine_range, tighten_box
 from .catalogue import Catalogue, RegionArrays
 from .errors import DomainError, SolverError
 from .network import ReLUNetwork
-from .polytope import (AffineHull, ChebyshevModel, Domain, affine_hull, bounding_box,
-                       facets_by_vertices, normalise_rows, vertices_or_empty)
+from .polytope import (AffineHull, ChebyshevModel, Domain, affine_hull, bounding_box, clip_polygon,
+                       facets_by_vertices, normalise_rows, polygon, polygon_inradius_bounds,
+                       small_chebyshev, vertices_or_empty)
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 
 ProgressFn = Callable[[int, int], None]
@@ -73,6 +80,8 @@ _EMPTY = np.zeros((0, 0))
 _TASKS = 64
 # Seconds of work in this process before the remaining subtrees go to a pool.
 _POOL_AFTER = 1.0
+# Where the subtrees run: processes of this machine, or tasks of a Ray cluster.
+BACKENDS = ("local", "ray")
 
 
 @dataclass
@@ -93,7 +102,8 @@ class _Node:
     # so Z / scale are signed distances, what the inradius tolerance measures.
     scale: np.ndarray
     # Vertices of the node's polytope once computed (low dimension, bounded
-    # domain); an empty array when qhull could not be trusted.
+    # domain); an empty array when qhull could not be trusted. In the plane
+    # always known, in order: each split clips the parent's polygon.
     V: np.ndarray | None = None
 
 
@@ -142,6 +152,9 @@ class _Search:
         widths = self.box[1] - self.box[0]
         self.bounded = bool(np.all(np.isfinite(widths)))
         self.r_max = float(widths.max() / 2) if self.bounded else tol.radius_cap
+        # A bounded plane is searched by clipping polygons: LPs only for the
+        # leaves' centres and for sides whose inradius bounds straddle min_radius.
+        self.planar = self.bounded and self.n == 2
         self.model = ChebyshevModel(self.n, self.r_max, tol)
         self.src: list[tuple[int, int]] = [(0, int(i)) for i in np.flatnonzero(nonzero)[keep]]
         self.stats = _Stats()
@@ -177,7 +190,8 @@ class _Search:
         pts = self._initial_points(ball.x)
         W, b = self.net.layers[0]
         return _Node(0, [], np.zeros(0, dtype=bool), W, b, keys, self.domain_G, self.domain_g,
-                     self.box[0].copy(), self.box[1].copy(), pts, pts @ W.T + b, _row_norms(W))
+                     self.box[0].copy(), self.box[1].copy(), pts, pts @ W.T + b, _row_norms(W),
+                     polygon(self.domain_G, self.domain_g, ball.x) if self.planar else None)
 
     # -- search ------------------------------------------------------------
     def plan(self) -> list:
@@ -234,19 +248,29 @@ class _Search:
         return found
 
     def _side(self, node: _Node, a: np.ndarray, c: float, known: bool):
-        """Whether ``node`` meets ``a . t + c <= 0`` in a ball of radius > min_radius.
+        """Whether ``node`` meets ``a . t + c <= 0`` (unit ``a``) in a ball of radius > min_radius.
 
-        Returns ``(exists, new_point)``; ``new_point`` is None when a carried
-        point already proves it.
+        Returns ``(exists, new_point, piece)``: ``new_point`` is an LP's
+        centre (None when no LP ran), ``piece`` the side's polygon in the
+        plane (else None). The polygon's inradius bounds settle all but
+        the sides near min_radius, so the answer is the LP's.
         """
+        piece = clip_polygon(node.V, node.V @ a + c) if self.planar else None
         if known:
-            return True, None
+            return True, None, piece
+        if piece is not None:
+            low, high = polygon_inradius_bounds(piece)
+            # the relative guard keeps rounding of the area out of the decision
+            if high * (1 + 1e-6) <= self.tol.min_radius:
+                return False, None, piece
+            if low * (1 - 1e-6) > self.tol.min_radius:
+                return True, None, piece
         self.model.sync(node.keys, node.G, node.g)
         ball = self.model.chebyshev((a, c))
         self.stats.search_lps += 1
         if not ball.feasible or ball.value <= self.tol.min_radius:
-            return False, None
-        return True, ball.x
+            return False, None, piece
+        return True, ball.x, piece
 
     def _vertices(self, node: _Node) -> np.ndarray:
         if node.V is None:
@@ -258,7 +282,7 @@ class _Search:
         return node.V
 
     def _child(self, node: _Node, j: int, active: bool, keep: np.ndarray,
-               point: np.ndarray | None) -> _Node:
+               point: np.ndarray | None, piece: np.ndarray | None) -> _Node:
         key = len(self.src)
         self.src.append((node.layer + 1, j))
         a, c = node.M[j] / node.scale[j], node.v[j] / node.scale[j]
@@ -268,10 +292,10 @@ class _Search:
         if point is not None:
             pts = np.vstack([pts, point])
             Z = np.vstack([Z, node.M @ point + node.v])
-        lo, hi = tighten_box(node.lo, node.hi, a, c)
+        lo, hi = (piece.min(axis=0), piece.max(axis=0)) if piece is not None else tighten_box(node.lo, node.hi, a, c)
         return _Node(node.layer, node.signs + [active], node.prefix, node.M, node.v,
                      node.keys + (key,), np.vstack([node.G, a]), np.append(node.g, c),
-                     lo, hi, pts, Z, node.scale)
+                     lo, hi, pts, Z, node.scale, piece)
 
     def _next_layer(self, node: _Node) -> tuple[_Node | None, np.ndarray, np.ndarray, np.ndarray]:
         """Fix the finished layer's signs; return the node of the next layer (None at a leaf)."""
@@ -317,42 +341,53 @@ class _Search:
             scale = node.scale[j0:]
             M, v = node.M[j0:] / scale[:, None], node.v[j0:] / scale
             zero = ~np.any(M, axis=1)
-            zmin, zmax = affine_range(M, v, node.lo, node.hi)
-            settled = zero | (zmax <= 0) | (zmin >= 0)
-            sign = np.where(zero, v > 0, zmin >= 0) & ~(zmax <= 0)
+            deep = None
+            if self.planar:  # the exact range, from the polygon's vertices
+                deep = node.V @ M.T + v
+                zmin, zmax = deep.min(axis=0), deep.max(axis=0)
+            else:
+                zmin, zmax = affine_range(M, v, node.lo, node.hi)
+            if self.planar:
+                # The exact range: a side no deeper than min_radius cannot
+                # hold a ball of that radius.
+                settled = (zmax <= delta) | (zmin >= -delta)
+                sign = zmax > -zmin
+            else:
+                settled = zero | (zmax <= 0) | (zmin >= 0)
+                sign = np.where(zero, v > 0, zmin >= 0) & ~(zmax <= 0)
             dist = node.Z[:, j0:] / scale
             known_neg = np.any(dist < -delta, axis=0)
             known_pos = np.any(dist > delta, axis=0)
-            deep = None
             split = None
-            for off in range(M.shape[0]):
-                j = j0 + off
-                if settled[off]:
-                    node.signs.append(bool(sign[off]))
-                    continue
+            done = 0  # the neurons before this one have their signs
+            for off in np.flatnonzero(~settled):
+                node.signs.extend(sign[done:off].tolist())
+                done = off + 1
                 if not (known_neg[off] and known_pos[off]):
                     if deep is None:
                         V = self._vertices(node)
                         deep = (V @ M.T + v) if V.size else _EMPTY
                     if deep.size:
-                        # Exact range over the node: a side no deeper than
-                        # min_radius cannot hold a ball of that radius.
                         d_pos, d_neg = deep[:, off].max(), -deep[:, off].min()
                         if d_pos <= delta or d_neg <= delta:
                             node.signs.append(bool(d_pos > d_neg))
                             continue
                 a, c = M[off], float(v[off])
-                has_neg, pt_neg = self._side(node, a, c, known_neg[off])
-                has_pos, pt_pos = self._side(node, -a, -c, known_pos[off])
+                has_neg, pt_neg, piece_neg = self._side(node, a, c, known_neg[off])
+                has_pos, pt_pos, piece_pos = self._side(node, -a, -c, known_pos[off])
                 if has_neg and has_pos:
-                    split = (j, dist[:, off] < -delta, dist[:, off] > delta, pt_neg, pt_pos)
+                    split = (j0 + off, dist[:, off] < -delta, dist[:, off] > delta, pt_neg, pt_pos, piece_neg,
+                             piece_pos)
                     break
                 # One side only (or, in a node thinner than the tolerance,
                 # neither): the neuron is stable here and adds no inequality.
                 node.signs.append(bool(has_pos))
+            else:
+                node.signs.extend(sign[done:].tolist())
             if split is not None:
-                j, neg, pos, pt_neg, pt_pos = split
-                return self._child(node, j, False, neg, pt_neg), self._child(node, j, True, pos, pt_pos)
+                j, neg, pos, pt_neg, pt_pos, piece_neg, piece_pos = split
+                return (self._child(node, j, False, neg, pt_neg, piece_neg),
+                        self._child(node, j, True, pos, pt_pos, piece_pos))
 
     def _pruned(self, node: _Node) -> bool:
         return self.hooks is not None and self.hooks.prune(node.lo, node.hi, node.layer, node.M, node.v,
@@ -363,9 +398,15 @@ class _Search:
         if self.hooks is not None:
             self.hooks.leaf(node.G, node.g, A, d)
             return
-        self.model.sync(node.keys, node.G, node.g)
-        ball = self.model.chebyshev()
-        self.stats.search_lps += 1
+        # In the plane the polygon gives the facets, and the disc in them needs
+        # no LP solver. (In 3-D and up the subset search measured no quicker
+        # than the LP, so catalogues there stay as they were.)
+        exact = facets_by_vertices(node.G, node.g, node.V, self.tol.facet_margin) if self.planar else None
+        ball = None if exact is None else small_chebyshev(node.G[exact[0]], node.g[exact[0]])
+        if ball is None:
+            self.model.sync(node.keys, node.G, node.g)
+            ball = self.model.chebyshev()
+            self.stats.search_lps += 1
         if ball.feasible:
             centre, radius = ball.x, ball.value
         else:  # cannot happen for a node that holds a point; keep that point
@@ -373,7 +414,7 @@ class _Search:
         if radius <= self.tol.min_inradius:
             self.stats.thin += 1
             self.stats.thin_min_radius = min(self.stats.thin_min_radius, float(radius))
-        facet, witness, margin = self._facets(node, centre)
+        facet, witness, margin = exact or self._facets(node, centre)
         src = [self.src[k] for k in node.keys]
         self.regions.append(pattern, A, d, node.G[facet], node.g[facet],
                             [src[k] for k in np.flatnonzero(facet)], witness[facet], margin[facet],
@@ -436,27 +477,89 @@ def _exit_if_orphaned(parent: int, poll: float = 0.0) -> None:
         os._exit(1)
 
 
+def _make_worker(args: tuple) -> _Search:
+    net, hull, tol, samples, seed, src, task_keys, hooks = args
+    search = _Search(net, hull, tol, samples, seed, None, hooks)
+    search.src, search.task_keys = list(src), task_keys
+    return search
+
+
 def _start_worker(args: tuple) -> None:
     global _worker, _worker_error
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent takes Ctrl-C and stops the pool,
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # which ends a worker by SIGTERM, quietly
     threading.Thread(target=_exit_if_orphaned, args=(os.getppid(), 0.2), daemon=True).start()
     try:
-        net, hull, tol, samples, seed, src, task_keys, hooks = args
-        _worker = _Search(net, hull, tol, samples, seed, None, hooks)
-        _worker.src, _worker.task_keys = list(src), task_keys
+        _worker = _make_worker(args)
     except Exception as exc:  # noqa: BLE001 - a failing initializer makes the pool respawn workers forever
         _worker_error = exc
+
+
+def _finish_task(search: _Search, task: tuple[int, _Node]) -> tuple[int, RegionArrays, _Stats, dict]:
+    i, node = task
+    regions, stats = search.run_task(node)
+    return i, regions, stats, {} if search.hooks is None else search.hooks.tally()
 
 
 def _work(task: tuple[int, _Node]) -> tuple[int, RegionArrays, _Stats, dict]:
     if _worker_error is not None:
         raise _worker_error
     parent = os.getppid()
-    i, node = task
-    regions, stats = _worker.run_task(node)
+    result = _finish_task(_worker, task)
     _exit_if_orphaned(parent)
-    return i, regions, stats, {} if _worker.hooks is None else _worker.hooks.tally()
+    return result
+
+
+def _pool_results(init: tuple, tasks: list, jobs: int) -> Iterator[tuple]:
+    with _pool_context().Pool(min(jobs, len(tasks)), _start_worker, (init,)) as pool:
+        yield from pool.imap_unordered(_work, tasks)
+
+
+# A Ray worker process keeps its search between tasks of the same run.
+_ray_worker: tuple[str, _Search] | None = None
+
+
+def _ray_work(run_id: str, init: tuple, task: tuple[int, _Node]) -> tuple[int, RegionArrays, _Stats, dict]:
+    global _ray_worker
+    if _ray_worker is None or _ray_worker[0] != run_id:
+        _ray_worker = (run_id, _make_worker(init))
+    return _finish_task(_ray_worker[1], task)
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("the Ray backend needs Ray: pip install 'shallowrelu[ray]'") from None
+    return ray
+
+
+def _ray_results(init: tuple, tasks: list, jobs: int | None) -> Iterator[tuple]:
+    """Run the tasks as Ray tasks, at most ``jobs`` at a time (None: one per CPU of the cluster).
+
+    Connects to the cluster in ``RAY_ADDRESS`` if set, else starts Ray on
+    this machine, unless the caller has already called ``ray.init``.
+    """
+    ray = _import_ray()
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    if jobs is None:
+        jobs = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    remote = ray.remote(num_cpus=1, max_retries=0)(_ray_work)
+    run_id, init_ref = os.urandom(8).hex(), ray.put(init)
+    queue, running = list(tasks), []
+    try:
+        while queue or running:
+            while queue and len(running) < jobs:
+                running.append(remote.remote(run_id, init_ref, queue.pop(0)))
+            ready, running = ray.wait(running, num_returns=1)
+            try:
+                yield ray.get(ready[0])
+            except ray.exceptions.RayTaskError as exc:  # the worker's own exception, as a local pool gives it
+                raise exc.cause from None
+    finally:
+        for ref in running:
+            ray.cancel(ref, force=True)
 
 
 def _pool_context():
@@ -477,10 +580,12 @@ class _Run:
     interrupted: bool
 
 
-def _run(search: _Search, items: list, jobs: int, progress: ProgressFn | None,
-         reuse: dict[int, RegionArrays], stream: Callable[[int, RegionArrays], None] | None = None) -> _Run:
-    """Run the plan's open subtrees here, in order, and past ``_POOL_AFTER`` seconds on a pool of ``jobs``.
+def _run(search: _Search, items: list, jobs: int | None, progress: ProgressFn | None,
+         reuse: dict[int, RegionArrays], stream: Callable[[int, RegionArrays], None] | None = None,
+         backend: str = "local") -> _Run:
+    """Run the plan's open subtrees here, in order, and past ``_POOL_AFTER`` seconds on ``jobs`` workers.
 
+    The workers are local processes, or Ray tasks with ``backend="ray"``.
     ``reuse`` holds regions of tasks finished by an earlier, interrupted run;
     ``stream`` gets each task's regions as soon as the task is finished.
     Ctrl-C stops the work and keeps every region found so far (in-process,
@@ -507,7 +612,8 @@ def _run(search: _Search, items: list, jobs: int, progress: ProgressFn | None,
         # Tasks run here first; a pool starts only for work that outlasts
         # _POOL_AFTER, since starting processes costs about a second.
         start, k = time.monotonic(), 0
-        while k < len(todo) and (jobs == 1 or len(todo) - k == 1 or time.monotonic() - start < _POOL_AFTER):
+        local_only = backend == "local" and jobs == 1
+        while k < len(todo) and (local_only or len(todo) - k == 1 or time.monotonic() - start < _POOL_AFTER):
             i, node = todo[k]
             if progress is not None:
                 base = (found, run.stats.search_lps + run.stats.facet_lps)
@@ -522,24 +628,38 @@ def _run(search: _Search, items: list, jobs: int, progress: ProgressFn | None,
         if k < len(todo):
             init = (search.net, search.hull, search.tol, search.samples, search.seed, search.src, search.task_keys,
                     search.hooks)
-            rest = todo[k:]
-            with _pool_context().Pool(min(jobs, len(rest)), _start_worker, (init,)) as pool:
-                for i, regions, stats, counts in pool.imap_unordered(_work, rest):
+            results = _ray_results(init, todo[k:], jobs) if backend == "ray" else _pool_results(init, todo[k:], jobs)
+            try:
+                for i, regions, stats, counts in results:
                     if search.hooks is not None:
                         search.hooks.add_tally(counts)
                     finish(i, regions, stats)
+            finally:
+                results.close()  # stops the pool or cancels the Ray tasks at once, also on Ctrl-C
     except KeyboardInterrupt:
         run.interrupted = True
     return run
 
 
+def _check_parallel(jobs: int | None, backend: str) -> int | None:
+    """``jobs`` checked; None becomes this machine's cores (left None for Ray: the cluster's CPUs)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if jobs is None and backend == "local":
+        return os.cpu_count() or 1
+    return jobs
+
+
 def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
-                   tol: Tolerances = DEFAULT_TOLERANCES, samples: int = 256, seed: int = 0, jobs: int = 1) -> dict:
+                   tol: Tolerances = DEFAULT_TOLERANCES, samples: int = 256, seed: int = 0, jobs: int | None = 1,
+                   backend: str = "local") -> dict:
     """Run the region search with ``hooks`` deciding what to prune and what to do with each region.
 
-    With ``jobs > 1`` the subtrees run in worker processes, each with its own
-    copy of ``hooks`` (so they must pickle); an exception a hook raises there
-    ends the search and is raised here.
+    With ``jobs > 1`` (or ``backend="ray"``) the subtrees run in worker
+    processes, each with its own copy of ``hooks`` (so they must pickle); an
+    exception a hook raises there ends the search and is raised here.
 
     Returns
     -------
@@ -550,10 +670,11 @@ def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
     hull = affine_hull(domain, net.n_inputs, tol)
     if hull.B.shape[1] == 0:
         raise DomainError("domain is a single point; there is nothing to search")
+    jobs = _check_parallel(jobs, backend)
     hooks.hull = hull
     work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
     search = _Search(work_net, hull, tol, samples, seed, None, hooks)
-    run = _run(search, search.plan(), jobs, None, {})
+    run = _run(search, search.plan(), jobs, None, {}, backend=backend)
     return {"lps": run.stats.search_lps, "interrupted": run.interrupted, "unresolved": run.stats.unresolved}
 
 
@@ -582,8 +703,8 @@ def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: di
 
 
 def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerances = DEFAULT_TOLERANCES,
-                      samples: int = 256, seed: int = 0, jobs: int = 1, resume: Catalogue | None = None,
-                      progress: ProgressFn | None = None,
+                      samples: int = 256, seed: int = 0, jobs: int | None = 1, backend: str = "local",
+                      resume: Catalogue | None = None, progress: ProgressFn | None = None,
                       on_chunk: Callable[[Catalogue], None] | None = None) -> Catalogue:
     """Find every full-dimensional activation region of ``net`` over ``domain``.
 
@@ -600,9 +721,15 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         Random interior points thrown in at the start; each region that
         catches one needs no LP to be found. Fixed by ``seed``.
     seed : int
-    jobs : int
-        Local processes for the independent subtrees (1: all in this
-        process). The catalogue is the same for every value.
+    jobs : int or None
+        Workers for the independent subtrees (1: all in this process;
+        None: one per core, or per CPU of the Ray cluster). The catalogue is
+        the same for every value.
+    backend : {"local", "ray"}
+        ``"local"``: a pool of processes on this machine. ``"ray"``: Ray
+        tasks (``pip install 'shallowrelu[ray]'``), on the cluster named by
+        ``RAY_ADDRESS`` or else a Ray instance started here; a caller's own
+        ``ray.init(...)`` is used as it is. Same catalogue either way.
     resume : Catalogue, optional
         An interrupted catalogue of the same network, domain and options:
         its finished subtrees are kept, the rest is searched.
@@ -631,8 +758,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     """
     if samples < 0:
         raise ValueError(f"samples must be >= 0, got {samples}")
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    jobs = _check_parallel(jobs, backend)
     start = time.perf_counter()
     hull = affine_hull(domain, net.n_inputs, tol)
     if hull.B.shape[1] == 0:
@@ -644,7 +770,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     reuse = {} if resume is None else _reusable(resume, net, hull, options, items)
     stream = None if on_chunk is None else (
         lambda i, found: on_chunk(Catalogue(net, hull, found.freeze(), {"chunk": i, **options})))
-    run = _run(search, items, jobs, progress, reuse, stream)
+    run = _run(search, items, jobs, progress, reuse, stream, backend)
     regions = RegionArrays(work_net.n_inputs, net.n_outputs, net.n_neurons)
     for chunk in run.chunks:
         if chunk is not None:

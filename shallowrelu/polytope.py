@@ -6,7 +6,10 @@ status, never from the return code alone.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
 
 import highspy
 import numpy as np
@@ -538,6 +541,10 @@ def volume(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> float:
         return float("nan")
     if V.shape[1] == 1:
         return float(V[1, 0] - V[0, 0])
+    if V.shape[1] == 2:
+        centre = V.mean(axis=0)
+        V = V[np.argsort(np.arctan2(V[:, 1] - centre[1], V[:, 0] - centre[0]))]
+        return _shoelace(V, np.concatenate((V[1:], V[:1])))
     from scipy.spatial import ConvexHull, QhullError
 
     V = V - V.mean(axis=0)
@@ -547,6 +554,89 @@ def volume(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> float:
         except QhullError:
             continue
     return float("nan")
+
+
+def polygon(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
+    """Vertices of a bounded polygon ``{x in R^2 : G x + g <= 0}`` in counter-clockwise order."""
+    V = vertices(G, g, interior)
+    centre = V.mean(axis=0)
+    V = V[np.argsort(np.arctan2(V[:, 1] - centre[1], V[:, 0] - centre[0]), kind="stable")]
+    # qhull lists a vertex once per pair of rows through it: keep one copy
+    keep = np.linalg.norm(V - np.roll(V, 1, axis=0), axis=1) > 1e-12 * (1.0 + np.abs(V).max())
+    return V[keep] if keep.any() else V[:1]
+
+
+def clip_polygon(V: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """The part of the convex polygon ``V`` (vertices in order) where the affine ``vals`` is ``<= 0``.
+
+    ``vals`` holds the function's values at the vertices; a vertex with value
+    0 belongs to both parts, a crossing edge gives one new vertex.
+    """
+    nxt = np.concatenate((vals[1:], vals[:1]))
+    cross = ((vals < 0) & (nxt > 0)) | ((vals > 0) & (nxt < 0))
+    keep = vals <= 0
+    if not cross.any():
+        return V[keep]
+    i = np.flatnonzero(cross)
+    j = (i + 1) % len(V)
+    # each vertex kept is followed by the crossing point on its outgoing edge, if any
+    out = np.empty((2 * len(V), V.shape[1]))
+    out[0::2] = V
+    out[2 * i + 1] = V[i] + (vals[i] / (vals[i] - vals[j]))[:, None] * (V[j] - V[i])
+    return out[np.column_stack([keep, cross]).ravel()]
+
+
+def polygon_inradius_bounds(V: np.ndarray) -> tuple[float, float]:
+    """Bounds ``(A/P, 2A/P)`` on the inradius of a convex polygon from its area ``A`` and perimeter ``P``.
+
+    The upper bound: the triangles from the incentre to the edges have
+    height ``r`` and fill at most ``A``. The lower: Bonnesen's inequality
+    ``A + pi r^2 <= r P`` for planar convex sets.
+    """
+    if len(V) < 3:
+        return 0.0, 0.0
+    W = np.concatenate((V[1:], V[:1]))
+    area = _shoelace(V, W)
+    perimeter = float(np.sqrt(((W - V) ** 2).sum(axis=1)).sum())
+    return area / perimeter, 2.0 * area / perimeter
+
+
+def _shoelace(V: np.ndarray, W: np.ndarray) -> float:
+    return 0.5 * abs(float(np.sum(V[:, 0] * W[:, 1] - V[:, 1] * W[:, 0])))
+
+
+@lru_cache(maxsize=256)
+def _subsets(k: int, size: int) -> np.ndarray:
+    return np.array(list(combinations(range(k), size)), dtype=np.intp).reshape(-1, size)
+
+
+# Beyond this many (n+1)-subsets of facets the LP solver is quicker.
+_MAX_SUBSETS = 2000
+
+
+def small_chebyshev(G: np.ndarray, g: np.ndarray) -> LPResult | None:
+    """Largest ball in a bounded polytope ``{x : G x + g <= 0}`` given by its few facets (unit rows), no LP solver.
+
+    The Chebyshev LP's optimum is one of its vertices: ``n + 1`` rows tight.
+    Every such subset is solved and the feasible one with the largest
+    radius kept. None when there are too many subsets, or rounding left no
+    subset feasible; the caller then asks the LP solver.
+    """
+    k, n = G.shape
+    if k < n + 1 or math.comb(k, n + 1) > _MAX_SUBSETS:
+        return None
+    T = _subsets(k, n + 1)
+    A = np.concatenate([G[T], np.ones(T.shape + (1,))], axis=2)  # rows [a, 1] . (x, r) = -c
+    ok = np.abs(np.linalg.det(A)) > 1e-12
+    if not ok.any():
+        return None
+    sol = np.linalg.solve(A[ok], -g[T[ok]][..., None])[..., 0]
+    slack = sol[:, :n] @ G.T + g + sol[:, n:]
+    fits = (slack.max(axis=1) <= 1e-10 * (1.0 + np.abs(g).max())) & (sol[:, n] >= 0)
+    if not fits.any():
+        return None
+    best = sol[np.flatnonzero(fits)[np.argmax(sol[fits, n])]]
+    return LPResult(True, float(best[n]), best[:n].copy())
 
 
 # Vertices of a face closer than this (relative) are one vertex counted twice.

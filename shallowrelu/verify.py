@@ -114,7 +114,7 @@ class _Hooks(SearchHooks):
         self.unconfirmed += counts["unconfirmed"]
 
     def _tick(self) -> None:
-        if time.monotonic() > self.deadline:
+        if time.time() > self.deadline:  # wall clock: the hooks may run on another machine (Ray)
             raise _OutOfTime
 
     def prune(self, lo, hi, layer, M, v, signs) -> bool:
@@ -146,7 +146,7 @@ class _Hooks(SearchHooks):
 
 def _milp_term(net: ReLUNetwork, term: Term, deadline: float) -> tuple[Verdict, np.ndarray | None]:
     """One disjunct decided by the MILP: its least violation, then the forward pass on the minimiser."""
-    left = deadline - time.monotonic()
+    left = deadline - time.time()
     if left <= 0:
         return Verdict.TIMEOUT, None
     margin = MILP_PROOF_MARGIN * (1.0 + float(np.max(np.abs(term.e), initial=0.0)))
@@ -161,7 +161,8 @@ def _milp_term(net: ReLUNetwork, term: Term, deadline: float) -> tuple[Verdict, 
 
 
 def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, samples: int = 2000, seed: int = 0,
-           tol: Tolerances = DEFAULT_TOLERANCES, method: str = "tree", jobs: int = 1) -> VerifyResult:
+           tol: Tolerances = DEFAULT_TOLERANCES, method: str = "tree", jobs: int | None = 1,
+           backend: str = "local") -> VerifyResult:
     """Decide a VNN-LIB property on a network.
 
     Parameters
@@ -176,8 +177,10 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
         ``tree``: branch-and-bound over the regions, one LP per region left
         (the default). ``milp``: one big-M MILP per disjunct minimising the
         constraint violation (PuLP with HiGHS), the independent second method.
-    jobs : int
-        Local processes for the tree method's independent subtrees.
+    jobs : int or None
+        Workers for the tree method's independent subtrees (None: all cores).
+    backend : {"local", "ray"}
+        Where they run, as in :func:`enumerate_regions`.
 
     Returns
     -------
@@ -191,7 +194,7 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
     start = time.monotonic()
-    deadline = start + (timeout if timeout is not None else np.inf)
+    deadline = time.time() + (timeout if timeout is not None else np.inf)
     rng = np.random.default_rng(seed)
     for term in prop.terms:  # cheap falsification first, on every disjunct
         X = np.vstack([(term.lo + term.hi) / 2, term.lo + (term.hi - term.lo) * rng.random((samples, term.lo.size))])
@@ -215,7 +218,7 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
     for term in prop.terms:
         hooks = _Hooks(net, term, deadline, tol)
         try:
-            outcome = search_regions(net, Box(term.lo, term.hi), hooks, tol=tol, jobs=jobs)
+            outcome = search_regions(net, Box(term.lo, term.hi), hooks, tol=tol, jobs=jobs, backend=backend)
             hooks.unconfirmed += outcome["unresolved"]
         except _Found as found:
             x = found.x
