@@ -126,6 +126,12 @@ def polygon_count(net: sr.ReLUNetwork, box: float = 1.0, min_radius: float = 1e-
     return len(polys)
 
 
+def _header(text: str) -> None:
+    print()
+    print(text)
+    print("-" * len(text))
+
+
 def count_shallowrelu(net: sr.ReLUNetwork) -> int:
     return len(sr.enumerate_regions(net, sr.Box(-1.0, 1.0)))
 
@@ -181,12 +187,9 @@ def run_tool(tool: str, spec: str, seed: int) -> tuple[int, float]:
 
 def peers_table(specs: list[str], tools: list[str], seed: int) -> None:
     """Every tool on every net, each in its own process; counts compared with ours (run first)."""
-    print()
     absent = [f"{t} {why}" for t in tools if (why := missing(t))]
-    print("peers skipped: " + ", ".join(absent) if absent else "peers: all installed")
-    header = f"{'net':<16}{'tool':<13}{'regions':>9}{'seconds':>9}{'ms/reg':>8}{'theirs/ours':>13}"
-    print(header)
-    print("-" * len(header))
+    print("\npeers skipped: " + ", ".join(absent) if absent else "\npeers: all installed")
+    _header(f"{'net':<16}{'tool':<13}{'regions':>9}{'seconds':>9}{'ms/reg':>8}{'theirs/ours':>13}")
     for spec in specs:
         ours = None
         for tool in ["shallowrelu"] + [t for t in tools if t != "shallowrelu"]:
@@ -201,10 +204,7 @@ def peers_table(specs: list[str], tools: list[str], seed: int) -> None:
 
 def polygon_table(specs: list[str], seed: int) -> None:
     """2-D nets: the general tool (catalogue and certificate included) against bare polygon splitting."""
-    print()
-    header = f"{'net':<16}{'regions':>9}{'seconds':>9}{'polygon':>9}{'poly s':>9}{'ours/poly':>11}"
-    print(header)
-    print("-" * len(header))
+    _header(f"{'net':<16}{'regions':>9}{'seconds':>9}{'polygon':>9}{'poly s':>9}{'ours/poly':>11}")
     for spec in specs:
         net = he_net(spec, seed)
         t0 = time.perf_counter()
@@ -222,10 +222,7 @@ SCALING = {2: ["2-32,32-1", "2-96,96-1", "2-300,300-1"], 3: ["3-12,12-1", "3-28,
 
 def scaling_table(seed: int) -> None:
     """Time per region as the work grows, per input dimension, and the largest/smallest ratio."""
-    print()
-    header = f"{'net':<16}{'regions':>9}{'seconds':>9}{'ms/reg':>8}{'LPs/reg':>9}"
-    print(header)
-    print("-" * len(header))
+    _header(f"{'net':<16}{'regions':>9}{'seconds':>9}{'ms/reg':>8}{'LPs/reg':>9}")
     for n, specs in SCALING.items():
         per = []
         for spec in specs:
@@ -304,10 +301,8 @@ def main() -> None:
 def main_table(args: argparse.Namespace) -> None:
     """Regions, LPs per region and time per net; the naive baseline; then the shallow networks."""
     specs = args.nets
-    header = (f"{'net':<16}{'regions':>9}{'LPs':>9}{'LPs/reg':>9}{'seconds':>9}{'ms/reg':>8}"
-              f"{'naive s':>10}{'naive LPs':>11}{'speed-up':>10}")
-    print(header)
-    print("-" * len(header))
+    _header(f"{'net':<16}{'regions':>9}{'LPs':>9}{'LPs/reg':>9}{'seconds':>9}{'ms/reg':>8}"
+            f"{'naive s':>10}{'naive LPs':>11}{'speed-up':>10}")
     catalogues = {}
     for spec in specs:
         net = he_net(spec, args.seed)
@@ -330,10 +325,7 @@ def main_table(args: argparse.Namespace) -> None:
 
 def jobs_table(specs: list[str], jobs: list[int], seed: int) -> None:
     """Wall time per number of processes (catalogue and certificate included), and byte identity."""
-    print()
-    header = f"{'net':<16}{'regions':>9}{'jobs':>6}{'seconds':>9}{'speed-up':>10}  same bytes as jobs={jobs[0]}"
-    print(header)
-    print("-" * len(header))
+    _header(f"{'net':<16}{'regions':>9}{'jobs':>6}{'seconds':>9}{'speed-up':>10}  same bytes as jobs={jobs[0]}")
     for spec in specs:
         net = he_net(spec, seed)
         first = base = None
@@ -351,11 +343,8 @@ def jobs_table(specs: list[str], jobs: list[int], seed: int) -> None:
 
 def shallow_table(catalogues: dict, max_regions: int) -> None:
     """Convert each catalogue (faces mode) and check it against the deep network."""
-    print()
-    header = (f"{'net':<16}{'regions':>9}{'faces':>9}{'layer 1':>9}{'layer 2':>9}{'inf w':>10}"
-              f"{'build s':>9}{'check s':>9}{'probes':>8}{'max rel err':>13}")
-    print(header)
-    print("-" * len(header))
+    _header(f"{'net':<16}{'regions':>9}{'faces':>9}{'layer 1':>9}{'layer 2':>9}{'inf w':>10}"
+            f"{'build s':>9}{'check s':>9}{'probes':>8}{'max rel err':>13}")
     for spec, (net, cat) in catalogues.items():
         if len(cat) > max_regions:
             print(f"{spec:<16}{len(cat):>9}  (skipped: more than {max_regions} regions)")
