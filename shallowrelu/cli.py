@@ -171,7 +171,8 @@ def _enumerate(net: ReLUNetwork, args: argparse.Namespace, resume: Catalogue | N
     progress, close = _progress_bar(args.progress)
     try:
         return enumerate_regions(net, domain, tol=tol, samples=args.samples, seed=args.seed, jobs=args.jobs,
-                                 backend=args.backend, resume=resume, progress=progress, on_chunk=None if log is None else log.append)
+                                 backend=args.backend, resume=resume, progress=progress,
+                                 on_chunk=None if log is None else log.append)
     except ValueError as exc:  # a catalogue to resume from another run
         raise UsageError(f"{args.output}: cannot resume: {exc}") from None
     finally:

@@ -152,8 +152,8 @@ class _Search:
         widths = self.box[1] - self.box[0]
         self.bounded = bool(np.all(np.isfinite(widths)))
         self.r_max = float(widths.max() / 2) if self.bounded else tol.radius_cap
-        # A bounded plane is searched by clipping polygons: LPs only for the
-        # leaves' centres and for sides whose inradius bounds straddle min_radius.
+        # A bounded plane is searched by clipping polygons: an LP only for a
+        # side whose inradius bounds straddle min_radius.
         self.planar = self.bounded and self.n == 2
         self.model = ChebyshevModel(self.n, self.r_max, tol)
         self.src: list[tuple[int, int]] = [(0, int(i)) for i in np.flatnonzero(nonzero)[keep]]
@@ -247,15 +247,17 @@ class _Search:
         found, self.regions = self.regions, RegionArrays(self.n, self.net.n_outputs, self.net.n_neurons)
         return found
 
-    def _side(self, node: _Node, a: np.ndarray, c: float, known: bool):
+    def _side(self, node: _Node, a: np.ndarray, c: float, known: bool, at_vertices: np.ndarray | None):
         """Whether ``node`` meets ``a . t + c <= 0`` (unit ``a``) in a ball of radius > min_radius.
 
-        Returns ``(exists, new_point, piece)``: ``new_point`` is an LP's
-        centre (None when no LP ran), ``piece`` the side's polygon in the
-        plane (else None). The polygon's inradius bounds settle all but
-        the sides near min_radius, so the answer is the LP's.
+        ``at_vertices`` holds ``a . t + c`` at the vertices of the node's
+        polygon (in the plane; else None). Returns ``(exists, new_point,
+        piece)``: ``new_point`` is an LP's centre (None when no LP ran),
+        ``piece`` the side's polygon in the plane (else None). The polygon's
+        inradius bounds settle all but the sides near min_radius, so the
+        answer is the LP's.
         """
-        piece = clip_polygon(node.V, node.V @ a + c) if self.planar else None
+        piece = None if at_vertices is None else clip_polygon(node.V, at_vertices)
         if known:
             return True, None, piece
         if piece is not None:
@@ -373,8 +375,10 @@ class _Search:
                             node.signs.append(bool(d_pos > d_neg))
                             continue
                 a, c = M[off], float(v[off])
-                has_neg, pt_neg, piece_neg = self._side(node, a, c, known_neg[off])
-                has_pos, pt_pos, piece_pos = self._side(node, -a, -c, known_pos[off])
+                at_vertices = deep[:, off] if self.planar else None  # the plane's polygon is clipped
+                has_neg, pt_neg, piece_neg = self._side(node, a, c, known_neg[off], at_vertices)
+                has_pos, pt_pos, piece_pos = self._side(node, -a, -c, known_pos[off],
+                                                        None if at_vertices is None else -at_vertices)
                 if has_neg and has_pos:
                     split = (j0 + off, dist[:, off] < -delta, dist[:, off] > delta, pt_neg, pt_pos, piece_neg,
                              piece_pos)

@@ -542,8 +542,7 @@ def volume(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> float:
     if V.shape[1] == 1:
         return float(V[1, 0] - V[0, 0])
     if V.shape[1] == 2:
-        centre = V.mean(axis=0)
-        V = V[np.argsort(np.arctan2(V[:, 1] - centre[1], V[:, 0] - centre[0]))]
+        V = _counter_clockwise(V)
         return _shoelace(V, np.concatenate((V[1:], V[:1])))
     from scipy.spatial import ConvexHull, QhullError
 
@@ -556,11 +555,15 @@ def volume(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> float:
     return float("nan")
 
 
+def _counter_clockwise(V: np.ndarray) -> np.ndarray:
+    """The vertices of a convex polygon sorted by angle around their mean."""
+    centre = V.mean(axis=0)
+    return V[np.argsort(np.arctan2(V[:, 1] - centre[1], V[:, 0] - centre[0]), kind="stable")]
+
+
 def polygon(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
     """Vertices of a bounded polygon ``{x in R^2 : G x + g <= 0}`` in counter-clockwise order."""
-    V = vertices(G, g, interior)
-    centre = V.mean(axis=0)
-    V = V[np.argsort(np.arctan2(V[:, 1] - centre[1], V[:, 0] - centre[0]), kind="stable")]
+    V = _counter_clockwise(vertices(G, g, interior))
     # qhull lists a vertex once per pair of rows through it: keep one copy
     keep = np.linalg.norm(V - np.roll(V, 1, axis=0), axis=1) > 1e-12 * (1.0 + np.abs(V).max())
     return V[keep] if keep.any() else V[:1]
