@@ -9,11 +9,14 @@ decides the unknown side and, if it is non-empty, yields an interior point for
 it. Leaves are regions; each gets its Chebyshev ball and its facets as it is
 found, so an interrupted run keeps finished regions only.
 
-A bounded 2-D domain is searched by clipping polygons instead: each node
-carries its polygon, a side exists when its inradius bounds from area and
-perimeter clear ``min_radius`` (an LP decides only the rare side in between),
-and a leaf's facets and largest disc come from its polygon; the whole search
-needs no LP beyond the root's.
+Over a bounded domain in up to five dimensions every node carries its
+vertices: a split cuts them (new vertices where edges cross the hyperplane),
+the exact range of each neuron on the node comes from them, and a side
+exists when bounds on its inradius clear ``min_radius`` (area and perimeter
+in the plane; the vertices' centroid and least width in general), so an LP
+decides only the rare side in between. A leaf's facets come from its
+vertices; in the plane also its largest disc, so the whole 2-D search needs
+no LP beyond the root's.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from .catalogue import Catalogue, RegionArrays
 from .errors import DomainError, SolverError
 from .network import ReLUNetwork
 from .polytope import (AffineHull, ChebyshevModel, Domain, affine_hull, bounding_box, clip_polygon,
-                       facets_by_vertices, normalise_rows, polygon, polygon_inradius_bounds,
-                       small_chebyshev, vertices_or_empty)
+                       cut_vertices, distinct_vertices, facets_by_vertices, inradius_bounds, normalise_rows,
+                       polygon, polygon_inradius_bounds, small_chebyshev, vertices_or_empty)
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 
 ProgressFn = Callable[[int, int], None]
@@ -70,10 +73,9 @@ class SearchHooks:
 # Rays shot from a region's centre per candidate facet row, besides the rows'
 # own normals; the first hyperplane a ray meets alone is a facet, no LP needed.
 _EXTRA_RAYS = 8
-# Up to this dimension a bounded region's facets come from its vertices (qhull),
-# one call instead of an LP per candidate row.
-_QHULL_MAX_DIM = 5
-_EMPTY = np.zeros((0, 0))
+# Up to this dimension the nodes of a bounded search carry their vertices;
+# beyond it the vertex counts grow faster than LPs cost.
+_VERTEX_MAX_DIM = 5
 # The tree is cut into at least this many subtrees (tasks) before any is run.
 # Fixed, not tied to the number of processes, so that the catalogue is the
 # same for every ``jobs``; enough for load balance on a few dozen cores.
@@ -101,9 +103,8 @@ class _Node:
     # Norms of the rows of M (1 for zero rows): M / scale are unit normals,
     # so Z / scale are signed distances, what the inradius tolerance measures.
     scale: np.ndarray
-    # Vertices of the node's polytope once computed (low dimension, bounded
-    # domain); an empty array when qhull could not be trusted. In the plane
-    # always known, in order: each split clips the parent's polygon.
+    # Vertices of the node's polytope (bounded domain, low dimension; else
+    # None), each split cuts the parent's. In the plane in order: a polygon.
     V: np.ndarray | None = None
 
 
@@ -152,9 +153,8 @@ class _Search:
         widths = self.box[1] - self.box[0]
         self.bounded = bool(np.all(np.isfinite(widths)))
         self.r_max = float(widths.max() / 2) if self.bounded else tol.radius_cap
-        # A bounded plane is searched by clipping polygons: an LP only for a
-        # side whose inradius bounds straddle min_radius.
-        self.planar = self.bounded and self.n == 2
+        self.carry = self.bounded and self.n <= _VERTEX_MAX_DIM
+        self.planar = self.carry and self.n == 2
         self.model = ChebyshevModel(self.n, self.r_max, tol)
         self.src: list[tuple[int, int]] = [(0, int(i)) for i in np.flatnonzero(nonzero)[keep]]
         self.stats = _Stats()
@@ -189,9 +189,14 @@ class _Search:
             return None
         pts = self._initial_points(ball.x)
         W, b = self.net.layers[0]
+        V = None
+        if self.planar:
+            V = polygon(self.domain_G, self.domain_g, ball.x)
+        elif self.carry:
+            V = distinct_vertices(vertices_or_empty(self.domain_G, self.domain_g, ball.x))
+            V = V if V.shape[0] > self.n else None  # qhull failed: LPs decide it all
         return _Node(0, [], np.zeros(0, dtype=bool), W, b, keys, self.domain_G, self.domain_g,
-                     self.box[0].copy(), self.box[1].copy(), pts, pts @ W.T + b, _row_norms(W),
-                     polygon(self.domain_G, self.domain_g, ball.x) if self.planar else None)
+                     self.box[0].copy(), self.box[1].copy(), pts, pts @ W.T + b, _row_norms(W), V)
 
     # -- search ------------------------------------------------------------
     def plan(self) -> list:
@@ -247,41 +252,39 @@ class _Search:
         found, self.regions = self.regions, RegionArrays(self.n, self.net.n_outputs, self.net.n_neurons)
         return found
 
-    def _side(self, node: _Node, a: np.ndarray, c: float, known: bool, at_vertices: np.ndarray | None):
+    def _cut(self, node: _Node, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The vertices of the node's parts where ``vals`` (at its vertices) is <= 0 and >= 0."""
+        if self.planar:
+            return clip_polygon(node.V, vals), clip_polygon(node.V, -vals)
+        return cut_vertices(node.V, node.G, node.g, vals)
+
+    def _side(self, node: _Node, a: np.ndarray, c: float, known: bool, piece: np.ndarray | None):
         """Whether ``node`` meets ``a . t + c <= 0`` (unit ``a``) in a ball of radius > min_radius.
 
-        ``at_vertices`` holds ``a . t + c`` at the vertices of the node's
-        polygon (in the plane; else None). Returns ``(exists, new_point,
-        piece)``: ``new_point`` is an LP's centre (None when no LP ran),
-        ``piece`` the side's polygon in the plane (else None). The polygon's
-        inradius bounds settle all but the sides near min_radius, so the
-        answer is the LP's.
+        ``piece`` holds the vertices of that part when the node carries
+        vertices (else None). Returns ``(exists, new_point)``, a point at
+        least min_radius inside the part when one was found on the way. The
+        part's inradius bounds settle all but the sides near min_radius,
+        so the answer is the LP's.
         """
-        piece = None if at_vertices is None else clip_polygon(node.V, at_vertices)
         if known:
-            return True, None, piece
+            return True, None
         if piece is not None:
-            low, high = polygon_inradius_bounds(piece)
-            # the relative guard keeps rounding of the area out of the decision
+            if self.planar:
+                (low, high), centre = polygon_inradius_bounds(piece), None
+            else:
+                low, high, centre = inradius_bounds(piece, np.vstack([node.G, a]), np.append(node.g, c))
+            # the relative guard keeps rounding out of the decision
             if high * (1 + 1e-6) <= self.tol.min_radius:
-                return False, None, piece
+                return False, None
             if low * (1 - 1e-6) > self.tol.min_radius:
-                return True, None, piece
+                return True, centre
         self.model.sync(node.keys, node.G, node.g)
         ball = self.model.chebyshev((a, c))
         self.stats.search_lps += 1
         if not ball.feasible or ball.value <= self.tol.min_radius:
-            return False, None, piece
-        return True, ball.x, piece
-
-    def _vertices(self, node: _Node) -> np.ndarray:
-        if node.V is None:
-            node.V = _EMPTY
-            if self.bounded and self.n <= _QHULL_MAX_DIM:
-                margins = -(node.pts @ node.G.T + node.g).max(axis=1)
-                best = int(np.argmax(margins))
-                node.V = vertices_or_empty(node.G, node.g, node.pts[best])
-        return node.V
+            return False, None
+        return True, ball.x
 
     def _child(self, node: _Node, j: int, active: bool, keep: np.ndarray,
                point: np.ndarray | None, piece: np.ndarray | None) -> _Node:
@@ -294,7 +297,10 @@ class _Search:
         if point is not None:
             pts = np.vstack([pts, point])
             Z = np.vstack([Z, node.M @ point + node.v])
-        lo, hi = (piece.min(axis=0), piece.max(axis=0)) if piece is not None else tighten_box(node.lo, node.hi, a, c)
+        if piece is not None:
+            lo, hi = np.maximum(node.lo, piece.min(axis=0)), np.minimum(node.hi, piece.max(axis=0))
+        else:
+            lo, hi = tighten_box(node.lo, node.hi, a, c)
         return _Node(node.layer, node.signs + [active], node.prefix, node.M, node.v,
                      node.keys + (key,), np.vstack([node.G, a]), np.append(node.g, c),
                      lo, hi, pts, Z, node.scale, piece)
@@ -342,19 +348,16 @@ class _Search:
             # Everything cheap about the remaining neurons of this node, at once.
             scale = node.scale[j0:]
             M, v = node.M[j0:] / scale[:, None], node.v[j0:] / scale
-            zero = ~np.any(M, axis=1)
-            deep = None
-            if self.planar:  # the exact range, from the polygon's vertices
+            if node.V is not None:
+                # The exact range, from the vertices: a side no deeper than
+                # min_radius cannot hold a ball of that radius.
                 deep = node.V @ M.T + v
                 zmin, zmax = deep.min(axis=0), deep.max(axis=0)
-            else:
-                zmin, zmax = affine_range(M, v, node.lo, node.hi)
-            if self.planar:
-                # The exact range: a side no deeper than min_radius cannot
-                # hold a ball of that radius.
                 settled = (zmax <= delta) | (zmin >= -delta)
                 sign = zmax > -zmin
             else:
+                zero = ~np.any(M, axis=1)
+                zmin, zmax = affine_range(M, v, node.lo, node.hi)
                 settled = zero | (zmax <= 0) | (zmin >= 0)
                 sign = np.where(zero, v > 0, zmin >= 0) & ~(zmax <= 0)
             dist = node.Z[:, j0:] / scale
@@ -365,20 +368,12 @@ class _Search:
             for off in np.flatnonzero(~settled):
                 node.signs.extend(sign[done:off].tolist())
                 done = off + 1
-                if not (known_neg[off] and known_pos[off]):
-                    if deep is None:
-                        V = self._vertices(node)
-                        deep = (V @ M.T + v) if V.size else _EMPTY
-                    if deep.size:
-                        d_pos, d_neg = deep[:, off].max(), -deep[:, off].min()
-                        if d_pos <= delta or d_neg <= delta:
-                            node.signs.append(bool(d_pos > d_neg))
-                            continue
                 a, c = M[off], float(v[off])
-                at_vertices = deep[:, off] if self.planar else None  # the plane's polygon is clipped
-                has_neg, pt_neg, piece_neg = self._side(node, a, c, known_neg[off], at_vertices)
-                has_pos, pt_pos, piece_pos = self._side(node, -a, -c, known_pos[off],
-                                                        None if at_vertices is None else -at_vertices)
+                piece_neg = piece_pos = None
+                if node.V is not None:  # the children need their vertices whatever decides the sides
+                    piece_neg, piece_pos = self._cut(node, deep[:, off])
+                has_neg, pt_neg = self._side(node, a, c, known_neg[off], piece_neg)
+                has_pos, pt_pos = self._side(node, -a, -c, known_pos[off], piece_pos)
                 if has_neg and has_pos:
                     split = (j0 + off, dist[:, off] < -delta, dist[:, off] > delta, pt_neg, pt_pos, piece_neg,
                              piece_pos)
@@ -402,11 +397,11 @@ class _Search:
         if self.hooks is not None:
             self.hooks.leaf(node.G, node.g, A, d)
             return
-        # In the plane the polygon gives the facets, and the disc in them needs
-        # no LP solver. (In 3-D and up the subset search measured no quicker
-        # than the LP, so catalogues there stay as they were.)
-        exact = facets_by_vertices(node.G, node.g, node.V, self.tol.facet_margin) if self.planar else None
-        ball = None if exact is None else small_chebyshev(node.G[exact[0]], node.g[exact[0]])
+        # The vertices give the facets; in the plane also the disc in them, with
+        # no LP solver (in 3-D and up the subset search measured no quicker
+        # than the LP).
+        exact = None if node.V is None else facets_by_vertices(node.G, node.g, node.V, self.tol.facet_margin)
+        ball = None if exact is None or not self.planar else small_chebyshev(node.G[exact[0]], node.g[exact[0]])
         if ball is None:
             self.model.sync(node.keys, node.G, node.g)
             ball = self.model.chebyshev()
@@ -432,9 +427,6 @@ class _Search:
         k = len(g)
         if k == 0:
             return np.zeros(0, dtype=bool), np.zeros((0, self.n)), np.zeros(0)
-        exact = facets_by_vertices(G, g, self._vertices(node), self.tol.facet_margin)
-        if exact is not None:
-            return exact
         slack = -(G @ centre + g)
         rays = np.vstack([G, self.rays])
         D = rays @ G.T

@@ -21,7 +21,7 @@ import numpy as np
 
 from .catalogue import Catalogue
 from .errors import ShallowReLUError
-from .polytope import vertices_or_empty
+from .polytope import cut_vertices, vertices_or_empty
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 
 
@@ -283,11 +283,7 @@ def _pieces(cat: Catalogue, i: int, pattern: np.ndarray, V: np.ndarray, G: np.nd
             if not (np.any(s > eps) and np.any(s < -eps)):
                 split.append((Vp, Gp, gp))
                 continue
-            edges = [verts for verts, _ in _region_faces(Vp, Gp, gp) if verts.size == 2]
-            cross = [Vp[u] + (Vp[w] - Vp[u]) * (s[u] / (s[u] - s[w])) for u, w in edges
-                     if s[u] * s[w] < 0 and min(abs(s[u]), abs(s[w])) > eps]
-            for side in (1.0, -1.0):  # the piece where side * (a . t + c) <= 0
-                Vn = np.vstack([Vp[side * s <= eps]] + cross)
+            for side, Vn in zip((1.0, -1.0), cut_vertices(Vp, Gp, gp, s)):  # where side * (a . t + c) <= 0
                 owner = cat._locate_t(Vn.mean(axis=0, keepdims=True))[0] if len(Vn) else i
                 if owner in (i, -1):
                     split.append((Vn, np.vstack([Gp, side * a]), np.append(gp, side * c)))

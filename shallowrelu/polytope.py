@@ -555,6 +555,78 @@ def volume(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> float:
     return float("nan")
 
 
+# A vertex lies on a hyperplane (unit normal) within this distance, relative
+# to 1 + the largest coordinate: far above the rounding of a vertex carried
+# through a few dozen cuts, far below any feature the search resolves.
+VERTEX_TOL = 1e-9
+
+
+def distinct_vertices(V: np.ndarray) -> np.ndarray:
+    """``V`` without repeats (qhull lists a vertex on more than ``n`` facets once per facet of its dual)."""
+    if V.shape[0] < 2:
+        return V
+    eps = VERTEX_TOL * (1.0 + np.abs(V).max())
+    near = np.abs(V[:, None, :] - V[None, :, :]).max(axis=2) <= eps
+    return V[~np.triu(near, 1).any(axis=0)]
+
+
+def cut_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices of the two parts of a bounded polytope cut by a hyperplane (one double-description step).
+
+    Parameters
+    ----------
+    V : ndarray
+        The vertices of ``{x : G x + g <= 0}`` (unit-normal rows), each once.
+    G, g : ndarray
+    vals : ndarray
+        ``a . x + c`` (unit ``a``) at the vertices.
+
+    Returns
+    -------
+    (V_minus, V_plus)
+        Vertices of the parts where ``a . x + c <= 0`` and ``>= 0``: the old
+        vertices of each side (those on the hyperplane in both) and one new
+        vertex where each edge crosses it. Two vertices span an edge when
+        the rows tight at both have rank ``n - 1``; the combinatorial test
+        (at least ``n - 1`` common tight rows and no third vertex tight on
+        all of them) decides all but degenerate pairs, which get the rank.
+    """
+    n = V.shape[1]
+    eps = VERTEX_TOL * (1.0 + np.abs(V).max())
+    neg, pos = vals < -eps, vals > eps
+    if not (neg.any() and pos.any()):
+        return V[~pos], V[~neg]
+    on = (np.abs(V @ G.T + g) <= eps).astype(np.float64)
+    iu, iw = np.nonzero(on[neg] @ on[pos].T >= n - 1)
+    masks = on[neg][iu] * on[pos][iw]
+    holders = (on @ masks.T == masks.sum(axis=1)).sum(axis=0)
+    edge = holders == 2
+    for e in np.flatnonzero(~edge):
+        rows = G[masks[e] > 0]
+        edge[e] = np.linalg.svd(rows, compute_uv=False)[n - 2] > 1e-9 if len(rows) >= n - 1 else False
+    Vn, Vp = V[neg][iu[edge]], V[pos][iw[edge]]
+    sn, sp = vals[neg][iu[edge]], vals[pos][iw[edge]]
+    new = Vn + (sn / (sn - sp))[:, None] * (Vp - Vn)
+    return np.vstack([V[~pos], new]), np.vstack([V[~neg], new])
+
+
+def inradius_bounds(V: np.ndarray, G: np.ndarray, g: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """Bounds on the inradius of the bounded polytope ``{x : G x + g <= 0}`` (unit rows) with vertices ``V``.
+
+    Returns ``(low, high, centre)``: ``low`` is the distance from the
+    vertices' centroid ``centre`` to the nearest row (a ball that fits),
+    ``high`` half the polytope's least width along a row normal (no ball
+    is wider than any width).
+    """
+    if V.shape[0] == 0:
+        return 0.0, 0.0, np.zeros(G.shape[1])
+    centre = V.mean(axis=0)
+    low = float(-(G @ centre + g).max())
+    proj = V @ G.T
+    high = float((proj.max(axis=0) - proj.min(axis=0)).min()) / 2 if len(g) else np.inf
+    return low, high, centre
+
+
 def _counter_clockwise(V: np.ndarray) -> np.ndarray:
     """The vertices of a convex polygon sorted by angle around their mean."""
     centre = V.mean(axis=0)
@@ -613,33 +685,52 @@ def _subsets(k: int, size: int) -> np.ndarray:
     return np.array(list(combinations(range(k), size)), dtype=np.intp).reshape(-1, size)
 
 
-# Beyond this many (n+1)-subsets of facets the LP solver is quicker.
+# Beyond this many (n+1)-subsets of rows the LP solver is quicker.
 _MAX_SUBSETS = 2000
 
 
-def small_chebyshev(G: np.ndarray, g: np.ndarray) -> LPResult | None:
+def small_chebyshev(G: np.ndarray, g: np.ndarray, near: np.ndarray | None = None) -> LPResult | None:
     """Largest ball in a bounded polytope ``{x : G x + g <= 0}`` given by its few facets (unit rows), no LP solver.
 
-    The Chebyshev LP's optimum is one of its vertices: ``n + 1`` rows tight.
-    Every such subset is solved and the feasible one with the largest
-    radius kept. None when there are too many subsets, or rounding left no
-    subset feasible; the caller then asks the LP solver.
+    The Chebyshev LP (maximise ``r`` subject to ``G x + r <= -g``) has an
+    optimal basis of ``n + 1`` rows. A subset of rows is that basis when
+    its solution satisfies every row (primal feasible) and its multipliers
+    are non-negative (dual feasible), which proves it optimal as the LP
+    solver's answer would be. The subsets of the ``n + 3`` rows nearest to
+    ``near`` (a point inside) are tried first, then all subsets.
+
+    Returns
+    -------
+    LPResult or None
+        None when there are too many subsets or rounding left none proved
+        optimal; the caller then asks the LP solver.
     """
     k, n = G.shape
-    if k < n + 1 or math.comb(k, n + 1) > _MAX_SUBSETS:
+    if k < n + 1:
         return None
-    T = _subsets(k, n + 1)
-    A = np.concatenate([G[T], np.ones(T.shape + (1,))], axis=2)  # rows [a, 1] . (x, r) = -c
-    ok = np.abs(np.linalg.det(A)) > 1e-12
-    if not ok.any():
-        return None
-    sol = np.linalg.solve(A[ok], -g[T[ok]][..., None])[..., 0]
-    slack = sol[:, :n] @ G.T + g + sol[:, n:]
-    fits = (slack.max(axis=1) <= 1e-10 * (1.0 + np.abs(g).max())) & (sol[:, n] >= 0)
-    if not fits.any():
-        return None
-    best = sol[np.flatnonzero(fits)[np.argmax(sol[fits, n])]]
-    return LPResult(True, float(best[n]), best[:n].copy())
+    stages = [np.arange(k)]
+    if near is not None and k > n + 3:
+        stages.insert(0, np.sort(np.argsort(-(G @ near + g), kind="stable")[:n + 3]))
+    tol = 1e-10 * (1.0 + np.abs(g).max())
+    for rows in stages:
+        if math.comb(len(rows), n + 1) > _MAX_SUBSETS:
+            return None
+        T = rows[_subsets(len(rows), n + 1)]
+        A = np.empty(T.shape + (n + 1,))
+        A[..., :n] = G[T]
+        A[..., n] = 1.0
+        ok = np.abs(np.linalg.det(A)) > 1e-12
+        A, T = A[ok], T[ok]
+        sol = np.linalg.solve(A, -g[T][..., None])[..., 0]
+        unit = np.zeros((len(T), n + 1, 1))
+        unit[:, n] = 1.0
+        dual = np.linalg.solve(np.swapaxes(A, 1, 2), unit)[..., 0]
+        slack = sol[:, :n] @ G.T + g + sol[:, n:]
+        best = np.flatnonzero((slack.max(axis=1) <= tol) & (sol[:, n] >= 0) & (dual.min(axis=1) >= -1e-9))
+        if best.size:
+            y = sol[best[0]]
+            return LPResult(True, float(y[n]), y[:n].copy())
+    return None
 
 
 # Vertices of a face closer than this (relative) are one vertex counted twice.

@@ -184,30 +184,28 @@ def test_same_options_give_identical_catalogues():
 
 
 def test_sample_count_does_not_change_the_regions():
-    # in 3-D sampled points decide splits that would take LPs (2-D clips polygons and needs none)
+    # over all of R^3 (no vertices to carry) sampled points decide splits that would take LPs
     net = random_net([3, 8, 8, 1], seed=6)
-    a = sr.enumerate_regions(net, sr.Box(-1, 1), samples=0)
-    b = sr.enumerate_regions(net, sr.Box(-1, 1), samples=2000)
+    a = sr.enumerate_regions(net, samples=0)
+    b = sr.enumerate_regions(net, samples=2000)
     assert {p.tobytes() for p in a.patterns()} == {p.tobytes() for p in b.patterns()}
     assert b.info["search_lps"] < a.info["search_lps"]
 
 
-def test_the_plane_needs_no_lp_but_the_root_and_matches_the_lp_path(monkeypatch):
-    # the same net searched by polygon clipping and by the LP path (planar switched off)
-    net = random_net([2, 10, 10, 1], seed=6)
-    planar = sr.enumerate_regions(net, sr.Box(-1, 1))
-    real_init = enumerator._Search.__init__
-
-    def lp_only(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
-        self.planar = False
-
-    monkeypatch.setattr(enumerator._Search, "__init__", lp_only)
+@pytest.mark.parametrize("sizes", [[2, 10, 10, 1], [3, 8, 8, 1], [4, 6, 6, 1]])
+def test_carried_vertices_need_one_lp_per_region_and_match_the_lp_path(monkeypatch, sizes):
+    # the same net searched with vertices carried through the splits and by LPs alone
+    net = random_net(sizes, seed=6)
+    carried = sr.enumerate_regions(net, sr.Box(-1, 1))
+    monkeypatch.setattr(enumerator, "_VERTEX_MAX_DIM", 0)
     lp = sr.enumerate_regions(net, sr.Box(-1, 1))
-    assert planar.info["lps"] == 1 and lp.info["lps"] > 1
-    np.testing.assert_array_equal(planar.table.patterns, lp.table.patterns)  # same regions, same order
-    np.testing.assert_allclose(planar.table.inradius, lp.table.inradius, rtol=1e-7, atol=1e-12)
-    np.testing.assert_array_equal(planar.table.facet_ptr, lp.table.facet_ptr)
+    # the plane needs the root's LP only; elsewhere one per region (its ball) and the root's
+    assert carried.info["lps"] == (1 if sizes[0] == 2 else len(carried) + 1)
+    assert lp.info["lps"] > carried.info["lps"]
+    np.testing.assert_array_equal(carried.table.patterns, lp.table.patterns)  # same regions, same order
+    np.testing.assert_allclose(carried.table.inradius, lp.table.inradius, rtol=1e-7, atol=1e-12)
+    np.testing.assert_array_equal(carried.table.facet_ptr, lp.table.facet_ptr)
+    np.testing.assert_array_equal(carried.table.facet_index, lp.table.facet_index)
 
 
 def test_empty_domain_is_an_error():
