@@ -76,6 +76,29 @@ class RegionTable:
     interior: np.ndarray      # (R, n)
     inradius: np.ndarray      # (R,)
 
+    def __len__(self) -> int:
+        return self.patterns.shape[0]
+
+    def rows(self, start: int, stop: int) -> "RegionTable":
+        """Regions ``start:stop`` as a table of their own."""
+        f0, f1 = self.facet_ptr[start], self.facet_ptr[stop]
+        fields_ = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {k: (v[f0:f1] if k.startswith("facet_") else v[start:stop]) for k, v in fields_.items()}
+        out["facet_ptr"] = self.facet_ptr[start:stop + 1] - f0
+        return RegionTable(**out)
+
+    @staticmethod
+    def concat(tables: list["RegionTable"]) -> "RegionTable":
+        """The regions of ``tables`` (at least one) in order, as one table."""
+        ptrs = [tables[0].facet_ptr[:1]]
+        base = 0
+        for t in tables:
+            ptrs.append(t.facet_ptr[1:] + base)
+            base += int(t.facet_ptr[-1])
+        out = {f.name: np.concatenate([getattr(t, f.name) for t in tables]) for f in fields(RegionTable)
+               if f.name != "facet_ptr"}
+        return RegionTable(facet_ptr=np.concatenate(ptrs), **out)
+
 
 class RegionArrays:
     """Accumulates regions as the search finds them; ``freeze`` gives a :class:`RegionTable`.
@@ -97,20 +120,6 @@ class RegionArrays:
         self._regions.append((np.packbits(pattern), A, d, G, g, layer, index, points, margins,
                               interior, inradius))
 
-    def extend(self, other: "RegionArrays") -> None:
-        self._regions.extend(other._regions)
-
-    @classmethod
-    def from_table(cls, t: RegionTable, start: int, stop: int, n_neurons: int) -> "RegionArrays":
-        """Regions ``start:stop`` of a table, as appended (to continue an interrupted run)."""
-        out = cls(t.A.shape[2], t.A.shape[1], n_neurons)
-        for r in range(start, stop):
-            f = slice(t.facet_ptr[r], t.facet_ptr[r + 1])
-            out._regions.append((t.patterns[r], t.A[r], t.d[r], t.facet_G[f], t.facet_g[f], t.facet_layer[f],
-                                 t.facet_index[f], t.facet_point[f], t.facet_margin[f], t.interior[r],
-                                 t.inradius[r]))
-        return out
-
     def freeze(self) -> RegionTable:
         n, m, R = self.n, self.m, len(self._regions)
         cols = list(zip(*self._regions)) if R else [[] for _ in range(11)]
@@ -119,7 +128,7 @@ class RegionArrays:
             return np.array(col, dtype=dtype).reshape(shape) if R else np.zeros(shape, dtype)
 
         def cat(col, shape, dtype=np.float64):
-            return np.concatenate(col).astype(dtype).reshape(shape) if R else np.zeros(shape, dtype)
+            return np.concatenate(col).astype(dtype).reshape(shape) if R else np.zeros((0,) + shape[1:], dtype)
 
         counts = [len(x) for x in cols[4]]
         return RegionTable(
@@ -170,6 +179,9 @@ class Certificate:
 # A point this many min_radius outside a closed region (relative to its size)
 # still belongs to it: rounding, or a sliver too thin to be a region.
 _LOCATE_SLACK = 10.0
+# Points located per forward pass of the network: bounds the memory of a
+# certificate over millions of facets.
+_LOCATE_BATCH = 65_536
 
 # Exact volumes are computed by qhull per region; past this dimension or count
 # the volume check is skipped (said so in the certificate).
@@ -302,9 +314,10 @@ class Catalogue:
         tab = self.table
         out = np.full(tab.facet_g.shape[0], -1, dtype=np.int64)
         inner = np.flatnonzero(tab.facet_layer != 0)
-        if inner.size:
-            step = np.minimum(tab.facet_margin[inner] / 4, min_r)
-            out[inner] = self._locate_t(tab.facet_point[inner] + step[:, None] * tab.facet_G[inner])
+        for start in range(0, inner.size, _LOCATE_BATCH):  # in batches: every point is a forward pass
+            rows = inner[start:start + _LOCATE_BATCH]
+            step = np.minimum(tab.facet_margin[rows] / 4, min_r)
+            out[rows] = self._locate_t(tab.facet_point[rows] + step[:, None] * tab.facet_G[rows])
         out[out == self.facet_owner] = -1
         return out
 
@@ -433,13 +446,10 @@ class ChunkLog:
         first = chunks[0]
         if any(c.network.fingerprint() != first.network.fingerprint() for c in chunks):
             raise CatalogueFormatError(f"{path}: chunks of different networks")
-        regions = RegionArrays(first.dim, first.network.n_outputs, first.network.n_neurons)
-        for c in chunks:
-            regions.extend(RegionArrays.from_table(c.table, 0, len(c), first.network.n_neurons))
         info = {k: v for k, v in first.info.items() if k != "chunk"}
         info.update(interrupted=True, complete=False, certificate=None,
                     chunks=[[c.info["chunk"], len(c), True] for c in chunks])
-        return Catalogue(first.network, first.hull, regions.freeze(), info)
+        return Catalogue(first.network, first.hull, RegionTable.concat([c.table for c in chunks]), info)
 
 
 def _reproducible(info: dict) -> dict:

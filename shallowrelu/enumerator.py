@@ -32,12 +32,12 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .bounds import affine_range, tighten_box
-from .catalogue import Catalogue, RegionArrays
+from .catalogue import Catalogue, RegionArrays, RegionTable
 from .errors import DomainError, SolverError
 from .network import ReLUNetwork
 from .polytope import (AffineHull, ChebyshevModel, Domain, affine_hull, bounding_box, clip_polygon,
-                       cut_vertices, distinct_vertices, facets_by_vertices, inradius_bounds, normalise_rows,
-                       polygon, polygon_inradius_bounds, small_chebyshev, vertices_or_empty)
+                       compiled_chebyshev, cut_vertices, distinct_vertices, facets_by_vertices, inradius_bounds,
+                       normalise_rows, polygon, polygon_inradius_bounds, small_chebyshev, vertices_or_empty)
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 
 ProgressFn = Callable[[int, int], None]
@@ -203,7 +203,7 @@ class _Search:
         """Expand the tree breadth-first into independent subtrees.
 
         Returns the tree's leaves and open subtrees in depth-first order: each
-        item is a :class:`RegionArrays` (regions found while expanding) or an
+        item is a :class:`RegionTable` (regions found while expanding) or an
         open :class:`_Node` (a task for :meth:`run_task`). The expansion
         depends only on the network, domain and options, never on how the
         tasks are run afterwards.
@@ -231,7 +231,7 @@ class _Search:
         self.task_keys = len(self.src)
         return items
 
-    def run_task(self, node: _Node) -> tuple[RegionArrays, _Stats]:
+    def run_task(self, node: _Node) -> tuple[RegionTable, _Stats]:
         """All regions of one subtree in depth-first order, from a fresh LP model, and the work it took.
 
         A fresh model (no warm state from other subtrees) makes the answer
@@ -248,9 +248,11 @@ class _Search:
                 stack.extend(children[::-1])  # the inactive side first
         return self._take(), self.stats
 
-    def _take(self) -> RegionArrays:
+    def _take(self) -> RegionTable:
+        # A finished subtree is kept as flat arrays: a tenth of the memory of
+        # the per-region arrays it was gathered in, and quick to pickle home.
         found, self.regions = self.regions, RegionArrays(self.n, self.net.n_outputs, self.net.n_neurons)
-        return found
+        return found.freeze()
 
     def _cut(self, node: _Node, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The vertices of the node's parts where ``vals`` (at its vertices) is <= 0 and >= 0."""
@@ -397,11 +399,16 @@ class _Search:
         if self.hooks is not None:
             self.hooks.leaf(node.G, node.g, A, d)
             return
-        # The vertices give the facets; in the plane also the disc in them, with
-        # no LP solver (in 3-D and up the subset search measured no quicker
-        # than the LP).
+        # The vertices give the facets, and the ball in them needs no LP solver:
+        # the compiled method where numba is installed, else in the plane the
+        # facet triples.
         exact = None if node.V is None else facets_by_vertices(node.G, node.g, node.V, self.tol.facet_margin)
-        ball = None if exact is None or not self.planar else small_chebyshev(node.G[exact[0]], node.g[exact[0]])
+        ball = None
+        if exact is not None:
+            G, g = node.G[exact[0]], node.g[exact[0]]
+            ball = compiled_chebyshev(G, g, node.V.mean(axis=0), self.tol)
+            if ball is None and self.planar:
+                ball = small_chebyshev(G, g)
         if ball is None:
             self.model.sync(node.keys, node.G, node.g)
             ball = self.model.chebyshev()
@@ -491,13 +498,13 @@ def _start_worker(args: tuple) -> None:
         _worker_error = exc
 
 
-def _finish_task(search: _Search, task: tuple[int, _Node]) -> tuple[int, RegionArrays, _Stats, dict]:
+def _finish_task(search: _Search, task: tuple[int, _Node]) -> tuple[int, RegionTable, _Stats, dict]:
     i, node = task
     regions, stats = search.run_task(node)
     return i, regions, stats, {} if search.hooks is None else search.hooks.tally()
 
 
-def _work(task: tuple[int, _Node]) -> tuple[int, RegionArrays, _Stats, dict]:
+def _work(task: tuple[int, _Node]) -> tuple[int, RegionTable, _Stats, dict]:
     if _worker_error is not None:
         raise _worker_error
     parent = os.getppid()
@@ -515,7 +522,7 @@ def _pool_results(init: tuple, tasks: list, jobs: int) -> Iterator[tuple]:
 _ray_worker: tuple[str, _Search] | None = None
 
 
-def _ray_work(run_id: str, init: tuple, task: tuple[int, _Node]) -> tuple[int, RegionArrays, _Stats, dict]:
+def _ray_work(run_id: str, init: tuple, task: tuple[int, _Node]) -> tuple[int, RegionTable, _Stats, dict]:
     global _ray_worker
     if _ray_worker is None or _ray_worker[0] != run_id:
         _ray_worker = (run_id, _make_worker(init))
@@ -570,14 +577,14 @@ def _pool_context():
 class _Run:
     """The plan's items, each with its regions once found (None: a task not run)."""
 
-    chunks: list[RegionArrays | None]
+    chunks: list[RegionTable | None]
     done: list[bool]
     stats: _Stats
     interrupted: bool
 
 
 def _run(search: _Search, items: list, jobs: int | None, progress: ProgressFn | None,
-         reuse: dict[int, RegionArrays], stream: Callable[[int, RegionArrays], None] | None = None,
+         reuse: dict[int, RegionTable], stream: Callable[[int, RegionTable], None] | None = None,
          backend: str = "local") -> _Run:
     """Run the plan's open subtrees here, in order, and past ``_POOL_AFTER`` seconds on ``jobs`` workers.
 
@@ -587,14 +594,14 @@ def _run(search: _Search, items: list, jobs: int | None, progress: ProgressFn | 
     Ctrl-C stops the work and keeps every region found so far (in-process,
     also those of the task under way, marked not done).
     """
-    run = _Run([it if isinstance(it, RegionArrays) else reuse.get(i) for i, it in enumerate(items)], [], _Stats(),
+    run = _Run([it if isinstance(it, RegionTable) else reuse.get(i) for i, it in enumerate(items)], [], _Stats(),
                False)
     run.done = [c is not None for c in run.chunks]
     run.stats.add(search.stats)
     todo = [(i, it) for i, it in enumerate(items) if not run.done[i]]
     found = sum(len(c) for c in run.chunks if c is not None)
 
-    def finish(i: int, regions: RegionArrays, stats: _Stats) -> None:
+    def finish(i: int, regions: RegionTable, stats: _Stats) -> None:
         nonlocal found
         run.chunks[i], run.done[i] = regions, True
         if stream is not None:
@@ -675,7 +682,7 @@ def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
 
 
 def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: dict,
-              items: list) -> dict[int, RegionArrays]:
+              items: list) -> dict[int, RegionTable]:
     """The finished tasks of an interrupted catalogue, after checking it comes from the same run."""
     if resume.network.fingerprint() != net.fingerprint():
         raise ValueError("the catalogue to resume is of another network")
@@ -693,7 +700,7 @@ def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: di
     reuse, start = {}, 0
     for i, count, done in chunks:
         if done and i < len(items) and isinstance(items[i], _Node):
-            reuse[i] = RegionArrays.from_table(resume.table, start, start + count, net.n_neurons)
+            reuse[i] = resume.table.rows(start, start + count)
         start += count
     return reuse
 
@@ -765,12 +772,8 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     items = search.plan()
     reuse = {} if resume is None else _reusable(resume, net, hull, options, items)
     stream = None if on_chunk is None else (
-        lambda i, found: on_chunk(Catalogue(net, hull, found.freeze(), {"chunk": i, **options})))
+        lambda i, found: on_chunk(Catalogue(net, hull, found, {"chunk": i, **options})))
     run = _run(search, items, jobs, progress, reuse, stream, backend)
-    regions = RegionArrays(work_net.n_inputs, net.n_outputs, net.n_neurons)
-    for chunk in run.chunks:
-        if chunk is not None:
-            regions.extend(chunk)
     st = run.stats
     info = {
         "lps": st.search_lps + st.facet_lps,
@@ -787,7 +790,10 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         **options,
         "chunks": [[i, len(c), done] for i, (c, done) in enumerate(zip(run.chunks, run.done)) if c is not None],
     }
-    cat = Catalogue(net, hull, regions.freeze(), info)
+    tables = [c for c in run.chunks if c is not None]
+    run.chunks.clear()  # so that the chunks go as soon as they are joined
+    cat = Catalogue(net, hull, RegionTable.concat(tables) if tables else search._take(), info)
+    del tables
     cert = cat.certificate(tol) if not run.interrupted else None
     info["complete"] = bool(cert is not None and cert.complete and not st.unresolved)
     info["certificate"] = None if cert is None else cert.as_dict()

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
 
+import importlib.util
+
 import highspy
 import numpy as np
 from highspy._core import _Highs
@@ -21,6 +23,7 @@ from .tolerances import DEFAULT_TOLERANCES, Tolerances
 INF = highspy.kHighsInf
 _OK = highspy.HighsModelStatus.kOptimal
 _INFEASIBLE = highspy.HighsModelStatus.kInfeasible
+_NUMBA = importlib.util.find_spec("numba") is not None
 
 
 # ----------------------------------------------------------------- domains ---
@@ -593,6 +596,12 @@ def cut_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray) 
     """
     n = V.shape[1]
     eps = VERTEX_TOL * (1.0 + np.abs(V).max())
+    if _NUMBA:
+        from .compiled import cut
+
+        minus, plus, done = cut(V, G, g, np.ascontiguousarray(vals), eps)
+        if done:
+            return minus, plus
     neg, pos = vals < -eps, vals > eps
     if not (neg.any() and pos.any()):
         return V[~pos], V[~neg]
@@ -685,52 +694,48 @@ def _subsets(k: int, size: int) -> np.ndarray:
     return np.array(list(combinations(range(k), size)), dtype=np.intp).reshape(-1, size)
 
 
-# Beyond this many (n+1)-subsets of rows the LP solver is quicker.
+# Beyond this many (n+1)-subsets of facets the LP solver is quicker.
 _MAX_SUBSETS = 2000
 
 
-def small_chebyshev(G: np.ndarray, g: np.ndarray, near: np.ndarray | None = None) -> LPResult | None:
+def small_chebyshev(G: np.ndarray, g: np.ndarray) -> LPResult | None:
     """Largest ball in a bounded polytope ``{x : G x + g <= 0}`` given by its few facets (unit rows), no LP solver.
 
-    The Chebyshev LP (maximise ``r`` subject to ``G x + r <= -g``) has an
-    optimal basis of ``n + 1`` rows. A subset of rows is that basis when
-    its solution satisfies every row (primal feasible) and its multipliers
-    are non-negative (dual feasible), which proves it optimal as the LP
-    solver's answer would be. The subsets of the ``n + 3`` rows nearest to
-    ``near`` (a point inside) are tried first, then all subsets.
-
-    Returns
-    -------
-    LPResult or None
-        None when there are too many subsets or rounding left none proved
-        optimal; the caller then asks the LP solver.
+    The Chebyshev LP's optimum is one of its vertices: ``n + 1`` rows tight.
+    Every such subset is solved and the feasible one with the largest
+    radius kept. None when there are too many subsets, or rounding left no
+    subset feasible; the caller then asks the LP solver.
     """
     k, n = G.shape
-    if k < n + 1:
+    if k < n + 1 or math.comb(k, n + 1) > _MAX_SUBSETS:
         return None
-    stages = [np.arange(k)]
-    if near is not None and k > n + 3:
-        stages.insert(0, np.sort(np.argsort(-(G @ near + g), kind="stable")[:n + 3]))
-    tol = 1e-10 * (1.0 + np.abs(g).max())
-    for rows in stages:
-        if math.comb(len(rows), n + 1) > _MAX_SUBSETS:
-            return None
-        T = rows[_subsets(len(rows), n + 1)]
-        A = np.empty(T.shape + (n + 1,))
-        A[..., :n] = G[T]
-        A[..., n] = 1.0
-        ok = np.abs(np.linalg.det(A)) > 1e-12
-        A, T = A[ok], T[ok]
-        sol = np.linalg.solve(A, -g[T][..., None])[..., 0]
-        unit = np.zeros((len(T), n + 1, 1))
-        unit[:, n] = 1.0
-        dual = np.linalg.solve(np.swapaxes(A, 1, 2), unit)[..., 0]
-        slack = sol[:, :n] @ G.T + g + sol[:, n:]
-        best = np.flatnonzero((slack.max(axis=1) <= tol) & (sol[:, n] >= 0) & (dual.min(axis=1) >= -1e-9))
-        if best.size:
-            y = sol[best[0]]
-            return LPResult(True, float(y[n]), y[:n].copy())
-    return None
+    T = _subsets(k, n + 1)
+    A = np.concatenate([G[T], np.ones(T.shape + (1,))], axis=2)  # rows [a, 1] . (x, r) = -c
+    ok = np.abs(np.linalg.det(A)) > 1e-12
+    if not ok.any():
+        return None
+    sol = np.linalg.solve(A[ok], -g[T[ok]][..., None])[..., 0]
+    slack = sol[:, :n] @ G.T + g + sol[:, n:]
+    fits = (slack.max(axis=1) <= 1e-10 * (1.0 + np.abs(g).max())) & (sol[:, n] >= 0)
+    if not fits.any():
+        return None
+    best = sol[np.flatnonzero(fits)[np.argmax(sol[fits, n])]]
+    return LPResult(True, float(best[n]), best[:n].copy())
+
+
+def compiled_chebyshev(G: np.ndarray, g: np.ndarray, inside: np.ndarray, tol: Tolerances) -> LPResult | None:
+    """Largest ball in a bounded polytope (unit rows) by the compiled active-set method of :mod:`.compiled`.
+
+    ``inside`` is a point of the polytope. None when numba is not installed
+    (``pip install 'shallowrelu[fast]'``) or the method could not prove its
+    answer optimal; the caller then asks HiGHS.
+    """
+    if not _NUMBA:
+        return None
+    from .compiled import chebyshev
+
+    centre, radius, proved = chebyshev(G, g, inside, tol.lp_feasibility)
+    return LPResult(True, float(radius), centre) if proved else None
 
 
 # Vertices of a face closer than this (relative) are one vertex counted twice.
@@ -757,8 +762,14 @@ def facets_by_vertices(G: np.ndarray, g: np.ndarray, V: np.ndarray,
     if V.shape[0] == 0:
         return None
     scale = 1.0 + np.abs(V).max()
+    if _NUMBA:
+        from .compiled import facets
+
+        facet, point, margin, done = facets(G, g, V, margin_tol, VERTEX_TOL * scale)
+        if done:
+            return facet, point, margin
     vals = V @ G.T + g  # (vertices, rows), <= 0 up to rounding
-    on = np.abs(vals) <= 1e-9 * scale
+    on = np.abs(vals) <= VERTEX_TOL * scale
     counts = on.sum(axis=0)
     point = (on.T @ V) / np.maximum(counts, 1)[:, None]
     slack = -(point @ G.T + g)

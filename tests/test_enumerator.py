@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import shallowrelu as sr
-from shallowrelu import enumerator
+from shallowrelu import enumerator, polytope
 from nets import degenerate_nets, random_net
 from oracles import interval_regions, polygon_regions, zaslavsky
 
@@ -192,20 +192,43 @@ def test_sample_count_does_not_change_the_regions():
     assert b.info["search_lps"] < a.info["search_lps"]
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("sizes", [[2, 10, 10, 1], [3, 8, 8, 1], [4, 6, 6, 1]])
-def test_carried_vertices_need_one_lp_per_region_and_match_the_lp_path(monkeypatch, sizes):
-    # the same net searched with vertices carried through the splits and by LPs alone
+def test_carried_vertices_need_no_search_lp_and_match_the_lp_path(monkeypatch, sizes, compiled):
+    # the same net searched with vertices carried through the splits (with the
+    # numba kernels or the numpy code) and by LPs alone
     net = random_net(sizes, seed=6)
+    monkeypatch.setattr(polytope, "_NUMBA", compiled)
     carried = sr.enumerate_regions(net, sr.Box(-1, 1))
     monkeypatch.setattr(enumerator, "_VERTEX_MAX_DIM", 0)
     lp = sr.enumerate_regions(net, sr.Box(-1, 1))
-    # the plane needs the root's LP only; elsewhere one per region (its ball) and the root's
-    assert carried.info["lps"] == (1 if sizes[0] == 2 else len(carried) + 1)
-    assert lp.info["lps"] > carried.info["lps"]
+    # the root's LP, and one per region for its ball unless the plane or the compiled method finds it
+    assert carried.info["lps"] == (1 if sizes[0] == 2 or compiled else len(carried) + 1)
+    assert lp.info["lps"] > len(lp)
     np.testing.assert_array_equal(carried.table.patterns, lp.table.patterns)  # same regions, same order
     np.testing.assert_allclose(carried.table.inradius, lp.table.inradius, rtol=1e-7, atol=1e-12)
     np.testing.assert_array_equal(carried.table.facet_ptr, lp.table.facet_ptr)
     np.testing.assert_array_equal(carried.table.facet_index, lp.table.facet_index)
+
+
+def test_compiled_kernels_give_the_catalogue_of_the_numpy_code(monkeypatch):
+    net = random_net([3, 8, 8, 1], seed=4)
+    compiled = sr.enumerate_regions(net, sr.Box(-1, 1))
+    monkeypatch.setattr(polytope, "_NUMBA", False)
+    plain = sr.enumerate_regions(net, sr.Box(-1, 1))
+    for field in ("patterns", "facet_ptr", "facet_layer", "facet_index"):
+        np.testing.assert_array_equal(getattr(compiled.table, field), getattr(plain.table, field))
+    for field in ("A", "d", "facet_G", "facet_g", "facet_point", "facet_margin", "inradius"):
+        np.testing.assert_allclose(getattr(compiled.table, field), getattr(plain.table, field), rtol=1e-9,
+                                   atol=1e-9)
+    # The largest ball may slide (between parallel facets): each centre must hold it.
+    moved = 0
+    for i in range(len(compiled)):
+        sl = compiled.facet_rows(i)
+        G, g = compiled.table.facet_G[sl], compiled.table.facet_g[sl]
+        assert -(G @ compiled.table.interior[i] + g).max() >= compiled.table.inradius[i] - 1e-9
+        moved += not np.allclose(compiled.table.interior[i], plain.table.interior[i], atol=1e-9)
+    assert moved < len(compiled) / 10
 
 
 def test_empty_domain_is_an_error():

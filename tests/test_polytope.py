@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.optimize import linprog
 
-from shallowrelu.polytope import (chebyshev_ball, cut_vertices, distinct_vertices, inradius_bounds, normalise_rows,
-                                  vertices)
+from shallowrelu import polytope
+from shallowrelu.polytope import (chebyshev_ball, compiled_chebyshev, cut_vertices, distinct_vertices,
+                                  facets_by_vertices, inradius_bounds, normalise_rows, vertices)
+from shallowrelu.tolerances import DEFAULT_TOLERANCES
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def path(request, monkeypatch):
+    """Run a test with the numba kernels and again with the numpy code they stand in for."""
+    monkeypatch.setattr(polytope, "_NUMBA", request.param == "compiled")
+    return request.param
 
 
 def _same_points(P: np.ndarray, Q: np.ndarray, tol: float = 1e-9) -> bool:
@@ -36,7 +46,7 @@ def _check_cut(G, g, a, c):
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5])
-def test_cut_vertices_match_qhull_on_random_polytopes(n):
+def test_cut_vertices_match_qhull_on_random_polytopes(n, path):
     rng = np.random.default_rng(n)
     for _ in range(40):
         G, g = _random_polytope(rng, n, int(rng.integers(1, 3 * n)))
@@ -45,7 +55,7 @@ def test_cut_vertices_match_qhull_on_random_polytopes(n):
         _check_cut(G, g, a, float(rng.uniform(-0.5, 0.5)))
 
 
-def test_cut_vertices_through_vertices_and_edges_of_a_cube():
+def test_cut_vertices_through_vertices_and_edges_of_a_cube(path):
     """Degenerate cuts: through a corner, on a diagonal plane with four vertices, along an edge, near a corner."""
     G, g = normalise_rows(np.vstack([np.eye(3), -np.eye(3)]), -np.ones(6))
     for a, c in [((1, 1, 1), -1), ((1, -1, 0), 0), ((1, 1, 0), 0), ((1, 1, 0), -2 + 1e-3), ((1, 1, 1), -3 + 1e-2)]:
@@ -53,7 +63,7 @@ def test_cut_vertices_through_vertices_and_edges_of_a_cube():
         _check_cut(G, g, np.array(a) / scale, c / scale)
 
 
-def test_cut_vertices_of_a_pyramid_whose_apex_is_on_four_facets():
+def test_cut_vertices_of_a_pyramid_whose_apex_is_on_four_facets(path):
     G = np.array([[0, 0, -1.0], [1, 0, 1], [-1, 0, 1], [0, 1, 1], [0, -1, 1]])
     G, g = normalise_rows(G, np.array([0.0, -1, -1, -1, -1]))
     V = distinct_vertices(vertices(G, g, np.array([0.0, 0.0, 0.3])))
@@ -75,7 +85,7 @@ def test_inradius_bounds_hold_the_chebyshev_radius():
             assert -(G @ centre + g).min() >= low - 1e-12  # a ball of radius low fits at the centre
 
 
-def test_cut_vertices_rejects_vertices_that_share_rows_but_no_edge():
+def test_cut_vertices_rejects_vertices_that_share_rows_but_no_edge(path):
     """A redundant row tight on a whole 2-face of a 4-cube: opposite corners of that face share n - 1 rows."""
     G = np.vstack([np.eye(4), -np.eye(4), [[1.0, 1.0, 0.0, 0.0]]])
     G, g = normalise_rows(G, np.concatenate([-np.ones(8), [-2.0]]))
@@ -85,3 +95,38 @@ def test_cut_vertices_rejects_vertices_that_share_rows_but_no_edge():
     for side, got in ((1.0, minus), (-1.0, plus)):
         a = side * np.array([0.0, 0.0, 1.0, 1.0]) / np.sqrt(2)
         assert _same_points(got, vertices(np.vstack([G, a]), np.append(g, 0.0), -0.3 * a))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_facets_by_vertices_against_lps(n, path):
+    """Facets from the vertices against one LP per row: how far inside the others its hyperplane reaches."""
+    rng = np.random.default_rng(10 + n)
+    for _ in range(20):
+        G, g = _random_polytope(rng, n, int(rng.integers(1, 3 * n)))
+        G, g = np.vstack([G, G[:2]]), np.append(g, g[:2] - 0.05)  # two redundant rows, parallel to facets
+        V = distinct_vertices(vertices(G, g, chebyshev_ball(G, g, 10.0).x))
+        facet, point, margin = facets_by_vertices(G, g, V, DEFAULT_TOLERANCES.facet_margin)
+        for r in range(len(g)):
+            others = np.delete(np.arange(len(g)), r)
+            # maximise the distance to the other rows over the hyperplane of row r
+            reach = linprog(np.append(np.zeros(n), -1.0), A_ub=np.hstack([G[others], np.ones((len(others), 1))]),
+                            b_ub=-g[others], A_eq=np.append(G[r], 0.0)[None], b_eq=-g[r:r + 1],
+                            bounds=[(None, None)] * n + [(None, 10.0)], method="highs")
+            depth = -reach.fun if reach.status == 0 else -np.inf
+            assert facet[r] == (depth > 1e-7) or abs(depth) < 1e-6
+            if facet[r]:
+                assert abs(G[r] @ point[r] + g[r]) < 1e-9 and margin[r] > 0
+        assert not facet[-2:].any()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_compiled_chebyshev_matches_highs(n):
+    rng = np.random.default_rng(20 + n)
+    for _ in range(50):
+        G, g = _random_polytope(rng, n, int(rng.integers(0, 4 * n)))
+        ref = chebyshev_ball(G, g, 10.0)
+        inside = ref.x + 0.5 * ref.value * rng.uniform(-1, 1, n) / np.sqrt(n)
+        got = compiled_chebyshev(G, g, inside, DEFAULT_TOLERANCES)
+        assert got is not None
+        assert abs(got.value - ref.value) < 1e-9
+        assert (G @ got.x + g + got.value).max() < 1e-9  # the ball fits

@@ -44,15 +44,16 @@ def flaky(monkeypatch):
 
 
 NET = random_net([2, 8, 6, 1], seed=3)
-# The enumerator searches a 2-D box by clipping polygons, with no LP to fail: the enumeration tests use 3-D.
+# Over a box the search carries vertices and needs hardly an LP to fail: the
+# enumeration tests search all of R^3, where every split and facet is an LP.
 NET3 = random_net([3, 8, 6, 1], seed=3)
 
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_failed_solve_is_retried_and_the_catalogue_is_unchanged(flaky, fault):
-    full = sr.enumerate_regions(NET3, sr.Box(-1, 1))
+    full = sr.enumerate_regions(NET3)
     flaky(fault, lambda k: k % 3 == 1)  # every third solve fails; its retry does not
-    cat = sr.enumerate_regions(NET3, sr.Box(-1, 1))
+    cat = sr.enumerate_regions(NET3)
     assert FlakyHighs.count > 30
     assert cat.info["unresolved"] == 0 and cat.info["complete"]
     np.testing.assert_array_equal(cat.table.patterns, full.table.patterns)
@@ -60,9 +61,9 @@ def test_a_failed_solve_is_retried_and_the_catalogue_is_unchanged(flaky, fault):
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_an_lp_that_fails_on_every_attempt_is_reported_not_guessed(flaky, fault):
-    full = sr.enumerate_regions(NET3, sr.Box(-1, 1))
+    full = sr.enumerate_regions(NET3)
     flaky(fault, lambda k: 10 <= k < 13)  # warm, cold and fresh attempts of one LP
-    cat = sr.enumerate_regions(NET3, sr.Box(-1, 1))
+    cat = sr.enumerate_regions(NET3)
     assert cat.info["unresolved"] == 1 and "three attempts" in cat.info["unresolved_error"]
     assert not cat.info["complete"]
     assert 0 < len(cat) < len(full)
@@ -73,7 +74,7 @@ def test_an_lp_that_fails_on_every_attempt_is_reported_not_guessed(flaky, fault)
 def test_cli_exits_3_and_names_the_unresolved_subtrees(flaky, tmp_path, capsys):
     sr.save_network(NET3, tmp_path / "n.npz")
     flaky(highspy.HighsModelStatus.kUnknown, lambda k: 10 <= k < 13)
-    code = cli.main(["enumerate", str(tmp_path / "n.npz"), "--box=-1,1", "--jobs", "1", "-o", str(tmp_path / "c.npz")])
+    code = cli.main(["enumerate", str(tmp_path / "n.npz"), "--jobs", "1", "-o", str(tmp_path / "c.npz")])
     err = capsys.readouterr().err
     assert code == 3 and "1 subtrees unresolved" in err and "incomplete" in err
     assert not sr.Catalogue.load(tmp_path / "c.npz").info["complete"]

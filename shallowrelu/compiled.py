@@ -1,0 +1,231 @@
+"""Compiled kernels for small polytopes (numba; ``pip install 'shallowrelu[fast]'``).
+
+Two steps of the search cost far more in numpy calls than in arithmetic: the
+Chebyshev LP of a region (``n + 1`` variables, a handful of facets; HiGHS
+spends about half a millisecond on it, mostly setting it up) and the cut of
+a node's vertices by a hyperplane. Compiled, each takes microseconds. Both
+keep the general path of :mod:`.polytope` as their fallback: the LP's answer
+is accepted only with a proof of optimality (every row satisfied, the
+multipliers of the tight rows non-negative), and a cut meeting a degenerate
+pair of vertices (one that needs a rank) is left to numpy. This module is
+imported only when numba is installed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _solve(M, b):  # pragma: no cover - runs compiled
+    """``M x = b`` for a small square ``M`` by Gaussian elimination with partial pivoting; NaN if singular."""
+    m = b.shape[0]
+    M, x = M.copy(), b.copy()
+    for c in range(m):
+        p = c + np.argmax(np.abs(M[c:, c]))
+        if abs(M[p, c]) < 1e-13:
+            x[:] = np.nan
+            return x
+        for j in range(m):
+            M[c, j], M[p, j] = M[p, j], M[c, j]
+        x[c], x[p] = x[p], x[c]
+        for r in range(c + 1, m):
+            f = M[r, c] / M[c, c]
+            for j in range(c, m):
+                M[r, j] -= f * M[c, j]
+            x[r] -= f * x[c]
+    for c in range(m - 1, -1, -1):
+        for j in range(c + 1, m):
+            x[c] -= M[c, j] * x[j]
+        x[c] /= M[c, c]
+    return x
+
+
+@njit(cache=True)
+def _slack(A, b, y):  # pragma: no cover - runs compiled
+    k, m = A.shape
+    s = b.copy()
+    for i in range(k):
+        for j in range(m):
+            s[i] -= A[i, j] * y[j]
+    return s
+
+
+@njit(cache=True)
+def _active_set(A, b, y, tol):  # pragma: no cover - runs compiled
+    """Maximise ``y[-1]`` subject to ``A y <= b`` from the feasible ``y``; (y, proved optimal).
+
+    The tight rows ``W`` stay linearly independent. With fewer than
+    ``len(y)`` of them, ``y`` moves along the part of the objective
+    orthogonal to them; at a vertex, a row with a negative multiplier is
+    left. Either way to the first row that blocks.
+    """
+    k, m = A.shape
+    work = np.zeros(k, dtype=np.bool_)
+    rows = np.empty(m, dtype=np.int64)
+    s = _slack(A, b, y)
+    rows[0] = np.argmin(s)
+    work[rows[0]] = True
+    w = 1
+    d = np.zeros(m)
+    for _ in range(8 * (k + m)):
+        if w < m:  # the objective e = W^T mu + d with d orthogonal to W
+            gram = np.empty((w, w))
+            for i in range(w):
+                for j in range(w):
+                    gram[i, j] = A[rows[i]] @ A[rows[j]]
+            rhs = np.empty(w)
+            for i in range(w):
+                rhs[i] = A[rows[i], m - 1]
+            mu = _solve(gram, rhs)
+            d[:] = 0.0
+            d[m - 1] = 1.0
+            for i in range(w):
+                d -= mu[i] * A[rows[i]]
+            moving = np.abs(d).max() > 1e-12
+        else:
+            WT = np.empty((m, m))
+            for i in range(m):
+                WT[:, i] = A[rows[i]]
+            unit = np.zeros(m)
+            unit[m - 1] = 1.0
+            mu = _solve(WT, unit)
+            moving = False
+        if np.isnan(mu[0]):
+            return y, False
+        if not moving:
+            i = np.argmin(mu)
+            if mu[i] >= -1e-12:
+                return y, _slack(A, b, y).min() >= -tol
+            full = w == m
+            if full:  # leave row i, stay on the others: W d = -e_i
+                unit = np.zeros(m)
+                unit[i] = -1.0
+                d = _solve(WT.T.copy(), unit)
+            work[rows[i]] = False
+            rows[i:w - 1] = rows[i + 1:w].copy()
+            w -= 1
+            if not full:  # project again onto the fewer rows
+                continue
+        s = _slack(A, b, y)
+        step, enter = np.inf, -1
+        for j in range(k):
+            if not work[j]:
+                ad = A[j] @ d
+                if ad > 1e-12 and max(s[j], 0.0) / ad < step:
+                    step, enter = max(s[j], 0.0) / ad, j
+        if enter < 0:
+            return y, False
+        y = y + step * d
+        work[enter] = True
+        rows[w] = enter
+        w += 1
+    return y, False
+
+
+@njit(cache=True)
+def chebyshev(G, g, x0, tol):  # pragma: no cover - runs compiled
+    """Largest ball in the bounded ``{x : G x + g <= 0}`` (unit rows) from ``x0`` inside it.
+
+    Returns ``(centre, radius, proved)``; use the answer only when ``proved``.
+    """
+    k, n = G.shape
+    A = np.ones((k, n + 1))
+    A[:, :n] = G
+    y = np.zeros(n + 1)
+    y[:n] = x0
+    y[n] = _slack(A, -g, y).min()
+    y, ok = _active_set(A, -g, y, tol)
+    return y[:n].copy(), y[n], ok
+
+
+@njit(cache=True)
+def cut(V, G, g, vals, eps):  # pragma: no cover - runs compiled
+    """The vertex cut of :func:`shallowrelu.polytope.cut_vertices`, as loops.
+
+    Returns ``(V_minus, V_plus, done)``; ``done`` is False when a pair of
+    vertices needs the rank test (the caller then runs the numpy version).
+    """
+    k, n = V.shape
+    m = G.shape[0]
+    on = np.zeros((k, m), dtype=np.bool_)
+    for i in range(k):
+        for r in range(m):
+            s = g[r]
+            for j in range(n):
+                s += V[i, j] * G[r, j]
+            on[i, r] = abs(s) <= eps
+    new = np.empty((k * k, n))
+    count = 0
+    common = np.zeros(m, dtype=np.bool_)
+    for u in range(k):
+        if not vals[u] < -eps:
+            continue
+        for w in range(k):
+            if not vals[w] > eps:
+                continue
+            shared = 0
+            for r in range(m):
+                common[r] = on[u, r] and on[w, r]
+                shared += common[r]
+            if shared < n - 1:
+                continue
+            holders = 0
+            for x in range(k):
+                holds = True
+                for r in range(m):
+                    if common[r] and not on[x, r]:
+                        holds = False
+                        break
+                holders += holds
+            if holders != 2:
+                return V, V, False
+            t = vals[u] / (vals[u] - vals[w])
+            new[count] = V[u] + t * (V[w] - V[u])
+            count += 1
+    minus = np.concatenate((V[vals <= eps], new[:count]))
+    plus = np.concatenate((V[vals >= -eps], new[:count]))
+    return minus, plus, True
+
+
+@njit(cache=True)
+def facets(G, g, V, margin_tol, eps):  # pragma: no cover - runs compiled
+    """The vertex test of :func:`shallowrelu.polytope.facets_by_vertices`, as loops.
+
+    Returns ``(facet, point, margin, done)``; ``done`` is False when a row
+    on ``n`` or more vertices fails the margin and needs the span test (the
+    caller then runs the numpy version).
+    """
+    k, n = G.shape
+    nv = V.shape[0]
+    counts = np.zeros(k, dtype=np.int64)
+    point = np.zeros((k, n))
+    for r in range(k):
+        for i in range(nv):
+            s = g[r]
+            for j in range(n):
+                s += V[i, j] * G[r, j]
+            if abs(s) <= eps:
+                counts[r] += 1
+                point[r] += V[i]
+        if counts[r] > 0:
+            point[r] /= counts[r]
+    facet = np.zeros(k, dtype=np.bool_)
+    margin = np.zeros(k)
+    for r in range(k):
+        best = np.inf
+        for q in range(k):
+            if q != r:
+                s = g[q]
+                for j in range(n):
+                    s += point[r, j] * G[q, j]
+                best = min(best, -s)
+        facet[r] = counts[r] >= n and best > margin_tol
+        if counts[r] >= n and not facet[r] and n > 1:
+            return facet, point, margin, False
+        if facet[r]:
+            margin[r] = best
+        else:
+            point[r] = 0.0
+    return facet, point, margin, True
