@@ -283,7 +283,8 @@ def _pieces(cat: Catalogue, i: int, pattern: np.ndarray, V: np.ndarray, G: np.nd
             if not (np.any(s > eps) and np.any(s < -eps)):
                 split.append((Vp, Gp, gp))
                 continue
-            for side, Vn in zip((1.0, -1.0), cut_vertices(Vp, Gp, gp, s)):  # where side * (a . t + c) <= 0
+            # the piece where side * (a . t + c) <= 0, on the lattice's own tolerance
+            for side, Vn in zip((1.0, -1.0), cut_vertices(Vp, Gp, gp, s, eps)):
                 owner = cat._locate_t(Vn.mean(axis=0, keepdims=True))[0] if len(Vn) else i
                 if owner in (i, -1):
                     split.append((Vn, np.vstack([Gp, side * a]), np.append(gp, side * c)))

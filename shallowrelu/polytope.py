@@ -573,7 +573,8 @@ def distinct_vertices(V: np.ndarray) -> np.ndarray:
     return V[~np.triu(near, 1).any(axis=0)]
 
 
-def cut_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def cut_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray,
+                 eps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Vertices of the two parts of a bounded polytope cut by a hyperplane (one double-description step).
 
     Parameters
@@ -583,6 +584,9 @@ def cut_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray) 
     G, g : ndarray
     vals : ndarray
         ``a . x + c`` (unit ``a``) at the vertices.
+    eps : float, optional
+        Distance within which a point lies on a hyperplane; default
+        ``VERTEX_TOL`` relative to ``1 + max |V|``.
 
     Returns
     -------
@@ -595,7 +599,7 @@ def cut_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray) 
         all of them) decides all but degenerate pairs, which get the rank.
     """
     n = V.shape[1]
-    eps = VERTEX_TOL * (1.0 + np.abs(V).max())
+    eps = VERTEX_TOL * (1.0 + np.abs(V).max()) if eps is None else eps
     if _NUMBA:
         from .compiled import cut
 
