@@ -265,7 +265,7 @@ def main() -> None:
                         help="skip converting to the shallow network and checking it")
     parser.add_argument("--shallow-max-regions", type=int, default=5000,
                         help="convert and check nets with at most this many regions (default %(default)s)")
-    parser.add_argument("--jobs-nets", nargs="*", default=["3-16,16-1"], metavar="N-H1,H2-M",
+    parser.add_argument("--jobs-nets", nargs="*", default=["3-16,16-1", "4-16,16,16-1"], metavar="N-H1,H2-M",
                         help="nets for the --jobs table (default: %(default)s; none to skip)")
     parser.add_argument("--jobs", nargs="+", type=int, default=[1, 2], help="process counts to time")
     parser.add_argument("--peer-nets", nargs="*", default=DEFAULT_NETS, metavar="N-H1,H2-M",

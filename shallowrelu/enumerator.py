@@ -400,15 +400,13 @@ class _Search:
             self.hooks.leaf(node.G, node.g, A, d)
             return
         # The vertices give the facets, and the ball in them needs no LP solver:
-        # the compiled method where numba is installed, else in the plane the
-        # facet triples.
+        # in 1-D and 2-D the (n+1)-subsets of facets, from 3-D the compiled
+        # method where numba is installed.
         exact = None if node.V is None else facets_by_vertices(node.G, node.g, node.V, self.tol.facet_margin)
         ball = None
         if exact is not None:
             G, g = node.G[exact[0]], node.g[exact[0]]
-            ball = compiled_chebyshev(G, g, node.V.mean(axis=0), self.tol)
-            if ball is None and self.planar:
-                ball = small_chebyshev(G, g)
+            ball = small_chebyshev(G, g) if self.n <= 2 else compiled_chebyshev(G, g, node.V.mean(axis=0), self.tol)
         if ball is None:
             self.model.sync(node.keys, node.G, node.g)
             ball = self.model.chebyshev()

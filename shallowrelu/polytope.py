@@ -24,6 +24,13 @@ INF = highspy.kHighsInf
 _OK = highspy.HighsModelStatus.kOptimal
 _INFEASIBLE = highspy.HighsModelStatus.kInfeasible
 _NUMBA = importlib.util.find_spec("numba") is not None
+# Below this dimension the numpy code is quick enough that loading the
+# compiled kernels (about a second per process) would cost more than it saves.
+_COMPILED_MIN_DIM = 3
+
+
+def _compiled(n: int) -> bool:
+    return _NUMBA and n >= _COMPILED_MIN_DIM
 
 
 # ----------------------------------------------------------------- domains ---
@@ -600,7 +607,7 @@ def cut_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray,
     """
     n = V.shape[1]
     eps = VERTEX_TOL * (1.0 + np.abs(V).max()) if eps is None else eps
-    if _NUMBA:
+    if _compiled(n):
         from .compiled import cut
 
         minus, plus, done = cut(V, G, g, np.ascontiguousarray(vals), eps)
@@ -731,10 +738,11 @@ def compiled_chebyshev(G: np.ndarray, g: np.ndarray, inside: np.ndarray, tol: To
     """Largest ball in a bounded polytope (unit rows) by the compiled active-set method of :mod:`.compiled`.
 
     ``inside`` is a point of the polytope. None when numba is not installed
-    (``pip install 'shallowrelu[fast]'``) or the method could not prove its
-    answer optimal; the caller then asks HiGHS.
+    (``pip install 'shallowrelu[fast]'``), below three dimensions, or when
+    the method could not prove its answer optimal; the caller then asks
+    HiGHS.
     """
-    if not _NUMBA:
+    if not _compiled(G.shape[1]):
         return None
     from .compiled import chebyshev
 
@@ -766,7 +774,7 @@ def facets_by_vertices(G: np.ndarray, g: np.ndarray, V: np.ndarray,
     if V.shape[0] == 0:
         return None
     scale = 1.0 + np.abs(V).max()
-    if _NUMBA:
+    if _compiled(n):
         from .compiled import facets
 
         facet, point, margin, done = facets(G, g, V, margin_tol, VERTEX_TOL * scale)
