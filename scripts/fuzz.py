@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Fuzz the enumerator and the builder on many generated degenerate nets.
 
-Each net (1-D, 2-D or 3-D input, one or two hidden layers, with duplicate,
+Each net (1-D to 3-D input by default, one or two hidden layers, with duplicate,
 scaled and flipped neurons, zero rows, dead and always-active neurons,
 parallel and concurrent hyperplanes, slivers near the tolerance and weights
 from 1e-6 to 1e6) is enumerated over [-1, 1]^n and compared with the
@@ -10,6 +10,7 @@ splitting, sampling); its completeness certificate must hold and its
 shallow network (faces mode) must pass the equivalence check.
 
     python scripts/fuzz.py --nets 1000            # prints a summary; exit 1 on any mismatch
+    python scripts/fuzz.py --nets 300 --dims 4 5  # the vertex search in 4-D and 5-D against LPs alone
 """
 
 from __future__ import annotations
@@ -25,14 +26,32 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import shallowrelu as sr  # noqa: E402
+from shallowrelu import enumerator  # noqa: E402
 from nets import fuzz_net  # noqa: E402
 from oracles import compare_with_oracle  # noqa: E402
+
+
+def _against_lps(net: sr.ReLUNetwork, cat: sr.Catalogue) -> list[str]:
+    """Differences from the same search deciding every split by LPs, with no vertices carried."""
+    keep = enumerator._VERTEX_MAX_DIM
+    enumerator._VERTEX_MAX_DIM = 0
+    try:
+        lp = sr.enumerate_regions(net, sr.Box(-1, 1))
+    finally:
+        enumerator._VERTEX_MAX_DIM = keep
+    ours, theirs = set(map(bytes, cat.table.patterns)), set(map(bytes, lp.table.patterns))
+    if ours == theirs:
+        return []
+    return [f"patterns differ from the LP search: {len(ours - theirs)} only here, {len(theirs - ours)} only there"]
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--nets", type=int, default=1000)
     p.add_argument("--seed", type=int, default=1, help="first seed; nets use seed, seed+1, ...")
+    p.add_argument("--dims", type=int, nargs="+", default=[1, 2, 3], choices=range(1, 6),
+                   help="input dimensions, taken in turn (default: 1 2 3); from 4-D the oracle is sampling "
+                        "and the same search by LPs alone, without carried vertices")
     args = p.parse_args()
     tol = sr.Tolerances()
     start = time.perf_counter()
@@ -40,7 +59,7 @@ def main() -> int:
     kinds = Counter()
     for k in range(args.nets):
         seed = args.seed + k
-        n, depth = 1 + seed % 3, 1 + (seed // 3) % 2
+        n, depth = args.dims[seed % len(args.dims)], 1 + (seed // len(args.dims)) % 2
         kinds[(n, depth)] += 1
         net = fuzz_net(seed, n, depth=depth)
         try:
@@ -48,6 +67,8 @@ def main() -> int:
             problems = compare_with_oracle(cat, net, n, tol.min_radius, np.random.default_rng(seed))
             if not cat.info["complete"]:
                 problems.append(f"certificate failed: {cat.info['certificate']}")
+            if n >= 4:
+                problems += _against_lps(net, cat)
             report = sr.check_equivalence(net, sr.build_shallow(cat), cat, samples=300)
             if not report.passed:
                 problems.append(f"shallow network differs: max rel error {report.max_rel:.3g}")

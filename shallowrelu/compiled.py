@@ -6,7 +6,8 @@ spends about half a millisecond on it, mostly setting it up) and the cut of
 a node's vertices by a hyperplane. Compiled, each takes microseconds. Both
 keep the general path of :mod:`.polytope` as their fallback: the LP's answer
 is accepted only with a proof of optimality (every row satisfied, the
-multipliers of the tight rows non-negative), and a cut meeting a degenerate
+multipliers of the tight rows non-negative), which the caller checks again
+in numpy from the tight rows returned here, and a cut meeting a degenerate
 pair of vertices (one that needs a rank) is left to numpy. This module is
 imported only when numba is installed.
 """
@@ -54,7 +55,7 @@ def _slack(A, b, y):  # pragma: no cover - runs compiled
 
 @njit(cache=True)
 def _active_set(A, b, y, tol):  # pragma: no cover - runs compiled
-    """Maximise ``y[-1]`` subject to ``A y <= b`` from the feasible ``y``; (y, proved optimal).
+    """Maximise ``y[-1]`` subject to ``A y <= b`` from the feasible ``y``; (y, proved optimal, tight rows).
 
     The tight rows ``W`` stay linearly independent. With fewer than
     ``len(y)`` of them, ``y`` moves along the part of the objective
@@ -93,11 +94,11 @@ def _active_set(A, b, y, tol):  # pragma: no cover - runs compiled
             mu = _solve(WT, unit)
             moving = False
         if np.isnan(mu[0]):
-            return y, False
+            return y, False, rows[:w].copy()
         if not moving:
             i = np.argmin(mu)
             if mu[i] >= -1e-12:
-                return y, _slack(A, b, y).min() >= -tol
+                return y, _slack(A, b, y).min() >= -tol, rows[:w].copy()
             full = w == m
             if full:  # leave row i, stay on the others: W d = -e_i
                 unit = np.zeros(m)
@@ -116,19 +117,20 @@ def _active_set(A, b, y, tol):  # pragma: no cover - runs compiled
                 if ad > 1e-12 and max(s[j], 0.0) / ad < step:
                     step, enter = max(s[j], 0.0) / ad, j
         if enter < 0:
-            return y, False
+            return y, False, rows[:w].copy()
         y = y + step * d
         work[enter] = True
         rows[w] = enter
         w += 1
-    return y, False
+    return y, False, rows[:w].copy()
 
 
 @njit(cache=True)
 def chebyshev(G, g, x0, tol):  # pragma: no cover - runs compiled
     """Largest ball in the bounded ``{x : G x + g <= 0}`` (unit rows) from ``x0`` inside it.
 
-    Returns ``(centre, radius, proved)``; use the answer only when ``proved``.
+    Returns ``(centre, radius, proved, tight)``, ``tight`` the rows of the
+    final basis; use the answer only when ``proved``.
     """
     k, n = G.shape
     A = np.ones((k, n + 1))
@@ -136,8 +138,8 @@ def chebyshev(G, g, x0, tol):  # pragma: no cover - runs compiled
     y = np.zeros(n + 1)
     y[:n] = x0
     y[n] = _slack(A, -g, y).min()
-    y, ok = _active_set(A, -g, y, tol)
-    return y[:n].copy(), y[n], ok
+    y, ok, tight = _active_set(A, -g, y, tol)
+    return y[:n].copy(), y[n], ok, tight
 
 
 @njit(cache=True)

@@ -621,9 +621,9 @@ def cut_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray,
     masks = on[neg][iu] * on[pos][iw]
     holders = (on @ masks.T == masks.sum(axis=1)).sum(axis=0)
     edge = holders == 2
-    for e in np.flatnonzero(~edge):
+    for e in np.flatnonzero(~edge):  # near-duplicate vertices: do the common rows meet in a line?
         rows = G[masks[e] > 0]
-        edge[e] = np.linalg.svd(rows, compute_uv=False)[n - 2] > 1e-9 if len(rows) >= n - 1 else False
+        edge[e] = n == 1 or (len(rows) >= n - 1 and np.linalg.svd(rows, compute_uv=False)[n - 2] > 1e-9)
     Vn, Vp = V[neg][iu[edge]], V[pos][iw[edge]]
     sn, sp = vals[neg][iu[edge]], vals[pos][iw[edge]]
     new = Vn + (sn / (sn - sp))[:, None] * (Vp - Vn)
@@ -746,8 +746,23 @@ def compiled_chebyshev(G: np.ndarray, g: np.ndarray, inside: np.ndarray, tol: To
         return None
     from .compiled import chebyshev
 
-    centre, radius, proved = chebyshev(G, g, inside, tol.lp_feasibility)
-    return LPResult(True, float(radius), centre) if proved else None
+    centre, radius, proved, tight = chebyshev(G, g, inside, tol.lp_feasibility)
+    if not proved:
+        return None
+    # The proof checked again in numpy, since rounding in a thin region can
+    # fool the compiled method's own test: the objective must be a
+    # non-negative combination of the tight rows (weak duality then bounds
+    # every feasible radius by this one, up to ``error``).
+    A = np.hstack([G[tight], np.ones((len(tight), 1))])
+    unit = np.zeros(G.shape[1] + 1)
+    unit[-1] = 1.0
+    lam = np.linalg.lstsq(A.T, unit, rcond=None)[0]
+    off = A @ np.append(centre, radius) + g[tight]
+    slack = G @ centre + g + radius
+    error = np.abs(A.T @ lam - unit).sum() + np.abs(lam).sum() * np.abs(off).max(initial=0.0)
+    if lam.min(initial=0.0) < -1e-9 or error > 1e-9 or slack.max() > tol.lp_feasibility:
+        return None
+    return LPResult(True, float(radius), centre)
 
 
 # Vertices of a face closer than this (relative) are one vertex counted twice.

@@ -5,7 +5,7 @@ import pytest
 
 import shallowrelu as sr
 from shallowrelu import enumerator, polytope
-from nets import degenerate_nets, random_net
+from nets import degenerate_nets, fuzz_net, random_net
 from oracles import interval_regions, polygon_regions, zaslavsky
 
 SQUARE = np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
@@ -229,6 +229,19 @@ def test_compiled_kernels_give_the_catalogue_of_the_numpy_code(monkeypatch):
         assert -(G @ compiled.table.interior[i] + g).max() >= compiled.table.inradius[i] - 1e-9
         moved += not np.allclose(compiled.table.interior[i], plain.table.interior[i], atol=1e-9)
     assert moved < len(compiled) / 10
+
+
+def test_the_compiled_ball_is_checked_again_outside_the_compiled_code(monkeypatch):
+    # fuzz net 7035: in regions about 3e-6 thin, rounding let the compiled
+    # method pass its own optimality test with negative radii
+    net = fuzz_net(7035, 5, depth=2)
+    compiled = sr.enumerate_regions(net, sr.Box(-1, 1))
+    monkeypatch.setattr(polytope, "_NUMBA", False)
+    plain = sr.enumerate_regions(net, sr.Box(-1, 1))
+    np.testing.assert_array_equal(compiled.table.patterns, plain.table.patterns)
+    # to the LP solvers' own precision (HiGHS's feasibility tolerance is 1e-10)
+    np.testing.assert_allclose(compiled.table.inradius, plain.table.inradius, rtol=1e-7, atol=1e-9)
+    assert compiled.table.inradius.min() > 0
 
 
 def test_empty_domain_is_an_error():
