@@ -6,8 +6,8 @@ spends about half a millisecond on it, mostly setting it up) and the cut of
 a node's vertices by a hyperplane. Compiled, each takes microseconds. Both
 keep the general path of :mod:`.polytope` as their fallback: the LP's answer
 is accepted only with a proof of optimality (every row satisfied, the
-multipliers of the tight rows non-negative), which the caller checks again
-in numpy from the tight rows returned here, and a cut meeting a degenerate
+multipliers of the tight rows non-negative), which is checked again by
+:func:`proof_error` from the tight rows alone, and a cut meeting a degenerate
 pair of vertices (one that needs a rank) is left to numpy. This module is
 imported only when numba is installed.
 """
@@ -44,6 +44,15 @@ def _solve(M, b):  # pragma: no cover - runs compiled
 
 
 @njit(cache=True)
+def _dot(x, y):  # pragma: no cover - runs compiled
+    # a loop: numba's ``@`` calls BLAS, whose overhead dwarfs a length-4 product
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i] * y[i]
+    return s
+
+
+@njit(cache=True)
 def _slack(A, b, y):  # pragma: no cover - runs compiled
     k, m = A.shape
     s = b.copy()
@@ -75,7 +84,7 @@ def _active_set(A, b, y, tol):  # pragma: no cover - runs compiled
             gram = np.empty((w, w))
             for i in range(w):
                 for j in range(w):
-                    gram[i, j] = A[rows[i]] @ A[rows[j]]
+                    gram[i, j] = _dot(A[rows[i]], A[rows[j]])
             rhs = np.empty(w)
             for i in range(w):
                 rhs[i] = A[rows[i], m - 1]
@@ -113,7 +122,7 @@ def _active_set(A, b, y, tol):  # pragma: no cover - runs compiled
         step, enter = np.inf, -1
         for j in range(k):
             if not work[j]:
-                ad = A[j] @ d
+                ad = _dot(A[j], d)
                 if ad > 1e-12 and max(s[j], 0.0) / ad < step:
                     step, enter = max(s[j], 0.0) / ad, j
         if enter < 0:
@@ -141,6 +150,46 @@ def chebyshev(G, g, x0, tol):  # pragma: no cover - runs compiled
     y, ok, tight = _active_set(A, -g, y, tol)
     return y[:n].copy(), y[n], ok, tight
 
+
+
+@njit(cache=True)
+def proof_error(G, g, centre, radius, tight):  # pragma: no cover - runs compiled
+    """Check a Chebyshev answer again from its tight rows alone, independently of how it was found.
+
+    The multipliers ``lam`` of the tight rows ``[G_i, 1]`` are solved for
+    afresh (least squares unless there are ``n + 1`` independent rows); any
+    ``lam >= 0`` with a small residual proves the answer, since weak duality
+    then bounds every feasible radius by ``radius + error``. Returns ``(least multiplier, error,
+    largest row violation)``.
+    """
+    t, n = tight.shape[0], G.shape[1]
+    A = np.ones((t, n + 1))
+    for i in range(t):
+        A[i, :n] = G[tight[i]]
+    unit = np.zeros(n + 1)
+    unit[n] = 1.0
+    lam = _solve(A.T.copy(), unit) if t == n + 1 else np.full(1, np.nan)
+    if np.isnan(lam[0]):  # not square, or singular
+        lam = np.linalg.lstsq(A.T.copy(), unit)[0]
+    resid = A.T @ lam - unit
+    off = 0.0
+    for i in range(t):
+        off = max(off, abs(_dot(A[i, :n], centre) + radius + g[tight[i]]))
+    violation = -np.inf
+    for r in range(G.shape[0]):
+        violation = max(violation, _dot(G[r], centre) + g[r] + radius)
+    lam_min = lam.min() if t else 0.0
+    return lam_min, np.abs(resid).sum() + np.abs(lam).sum() * off, violation
+
+
+@njit(cache=True)
+def proved_chebyshev(G, g, x0, tol):  # pragma: no cover - runs compiled
+    """:func:`chebyshev`, kept only when :func:`proof_error` confirms it; ``(centre, radius, ok)``."""
+    centre, radius, ok, tight = chebyshev(G, g, x0, tol)
+    if ok:
+        lam_min, error, violation = proof_error(G, g, centre, radius, tight)
+        ok = lam_min >= -1e-9 and error <= 1e-9 and violation <= tol
+    return centre, radius, ok
 
 @njit(cache=True)
 def cut(V, G, g, vals, eps):  # pragma: no cover - runs compiled
@@ -191,6 +240,37 @@ def cut(V, G, g, vals, eps):  # pragma: no cover - runs compiled
     return minus, plus, True
 
 
+
+@njit(cache=True)
+def _bounds(P, G, g, a, c):  # pragma: no cover - runs compiled
+    """:func:`shallowrelu.polytope.inradius_bounds` of ``P`` under the rows ``G`` plus ``a . x + c <= 0``."""
+    k, n = P.shape
+    centre = np.zeros(n)
+    for i in range(k):
+        centre += P[i]
+    centre /= max(k, 1)
+    low = -(_dot(a, centre) + c)
+    high = np.inf
+    for r in range(G.shape[0] + 1):
+        row = a if r == G.shape[0] else G[r]
+        if r < G.shape[0]:
+            low = min(low, -(_dot(row, centre) + g[r]))
+        top, bottom = -np.inf, np.inf
+        for i in range(k):
+            x = _dot(row, P[i])
+            top, bottom = max(top, x), min(bottom, x)
+        high = min(high, (top - bottom) / 2)
+    if k == 0:
+        return 0.0, 0.0, centre
+    return low, high, centre
+
+
+@njit(cache=True)
+def split(V, G, g, a, c, vals, eps):  # pragma: no cover - runs compiled
+    """:func:`cut`, plus the inradius bounds of both parts: ``(minus, plus, done, bounds_minus, bounds_plus)``."""
+    minus, plus, done = cut(V, G, g, vals, eps)
+    return minus, plus, done, _bounds(minus, G, g, a, c), _bounds(plus, G, g, -a, -c)
+
 @njit(cache=True)
 def facets(G, g, V, margin_tol, eps):  # pragma: no cover - runs compiled
     """The vertex test of :func:`shallowrelu.polytope.facets_by_vertices`, as loops.
@@ -231,3 +311,23 @@ def facets(G, g, V, margin_tol, eps):  # pragma: no cover - runs compiled
         else:
             point[r] = 0.0
     return facet, point, margin, True
+
+
+@njit(cache=True)
+def leaf(G, g, V, margin_tol, eps, tol):  # pragma: no cover - runs compiled
+    """:func:`facets` of a region, then its largest ball in them by :func:`proved_chebyshev`.
+
+    Returns ``(facet, point, margin, done, centre, radius, ok)``; when not
+    ``done`` the caller runs the numpy facet test, when not ``ok`` the LP.
+    """
+    facet, point, margin, done = facets(G, g, V, margin_tol, eps)
+    n = G.shape[1]
+    if not done:
+        return facet, point, margin, False, np.zeros(n), 0.0, False
+    rows = np.flatnonzero(facet)
+    inside = np.zeros(n)
+    for i in range(V.shape[0]):
+        inside += V[i]
+    inside /= V.shape[0]
+    centre, radius, ok = proved_chebyshev(G[rows], g[rows], inside, tol)
+    return facet, point, margin, True, centre, radius, ok

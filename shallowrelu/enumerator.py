@@ -37,8 +37,8 @@ from .catalogue import Catalogue, RegionArrays, RegionTable
 from .errors import DomainError, SolverError
 from .network import ReLUNetwork
 from .polytope import (AffineHull, ChebyshevModel, Domain, affine_hull, bounding_box, clip_polygon,
-                       compiled_chebyshev, cut_vertices, distinct_vertices, facets_by_vertices, inradius_bounds,
-                       normalise_rows, polygon, polygon_inradius_bounds, small_chebyshev, vertices_or_empty)
+                       distinct_vertices, normalise_rows, polygon, polygon_inradius_bounds, region_by_vertices,
+                       split_vertices, vertices_or_empty)
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 
 ProgressFn = Callable[[int, int], None]
@@ -97,6 +97,8 @@ class _Node:
     keys: tuple[int, ...]
     G: np.ndarray
     g: np.ndarray
+    # A box around the node; a node with vertices keeps the domain's, its
+    # own tight box is the vertices' (:meth:`_Search._box`).
     lo: np.ndarray
     hi: np.ndarray
     pts: np.ndarray
@@ -156,7 +158,7 @@ class _Search:
         self.r_max = float(widths.max() / 2) if self.bounded else tol.radius_cap
         self.carry = self.bounded and self.n <= _VERTEX_MAX_DIM
         self.planar = self.carry and self.n == 2
-        self.model = ChebyshevModel(self.n, self.r_max, tol)
+        self._model: ChebyshevModel | None = None
         self.src: list[tuple[int, int]] = [(0, int(i)) for i in np.flatnonzero(nonzero)[keep]]
         self.stats = _Stats()
         self.regions = RegionArrays(self.n, net.n_outputs, net.n_neurons)
@@ -181,10 +183,16 @@ class _Search:
             pts = pts[margin > self.tol.min_radius]
         return pts
 
+    def _synced(self, keys: tuple[int, ...], G: np.ndarray, g: np.ndarray) -> ChebyshevModel:
+        """The LP model holding the rows ``G t + g <= 0`` (named by ``keys``), built on first use."""
+        if self._model is None:
+            self._model = ChebyshevModel(self.n, self.r_max, self.tol)
+        self._model.sync(keys, G, g)
+        return self._model
+
     def _root(self) -> _Node | None:
         keys = tuple(range(len(self.domain_g)))
-        self.model.sync(keys, self.domain_G, self.domain_g)
-        ball = self.model.chebyshev()
+        ball = self._synced(keys, self.domain_G, self.domain_g).chebyshev()
         self.stats.search_lps += 1
         if not ball.feasible or ball.value <= self.tol.min_radius:
             return None
@@ -235,11 +243,12 @@ class _Search:
     def run_task(self, node: _Node) -> tuple[RegionTable, _Stats]:
         """All regions of one subtree in depth-first order, from a fresh LP model, and the work it took.
 
-        A fresh model (no warm state from other subtrees) makes the answer
-        independent of which process ran which task before. Ctrl-C leaves
+        A fresh model (no warm state from other subtrees; built at the
+        task's first LP, most need none) makes the answer independent of
+        which process ran which task before. Ctrl-C leaves
         the regions found so far in ``self.regions`` and re-raises.
         """
-        self.model = ChebyshevModel(self.n, self.r_max, self.tol)
+        self._model = None
         del self.src[self.task_keys:]
         self.stats = _Stats()
         stack = [node]
@@ -255,16 +264,18 @@ class _Search:
         found, self.regions = self.regions, RegionArrays(self.n, self.net.n_outputs, self.net.n_neurons)
         return found.freeze()
 
-    def _cut(self, node: _Node, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The vertices of the node's parts where ``vals`` (at its vertices) is <= 0 and >= 0."""
+    def _split(self, node: _Node, a: np.ndarray, c: float, vals: np.ndarray) -> tuple[tuple, tuple]:
+        """The node's parts where ``a . t + c`` (``vals`` at its vertices) is <= 0 and >= 0:
+        each as ``(vertices, low, high, centre)``, ``low <= inradius <= high``."""
         if self.planar:
-            return clip_polygon(node.V, vals), clip_polygon(node.V, -vals)
-        return cut_vertices(node.V, node.G, node.g, vals)
+            return tuple((P, *polygon_inradius_bounds(P), None)
+                         for P in (clip_polygon(node.V, vals), clip_polygon(node.V, -vals)))
+        return split_vertices(node.V, node.G, node.g, a, c, vals)
 
-    def _side(self, node: _Node, a: np.ndarray, c: float, known: bool, piece: np.ndarray | None):
+    def _side(self, node: _Node, a: np.ndarray, c: float, known: bool, part: tuple | None):
         """Whether ``node`` meets ``a . t + c <= 0`` (unit ``a``) in a ball of radius > min_radius.
 
-        ``piece`` holds the vertices of that part when the node carries
+        ``part`` is that part from :meth:`_split` when the node carries
         vertices (else None). Returns ``(exists, new_point)``, a point at
         least min_radius inside the part when one was found on the way. The
         part's inradius bounds settle all but the sides near min_radius,
@@ -272,40 +283,32 @@ class _Search:
         """
         if known:
             return True, None
-        if piece is not None:
-            if self.planar:
-                (low, high), centre = polygon_inradius_bounds(piece), None
-            else:
-                low, high, centre = inradius_bounds(piece, np.vstack([node.G, a]), np.append(node.g, c))
+        if part is not None:
+            _, low, high, centre = part
             # the relative guard keeps rounding out of the decision
             if high * (1 + 1e-6) <= self.tol.min_radius:
                 return False, None
             if low * (1 - 1e-6) > self.tol.min_radius:
                 return True, centre
-        self.model.sync(node.keys, node.G, node.g)
-        ball = self.model.chebyshev((a, c))
+        ball = self._synced(node.keys, node.G, node.g).chebyshev((a, c))
         self.stats.search_lps += 1
         if not ball.feasible or ball.value <= self.tol.min_radius:
             return False, None
         return True, ball.x
 
-    def _child(self, node: _Node, j: int, active: bool, keep: np.ndarray,
+    def _child(self, node: _Node, j: int, active: bool, a: np.ndarray, c: float, keep: np.ndarray,
                point: np.ndarray | None, piece: np.ndarray | None) -> _Node:
+        """The part of ``node`` where neuron ``j`` is ``active``: ``a . t + c <= 0`` (unit ``a``)."""
         key = len(self.src)
         self.src.append((node.layer + 1, j))
-        a, c = node.M[j] / node.scale[j], node.v[j] / node.scale[j]
-        if active:
-            a, c = -a, -c
         pts, Z = node.pts[keep], node.Z[keep]
         if point is not None:
-            pts = np.vstack([pts, point])
-            Z = np.vstack([Z, node.M @ point + node.v])
-        if piece is not None:
-            lo, hi = np.maximum(node.lo, piece.min(axis=0)), np.minimum(node.hi, piece.max(axis=0))
-        else:
-            lo, hi = tighten_box(node.lo, node.hi, a, c)
+            pts = np.concatenate((pts, point[None]))
+            Z = np.concatenate((Z, (node.M @ point + node.v)[None]))
+        # a node with vertices keeps its parent's box: its own is theirs (see _box)
+        lo, hi = (node.lo, node.hi) if piece is not None else tighten_box(node.lo, node.hi, a, c)
         return _Node(node.layer, node.signs + [active], node.prefix, node.M, node.v,
-                     node.keys + (key,), np.vstack([node.G, a]), np.append(node.g, c),
+                     node.keys + (key,), np.concatenate((node.G, a[None])), np.concatenate((node.g, (c,))),
                      lo, hi, pts, Z, node.scale, piece)
 
     def _next_layer(self, node: _Node) -> tuple[_Node | None, np.ndarray, np.ndarray, np.ndarray]:
@@ -364,53 +367,43 @@ class _Search:
                 settled = zero | (zmax <= 0) | (zmin >= 0)
                 sign = np.where(zero, v > 0, zmin >= 0) & ~(zmax <= 0)
             dist = node.Z[:, j0:] / scale
-            known_neg = np.any(dist < -delta, axis=0)
-            known_pos = np.any(dist > delta, axis=0)
-            split = None
+            known_neg = dist.min(axis=0, initial=np.inf) < -delta
+            known_pos = dist.max(axis=0, initial=-np.inf) > delta
             done = 0  # the neurons before this one have their signs
             for off in np.flatnonzero(~settled):
                 node.signs.extend(sign[done:off].tolist())
                 done = off + 1
                 a, c = M[off], float(v[off])
-                piece_neg = piece_pos = None
+                neg = pos = None
                 if node.V is not None:  # the children need their vertices whatever decides the sides
-                    piece_neg, piece_pos = self._cut(node, deep[:, off])
-                has_neg, pt_neg = self._side(node, a, c, known_neg[off], piece_neg)
-                has_pos, pt_pos = self._side(node, -a, -c, known_pos[off], piece_pos)
+                    neg, pos = self._split(node, a, c, deep[:, off])
+                has_neg, pt_neg = self._side(node, a, c, known_neg[off], neg)
+                has_pos, pt_pos = self._side(node, -a, -c, known_pos[off], pos)
                 if has_neg and has_pos:
-                    split = (j0 + off, dist[:, off] < -delta, dist[:, off] > delta, pt_neg, pt_pos, piece_neg,
-                             piece_pos)
-                    break
+                    j, d = j0 + off, dist[:, off]
+                    return (self._child(node, j, False, a, c, d < -delta, pt_neg, None if neg is None else neg[0]),
+                            self._child(node, j, True, -a, -c, d > delta, pt_pos, None if pos is None else pos[0]))
                 # One side only (or, in a node thinner than the tolerance,
                 # neither): the neuron is stable here and adds no inequality.
                 node.signs.append(bool(has_pos))
-            else:
-                node.signs.extend(sign[done:].tolist())
-            if split is not None:
-                j, neg, pos, pt_neg, pt_pos, piece_neg, piece_pos = split
-                return (self._child(node, j, False, neg, pt_neg, piece_neg),
-                        self._child(node, j, True, pos, pt_pos, piece_pos))
+            node.signs.extend(sign[done:].tolist())
 
     def _pruned(self, node: _Node) -> bool:
-        return self.hooks is not None and self.hooks.prune(node.lo, node.hi, node.layer, node.M, node.v,
+        return self.hooks is not None and self.hooks.prune(*self._box(node), node.layer, node.M, node.v,
                                                            node.signs)
+
+    @staticmethod
+    def _box(node: _Node) -> tuple[np.ndarray, np.ndarray]:
+        return (node.V.min(axis=0), node.V.max(axis=0)) if node.V is not None else (node.lo, node.hi)
 
     # -- leaves ------------------------------------------------------------
     def _leaf(self, node: _Node, pattern: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:
         if self.hooks is not None:
             self.hooks.leaf(node.G, node.g, A, d)
             return
-        # The vertices give the facets, and the ball in them needs no LP solver:
-        # in 1-D and 2-D the (n+1)-subsets of facets, from 3-D the compiled
-        # method where numba is installed.
-        exact = None if node.V is None else facets_by_vertices(node.G, node.g, node.V, self.tol.facet_margin)
-        ball = None
-        if exact is not None:
-            G, g = node.G[exact[0]], node.g[exact[0]]
-            ball = small_chebyshev(G, g) if self.n <= 2 else compiled_chebyshev(G, g, node.V.mean(axis=0), self.tol)
+        exact, ball = (None, None) if node.V is None else region_by_vertices(node.G, node.g, node.V, self.tol)
         if ball is None:
-            self.model.sync(node.keys, node.G, node.g)
-            ball = self.model.chebyshev()
+            ball = self._synced(node.keys, node.G, node.g).chebyshev()
             self.stats.search_lps += 1
         if ball.feasible:
             centre, radius = ball.x, ball.value
@@ -420,9 +413,8 @@ class _Search:
             self.stats.thin += 1
             self.stats.thin_min_radius = min(self.stats.thin_min_radius, float(radius))
         facet, witness, margin = exact or self._facets(node, centre)
-        src = [self.src[k] for k in node.keys]
         self.regions.append(pattern, A, d, node.G[facet], node.g[facet],
-                            [src[k] for k in np.flatnonzero(facet)], witness[facet], margin[facet],
+                            [self.src[node.keys[k]] for k in np.flatnonzero(facet)], witness[facet], margin[facet],
                             centre, radius)
         if self.progress is not None:
             self.progress(len(self.regions), self.stats.search_lps + self.stats.facet_lps)
@@ -455,9 +447,9 @@ class _Search:
             others[f] = np.inf
             facet[f], witness[f], margin[f] = True, x, others.min()
         if k and not facet.all():
-            self.model.sync(node.keys, G, g)
+            model = self._synced(node.keys, G, g)
             for f in np.flatnonzero(~facet):
-                res = self.model.facet(int(f))
+                res = model.facet(int(f))
                 self.stats.facet_lps += 1
                 if res.feasible and res.value > self.tol.facet_margin:
                     facet[f], witness[f], margin[f] = True, res.x, res.value

@@ -734,44 +734,13 @@ def small_chebyshev(G: np.ndarray, g: np.ndarray) -> LPResult | None:
     return LPResult(True, float(best[n]), best[:n].copy())
 
 
-def compiled_chebyshev(G: np.ndarray, g: np.ndarray, inside: np.ndarray, tol: Tolerances) -> LPResult | None:
-    """Largest ball in a bounded polytope (unit rows) by the compiled active-set method of :mod:`.compiled`.
-
-    ``inside`` is a point of the polytope. None when numba is not installed
-    (``pip install 'shallowrelu[fast]'``), below three dimensions, or when
-    the method could not prove its answer optimal; the caller then asks
-    HiGHS.
-    """
-    if not _compiled(G.shape[1]):
-        return None
-    from .compiled import chebyshev
-
-    centre, radius, proved, tight = chebyshev(G, g, inside, tol.lp_feasibility)
-    if not proved:
-        return None
-    # The proof checked again in numpy, since rounding in a thin region can
-    # fool the compiled method's own test: the objective must be a
-    # non-negative combination of the tight rows (weak duality then bounds
-    # every feasible radius by this one, up to ``error``).
-    A = np.hstack([G[tight], np.ones((len(tight), 1))])
-    unit = np.zeros(G.shape[1] + 1)
-    unit[-1] = 1.0
-    lam = np.linalg.lstsq(A.T, unit, rcond=None)[0]
-    off = A @ np.append(centre, radius) + g[tight]
-    slack = G @ centre + g + radius
-    error = np.abs(A.T @ lam - unit).sum() + np.abs(lam).sum() * np.abs(off).max(initial=0.0)
-    if lam.min(initial=0.0) < -1e-9 or error > 1e-9 or slack.max() > tol.lp_feasibility:
-        return None
-    return LPResult(True, float(radius), centre)
-
-
 # Vertices of a face closer than this (relative) are one vertex counted twice.
 _SPAN_TOL = 1e-11
 
 
 def facets_by_vertices(G: np.ndarray, g: np.ndarray, V: np.ndarray,
-                       margin_tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Facets of a bounded polytope ``{x : G x + g <= 0}`` (unit-normal rows) from its vertices ``V``.
+                       margin_tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Facets of a bounded polytope ``{x : G x + g <= 0}`` (unit-normal rows) from its vertices ``V`` (not empty).
 
     A row is a facet iff the centroid of the vertices on its hyperplane lies
     strictly inside every other row: that centroid is then a relative
@@ -780,21 +749,12 @@ def facets_by_vertices(G: np.ndarray, g: np.ndarray, V: np.ndarray,
 
     Returns
     -------
-    (facet, point, margin) or None
+    (facet, point, margin)
         ``facet`` marks the irredundant rows; ``point[k]`` is that centroid
-        and ``margin[k]`` its distance to the other rows. None when ``V`` is
-        empty (qhull failed); the caller then uses LPs.
+        and ``margin[k]`` its distance to the other rows.
     """
     k, n = G.shape
-    if V.shape[0] == 0:
-        return None
     scale = 1.0 + np.abs(V).max()
-    if _compiled(n):
-        from .compiled import facets
-
-        facet, point, margin, done = facets(G, g, V, margin_tol, VERTEX_TOL * scale)
-        if done:
-            return facet, point, margin
     vals = V @ G.T + g  # (vertices, rows), <= 0 up to rounding
     on = np.abs(vals) <= VERTEX_TOL * scale
     counts = on.sum(axis=0)
@@ -811,3 +771,137 @@ def facets_by_vertices(G: np.ndarray, g: np.ndarray, V: np.ndarray,
             facet[r] = True
     margin = np.where(facet, margin, 0.0)
     return facet, np.where(facet[:, None], point, 0.0), margin
+
+
+def region_by_vertices(G: np.ndarray, g: np.ndarray, V: np.ndarray,
+                       tol: Tolerances) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, LPResult | None]:
+    """Facets (:func:`facets_by_vertices`) and largest ball of a bounded region from its vertices, no LP solver.
+
+    The ball: in 1-D and 2-D from the (n+1)-subsets of the facets
+    (:func:`small_chebyshev`); from 3-D by the compiled active-set method of
+    :mod:`.compiled` where numba is installed (``pip install
+    'shallowrelu[fast]'``), kept only with its proof of optimality checked
+    again from the tight rows. Returns ``(facets, ball)``, either None where
+    this way has no answer (no vertices; no subset fits; no numba; no
+    proof): the caller then asks HiGHS.
+    """
+    n = G.shape[1]
+    if V.shape[0] == 0:
+        return None, None
+    if not _compiled(n):
+        exact = facets_by_vertices(G, g, V, tol.facet_margin)
+        return exact, (small_chebyshev(G[exact[0]], g[exact[0]]) if n <= 2 else None)
+    from .compiled import leaf, proved_chebyshev
+
+    eps = VERTEX_TOL * (1.0 + np.abs(V).max())
+    facet, point, margin, done, centre, radius, ok = leaf(G, g, V, tol.facet_margin, eps, tol.lp_feasibility)
+    if not done:  # a short facet needs the span test
+        facet, point, margin = facets_by_vertices(G, g, V, tol.facet_margin)
+        centre, radius, ok = proved_chebyshev(G[facet], g[facet], V.mean(axis=0), tol.lp_feasibility)
+    return (facet, point, margin), (LPResult(True, float(radius), centre) if ok else None)
+
+
+def split_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, a: np.ndarray, c: float,
+                   vals: np.ndarray) -> tuple[tuple, tuple]:
+    """:func:`cut_vertices` by ``a . x + c`` (unit ``a``), with :func:`inradius_bounds` of both parts.
+
+    Returns ``((V_minus, low, high, centre), (V_plus, low, high, centre))``.
+    """
+    if _compiled(V.shape[1]):
+        from .compiled import split
+
+        eps = VERTEX_TOL * (1.0 + np.abs(V).max())
+        a = np.ascontiguousarray(a)
+        minus, plus, done, b_minus, b_plus = split(V, G, g, a, float(c), np.ascontiguousarray(vals), eps)
+        if done:
+            return (minus, *b_minus), (plus, *b_plus)
+    minus, plus = cut_vertices(V, G, g, vals)
+    return ((minus, *inradius_bounds(minus, np.vstack([G, a]), np.append(g, c))),
+            (plus, *inradius_bounds(plus, np.vstack([G, -a]), np.append(g, -c))))
+
+# Regions whose facet subsets are solved at once; bounds the batch's memory.
+_VOLUME_BATCH_ROWS = 2_000_000
+
+
+def volumes_by_facets(G: np.ndarray, g: np.ndarray, ptr: np.ndarray, interior: np.ndarray) -> np.ndarray:
+    """Volumes (lengths, areas) of many bounded polytopes in 1-3 D, each given by its facets alone.
+
+    Polytope ``i`` is ``{x : G[k] x + g[k] <= 0 for ptr[i] <= k < ptr[i+1]}``
+    (unit rows, irredundant) with ``interior[i]`` inside it. Its vertices are
+    the feasible solutions of every ``n`` of its rows, found in one batch for
+    all polytopes with the same facet count (no qhull, no carried vertices:
+    an independent check of the search). The volume is the sum of the cones
+    from the interior point over the facets, ``height * facet area / n``.
+    A row listed that is no facet adds nothing; with a facet missing the
+    sum is not the volume of anything, which a total over a partition
+    shows. ``inf`` for fewer than ``n + 1`` rows (no bounded polytope).
+    """
+    R, n = interior.shape
+    if not 1 <= n <= 3:
+        raise ValueError("volumes_by_facets works in 1 to 3 dimensions")
+    counts = np.diff(ptr)
+    out = np.full(R, np.inf)
+    for k in np.unique(counts[counts >= n + 1]):
+        T = _subsets(int(k), n)
+        regions = np.flatnonzero(counts == k)
+        step = max(1, _VOLUME_BATCH_ROWS // (len(T) * int(k)))
+        for start in range(0, len(regions), step):
+            idx = regions[start:start + step]
+            out[idx] = _cone_volumes(G, g, ptr[idx], int(k), T, interior[idx])
+    return out
+
+
+def _cone_volumes(G, g, first, k, T, interior):
+    """:func:`volumes_by_facets` for polytopes with ``k`` facets each, rows from ``first``."""
+    R, n = interior.shape
+    rows = first[:, None] + np.arange(k)                       # (R, k)
+    Gr, gr = G[rows], g[rows]                                  # (R, k, n), (R, k)
+    A, b = Gr[:, T], -gr[:, T]                                 # (R, S, n, n), (R, S, n)
+    ok = np.abs(np.linalg.det(A)) > 1e-12
+    X = np.full(A.shape[:3], np.nan)
+    X[ok] = np.linalg.solve(A[ok], b[ok][..., None])[..., 0]   # candidate vertices (R, S, n)
+    vals = np.einsum("rsn,rkn->rsk", X, Gr) + gr[:, None, :]    # (R, S, k)
+    # each candidate on its own scale: a far one from nearly parallel rows must not loosen the others
+    eps = VERTEX_TOL * (1.0 + np.nan_to_num(np.abs(X), nan=0.0).max(axis=2, keepdims=True))
+    feasible = ok & (vals.max(axis=2) <= eps[..., 0])
+    on = feasible[..., None] & (np.abs(vals) <= eps)           # vertex s lies on facet f
+    height = -(np.einsum("rkn,rn->rk", Gr, interior) + gr)     # (R, k)
+    if n == 1:
+        size = on.any(axis=1).astype(float)                    # a point: measure 1 if there
+    elif n == 2:
+        d = np.stack([-Gr[..., 1], Gr[..., 0]], axis=-1)       # the facet's direction
+        proj = np.einsum("rsn,rkn->rsk", np.nan_to_num(X), d)
+        size = (np.where(on, proj, -np.inf).max(axis=1) - np.where(on, proj, np.inf).min(axis=1))
+        size = np.where(on.any(axis=1), size, 0.0)
+    else:
+        size = _facet_areas(X, Gr, on)
+    return (height * size).sum(axis=1) / n
+
+
+def _facet_areas(X, Gr, on):
+    """Area of every facet polygon (3-D): the vertices on it sorted by angle, then the shoelace formula."""
+    R, S, k = on.shape
+    r, s, f = np.nonzero(on)                                   # one row per (region, vertex, facet)
+    normal = Gr[r, f]
+    # a basis (u, w) of each facet's plane
+    helper = np.where(np.abs(normal[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+    u = np.cross(normal, helper)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    w = np.cross(normal, u)
+    P = X[r, s]
+    a, b = (P * u).sum(axis=1), (P * w).sum(axis=1)
+    group = r * k + f
+    size = np.bincount(group, minlength=R * k)
+    ca = np.bincount(group, a, minlength=R * k) / np.maximum(size, 1)
+    cb = np.bincount(group, b, minlength=R * k) / np.maximum(size, 1)
+    a, b = a - ca[group], b - cb[group]
+    order = np.lexsort((np.arctan2(b, a), group))
+    a, b, group = a[order], b[order], group[order]
+    # the next vertex around the same facet, wrapping at the group's end
+    nxt = np.arange(len(group)) + 1
+    start = np.concatenate([[0], np.flatnonzero(np.diff(group)) + 1])
+    ends = np.concatenate([start[1:], [len(group)]]) - 1
+    nxt[ends] = start
+    area = 0.5 * np.bincount(group, a * b[nxt] - b * a[nxt], minlength=R * k)
+    return np.abs(area).reshape(R, k)
+

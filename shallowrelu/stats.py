@@ -14,8 +14,9 @@ from .errors import ShallowReLUError
 from .io import atomic_path
 from .polytope import bounding_box
 
-# Exact volumes (qhull, one call per region) up to this dimension; above it
-# they are estimated by sampling, and the result says so.
+# Exact volumes (:meth:`Catalogue.volumes`: one batch from the facets up to
+# 3-D, qhull per region in 4-D) up to this dimension; above it they are
+# estimated by sampling, and the result says so.
 EXACT_VOLUME_MAX_DIM = 4
 
 

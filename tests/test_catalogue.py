@@ -76,3 +76,20 @@ def test_region_accessors(cat):
         cat[len(cat)]
     s = cat.summary()
     assert s["regions"] == len(cat) and s["facets_max"] >= 3
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_certificate_volumes_catch_a_region_that_lost_a_facet(n):
+    """Every facet point still has a region beyond it, so only the volumes can tell."""
+    full = sr.enumerate_regions(random_net([n, 8, 8, 1], seed=30 + n), sr.Box(-1, 1))
+    assert full.certificate().complete
+    tab = full.table
+    owner = full.facet_owner
+    i = int(np.argmax(np.diff(tab.facet_ptr)))  # the region with most facets
+    drop = int(tab.facet_ptr[i]) + int(np.flatnonzero(tab.facet_layer[full.facet_rows(i)] != 0)[0])
+    keep = np.arange(len(tab.facet_g)) != drop
+    fields = {k: v[keep] if k.startswith("facet_") and k != "facet_ptr" else v for k, v in vars(tab).items()}
+    fields["facet_ptr"] = np.concatenate([[0], np.cumsum(np.bincount(owner[keep], minlength=len(full)))])
+    broken = sr.Catalogue(full.network, full.hull, type(tab)(**fields), dict(full.info)).certificate()
+    assert broken.facets_without_neighbour == 0
+    assert not broken.volume_ok and not broken.complete

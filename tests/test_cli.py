@@ -224,7 +224,7 @@ def test_catalogue_with_domain_options_is_a_usage_error(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_keeps_the_regions_found_so_far(tmp_path, sig):
-    net = random_net([3, 14, 14, 1], seed=5)
+    net = random_net([3, 30, 30, 1], seed=5)  # about 10 s of search: still running when signalled
     sr.save_network(net, tmp_path / "n.npz")
     out = tmp_path / "cat.npz"
     proc = subprocess.Popen([sys.executable, "-m", "shallowrelu", "enumerate", str(tmp_path / "n.npz"), "--box=-1,1",
@@ -240,7 +240,7 @@ def test_interrupt_keeps_the_regions_found_so_far(tmp_path, sig):
     assert partial.info["interrupted"] and not partial.info["complete"]
     assert 0 < len(partial)
     # every region kept is where an uninterrupted run has it: subtree by subtree, in order
-    full = sr.enumerate_regions(net, sr.Box(-1, 1))
+    full = sr.enumerate_regions(net, sr.Box(-1, 1), jobs=2)
     assert len(partial) < len(full)
     assert_chunks_agree(partial, full)
 

@@ -231,7 +231,7 @@ def test_compiled_kernels_give_the_catalogue_of_the_numpy_code(monkeypatch):
     assert moved < len(compiled) / 10
 
 
-def test_the_compiled_ball_is_checked_again_outside_the_compiled_code(monkeypatch):
+def test_the_compiled_ball_is_checked_again_from_its_tight_rows(monkeypatch):
     # fuzz net 7035: in regions about 3e-6 thin, rounding let the compiled
     # method pass its own optimality test with negative radii
     net = fuzz_net(7035, 5, depth=2)

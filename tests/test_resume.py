@@ -96,7 +96,7 @@ def test_the_chunk_log_survives_a_cut_tail(net, full, tmp_path):
 
 @pytest.mark.slow
 def test_cli_killed_at_random_moments_resumes_to_the_same_catalogue(tmp_path):
-    net = random_net([3, 14, 14, 1], seed=5)
+    net = random_net([3, 30, 30, 1], seed=5)  # about 10 s of search: still running when signalled
     sr.save_network(net, tmp_path / "n.npz")
     out = tmp_path / "cat.npz"
     argv = [sys.executable, "-m", "shallowrelu", "enumerate", str(tmp_path / "n.npz"), "--box=-1,1", "-o", str(out)]
@@ -119,7 +119,7 @@ def test_cli_killed_at_random_moments_resumes_to_the_same_catalogue(tmp_path):
     proc = subprocess.run(argv + ["--resume", "--json"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert not (tmp_path / "cat.npz.part").exists()
-    assert_same_table(sr.Catalogue.load(out), sr.enumerate_regions(net, sr.Box(-1, 1)))
+    assert_same_table(sr.Catalogue.load(out), sr.enumerate_regions(net, sr.Box(-1, 1), jobs=2))
     assert sorted(os.listdir(tmp_path)) == ["cat.npz", "n.npz"]
 
 
