@@ -266,10 +266,10 @@ class _Search:
 
     def _split(self, node: _Node, a: np.ndarray, c: float, vals: np.ndarray) -> tuple[tuple, tuple]:
         """The node's parts where ``a . t + c`` (``vals`` at its vertices) is <= 0 and >= 0:
-        each as ``(vertices, low, high, centre)``, ``low <= inradius <= high``."""
+        each as ``(vertices, low, high, centre)``, ``low <= inradius <= high`` (for a polygon
+        None until :meth:`_side` needs them: most sides are known from points)."""
         if self.planar:
-            return tuple((P, *polygon_inradius_bounds(P), None)
-                         for P in (clip_polygon(node.V, vals), clip_polygon(node.V, -vals)))
+            return (clip_polygon(node.V, vals), None, None, None), (clip_polygon(node.V, -vals), None, None, None)
         return split_vertices(node.V, node.G, node.g, a, c, vals)
 
     def _side(self, node: _Node, a: np.ndarray, c: float, known: bool, part: tuple | None):
@@ -284,7 +284,9 @@ class _Search:
         if known:
             return True, None
         if part is not None:
-            _, low, high, centre = part
+            P, low, high, centre = part
+            if low is None:
+                low, high = polygon_inradius_bounds(P)
             # the relative guard keeps rounding out of the decision
             if high * (1 + 1e-6) <= self.tol.min_radius:
                 return False, None
