@@ -1,14 +1,16 @@
 """Compiled kernels for small polytopes (numba; ``pip install 'shallowrelu[fast]'``).
 
-Two steps of the search cost far more in numpy calls than in arithmetic: the
-Chebyshev LP of a region (``n + 1`` variables, a handful of facets; HiGHS
-spends about half a millisecond on it, mostly setting it up) and the cut of
-a node's vertices by a hyperplane. Compiled, each takes microseconds. Both
-keep the general path of :mod:`.polytope` as their fallback: the LP's answer
-is accepted only with a proof of optimality (every row satisfied, the
-multipliers of the tight rows non-negative), which is checked again by
-:func:`proof_error` from the tight rows alone, and a cut meeting a degenerate
-pair of vertices (one that needs a rank) is left to numpy. This module is
+Two steps of the search cost far more in numpy calls than in arithmetic:
+a split (:func:`split`: a node's vertices cut by a hyperplane, and bounds on
+the inradius of both parts) and a leaf (:func:`leaf`: the region's facets
+from its vertices, then its Chebyshev LP, ``n + 1`` variables and a handful
+of rows, on which HiGHS spends about half a millisecond, mostly setting it
+up). Compiled, each takes microseconds. Both keep the general path of
+:mod:`.polytope` as their fallback: the LP's answer is accepted only with a
+proof of optimality (every row satisfied, the multipliers of the tight rows
+non-negative), which is checked again by :func:`proof_error` from the tight
+rows alone, and a cut meeting a degenerate pair of vertices (one that needs
+a rank) or a facet test that needs a span is left to numpy. This module is
 imported only when numba is installed.
 """
 
@@ -246,9 +248,11 @@ def _bounds(P, G, g, a, c):  # pragma: no cover - runs compiled
     """:func:`shallowrelu.polytope.inradius_bounds` of ``P`` under the rows ``G`` plus ``a . x + c <= 0``."""
     k, n = P.shape
     centre = np.zeros(n)
+    if k == 0:
+        return 0.0, 0.0, centre
     for i in range(k):
         centre += P[i]
-    centre /= max(k, 1)
+    centre /= k
     low = -(_dot(a, centre) + c)
     high = np.inf
     for r in range(G.shape[0] + 1):
@@ -260,8 +264,6 @@ def _bounds(P, G, g, a, c):  # pragma: no cover - runs compiled
             x = _dot(row, P[i])
             top, bottom = max(top, x), min(bottom, x)
         high = min(high, (top - bottom) / 2)
-    if k == 0:
-        return 0.0, 0.0, centre
     return low, high, centre
 
 

@@ -81,8 +81,11 @@ _VERTEX_MAX_DIM = 5
 # Fixed, not tied to the number of processes, so that the catalogue is the
 # same for every ``jobs``; enough for load balance on a few dozen cores.
 _TASKS = 64
-# Seconds of work in this process before the remaining subtrees go to a pool.
+# Seconds of work in this process before the remaining subtrees may go to a
+# pool; and the seconds of work that must still be left (estimated from the
+# subtrees done so far) to be worth a pool's start-up.
 _POOL_AFTER = 1.0
+_POOL_WORTH = 1.0
 # Where the subtrees run: processes of this machine, or tasks of a Ray cluster.
 BACKENDS = ("local", "ray")
 
@@ -579,7 +582,8 @@ class _Run:
 def _run(search: _Search, items: list, jobs: int | None, progress: ProgressFn | None,
          reuse: dict[int, RegionTable], stream: Callable[[int, RegionTable], None] | None = None,
          backend: str = "local") -> _Run:
-    """Run the plan's open subtrees here, in order, and past ``_POOL_AFTER`` seconds on ``jobs`` workers.
+    """Run the plan's open subtrees here, in order, and on ``jobs`` workers what is left after
+    ``_POOL_AFTER`` seconds if that looks like ``_POOL_WORTH`` seconds or more.
 
     The workers are local processes, or Ray tasks with ``backend="ray"``.
     ``reuse`` holds regions of tasks finished by an earlier, interrupted run;
@@ -604,12 +608,19 @@ def _run(search: _Search, items: list, jobs: int | None, progress: ProgressFn | 
         if progress is not None:
             progress(found, run.stats.search_lps + run.stats.facet_lps)
 
+    start = time.monotonic()
+    local_only = backend == "local" and jobs == 1
+
+    def here(k: int) -> bool:
+        """Whether task ``k`` runs in this process: a pool costs about half a second to start."""
+        if local_only or len(todo) - k == 1:
+            return True
+        elapsed = time.monotonic() - start
+        return elapsed < _POOL_AFTER or (k > 0 and elapsed / k * (len(todo) - k) < _POOL_WORTH)
+
     try:
-        # Tasks run here first; a pool starts only for work that outlasts
-        # _POOL_AFTER, since starting processes costs about a second.
-        start, k = time.monotonic(), 0
-        local_only = backend == "local" and jobs == 1
-        while k < len(todo) and (local_only or len(todo) - k == 1 or time.monotonic() - start < _POOL_AFTER):
+        k = 0
+        while k < len(todo) and here(k):
             i, node = todo[k]
             if progress is not None:
                 base = (found, run.stats.search_lps + run.stats.facet_lps)

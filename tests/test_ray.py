@@ -9,7 +9,6 @@ import ray
 
 import shallowrelu as sr
 from nets import random_net
-from shallowrelu import enumerator
 from shallowrelu.cli import main
 
 
@@ -20,25 +19,20 @@ def local_ray():
     ray.shutdown()
 
 
-@pytest.fixture
-def everything_on_ray(monkeypatch):
-    # no subtree runs in this process first, so every task but the last goes through Ray
-    monkeypatch.setattr(enumerator, "_POOL_AFTER", 0.0)
-
-
 @pytest.mark.slow
-def test_ray_gives_the_same_bytes_as_one_process(local_ray, everything_on_ray, tmp_path):
+def test_ray_gives_the_same_bytes_as_one_process(local_ray, pool_from_the_start, tmp_path):
     net = random_net([3, 10, 10, 1], seed=4)
     one = sr.enumerate_regions(net, sr.Box(-1, 1))
     on_ray = sr.enumerate_regions(net, sr.Box(-1, 1), backend="ray")
     one.save(tmp_path / "one.npz")
     on_ray.save(tmp_path / "ray.npz")
     assert len(one) > 100 and on_ray.info["complete"]
+    assert pool_from_the_start and pool_from_the_start[0] > 10  # the tasks went to Ray
     assert (tmp_path / "one.npz").read_bytes() == (tmp_path / "ray.npz").read_bytes()
 
 
 @pytest.mark.slow
-def test_ray_verify_finds_the_counterexample_and_proves_unsat(local_ray, everything_on_ray):
+def test_ray_verify_finds_the_counterexample_and_proves_unsat(local_ray, pool_from_the_start):
     net = random_net([2, 8, 6, 1], seed=17, bias=0.3)
     cat = sr.enumerate_regions(net, sr.Box(-1, 1))
     # the exact maximum over the box is at a vertex of some region
@@ -59,7 +53,7 @@ def test_ray_verify_finds_the_counterexample_and_proves_unsat(local_ray, everyth
 
 
 @pytest.mark.slow
-def test_cli_backend_ray(local_ray, everything_on_ray, tmp_path, capsys):
+def test_cli_backend_ray(local_ray, pool_from_the_start, tmp_path, capsys):
     net = random_net([2, 8, 8, 1], seed=2)
     sr.save_network(net, tmp_path / "net.npz")
     assert main(["enumerate", str(tmp_path / "net.npz"), "--box=-1,1", "--backend", "ray", "--jobs", "2",

@@ -39,9 +39,10 @@ def test_the_run_is_cut_into_subtrees(full):
 
 
 @pytest.mark.slow
-def test_any_number_of_jobs_gives_the_same_bytes(net, full, tmp_path):
+def test_any_number_of_jobs_gives_the_same_bytes(net, full, tmp_path, pool_from_the_start):
     full.save(tmp_path / "one.npz")
     two = sr.enumerate_regions(net, sr.Box(-1, 1), jobs=2)
+    assert pool_from_the_start and pool_from_the_start[0] > 10
     two.save(tmp_path / "two.npz")
     assert (tmp_path / "one.npz").read_bytes() == (tmp_path / "two.npz").read_bytes()
     assert two.info["lps"] == full.info["lps"] and two.info["complete"]
@@ -127,6 +128,7 @@ def test_cli_killed_at_random_moments_resumes_to_the_same_catalogue(tmp_path):
 def test_two_processes_from_a_script_read_on_stdin():
     # a pool must not need to re-import the main script (there is none here)
     script = ("import shallowrelu as sr\nfrom nets import random_net\n"
+              "sr.enumerator._POOL_AFTER = 0.0\n"
               "cat = sr.enumerate_regions(random_net([3, 10, 10, 1], seed=4), sr.Box(-1, 1), jobs=2)\n"
               "print(len(cat), cat.info['complete'])\n")
     proc = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120,

@@ -84,7 +84,7 @@ def test_tllverifybench_n8_agrees_with_published_verdicts(onnx_name, prop_name, 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("onnx_name,prop_name,expected", _tll_rows())
-def test_two_processes_give_the_same_verdicts(onnx_name, prop_name, expected):
+def test_two_processes_give_the_same_verdicts(onnx_name, prop_name, expected, pool_from_the_start):
     # subtrees in worker processes: a counterexample found there ends the search here
     net = sr.load_network(DATA / "tll" / onnx_name)
     prop = sr.load_vnnlib(DATA / "tll" / prop_name)
