@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
+from typing import Callable
 
 import importlib.util
 
@@ -31,6 +32,32 @@ _COMPILED_MIN_DIM = 3
 
 def _compiled(n: int) -> bool:
     return _NUMBA and n >= _COMPILED_MIN_DIM
+
+
+@lru_cache(maxsize=None)
+def _kernel(name: str) -> Callable:
+    """The numba kernel ``name`` of :mod:`.compiled`, called so that an interrupt stays an interrupt.
+
+    A Ctrl-C or SIGTERM that lands while numba loads a kernel from its cache
+    (its first call in a process) comes out of the call as a SystemError
+    raised from the KeyboardInterrupt; it is raised again as that
+    KeyboardInterrupt, so the run stops as interrupted and keeps its regions.
+    """
+    from . import compiled
+
+    fn = getattr(compiled, name)
+
+    def call(*args):
+        try:
+            return fn(*args)
+        except SystemError as exc:
+            cause: BaseException | None = exc
+            while cause is not None and not isinstance(cause, KeyboardInterrupt):
+                cause = cause.__cause__ or cause.__context__
+            if cause is None:
+                raise
+            raise KeyboardInterrupt from exc
+    return call
 
 
 # ----------------------------------------------------------------- domains ---
@@ -608,9 +635,7 @@ def cut_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray,
     n = V.shape[1]
     eps = VERTEX_TOL * (1.0 + np.abs(V).max()) if eps is None else eps
     if _compiled(n):
-        from .compiled import cut
-
-        minus, plus, done = cut(V, G, g, np.ascontiguousarray(vals), eps)
+        minus, plus, done = _kernel("cut")(V, G, g, np.ascontiguousarray(vals), eps)
         if done:
             return minus, plus
     neg, pos = vals < -eps, vals > eps
@@ -791,13 +816,12 @@ def region_by_vertices(G: np.ndarray, g: np.ndarray, V: np.ndarray,
     if not _compiled(n):
         exact = facets_by_vertices(G, g, V, tol.facet_margin)
         return exact, (small_chebyshev(G[exact[0]], g[exact[0]]) if n <= 2 else None)
-    from .compiled import leaf, proved_chebyshev
-
     eps = VERTEX_TOL * (1.0 + np.abs(V).max())
-    facet, point, margin, done, centre, radius, ok = leaf(G, g, V, tol.facet_margin, eps, tol.lp_feasibility)
+    facet, point, margin, done, centre, radius, ok = _kernel("leaf")(G, g, V, tol.facet_margin, eps,
+                                                                     tol.lp_feasibility)
     if not done:  # a short facet needs the span test
         facet, point, margin = facets_by_vertices(G, g, V, tol.facet_margin)
-        centre, radius, ok = proved_chebyshev(G[facet], g[facet], V.mean(axis=0), tol.lp_feasibility)
+        centre, radius, ok = _kernel("proved_chebyshev")(G[facet], g[facet], V.mean(axis=0), tol.lp_feasibility)
     return (facet, point, margin), (LPResult(True, float(radius), centre) if ok else None)
 
 
@@ -808,11 +832,9 @@ def split_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, a: np.ndarray, c
     Returns ``((V_minus, low, high, centre), (V_plus, low, high, centre))``.
     """
     if _compiled(V.shape[1]):
-        from .compiled import split
-
         eps = VERTEX_TOL * (1.0 + np.abs(V).max())
-        a = np.ascontiguousarray(a)
-        minus, plus, done, b_minus, b_plus = split(V, G, g, a, float(c), np.ascontiguousarray(vals), eps)
+        minus, plus, done, b_minus, b_plus = _kernel("split")(V, G, g, np.ascontiguousarray(a), float(c),
+                                                              np.ascontiguousarray(vals), eps)
         if done:
             return (minus, *b_minus), (plus, *b_plus)
     minus, plus = cut_vertices(V, G, g, vals)

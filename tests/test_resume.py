@@ -137,3 +137,30 @@ def test_two_processes_from_a_script_read_on_stdin():
     count, complete = proc.stdout.split()
     assert complete == "True" and int(count) == len(sr.enumerate_regions(random_net([3, 10, 10, 1], seed=4),
                                                                          sr.Box(-1, 1)))
+
+
+def test_an_interrupt_inside_a_compiled_kernel_stops_the_run_as_an_interrupt(net, full, monkeypatch):
+    """A SIGTERM landing while numba loads a kernel from its cache comes out as a SystemError raised
+    from the KeyboardInterrupt (CI saw it 3 s into a CLI run); the run must stop as interrupted."""
+    from shallowrelu import compiled, polytope
+
+    real, calls = compiled.split, []
+
+    def split(*args):
+        calls.append(1)
+        if len(calls) == 200:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as exc:
+                raise SystemError("CPUDispatcher returned a result with an exception set") from exc
+        return real(*args)
+
+    monkeypatch.setattr(compiled, "split", split)
+    polytope._kernel.cache_clear()
+    try:
+        cat = sr.enumerate_regions(net, sr.Box(-1, 1))
+    finally:
+        polytope._kernel.cache_clear()
+    assert cat.info["interrupted"] and not cat.info["complete"]
+    assert 0 < len(cat) < len(full)
+    assert_chunks_agree(cat, full)
