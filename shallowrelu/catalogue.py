@@ -300,7 +300,7 @@ class Catalogue:
         """Exact volume of every region (bounded domains): up to 3-D from its facets in one batch,
         above by qhull's vertices, ``nan`` where qhull fails."""
         tab = self.table
-        if self.dim <= 3:
+        if self.dim <= _VOLUME_MAX_DIM:
             return volumes_by_facets(tab.facet_G, tab.facet_g, tab.facet_ptr, tab.interior)
         return np.array([volume(tab.facet_G[self.facet_rows(i)], tab.facet_g[self.facet_rows(i)],
                                 tab.interior[i]) for i in range(len(self))])

@@ -161,8 +161,8 @@ def proof_error(G, g, centre, radius, tight):  # pragma: no cover - runs compile
     The multipliers ``lam`` of the tight rows ``[G_i, 1]`` are solved for
     afresh (least squares unless there are ``n + 1`` independent rows); any
     ``lam >= 0`` with a small residual proves the answer, since weak duality
-    then bounds every feasible radius by ``radius + error``. Returns ``(least multiplier, error,
-    largest row violation)``.
+    then bounds every feasible radius by ``radius + error``. Returns
+    ``(least multiplier, error, largest row violation)``.
     """
     t, n = tight.shape[0], G.shape[1]
     A = np.ones((t, n + 1))

@@ -598,11 +598,16 @@ def volume(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> float:
 VERTEX_TOL = 1e-9
 
 
+def _vertex_eps(V: np.ndarray) -> float:
+    """``VERTEX_TOL`` on the scale of the vertices ``V``."""
+    return VERTEX_TOL * (1.0 + np.abs(V).max())
+
+
 def distinct_vertices(V: np.ndarray) -> np.ndarray:
     """``V`` without repeats (qhull lists a vertex on more than ``n`` facets once per facet of its dual)."""
     if V.shape[0] < 2:
         return V
-    eps = VERTEX_TOL * (1.0 + np.abs(V).max())
+    eps = _vertex_eps(V)
     near = np.abs(V[:, None, :] - V[None, :, :]).max(axis=2) <= eps
     return V[~np.triu(near, 1).any(axis=0)]
 
@@ -632,12 +637,18 @@ def cut_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray,
         (at least ``n - 1`` common tight rows and no third vertex tight on
         all of them) decides all but degenerate pairs, which get the rank.
     """
-    n = V.shape[1]
-    eps = VERTEX_TOL * (1.0 + np.abs(V).max()) if eps is None else eps
-    if _compiled(n):
+    eps = _vertex_eps(V) if eps is None else eps
+    if _compiled(V.shape[1]):
         minus, plus, done = _kernel("cut")(V, G, g, np.ascontiguousarray(vals), eps)
         if done:
             return minus, plus
+    return _cut_numpy(V, G, g, vals, eps)
+
+
+def _cut_numpy(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray,
+               eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cut_vertices` in numpy: the path without numba, and for pairs that need the rank test."""
+    n = V.shape[1]
     neg, pos = vals < -eps, vals > eps
     if not (neg.any() and pos.any()):
         return V[~pos], V[~neg]
@@ -816,8 +827,7 @@ def region_by_vertices(G: np.ndarray, g: np.ndarray, V: np.ndarray,
     if not _compiled(n):
         exact = facets_by_vertices(G, g, V, tol.facet_margin)
         return exact, (small_chebyshev(G[exact[0]], g[exact[0]]) if n <= 2 else None)
-    eps = VERTEX_TOL * (1.0 + np.abs(V).max())
-    facet, point, margin, done, centre, radius, ok = _kernel("leaf")(G, g, V, tol.facet_margin, eps,
+    facet, point, margin, done, centre, radius, ok = _kernel("leaf")(G, g, V, tol.facet_margin, _vertex_eps(V),
                                                                      tol.lp_feasibility)
     if not done:  # a short facet needs the span test
         facet, point, margin = facets_by_vertices(G, g, V, tol.facet_margin)
@@ -831,15 +841,16 @@ def split_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, a: np.ndarray, c
 
     Returns ``((V_minus, low, high, centre), (V_plus, low, high, centre))``.
     """
+    eps = _vertex_eps(V)
     if _compiled(V.shape[1]):
-        eps = VERTEX_TOL * (1.0 + np.abs(V).max())
         minus, plus, done, b_minus, b_plus = _kernel("split")(V, G, g, np.ascontiguousarray(a), float(c),
                                                               np.ascontiguousarray(vals), eps)
         if done:
             return (minus, *b_minus), (plus, *b_plus)
-    minus, plus = cut_vertices(V, G, g, vals)
+    minus, plus = _cut_numpy(V, G, g, vals, eps)  # not cut_vertices: the compiled cut just declined
     return ((minus, *inradius_bounds(minus, np.vstack([G, a]), np.append(g, c))),
             (plus, *inradius_bounds(plus, np.vstack([G, -a]), np.append(g, -c))))
+
 
 # Regions whose facet subsets are solved at once; bounds the batch's memory.
 _VOLUME_BATCH_ROWS = 2_000_000
