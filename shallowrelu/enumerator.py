@@ -599,12 +599,13 @@ def _run(search: _Search, items: list, jobs: int | None, progress: ProgressFn | 
     found = sum(len(c) for c in run.chunks if c is not None)
 
     def finish(i: int, regions: RegionTable, stats: _Stats) -> None:
+        # The books first: a Ctrl-C landing in the callbacks keeps the finished subtree.
         nonlocal found
         run.chunks[i], run.done[i] = regions, True
-        if stream is not None:
-            stream(i, regions)
         run.stats.add(stats)
         found += len(regions)
+        if stream is not None:
+            stream(i, regions)
         if progress is not None:
             progress(found, run.stats.search_lps + run.stats.facet_lps)
 
@@ -626,11 +627,12 @@ def _run(search: _Search, items: list, jobs: int | None, progress: ProgressFn | 
                 base = (found, run.stats.search_lps + run.stats.facet_lps)
                 search.progress = lambda r, lps, base=base: progress(base[0] + r, base[1] + lps)
             try:
-                finish(i, *search.run_task(node))
+                regions, stats = search.run_task(node)
             except KeyboardInterrupt:
-                run.chunks[i] = search._take()
+                run.chunks[i] = search._take()  # the subtree's first regions, marked not done
                 run.stats.add(search.stats)
                 raise
+            finish(i, regions, stats)
             k += 1
         if k < len(todo):
             init = (search.net, search.hull, search.tol, search.samples, search.seed, search.src, search.task_keys,
