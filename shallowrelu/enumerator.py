@@ -27,6 +27,7 @@ import os
 import signal
 import threading
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -509,8 +510,46 @@ def _work(task: tuple[int, _Node]) -> tuple[int, RegionTable, _Stats, dict]:
     return result
 
 
+_HELD = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while the pool forks, and raise them again once it has.
+
+    Python drops an exception raised in an at-fork callback (logging
+    registers one) with an "Exception ignored" line: an interrupt landing
+    there was lost and the run went on to the end. A worker forked in the
+    meantime takes such a signal as its default action.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner, held = os.getpid(), []
+
+    def hold(signum, frame):  # noqa: ARG001 - signal handler signature
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+        held.append(signum)
+
+    previous = {s: signal.getsignal(s) for s in _HELD}
+    kept = [s for s, h in previous.items() if h is not None]  # None: a handler not set from Python
+    for s in kept:
+        signal.signal(s, hold)
+    try:
+        yield
+    finally:
+        for s in kept:
+            signal.signal(s, previous[s])
+        for s in dict.fromkeys(held):
+            signal.raise_signal(s)
+
+
 def _pool_results(init: tuple, tasks: list, jobs: int) -> Iterator[tuple]:
-    with _pool_context().Pool(min(jobs, len(tasks)), _start_worker, (init,)) as pool:
+    with ExitStack() as stack:
+        with _interrupts_held():
+            pool = stack.enter_context(_pool_context().Pool(min(jobs, len(tasks)), _start_worker, (init,)))
         yield from pool.imap_unordered(_work, tasks)
 
 
