@@ -275,7 +275,7 @@ def split(V, G, g, a, c, vals, eps):  # pragma: no cover - runs compiled
 
 @njit(cache=True)
 def facets(G, g, V, margin_tol, eps):  # pragma: no cover - runs compiled
-    """The vertex test of :func:`shallowrelu.polytope.facets_by_vertices`, as loops.
+    """The vertex test of :func:`shallowrelu.polytope._facets_by_vertices` for one region, as loops.
 
     Returns ``(facet, point, margin, done)``; ``done`` is False when a row
     on ``n`` or more vertices fails the margin and needs the span test (the

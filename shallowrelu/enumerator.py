@@ -6,8 +6,9 @@ pre-activation is one affine function ``a . t + c`` there. It is settled
 without an LP when interval bounds over the node's box show one sign, or when
 carried interior points lie on both sides; otherwise one warm Chebyshev LP
 decides the unknown side and, if it is non-empty, yields an interior point for
-it. Leaves are regions; each gets its Chebyshev ball and its facets as it is
-found, so an interrupted run keeps finished regions only.
+it. Leaves are regions; each gets its Chebyshev ball and its facets before
+it is recorded (leaves with vertices a batch at a time, at the latest when
+their subtree ends), so an interrupted run keeps finished regions only.
 
 Over a bounded domain in up to five dimensions every node carries its
 vertices: a split cuts them (new vertices where edges cross the hyperplane),
@@ -16,7 +17,7 @@ exists when bounds on its inradius clear ``min_radius`` (area and perimeter
 in the plane; the vertices' centroid and least width in general), so an LP
 decides only the rare side in between. A leaf's facets come from its
 vertices and its largest ball from its facets (the (n+1)-subsets in 1-D and
-2-D, the compiled method of :mod:`.compiled` from 3-D where numba is
+2-D, many leaves per numpy call; the compiled method of :mod:`.compiled` from 3-D where numba is
 installed), so such a search needs no LP beyond the root's.
 """
 
@@ -37,8 +38,8 @@ from .bounds import affine_range, tighten_box
 from .catalogue import Catalogue, RegionArrays, RegionTable
 from .errors import DomainError, SolverError
 from .network import ReLUNetwork
-from .polytope import (AffineHull, ChebyshevModel, Domain, affine_hull, bounding_box, clip_polygon,
-                       distinct_vertices, normalise_rows, polygon, polygon_inradius_bounds, region_by_vertices,
+from .polytope import (AffineHull, ChebyshevModel, Domain, LPResult, affine_hull, bounding_box, clip_polygon,
+                       distinct_vertices, normalise_rows, polygon, polygon_inradius_bounds, regions_by_vertices,
                        split_vertices, vertices_or_empty)
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 
@@ -82,6 +83,8 @@ _VERTEX_MAX_DIM = 5
 # Fixed, not tied to the number of processes, so that the catalogue is the
 # same for every ``jobs``; enough for load balance on a few dozen cores.
 _TASKS = 64
+# Leaves with vertices recorded at once (numpy calls amortised; the padded arrays stay small).
+_LEAF_BATCH = 256
 # Seconds of work in this process before the remaining subtrees may go to a
 # pool; and the seconds of work that must still be left (estimated from the
 # subtrees done so far) to be worth a pool's start-up.
@@ -166,6 +169,7 @@ class _Search:
         self.src: list[tuple[int, int]] = [(0, int(i)) for i in np.flatnonzero(nonzero)[keep]]
         self.stats = _Stats()
         self.regions = RegionArrays(self.n, net.n_outputs, net.n_neurons)
+        self._pending: list[tuple[_Node, np.ndarray, np.ndarray, np.ndarray]] = []  # leaves not yet recorded
         self.rng = np.random.default_rng(seed)
         self.samples = samples
         rays = self.rng.normal(size=(_EXTRA_RAYS, self.n))
@@ -234,15 +238,19 @@ class _Search:
                 if not isinstance(it, _Node):
                     expanded.append(it)
                     continue
+                before = self._found()
                 children = self._try_expand(it)
                 if children is None:
-                    found = self._take()
-                    expanded.extend([found] if len(found) else [])
+                    expanded.extend([slice(before, self._found())] if self._found() > before else [])
                 else:
                     expanded.extend(children)
             items = expanded
         self.task_keys = len(self.src)
-        return items
+        found = self._take()  # the leaves met on the way, recorded together
+        return [found.rows(it.start, it.stop) if isinstance(it, slice) else it for it in items]
+
+    def _found(self) -> int:
+        return len(self.regions) + len(self._pending)
 
     def run_task(self, node: _Node) -> tuple[RegionTable, _Stats]:
         """All regions of one subtree in depth-first order, from a fresh LP model, and the work it took.
@@ -265,6 +273,7 @@ class _Search:
     def _take(self) -> RegionTable:
         # A finished subtree is kept as flat arrays: a tenth of the memory of
         # the per-region arrays it was gathered in, and quick to pickle home.
+        self._flush()
         found, self.regions = self.regions, RegionArrays(self.n, self.net.n_outputs, self.net.n_neurons)
         return found.freeze()
 
@@ -407,7 +416,25 @@ class _Search:
         if self.hooks is not None:
             self.hooks.leaf(node.G, node.g, A, d)
             return
-        exact, ball = (None, None) if node.V is None else region_by_vertices(node.G, node.g, node.V, self.tol)
+        self._pending.append((node, pattern, A, d))
+        # In batches: numpy's cost per call, not per region, dominates the small systems of a leaf.
+        if not self.carry or len(self._pending) >= _LEAF_BATCH:
+            self._flush()
+        if self.progress is not None:
+            self.progress(self._found(), self.stats.search_lps + self.stats.facet_lps)
+
+    def _flush(self) -> None:
+        """Record the pending leaves, in order."""
+        batch, self._pending = self._pending, []
+        carried = [b for b in batch if b[0].V is not None]
+        found = iter(regions_by_vertices([b[0].G for b in carried], [b[0].g for b in carried],
+                                         [b[0].V for b in carried], self.tol))
+        for node, pattern, A, d in batch:
+            self._record(node, pattern, A, d, *(next(found) if node.V is not None else (None, None)))
+
+    def _record(self, node: _Node, pattern: np.ndarray, A: np.ndarray, d: np.ndarray,
+                exact: tuple | None, ball: LPResult | None) -> None:
+        """Append a region, asking HiGHS for what its vertices did not settle."""
         if ball is None:
             ball = self._synced(node.keys, node.G, node.g).chebyshev()
             self.stats.search_lps += 1
@@ -422,8 +449,6 @@ class _Search:
         self.regions.append(pattern, A, d, node.G[facet], node.g[facet],
                             [self.src[node.keys[k]] for k in np.flatnonzero(facet)], witness[facet], margin[facet],
                             centre, radius)
-        if self.progress is not None:
-            self.progress(len(self.regions), self.stats.search_lps + self.stats.facet_lps)
 
     def _facets(self, node: _Node, centre: np.ndarray):
         """Which rows of the node are facets, each with a point on it and that point's margin."""

@@ -10,7 +10,7 @@ import shallowrelu as sr
 from nets import fuzz_net
 from shallowrelu import polytope
 from shallowrelu.polytope import (chebyshev_ball, cut_vertices, distinct_vertices, inradius_bounds, normalise_rows,
-                                  region_by_vertices, split_vertices, vertices, volume, volumes_by_facets)
+                                  regions_by_vertices, split_vertices, vertices, volume, volumes_by_facets)
 from shallowrelu.tolerances import DEFAULT_TOLERANCES
 
 
@@ -101,13 +101,17 @@ def test_cut_vertices_rejects_vertices_that_share_rows_but_no_edge(path):
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
 def test_facets_by_vertices_against_lps(n, path):
-    """Facets from the vertices against one LP per row: how far inside the others its hyperplane reaches."""
+    """Facets from the vertices against one LP per row: how far inside the others its hyperplane reaches.
+    All polytopes in one batch, so that their different row and vertex counts are padded together."""
     rng = np.random.default_rng(10 + n)
+    polytopes = []
     for _ in range(20):
         G, g = _random_polytope(rng, n, int(rng.integers(1, 3 * n)))
         G, g = np.vstack([G, G[:2]]), np.append(g, g[:2] - 0.05)  # two redundant rows, parallel to facets
-        V = distinct_vertices(vertices(G, g, chebyshev_ball(G, g, 10.0).x))
-        (facet, point, margin), _ = region_by_vertices(G, g, V, DEFAULT_TOLERANCES)
+        polytopes.append((G, g, distinct_vertices(vertices(G, g, chebyshev_ball(G, g, 10.0).x))))
+    found = regions_by_vertices(*zip(*polytopes), DEFAULT_TOLERANCES)
+    for (G, g, _), ((facet, point, margin), _) in zip(polytopes, found):
+        assert facet.shape == g.shape
         for r in range(len(g)):
             others = np.delete(np.arange(len(g)), r)
             # maximise the distance to the other rows over the hyperplane of row r
@@ -118,23 +122,35 @@ def test_facets_by_vertices_against_lps(n, path):
             assert facet[r] == (depth > 1e-7) or abs(depth) < 1e-6
             if facet[r]:
                 assert abs(G[r] @ point[r] + g[r]) < 1e-9 and margin[r] > 0
+                assert abs(margin[r] - (-(G[others] @ point[r] + g[others])).min()) < 1e-12
         assert not facet[-2:].any()
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
 def test_ball_from_vertices_matches_highs(n, path):
-    """The leaf's ball without an LP solver: facet subsets in 1-D/2-D, the compiled method from 3-D."""
+    """The leaf's ball without an LP solver: facet subsets in 1-D/2-D (one batch), the compiled method from 3-D."""
     rng = np.random.default_rng(20 + n)
+    polytopes = []
     for _ in range(50):
         G, g = _random_polytope(rng, n, int(rng.integers(0, 4 * n)))
         ref = chebyshev_ball(G, g, 10.0)
-        (facet, _, _), got = region_by_vertices(G, g, distinct_vertices(vertices(G, g, ref.x)), DEFAULT_TOLERANCES)
+        polytopes.append((G, g, distinct_vertices(vertices(G, g, ref.x)), ref))
+    found = regions_by_vertices(*list(zip(*polytopes))[:3], DEFAULT_TOLERANCES)
+    for (G, g, _, ref), ((facet, _, _), got) in zip(polytopes, found):
         if n >= 3 and path == "numpy":
             assert got is None  # HiGHS's job without numba
             continue
         assert got is not None
         assert abs(got.value - ref.value) < 1e-9
         assert (G[facet] @ got.x + g[facet] + got.value).max() < 1e-9  # the ball fits
+
+
+def test_a_region_without_vertices_is_left_to_highs():
+    G, g = _random_polytope(np.random.default_rng(3), 2, 3)
+    V = distinct_vertices(vertices(G, g, chebyshev_ball(G, g, 10.0).x))
+    (none, ball), (exact, got) = regions_by_vertices([G, G], [g, g], [np.zeros((0, 2)), V], DEFAULT_TOLERANCES)
+    assert none is None and ball is None
+    assert exact[0].any() and got is not None
 
 
 @pytest.mark.parametrize("n", [2, 3, 4])
@@ -162,7 +178,8 @@ def _facet_tables(polytopes):
     Gs, gs, ptr, inside = [], [], [0], []
     for G, g in polytopes:
         ball = chebyshev_ball(G, g, 10.0)
-        (facet, _, _), _ = region_by_vertices(G, g, distinct_vertices(vertices(G, g, ball.x)), DEFAULT_TOLERANCES)
+        ((facet, _, _), _), = regions_by_vertices([G], [g], [distinct_vertices(vertices(G, g, ball.x))],
+                                                  DEFAULT_TOLERANCES)
         Gs.append(G[facet])
         gs.append(g[facet])
         ptr.append(ptr[-1] + int(facet.sum()))
