@@ -16,7 +16,7 @@ carried points.
 Tables: the main one (regions, LPs per region, time, the naive baseline);
 peers (each tool in its own process, whole-process wall time, counts
 compared; a peer that is not installed is skipped and named: ``pip install
-'shallowrelu[bench]'``); 2-D against pure polygon splitting (no LP; best of three runs each);
+'shallowrelu[bench]'``); 2-D against pure polygon splitting (no LP; best of five runs each);
 the shallow network; ``--jobs`` (local processes over independent subtrees,
 with a check that every run saves the same bytes); and, on request, the
 time per region as the work grows and a streamed run's peak memory.
@@ -212,7 +212,7 @@ def _best_of(repeats: int, fn, *args):
     return out, best
 
 
-def polygon_table(specs: list[str], seed: int, repeats: int = 3) -> None:
+def polygon_table(specs: list[str], seed: int, repeats: int = 5) -> None:
     """2-D nets: the general tool (catalogue and certificate included) against bare polygon splitting,
     each the best of ``repeats`` runs."""
     _header(f"{'net':<16}{'regions':>9}{'seconds':>9}{'polygon':>9}{'poly s':>9}{'ours/poly':>11}")

@@ -826,7 +826,9 @@ def _balls_from_subsets(F: np.ndarray, f: np.ndarray, fmask: np.ndarray) -> list
     fits = (slack.max(axis=1, initial=-np.inf) <= 1e-10 * (1.0 + size[ls])) & (sol[:, n] >= 0)
     ls, sol = ls[fits], sol[fits]
     order = np.lexsort((-sol[:, n], ls))  # stable: the first subset of the largest radius leads
-    first = order[np.flatnonzero(np.diff(ls[order], prepend=-1))]
+    lead = np.ones(len(order), dtype=bool)
+    np.not_equal(ls[order][1:], ls[order][:-1], out=lead[1:])
+    first = order[lead]
     balls: list[LPResult | None] = [None] * L
     for q in first:
         balls[ls[q]] = LPResult(True, float(sol[q, n]), sol[q, :n].copy())
@@ -865,16 +867,17 @@ def regions_by_vertices(Gs: list[np.ndarray], gs: list[np.ndarray], Vs: list[np.
         return out
     if not todo:
         return out
-    Gg, rows = _stack([np.column_stack((Gs[l], gs[l])) for l in todo])
-    G, g = Gg[..., :n], Gg[..., n]
+    G, rows = _stack([Gs[l] for l in todo])
+    g = np.zeros(rows.shape)
+    g[rows] = np.concatenate([gs[l] for l in todo])
     V, verts = _stack([Vs[l] for l in todo])
     facet, point, margin = _facets_by_vertices(G, g, rows, V, verts, tol.facet_margin)
     balls = [None] * len(todo)
     if n <= 2:
         # each region's facets to the front, in order
         first = np.argsort(~facet, axis=1, kind="stable")[:, :facet.sum(axis=1).max(initial=0)]
-        F = np.take_along_axis(Gg, first[..., None], axis=1)
-        balls = _balls_from_subsets(F[..., :n], F[..., n], np.take_along_axis(facet, first, axis=1))
+        balls = _balls_from_subsets(np.take_along_axis(G, first[..., None], axis=1),
+                                    np.take_along_axis(g, first, axis=1), np.take_along_axis(facet, first, axis=1))
     for i, l in enumerate(todo):
         k = len(gs[l])
         out[l] = (facet[i, :k], point[i, :k], margin[i, :k]), balls[i]
@@ -883,6 +886,7 @@ def regions_by_vertices(Gs: list[np.ndarray], gs: list[np.ndarray], Vs: list[np.
 
 def _compiled_region(G: np.ndarray, g: np.ndarray, V: np.ndarray,
                      tol: Tolerances) -> tuple[Facets, LPResult | None]:
+    """One region of :func:`regions_by_vertices` by the compiled kernels (numpy for a short facet)."""
     facet, point, margin, done, centre, radius, ok = _kernel("leaf")(G, g, V, tol.facet_margin, _vertex_eps(V),
                                                                      tol.lp_feasibility)
     if not done:  # a short facet needs the span test
