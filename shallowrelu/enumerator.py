@@ -17,8 +17,9 @@ exists when bounds on its inradius clear ``min_radius`` (area and perimeter
 in the plane; the vertices' centroid and least width in general), so an LP
 decides only the rare side in between. A leaf's facets come from its
 vertices and its largest ball from its facets (the (n+1)-subsets in 1-D and
-2-D, many leaves per numpy call; the compiled method of :mod:`.compiled` from 3-D where numba is
-installed), so such a search needs no LP beyond the root's.
+2-D, many leaves per numpy call; the compiled method of :mod:`.compiled`
+from 3-D where numba is installed), so such a search needs no LP beyond the
+root's.
 """
 
 from __future__ import annotations

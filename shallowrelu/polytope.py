@@ -753,8 +753,7 @@ def _stack(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     sizes = np.array([len(a) for a in arrays])
     out = np.zeros((len(arrays), int(sizes.max(initial=0))) + arrays[0].shape[1:])
     mask = np.arange(out.shape[1]) < sizes[:, None]
-    if out.size:
-        out[mask] = np.concatenate(arrays)
+    out[mask] = np.concatenate(arrays)
     return out, mask
 
 
@@ -818,7 +817,7 @@ def _balls_from_subsets(F: np.ndarray, f: np.ndarray, fmask: np.ndarray) -> list
     T = _subsets(width, n + 1)
     ls, ts = np.nonzero(few[:, None] & (T[:, -1][None, :] < count[:, None]))  # subsets in order, polytope by polytope
     A = np.concatenate([F[ls[:, None], T[ts]], np.ones((len(ls), n + 1, 1))], axis=2)  # [a, 1] . (x, r) = -c
-    ok = np.abs(np.linalg.det(A)) > 1e-12 if len(ls) else np.zeros(0, dtype=bool)
+    ok = np.abs(np.linalg.det(A)) > 1e-12
     ls, sol = ls[ok], np.linalg.solve(A[ok], -f[ls[ok][:, None], T[ts[ok]]][..., None])[..., 0]
     slack = np.einsum("qkj,qj->qk", F[ls], sol[:, :n]) + f[ls] + sol[:, n:]
     slack[~fmask[ls]] = -np.inf

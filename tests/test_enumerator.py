@@ -183,6 +183,20 @@ def test_same_options_give_identical_catalogues():
         np.testing.assert_array_equal(getattr(a.table, field), getattr(b.table, field))
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_leaves_recorded_in_batches_give_the_catalogue_of_one_at_a_time(monkeypatch, n):
+    # batches of 7 cross the subtrees' ends at odd places; padding must not reach any region's numbers
+    net = random_net([n, 12, 12, 1], seed=8)
+    whole = sr.enumerate_regions(net, sr.Box(-1, 1))
+    for size in (1, 7):
+        monkeypatch.setattr(enumerator, "_LEAF_BATCH", size)
+        other = sr.enumerate_regions(net, sr.Box(-1, 1))
+        for field in ("patterns", "A", "d", "facet_G", "facet_g", "facet_ptr", "facet_index", "facet_point",
+                      "facet_margin", "interior", "inradius"):
+            np.testing.assert_array_equal(getattr(whole.table, field), getattr(other.table, field), err_msg=field)
+        assert other.info["chunks"] == whole.info["chunks"] and other.info["lps"] == whole.info["lps"]
+
+
 def test_sample_count_does_not_change_the_regions():
     # over all of R^3 (no vertices to carry) sampled points decide splits that would take LPs
     net = random_net([3, 8, 8, 1], seed=6)
