@@ -242,7 +242,8 @@ class _Search:
                 before = self._found()
                 children = self._try_expand(it)
                 if children is None:
-                    expanded.extend([slice(before, self._found())] if self._found() > before else [])
+                    after = self._found()
+                    expanded.extend([slice(before, after)] if after > before else [])
                 else:
                     expanded.extend(children)
             items = expanded
