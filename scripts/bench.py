@@ -39,7 +39,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 import shallowrelu as sr
-from shallowrelu.polytope import clip_polygon
+from shallowrelu.polytope.polygon import clip_polygon
 
 DEFAULT_NETS = ["2-16,16-1", "2-32,32-1", "3-12,12-1", "4-8,8,8-1"]
 NAIVE_DEFAULT = {"2-16,16-1", "3-12,12-1"}

@@ -26,19 +26,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import shallowrelu as sr  # noqa: E402
-from shallowrelu import enumerator  # noqa: E402
+from shallowrelu.enumerator import search  # noqa: E402
 from nets import fuzz_net  # noqa: E402
 from oracles import compare_with_oracle  # noqa: E402
 
 
 def _against_lps(net: sr.ReLUNetwork, cat: sr.Catalogue) -> list[str]:
     """Differences from the same search deciding every split by LPs, with no vertices carried."""
-    keep = enumerator._VERTEX_MAX_DIM
-    enumerator._VERTEX_MAX_DIM = 0
+    keep = search._VERTEX_MAX_DIM
+    search._VERTEX_MAX_DIM = 0
     try:
         lp = sr.enumerate_regions(net, sr.Box(-1, 1))
     finally:
-        enumerator._VERTEX_MAX_DIM = keep
+        search._VERTEX_MAX_DIM = keep
     ours, theirs = set(map(bytes, cat.table.patterns)), set(map(bytes, lp.table.patterns))
     if ours == theirs:
         return []

@@ -1,11 +1,10 @@
 """shallowrelu: exact activation regions of ReLU networks and their three-layer form."""
 
-from .builder import (EquivalenceReport, ExtendedRealError, ShallowNetwork, build_shallow,
-                      check_equivalence, ext_affine)
+from .builder import (EquivalenceReport, ExtendedRealError, FaceLattice, ShallowNetwork, build_shallow,
+                      check_equivalence, ext_affine, face_lattice)
 from .catalogue import Catalogue, Certificate, Region
 from .enumerator import enumerate_regions
 from .explain import Explanation, counterfactual, explain
-from .faces import FaceLattice, face_lattice
 from .milp import OutputBounds, PatternCount, count_patterns, output_bounds
 from .errors import (CatalogueFormatError, DomainError, NetworkFormatError, ShallowReLUError,
                      SolverError)
@@ -13,8 +12,7 @@ from .io import example_path, from_torch, load_network, network_from_arrays, sav
 from .network import ReLUNetwork
 from .polytope import Box, Polytope
 from .tolerances import Tolerances
-from .verify import Verdict, VerifyResult, verify
-from .vnnlib import Property, VnnlibError, load_vnnlib, parse_vnnlib
+from .verify import Property, Verdict, VerifyResult, VnnlibError, load_vnnlib, parse_vnnlib, verify
 
 __version__ = "0.1.0"
 

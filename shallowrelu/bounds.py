@@ -2,7 +2,9 @@
 
 Interval arithmetic on the exact affine form of a pre-activation over a box
 enclosing the current region, and one-constraint box tightening (FBBT) so the
-box shrinks as the search adds inequalities.
+box shrinks as the search adds inequalities. Sound by construction and LP-free:
+the enumerator, the MILP (its big-M constants) and verify read them; this
+module imports nothing but the network.
 """
 
 from __future__ import annotations

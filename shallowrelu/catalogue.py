@@ -3,6 +3,11 @@
 Internally every region lives in the coordinates ``t`` of the domain's affine
 hull (``x = x0 + B t``; ``t == x`` unless the domain is flat). ``Region``
 objects and ``region_of`` speak in input coordinates ``x``.
+
+Owns the regions' flat tables, point location, adjacency, the completeness
+certificate, the catalogue file and the chunk log an interrupted run leaves.
+It stores what the search found and never searches or builds networks
+itself; files go through :mod:`shallowrelu.io.files`.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CatalogueFormatError
-from .io import append_record, atomic_savez, npz_arrays, npz_bytes, read_npz, read_records
+from .io.files import append_record, atomic_savez, npz_arrays, npz_bytes, read_npz, read_records
 from .network import ReLUNetwork
-from .polytope import AffineHull, Polytope, volume, volumes_by_facets
+from .polytope import Polytope
+from .polytope.hull import AffineHull
+from .polytope.volume import volume, volumes_by_facets
 
 FORMAT = "shallowrelu-catalogue/1"
 DOMAIN_FACET = "domain"

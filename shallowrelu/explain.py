@@ -6,6 +6,10 @@ neurons that made them (nearest first), the largest ball around ``x`` on which
 the model stays this one affine map, the nearest input with another label
 (classifiers, exact, region by region through the catalogue), and the same
 answer read off the shallow network's open gates.
+
+Reads a catalogue (and optionally a shallow network); never enumerates.
+The counterfactual's LPs and QPs go through :mod:`shallowrelu.polytope.lp`,
+its MILP through :mod:`shallowrelu.milp`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from .builder import ShallowNetwork
 from .catalogue import DOMAIN_FACET, Catalogue
 from .errors import DomainError
 from .milp import nearest_label_change
-from .polytope import nearest_point
+from .polytope.lp import nearest_point
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 
 # A counterfactual must beat every other label by this much, so that the

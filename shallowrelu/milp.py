@@ -21,7 +21,9 @@ import pulp
 from .bounds import layer_bounds
 from .errors import DomainError, SolverError
 from .network import ReLUNetwork
-from .polytope import Domain, affine_hull, bounding_box, normalise_rows
+from .polytope import Domain, normalise_rows
+from .polytope.hull import affine_hull
+from .polytope.lp import bounding_box
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 
 # Interior margin cap (activation units) of the counting model.

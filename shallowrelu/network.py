@@ -3,6 +3,10 @@
 ``W`` is shaped ``(out, in)`` as in PyTorch; a ReLU follows every layer but
 the last. Neuron ``i`` of a hidden layer is active iff its pre-activation is
 ``> 0`` (``z == 0`` counts as inactive, agreeing with ``relu(0) == 0``).
+
+Owns the forward pass (the oracle every other module is checked against),
+patterns and the affine map of a pattern. Imports nothing of the package
+but its errors: every other module builds on it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Needs matplotlib (``pip install 'shallowrelu[plot]'``). A network with more
 inputs is drawn on a 2-D slice ``x = origin + s1 d1 + s2 d2``, enumerated
-exactly in the slice's coordinates (nothing is sampled).
+exactly in the slice's coordinates (nothing is sampled). Draws what a
+catalogue holds; the only module that imports matplotlib.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import numpy as np
 from .catalogue import Catalogue
 from .errors import DomainError, ShallowReLUError
 from .explain import Explanation
-from .io import atomic_path
+from .io.files import atomic_path
 from .network import ReLUNetwork
-from .polytope import vertices
+from .polytope.vertices import vertices
 
 # Fill colours: neighbouring regions never share one (greedy colouring of the
 # adjacency graph, cycling if a region has more neighbours than colours).

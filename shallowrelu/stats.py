@@ -1,4 +1,8 @@
-"""Research statistics of a catalogue: counts, volumes, facets, inradii, what each layer did."""
+"""Research statistics of a catalogue: counts, volumes, facets, inradii, what each layer did.
+
+Reads a catalogue and writes tables (CSV, or Parquet with pyarrow); never
+enumerates or changes a catalogue.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ import numpy as np
 
 from .catalogue import Catalogue
 from .errors import ShallowReLUError
-from .io import atomic_path
-from .polytope import bounding_box
+from .io.files import atomic_path
+from .polytope.lp import bounding_box
 
 # Exact volumes (:meth:`Catalogue.volumes`: one batch from the facets up to
 # 3-D, qhull per region in 4-D) up to this dimension; above it they are

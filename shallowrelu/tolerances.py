@@ -1,4 +1,8 @@
-"""The one tolerance object of the package (DESIGN.md section 4)."""
+"""The one tolerance object of the package (DESIGN.md section 4).
+
+Every numerical threshold lives here and is passed down explicitly; no
+other module keeps a global numerical setting.
+"""
 
 from __future__ import annotations
 

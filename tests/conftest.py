@@ -11,15 +11,15 @@ def rng():
 def pool_from_the_start(monkeypatch):
     """Every subtree but the last goes to the workers (the nets in tests are too small to need a pool);
     returns the list of task counts each pool got, so a test can check one ran."""
-    from shallowrelu import enumerator
+    from shallowrelu.enumerator import run, workers
 
-    monkeypatch.setattr(enumerator, "_POOL_AFTER", 0.0)
+    monkeypatch.setattr(run, "_POOL_AFTER", 0.0)
     sizes: list[int] = []
-    for name in ("_pool_results", "_ray_results"):
-        real = getattr(enumerator, name)
+    for name in ("pool_results", "ray_results"):
+        real = getattr(workers, name)
 
         def spy(init, tasks, jobs, real=real):
             sizes.append(len(tasks))
             return real(init, tasks, jobs)
-        monkeypatch.setattr(enumerator, name, spy)
+        monkeypatch.setattr(workers, name, spy)
     return sizes

@@ -107,3 +107,21 @@ def fuzz_net(seed: int, n: int, degeneracies: tuple[str, ...] = DEGENERACIES, de
         width_in = W.shape[0]
     layers.append((rng.normal(size=(2, width_in)), rng.normal(size=2)))
     return sr.ReLUNetwork(layers)
+
+
+def wait_for_chunk(part, size_before: int, proc, extra: float = 0.0, limit: float = 60.0) -> None:
+    """Wait until the CLI run ``proc`` has streamed one more finished subtree to ``part``, then ``extra`` seconds.
+
+    Signalling at a fixed delay raced the search on a fast machine (the run
+    had finished before the signal came); the first new chunk says the
+    search is under way with most of its subtrees still to run.
+    """
+    import os
+    import time
+
+    end = time.monotonic() + limit
+    while time.monotonic() < end and proc.poll() is None:
+        if os.path.exists(part) and os.path.getsize(part) > size_before:
+            break
+        time.sleep(0.01)
+    time.sleep(extra)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import shallowrelu as sr
-from shallowrelu import polytope
+from shallowrelu.polytope import kernels
 from nets import degenerate_nets, fuzz_net, random_net
 
 EPS = sr.Tolerances().boundary
@@ -184,7 +184,7 @@ def test_slivers_below_min_radius_keep_the_complex_face_to_face(seed, n, depth, 
     # The poke shows in qhull's vertices of a 5e-9-thin region only from
     # the centre HiGHS picks for it (its largest ball slides), so the
     # compiled kernels are switched off to keep the case.
-    monkeypatch.setattr(polytope, "_NUMBA", False)
+    monkeypatch.setattr(kernels, "_NUMBA", False)
     net = fuzz_net(seed, n, depth=depth)
     cat = sr.enumerate_regions(net, sr.Box(-1, 1))
     lattice = sr.face_lattice(cat)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import shallowrelu as sr
-from nets import random_net
+from nets import random_net, wait_for_chunk
 
 EXAMPLE = str(sr.example_path())
 DATA = Path(__file__).parent / "data"
@@ -229,7 +229,7 @@ def test_interrupt_keeps_the_regions_found_so_far(tmp_path, sig):
     out = tmp_path / "cat.npz"
     proc = subprocess.Popen([sys.executable, "-m", "shallowrelu", "enumerate", str(tmp_path / "n.npz"), "--box=-1,1",
                              "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)
+    wait_for_chunk(str(out) + ".part", 0, proc)
     start = time.monotonic()
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import shallowrelu as sr
-from shallowrelu import enumerator, polytope
+from shallowrelu.enumerator import search
+from shallowrelu.polytope import kernels
 from nets import degenerate_nets, fuzz_net, random_net
 from oracles import interval_regions, polygon_regions, zaslavsky
 
@@ -189,7 +190,7 @@ def test_leaves_recorded_in_batches_give_the_catalogue_of_one_at_a_time(monkeypa
     net = random_net([n, 12, 12, 1], seed=8)
     whole = sr.enumerate_regions(net, sr.Box(-1, 1))
     for size in (1, 7):
-        monkeypatch.setattr(enumerator, "_LEAF_BATCH", size)
+        monkeypatch.setattr(search, "_LEAF_BATCH", size)
         other = sr.enumerate_regions(net, sr.Box(-1, 1))
         for field in ("patterns", "A", "d", "facet_G", "facet_g", "facet_ptr", "facet_index", "facet_point",
                       "facet_margin", "interior", "inradius"):
@@ -212,9 +213,9 @@ def test_carried_vertices_need_no_search_lp_and_match_the_lp_path(monkeypatch, s
     # the same net searched with vertices carried through the splits (with the
     # numba kernels or the numpy code) and by LPs alone
     net = random_net(sizes, seed=6)
-    monkeypatch.setattr(polytope, "_NUMBA", compiled)
+    monkeypatch.setattr(kernels, "_NUMBA", compiled)
     carried = sr.enumerate_regions(net, sr.Box(-1, 1))
-    monkeypatch.setattr(enumerator, "_VERTEX_MAX_DIM", 0)
+    monkeypatch.setattr(search, "_VERTEX_MAX_DIM", 0)
     lp = sr.enumerate_regions(net, sr.Box(-1, 1))
     # the root's LP, and one per region for its ball unless the plane or the compiled method finds it
     assert carried.info["lps"] == (1 if sizes[0] == 2 or compiled else len(carried) + 1)
@@ -228,7 +229,7 @@ def test_carried_vertices_need_no_search_lp_and_match_the_lp_path(monkeypatch, s
 def test_compiled_kernels_give_the_catalogue_of_the_numpy_code(monkeypatch):
     net = random_net([3, 8, 8, 1], seed=4)
     compiled = sr.enumerate_regions(net, sr.Box(-1, 1))
-    monkeypatch.setattr(polytope, "_NUMBA", False)
+    monkeypatch.setattr(kernels, "_NUMBA", False)
     plain = sr.enumerate_regions(net, sr.Box(-1, 1))
     for field in ("patterns", "facet_ptr", "facet_layer", "facet_index"):
         np.testing.assert_array_equal(getattr(compiled.table, field), getattr(plain.table, field))
@@ -250,7 +251,7 @@ def test_the_compiled_ball_is_checked_again_from_its_tight_rows(monkeypatch):
     # method pass its own optimality test with negative radii
     net = fuzz_net(7035, 5, depth=2)
     compiled = sr.enumerate_regions(net, sr.Box(-1, 1))
-    monkeypatch.setattr(polytope, "_NUMBA", False)
+    monkeypatch.setattr(kernels, "_NUMBA", False)
     plain = sr.enumerate_regions(net, sr.Box(-1, 1))
     np.testing.assert_array_equal(compiled.table.patterns, plain.table.patterns)
     # to the LP solvers' own precision (HiGHS's feasibility tolerance is 1e-10)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import shallowrelu as sr
+from shallowrelu.polytope.vertices import vertices
 from nets import degenerate_nets, random_net
 from shallowrelu.bounds import interval_bounds, layer_bounds
 from shallowrelu.milp import build_milp
@@ -42,7 +43,7 @@ def test_milp_counts_equal_the_tree_search_on_degenerate_nets(name):
 def test_output_extrema_equal_the_catalogue_and_beat_any_sample(rng):
     net = random_net([2, 8, 6, 2], seed=5)
     cat = sr.enumerate_regions(net, sr.Box(-1, 1))
-    V = np.vstack([sr.polytope.vertices(cat.table.facet_G[cat.facet_rows(i)], cat.table.facet_g[cat.facet_rows(i)],
+    V = np.vstack([vertices(cat.table.facet_G[cat.facet_rows(i)], cat.table.facet_g[cat.facet_rows(i)],
                                         cat.table.interior[i]) for i in range(len(cat))])
     X = rng.uniform(-1, 1, size=(50_000, 2))
     for j in range(2):

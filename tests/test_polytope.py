@@ -8,16 +8,18 @@ from scipy.optimize import linprog
 
 import shallowrelu as sr
 from nets import fuzz_net
-from shallowrelu import polytope
-from shallowrelu.polytope import (chebyshev_ball, cut_vertices, distinct_vertices, inradius_bounds, normalise_rows,
-                                  regions_by_vertices, split_vertices, vertices, volume, volumes_by_facets)
+from shallowrelu.polytope import kernels, normalise_rows
+from shallowrelu.polytope.leaves import regions_by_vertices
+from shallowrelu.polytope.lp import chebyshev_ball
+from shallowrelu.polytope.vertices import cut_vertices, distinct_vertices, inradius_bounds, split_vertices, vertices
+from shallowrelu.polytope.volume import volume, volumes_by_facets
 from shallowrelu.tolerances import DEFAULT_TOLERANCES
 
 
 @pytest.fixture(params=["compiled", "numpy"])
 def path(request, monkeypatch):
     """Run a test with the numba kernels and again with the numpy code they stand in for."""
-    monkeypatch.setattr(polytope, "_NUMBA", request.param == "compiled")
+    monkeypatch.setattr(kernels, "_NUMBA", request.param == "compiled")
     return request.param
 
 

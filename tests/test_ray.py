@@ -8,6 +8,7 @@ import pytest
 import ray
 
 import shallowrelu as sr
+from shallowrelu.polytope.vertices import vertices
 from nets import random_net
 from shallowrelu.cli import main
 
@@ -36,7 +37,7 @@ def test_ray_verify_finds_the_counterexample_and_proves_unsat(local_ray, pool_fr
     net = random_net([2, 8, 6, 1], seed=17, bias=0.3)
     cat = sr.enumerate_regions(net, sr.Box(-1, 1))
     # the exact maximum over the box is at a vertex of some region
-    V = np.vstack([sr.polytope.vertices(cat.table.facet_G[cat.facet_rows(i)], cat.table.facet_g[cat.facet_rows(i)],
+    V = np.vstack([vertices(cat.table.facet_G[cat.facet_rows(i)], cat.table.facet_g[cat.facet_rows(i)],
                                         cat.table.interior[i]) for i in range(len(cat))])
     top = net(V)[:, 0].max()
 

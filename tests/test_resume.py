@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import shallowrelu as sr
-from nets import random_net
+from nets import random_net, wait_for_chunk
 from shallowrelu.catalogue import ChunkLog
 from test_cli import assert_chunks_agree
 
@@ -153,9 +153,11 @@ def test_cli_killed_at_random_moments_resumes_to_the_same_catalogue(tmp_path):
     argv = [sys.executable, "-m", "shallowrelu", "enumerate", str(tmp_path / "n.npz"), "--box=-1,1", "-o", str(out)]
     rng = np.random.default_rng(1)
     for k, sig in enumerate([signal.SIGTERM, signal.SIGKILL, signal.SIGINT]):
+        part = tmp_path / "cat.npz.part"
+        before = part.stat().st_size if part.exists() else 0
         proc = subprocess.Popen(argv + (["--resume"] if k else []), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
-        time.sleep(2.0 + rng.random() * 2.0)
+        wait_for_chunk(part, before, proc, extra=rng.random() * 0.5)
         start = time.monotonic()
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
@@ -178,7 +180,7 @@ def test_cli_killed_at_random_moments_resumes_to_the_same_catalogue(tmp_path):
 def test_two_processes_from_a_script_read_on_stdin():
     # a pool must not need to re-import the main script (there is none here)
     script = ("import shallowrelu as sr\nfrom nets import random_net\n"
-              "sr.enumerator._POOL_AFTER = 0.0\n"
+              "import shallowrelu.enumerator.run\nshallowrelu.enumerator.run._POOL_AFTER = 0.0\n"
               "cat = sr.enumerate_regions(random_net([3, 10, 10, 1], seed=4), sr.Box(-1, 1), jobs=2)\n"
               "print(len(cat), cat.info['complete'])\n")
     proc = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120,
@@ -192,7 +194,7 @@ def test_two_processes_from_a_script_read_on_stdin():
 def test_an_interrupt_inside_a_compiled_kernel_stops_the_run_as_an_interrupt(net, full, monkeypatch):
     """A SIGTERM landing while numba loads a kernel from its cache comes out as a SystemError raised
     from the KeyboardInterrupt (CI saw it 3 s into a CLI run); the run must stop as interrupted."""
-    from shallowrelu import compiled, polytope
+    from shallowrelu.polytope import compiled, kernels
 
     real, calls = compiled.split, []
 
@@ -206,11 +208,11 @@ def test_an_interrupt_inside_a_compiled_kernel_stops_the_run_as_an_interrupt(net
         return real(*args)
 
     monkeypatch.setattr(compiled, "split", split)
-    polytope._kernel.cache_clear()
+    kernels.kernel.cache_clear()
     try:
         cat = sr.enumerate_regions(net, sr.Box(-1, 1))
     finally:
-        polytope._kernel.cache_clear()
+        kernels.kernel.cache_clear()
     assert cat.info["interrupted"] and not cat.info["complete"]
     assert 0 < len(cat) < len(full)
     assert_chunks_agree(cat, full)

@@ -6,7 +6,8 @@ import pytest
 
 import shallowrelu as sr
 from nets import random_net
-from shallowrelu import cli, polytope
+from shallowrelu import cli
+from shallowrelu.polytope import lp
 
 # kUnknown is what HiGHS reports for numerical trouble.
 FAULTS = [highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit,
@@ -37,9 +38,9 @@ class FlakyHighs:
 @pytest.fixture
 def flaky(monkeypatch):
     def install(fault, failing):
-        real_new = polytope._new_highs
+        real_new = lp._new_highs
         FlakyHighs.count = 0
-        monkeypatch.setattr(polytope, "_new_highs", lambda tol: FlakyHighs(real_new(tol), fault, failing))
+        monkeypatch.setattr(lp, "_new_highs", lambda tol: FlakyHighs(real_new(tol), fault, failing))
     return install
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import shallowrelu as sr
+from shallowrelu.polytope.vertices import vertices
 from nets import random_net
 from shallowrelu.verify import METHODS as VERIFY_METHODS
 
@@ -105,7 +106,7 @@ def test_two_input_property_against_brute_force(threshold, method):
         (assert (>= X_0 -1)) (assert (<= X_0 1)) (assert (>= X_1 -1)) (assert (<= X_1 1))
         (assert (>= Y_0 {threshold}))""")
     cat = sr.enumerate_regions(net, sr.Box(-1, 1))
-    V = np.vstack([sr.polytope.vertices(cat.table.facet_G[cat.facet_rows(i)], cat.table.facet_g[cat.facet_rows(i)],
+    V = np.vstack([vertices(cat.table.facet_G[cat.facet_rows(i)], cat.table.facet_g[cat.facet_rows(i)],
                                         cat.table.interior[i]) for i in range(len(cat))])
     top = net(V)[:, 0].max()
     res = sr.verify(net, prop, samples=0, method=method)

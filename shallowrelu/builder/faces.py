@@ -19,10 +19,10 @@ from itertools import combinations
 
 import numpy as np
 
-from .catalogue import Catalogue
-from .errors import ShallowReLUError
-from .polytope import cut_vertices, vertices_or_empty
-from .tolerances import DEFAULT_TOLERANCES, Tolerances
+from ..catalogue import Catalogue
+from ..errors import ShallowReLUError
+from ..polytope.vertices import cut_vertices, vertices_or_empty
+from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 
 
 # A vertex this close (relative) to a facet hyperplane lies on it, and a face

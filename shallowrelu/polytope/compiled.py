@@ -5,13 +5,13 @@ a split (:func:`split`: a node's vertices cut by a hyperplane, and bounds on
 the inradius of both parts) and a leaf (:func:`leaf`: the region's facets
 from its vertices, then its Chebyshev LP, ``n + 1`` variables and a handful
 of rows, on which HiGHS spends about half a millisecond, mostly setting it
-up). Compiled, each takes microseconds. Both keep the general path of
-:mod:`.polytope` as their fallback: the LP's answer is accepted only with a
+up). Compiled, each takes microseconds. Both keep the numpy path of
+:mod:`.vertices` and :mod:`.leaves` as their fallback: the LP's answer is accepted only with a
 proof of optimality (every row satisfied, the multipliers of the tight rows
 non-negative), which is checked again by :func:`proof_error` from the tight
 rows alone, and a cut meeting a degenerate pair of vertices (one that needs
 a rank) or a facet test that needs a span is left to numpy. This module is
-imported only when numba is installed.
+imported only when numba is installed, and only through :mod:`.kernels`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,243 @@
+"""What every command of the CLI shares: options, parsing of values, the domain, printing, exit codes.
+
+Owns the conversions from command-line text to the API's types (with a
+one-line :class:`UsageError` for a value that does not parse), the option
+groups several commands take, and how a result is printed (human lines or
+one JSON object). Calls the public API only; computes nothing itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..catalogue import FORMAT as CATALOGUE_FORMAT
+from ..catalogue import Catalogue, ChunkLog
+from ..enumerator import BACKENDS, enumerate_regions
+from ..errors import ShallowReLUError
+from ..io import load_network
+from ..io.files import read_npz
+from ..network import ReLUNetwork
+from ..polytope import Box, Domain, Polytope
+from ..tolerances import Tolerances
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_SOLVER, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+
+class UsageError(ShallowReLUError, ValueError):
+    """A command-line value that does not parse."""
+
+
+# Subtrees stream to CAT + this suffix while ``enumerate -o CAT`` runs.
+PART_SUFFIX = ".part"
+
+NET_OR_CATALOGUE = "network (.npz, .onnx, .nnet) or catalogue (.npz from enumerate -o)"
+
+
+def floats(text: str, what: str) -> np.ndarray:
+    try:
+        values = np.array([float(v) for v in text.split(",")])
+    except ValueError:
+        raise UsageError(f"{what} {text!r}: expected comma-separated numbers") from None
+    if not np.all(np.isfinite(values)):
+        raise UsageError(f"{what} {text!r}: values must be finite")
+    return values
+
+
+def npz_arrays(path: str, names: tuple[str, ...], what: str) -> list[np.ndarray]:
+    data = read_npz(path, UsageError, what)
+    missing = [k for k in names if k not in data]
+    if missing:
+        raise UsageError(f"{path}: {what} file lacks array {missing[0]!r} (needs {', '.join(names)})")
+    return [np.asarray(data[k], dtype=np.float64) for k in names]
+
+
+def domain_from_args(args: argparse.Namespace) -> Domain:
+    """The domain chosen by ``--box``, ``--bounds`` or ``--polytope`` (None: all of R^n)."""
+    if args.box is not None:
+        v = floats(args.box, "--box")
+        if v.size != 2:
+            raise UsageError(f"--box {args.box!r}: expected LO,HI (two numbers)")
+        return Box(v[0], v[1])
+    if args.bounds is not None:
+        return Box(*npz_arrays(args.bounds, ("lo", "hi"), "bounds"))
+    if args.polytope is not None:
+        return Polytope(*npz_arrays(args.polytope, ("P", "p"), "polytope"))
+    return None
+
+
+def add_domain_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--box", metavar="LO,HI", help="the cube [LO,HI]^n; write --box=-1,1 (or --box -1,1)")
+    g.add_argument("--bounds", metavar="B.npz", help="a box with per-coordinate arrays lo, hi")
+    g.add_argument("--polytope", metavar="P.npz", help="the polytope {x : P x <= p} from arrays P, p")
+
+
+def subcommand(sub, name: str, func, summary: str, description: str, example: str,
+                net_help: str) -> argparse.ArgumentParser:
+    """A subcommand that reads NET and takes the domain, search and output options."""
+    p = sub.add_parser(name, help=summary, description=description, epilog=f"example: {example}")
+    p.add_argument("net", metavar="NET", help=net_help)
+    add_domain_options(p)
+    add_search_options(p)
+    add_common(p)
+    p.set_defaults(func=func)
+    return p
+
+
+def add_search_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--samples", type=int, default=256, help="random interior points to start with (default 256)")
+    p.add_argument("--seed", type=int, default=0, help="seed of those points and of facet rays (default 0)")
+    p.add_argument("--min-inradius", type=float, default=Tolerances().min_inradius,
+                   help="report regions holding no ball this large as thin (default %(default)g)")
+    add_jobs(p)
+
+
+def add_jobs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help=f"workers for independent subtrees (default: all cores, here {os.cpu_count() or 1}; "
+                        "with --backend ray all CPUs of the cluster); the answer is the same for every N")
+    p.add_argument("--backend", choices=BACKENDS, default="local",
+                   help="local: processes on this machine (default); ray: Ray tasks on the cluster in "
+                        "RAY_ADDRESS, else on a Ray started here (pip install 'shallowrelu[ray]')")
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+
+
+def progress_bar(enabled: bool | None):
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(unit=" regions", file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
+
+    def update(regions: int, lps: int) -> None:
+        bar.n = regions
+        bar.set_postfix(lps=lps, refresh=False)
+        bar.update(0)
+
+    return update, bar.close
+
+
+def check_jobs(args: argparse.Namespace) -> None:
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be 1 or more")
+    if args.backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise UsageError("--backend ray: Ray is not installed; pip install 'shallowrelu[ray]'")
+
+
+def search_options(args: argparse.Namespace) -> Tolerances:
+    if args.samples < 0:
+        raise UsageError(f"--samples {args.samples}: must be 0 or more")
+    if not args.min_inradius > 0:
+        raise UsageError(f"--min-inradius {args.min_inradius}: must be positive")
+    check_jobs(args)
+    if getattr(args, "time_limit", None) is not None and not args.time_limit > 0:
+        raise UsageError(f"--time-limit {args.time_limit}: must be positive")
+    return Tolerances(min_inradius=args.min_inradius)
+
+
+def enumerate_from_args(net: ReLUNetwork, args: argparse.Namespace, resume: Catalogue | None = None,
+               log_path: str | None = None) -> Catalogue:
+    """Enumerate over the domain options; with ``log_path``, stream finished subtrees there.
+
+    The log is opened only after every option has been checked, so a usage
+    error never touches it.
+    """
+    tol = search_options(args)
+    domain = domain_from_args(args)
+    log = None if log_path is None else ChunkLog(log_path, keep=resume is not None)
+    progress, close = progress_bar(args.progress)
+    try:
+        return enumerate_regions(net, domain, tol=tol, samples=args.samples, seed=args.seed, jobs=args.jobs,
+                                 backend=args.backend, resume=resume, progress=progress,
+                                 on_chunk=None if log is None else log.append)
+    except ValueError as exc:  # a catalogue to resume from another run
+        raise UsageError(f"{args.output}: cannot resume: {exc}") from None
+    finally:
+        close()
+
+
+def check_output(path: str | None) -> None:
+    if path is not None and not Path(path).resolve().parent.is_dir():
+        raise UsageError(f"{path}: directory {Path(path).parent} does not exist")
+
+
+def emit(args: argparse.Namespace, payload: dict, lines: list[str]) -> None:
+    if args.json:
+        print(json.dumps(payload, sort_keys=True))
+    else:
+        print("\n".join(lines))
+
+
+def summary_lines(name: str, cat: Catalogue) -> list[str]:
+    s = cat.summary()
+    cert = cat.info.get("certificate") or {}
+    done = "interrupted" if cat.info.get("interrupted") else ("yes" if s.get("complete") else "NO")
+    lines = [f"{name}: {s['regions']} regions over a {s['dimension']}-D domain "
+             f"({s['neurons']} hidden neurons {s['hidden']}) in {s['seconds']:.2f} s, {s['lps']} LPs",
+             f"complete: {done} ({cert.get('facets_checked', 0)} inner facets checked, "
+             f"{cert.get('facets_without_neighbour', 0)} without a neighbour"
+             + (f"; volumes {cert['volume_sum']:.6g} of {cert['domain_volume']:.6g})"
+                if cert.get("volume_checked") else ")"),
+             f"thin regions (inradius <= {cat.info['min_inradius']:g}, kept): {s['thin']}"
+             + (f", thinnest {cat.info['thin_min_radius']:.3g}" if s['thin'] else "")]
+    if s["regions"]:
+        lines.append(f"facets per region: mean {s['facets_mean']:.2f}, max {s['facets_max']}; "
+                     f"inradius min {s['inradius_min']:.3g}, median {s['inradius_median']:.3g}")
+    return lines
+
+
+def network_or_catalogue(path: str) -> ReLUNetwork | Catalogue:
+    """The file at ``path``: a saved catalogue, or else a network."""
+    if Path(path).suffix.lower() == ".npz" and Path(path).is_file():
+        data = read_npz(path, UsageError, "network or catalogue")
+        if str(data.get("format", "")) == CATALOGUE_FORMAT:
+            return Catalogue.load(path)
+    return load_network(path)
+
+
+def catalogue_for(args: argparse.Namespace) -> tuple[ReLUNetwork, Catalogue]:
+    """NET is a network (enumerated here over the domain options) or a saved catalogue."""
+    found = network_or_catalogue(args.net)
+    if isinstance(found, Catalogue):
+        if domain_from_args(args) is not None:
+            raise UsageError(f"{args.net}: a catalogue carries its own domain; drop --box/--bounds/--polytope")
+        return found.network, found
+    return found, enumerate_from_args(found, args)
+
+
+def points_from_args(args: argparse.Namespace, n: int) -> np.ndarray:
+    if (args.point is None) == (args.points is None):
+        raise UsageError("give exactly one of --point X1,X2,... or --points FILE.npy")
+    if args.point is not None:
+        X = floats(args.point, "--point")[None, :]
+    else:
+        try:
+            X = np.atleast_2d(np.load(args.points, allow_pickle=False)).astype(np.float64)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{args.points}: not a readable .npy array of points ({exc})") from None
+    if X.ndim != 2 or X.shape[1] != n:
+        raise UsageError(f"points must have {n} coordinates (the network's inputs), got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise UsageError("points must be finite")
+    return X
+
+
+def npy_vector(path: str) -> np.ndarray:
+    try:
+        return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64).ravel()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not a readable .npy vector ({exc})") from None

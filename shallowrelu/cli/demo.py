@@ -1,0 +1,64 @@
+"""The ``demo`` command: the whole path on the example network that ships with the package, in seconds."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from ..builder import build_shallow, check_equivalence
+from ..enumerator import enumerate_regions
+from ..explain import explain, report_lines
+from ..io import example_path, load_network
+from ..milp import output_bounds
+from ..polytope import Box
+from ..verify import METHODS, verify
+from ..verify.vnnlib import parse_vnnlib
+from .common import EXIT_CHECK_FAILED, EXIT_OK, summary_lines
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    path = example_path()
+    net = load_network(path)
+    print(f"example network {path.name}: {net.n_inputs} inputs, hidden {list(net.hidden_sizes)}, "
+          f"{net.n_outputs} outputs; domain [-1, 1]^2")
+    cat = enumerate_regions(net, Box(-1.0, 1.0))
+    print("\n".join("  " + line for line in summary_lines("enumerate", cat)))
+    x = np.array([[0.3, -0.2]])
+    i = int(cat.region_of(x)[0])
+    r = cat[i]
+    print(f"  region of x = {x[0].tolist()}: #{i}, {len(r.G)} facets, y = A x + d = "
+          f"{np.round(r.A @ x[0] + r.d, 6).tolist()} (network: {np.round(net(x)[0], 6).tolist()})")
+    shallow = build_shallow(cat, mode="faces")
+    sizes = shallow.sizes
+    print(f"convert: shallow network {sizes['inputs']} -> {sizes['layer1']} -> {sizes['layer2']} -> "
+          f"{sizes['outputs']}, {shallow.info['gates']} gates (faces mode), {sizes['inf_weights']} infinite weights")
+    report = check_equivalence(net, shallow, cat)
+    counts = sum(report.counts.values())
+    print(f"check: max error {report.max_abs:.2g} over {counts} probes (vertices, facets, near-facet, random): "
+          f"{'equivalent' if report.passed else 'DIFFERENT'}")
+    print(f"  shallow network at x: {np.round(shallow(x)[0], 6).tolist()}")
+    print("explain:")
+    print("\n".join("  " + line for line in report_lines(explain(cat, x[0], shallow))))
+    top = output_bounds(net, Box(-1.0, 1.0), 0)
+    print(f"bounds: y1 ranges over [{top.min:.6g}, {top.max:.6g}] on the box (MILP), max at "
+          f"{np.round(top.argmax, 6).tolist()}")
+    for threshold in (top.max - 0.01, top.max + 0.01):
+        prop = parse_vnnlib("(declare-const X_0 Real) (declare-const X_1 Real) (declare-const Y_0 Real) "
+                            "(declare-const Y_1 Real) (assert (>= X_0 -1)) (assert (<= X_0 1)) "
+                            f"(assert (>= X_1 -1)) (assert (<= X_1 1)) (assert (>= Y_0 {threshold!r}))", "demo")
+        answers = [verify(net, prop, samples=0, method=m) for m in METHODS]
+        print(f"verify: y1 >= {threshold:.6g} somewhere? " + ", ".join(
+            f"{a.verdict.value} by {m}" + (f" at {np.round(a.x, 6).tolist()}" if a.x is not None else "")
+            for m, a in zip(METHODS, answers)))
+    return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+
+
+def add_demo(sub) -> None:
+    """The ``demo`` command."""
+    p = sub.add_parser("demo", help="run the whole path on the example network that ships with the package",
+                       description="Enumerate the example network, convert it to the shallow network, "
+                                   "check the two agree, explain one input, find the exact output range "
+                                   "and verify two properties by both methods.",
+                       epilog="example: shallowrelu demo")
+    p.set_defaults(func=cmd_demo)

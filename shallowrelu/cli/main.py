@@ -1,0 +1,89 @@
+"""The ``shallowrelu`` command: the parser of every subcommand, and errors turned into exit codes.
+
+Owns :func:`main`: a user's error (:class:`ShallowReLUError`) becomes one
+line on stderr and its exit code, Ctrl-C and SIGTERM exit 130 with what was
+found saved; a traceback means a bug. Each command lives in the module of
+its group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+from ..errors import ShallowReLUError, SolverError
+from .common import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOLVER, PART_SUFFIX
+from .demo import add_demo
+from .properties import add_bounds, add_verify
+from .regions import add_enumerate, add_plot, add_stats
+from .shallow import add_check, add_convert, add_explain
+
+# Options whose value may start with "-" (a negative number): "--box -1,1" is
+# rewritten to "--box=-1,1" before argparse sees it.
+_NEGATIVE_VALUE_OPTIONS = ("--box", "--point")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shallowrelu",
+        description="Exact activation regions of ReLU networks and their three-layer form.",
+        epilog="exit codes: 0 ok, 1 bad input, 2 usage error, 3 solver failure, 4 check found a difference, "
+               "130 interrupted")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (add_enumerate, add_convert, add_check, add_explain, add_stats, add_plot, add_bounds, add_verify,
+                add_demo):
+        add(sub)
+    return parser
+
+
+def _merge_negative_values(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in _NEGATIVE_VALUE_OPTIONS and i + 1 < len(argv):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``shallowrelu`` command; returns the exit code."""
+    argv = _merge_negative_values(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return args.func(args)
+    except SolverError as exc:
+        print(f"shallowrelu: solver error: {exc}", file=sys.stderr)
+        return EXIT_SOLVER
+    except ShallowReLUError as exc:
+        print(f"shallowrelu: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except BrokenPipeError:
+        # the reader (e.g. `| head`) went away; that is not an error of ours
+        sys.stderr = open(os.devnull, "w")
+        return EXIT_OK
+    except OSError as exc:
+        print(f"shallowrelu: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        part = Path(f"{getattr(args, 'output', None)}{PART_SUFFIX}")
+        if args.command == "enumerate" and args.output and part.exists():
+            # stopped outside the search (checking or saving the catalogue): the log has every subtree
+            print(f"shallowrelu: interrupted; the finished subtrees are in {part}; to continue, run the same "
+                  "command with --resume", file=sys.stderr)
+        else:
+            print("shallowrelu: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)

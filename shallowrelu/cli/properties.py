@@ -1,0 +1,81 @@
+"""The commands about properties of the outputs: ``bounds`` (exact ranges) and ``verify`` (VNN-LIB).
+
+Owns their options, what they print and the VNN-COMP result file ``verify -o``
+writes. Exit status 0 whatever the verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from ..io import load_network
+from ..io.files import atomic_write_text
+from ..milp import output_bounds
+from ..verify import METHODS, verify
+from ..verify.vnnlib import load_vnnlib
+from .common import (EXIT_OK, UsageError, add_common, add_jobs, check_jobs, check_output, domain_from_args, emit,
+                     search_options, subcommand)
+
+
+def cmd_bounds(args: argparse.Namespace) -> int:
+    search_options(args)
+    net = load_network(args.net)
+    outputs = range(net.n_outputs) if args.output_index is None else [args.output_index]
+    if args.output_index is not None and not 0 <= args.output_index < net.n_outputs:
+        raise UsageError(f"--output-index {args.output_index}: the network has {net.n_outputs} outputs")
+    found = [output_bounds(net, domain_from_args(args), j, time_limit=args.time_limit) for j in outputs]
+    lines = [f"y{b.output + 1}: " + (f"min {b.min:.6g} at {np.round(b.argmin, 6).tolist()}, "
+                                    f"max {b.max:.6g} at {np.round(b.argmax, 6).tolist()}"
+                                    if b.status == "optimal" else "timeout (no answer)") for b in found]
+    emit(args, {"bounds": [b.as_dict() for b in found]}, lines)
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    check_output(args.output)
+    check_jobs(args)
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout {args.timeout}: must be positive")
+    net = load_network(args.net)
+    prop = load_vnnlib(args.prop)
+    res = verify(net, prop, timeout=args.timeout, method=args.method, jobs=args.jobs, backend=args.backend)
+    if args.output:
+        atomic_write_text(args.output, res.vnncomp_text())
+    lines = [f"{res.verdict.value} ({res.seconds:.2f} s; {res.regions} regions checked by LP, "
+             f"{res.pruned} branches closed by bounds{'; ' + res.note if res.note else ''})"]
+    if res.x is not None:
+        lines.append(f"counterexample x = {res.x.tolist()}")
+        lines.append(f"               y = {res.y.tolist()}")
+    emit(args, res.as_dict() | {"output": args.output}, lines)
+    return EXIT_OK
+
+
+def add_bounds(sub) -> None:
+    """The ``bounds`` command and its options."""
+    p = subcommand(sub, "bounds", cmd_bounds, "exact minimum and maximum of the outputs over a bounded domain",
+                    "Solve the big-M MILP of NET (PuLP with HiGHS; big-M from sound interval bounds) for the "
+                    "exact range of each output and the inputs that attain it.",
+                    "shallowrelu bounds net.npz --box=-1,1 --json", "network file (.npz, .onnx, .nnet)")
+    p.add_argument("--output-index", type=int, metavar="J", help="only output J (0-based)")
+    p.add_argument("--time-limit", type=float, metavar="S", help="seconds per MILP; a timeout gives no answer")
+
+
+def add_verify(sub) -> None:
+    """The ``verify`` command and its options."""
+    p = sub.add_parser("verify", help="decide a VNN-LIB property: sat (with a counterexample), unsat, timeout",
+                       description="Decide a VNN-LIB property (it describes the unsafe set) by a branch-and-bound "
+                                   "over the activation regions of the property's input boxes. Exit status 0 "
+                                   "whatever the verdict.",
+                       epilog="example: shallowrelu verify net.onnx prop.vnnlib --timeout 60 -o result.txt --json")
+    p.add_argument("net", metavar="NET", help="network (.onnx, .nnet or .npz)")
+    p.add_argument("prop", metavar="PROP", help="VNN-LIB property (.vnnlib)")
+    p.add_argument("--timeout", type=float, metavar="S", help="seconds before answering timeout")
+    p.add_argument("--method", choices=METHODS, default="tree",
+                   help="tree: branch-and-bound over regions (default); milp: one big-M MILP per disjunct, "
+                        "the independent second method")
+    add_jobs(p)
+    p.add_argument("-o", "--output", metavar="RESULT", help="write the VNN-COMP result file here")
+    add_common(p)
+    p.set_defaults(func=cmd_verify)

@@ -1,0 +1,21 @@
+"""Exact enumeration of the full-dimensional activation regions by tree search.
+
+The rooms, in the order one call of :func:`enumerate_regions` goes through them:
+
+- :mod:`.api`: the entry points; the domain's hull, resume, the certificate;
+- :mod:`.plan`: the tree cut breadth-first into a fixed list of subtrees;
+- :mod:`.run`: the subtrees run in plan order, here or on workers;
+- :mod:`.workers`: a local process pool or Ray tasks; :mod:`.interrupts`:
+  signals held while the pool forks;
+- :mod:`.search`: the depth-first step, node by node, down to the regions;
+- :mod:`.hooks`: how ``verify`` steers the search (prune, take the regions).
+
+Geometry and LPs come from :mod:`shallowrelu.polytope`, the regions go to
+:mod:`shallowrelu.catalogue`; nothing here builds or uses the shallow network.
+"""
+
+from .api import enumerate_regions, search_regions
+from .hooks import ProgressFn, SearchHooks
+from .workers import BACKENDS
+
+__all__ = ["BACKENDS", "ProgressFn", "SearchHooks", "enumerate_regions", "search_regions"]

@@ -1,0 +1,170 @@
+"""The two ways into the region search: :func:`enumerate_regions` and :func:`search_regions`.
+
+Owns the set-up (the domain's affine hull, the network restricted to it),
+resuming an interrupted catalogue, and the catalogue's ``info`` with its
+completeness certificate. The work itself is :mod:`.search`, :mod:`.plan`
+and :mod:`.run`'s.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from ..catalogue import Catalogue, RegionTable
+from ..errors import DomainError
+from ..network import ReLUNetwork
+from ..polytope import Domain
+from ..polytope.hull import AffineHull, affine_hull
+from ..tolerances import DEFAULT_TOLERANCES, Tolerances
+from .hooks import ProgressFn, SearchHooks
+from .plan import plan
+from .run import check_parallel, run_plan
+from .search import Node, Search
+
+def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
+                   tol: Tolerances = DEFAULT_TOLERANCES, samples: int = 256, seed: int = 0, jobs: int | None = 1,
+                   backend: str = "local") -> dict:
+    """Run the region search with ``hooks`` deciding what to prune and what to do with each region.
+
+    With ``jobs > 1`` (or ``backend="ray"``) the subtrees run in worker
+    processes, each with its own copy of ``hooks`` (so they must pickle); an
+    exception a hook raises there ends the search and is raised here.
+
+    Returns
+    -------
+    dict
+        ``lps`` (search LPs), ``interrupted``, and ``unresolved`` (subtrees
+        left out because an LP failed on every attempt).
+    """
+    hull = affine_hull(domain, net.n_inputs, tol)
+    if hull.B.shape[1] == 0:
+        raise DomainError("domain is a single point; there is nothing to search")
+    jobs = check_parallel(jobs, backend)
+    hooks.hull = hull
+    work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
+    search = Search(work_net, hull, tol, samples, seed, None, hooks)
+    run = run_plan(search, plan(search), jobs, None, {}, backend=backend)
+    return {"lps": run.stats.search_lps, "interrupted": run.interrupted, "unresolved": run.stats.unresolved}
+
+
+def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: dict,
+              items: list) -> dict[int, RegionTable]:
+    """The finished tasks of an interrupted catalogue, after checking it comes from the same run."""
+    if resume.network.fingerprint() != net.fingerprint():
+        raise ValueError("the catalogue to resume is of another network")
+    same_domain = (resume.hull.B.shape == hull.B.shape and np.array_equal(resume.hull.x0, hull.x0)
+                   and np.array_equal(resume.hull.domain.P, hull.domain.P)
+                   and np.array_equal(resume.hull.domain.p, hull.domain.p))
+    if not same_domain:
+        raise ValueError("the catalogue to resume was made over another domain")
+    changed = [k for k, v in options.items() if resume.info.get(k) != v]
+    if changed:
+        raise ValueError(f"the catalogue to resume was made with other options: {', '.join(changed)}")
+    chunks = resume.info.get("chunks")
+    if chunks is None:
+        raise ValueError("the catalogue to resume has no record of its tasks (made by an older version)")
+    reuse, start = {}, 0
+    for i, count, done in chunks:
+        if done and i < len(items) and isinstance(items[i], Node):
+            reuse[i] = resume.table.rows(start, start + count)
+        start += count
+    return reuse
+
+
+def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerances = DEFAULT_TOLERANCES,
+                      samples: int = 256, seed: int = 0, jobs: int | None = 1, backend: str = "local",
+                      resume: Catalogue | None = None, progress: ProgressFn | None = None,
+                      on_chunk: Callable[[Catalogue], None] | None = None) -> Catalogue:
+    """Find every full-dimensional activation region of ``net`` over ``domain``.
+
+    Parameters
+    ----------
+    net : ReLUNetwork
+    domain : Box, Polytope or None
+        ``None`` is all of R^n (the paper's setting). A flat domain is
+        handled in the coordinates of its affine hull.
+    tol : Tolerances
+        ``tol.min_radius`` decides what counts as full-dimensional;
+        regions thinner than ``tol.min_inradius`` are counted as ``thin``.
+    samples : int
+        Random interior points thrown in at the start; each region that
+        catches one needs no LP to be found. Fixed by ``seed``.
+    seed : int
+    jobs : int or None
+        Workers for the independent subtrees (1: all in this process;
+        None: one per core, or per CPU of the Ray cluster). The catalogue is
+        the same for every value.
+    backend : {"local", "ray"}
+        ``"local"``: a pool of processes on this machine. ``"ray"``: Ray
+        tasks (``pip install 'shallowrelu[ray]'``), on the cluster named by
+        ``RAY_ADDRESS`` or else a Ray instance started here; a caller's own
+        ``ray.init(...)`` is used as it is. Same catalogue either way.
+    resume : Catalogue, optional
+        An interrupted catalogue of the same network, domain and options:
+        its finished subtrees are kept, the rest is searched.
+    progress : callable(regions, lps), optional
+        Called after every region (after every subtree with ``jobs > 1``).
+    on_chunk : callable(Catalogue), optional
+        Gets each finished subtree's regions as a small catalogue with
+        ``info["chunk"]``, its index in the plan (see :class:`ChunkLog`).
+
+    Returns
+    -------
+    Catalogue
+        Regions in depth-first order (inactive side first), the same for
+        the same network, domain and options. ``cat.info`` holds ``lps``,
+        ``seconds``, ``thin``, ``interrupted``, ``complete`` and ``chunks``
+        (per subtree: its index, its region count, finished or not). A run
+        stopped by Ctrl-C returns the regions found so far with
+        ``interrupted`` True; pass it as ``resume`` to finish it.
+
+    Examples
+    --------
+    >>> import numpy as np, shallowrelu as sr
+    >>> net = sr.ReLUNetwork([(np.array([[1.0], [-1.0]]), np.zeros(2)), (np.ones((1, 2)), np.zeros(1))])
+    >>> len(sr.enumerate_regions(net))
+    2
+    """
+    if samples < 0:
+        raise ValueError(f"samples must be >= 0, got {samples}")
+    jobs = check_parallel(jobs, backend)
+    start = time.perf_counter()
+    hull = affine_hull(domain, net.n_inputs, tol)
+    if hull.B.shape[1] == 0:
+        raise DomainError("domain is a single point; there is nothing to enumerate")
+    work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
+    options = {"samples": samples, "seed": seed, "min_inradius": tol.min_inradius, "min_radius": tol.min_radius}
+    search = Search(work_net, hull, tol, samples, seed, None)
+    items = plan(search)
+    reuse = {} if resume is None else _reusable(resume, net, hull, options, items)
+    stream = None if on_chunk is None else (
+        lambda i, found: on_chunk(Catalogue(net, hull, found, {"chunk": i, **options})))
+    run = run_plan(search, items, jobs, progress, reuse, stream, backend)
+    st = run.stats
+    info = {
+        "lps": st.search_lps + st.facet_lps,
+        "search_lps": st.search_lps,
+        "facet_lps": st.facet_lps,
+        "thin": st.thin,
+        "thin_min_radius": None if st.thin == 0 else st.thin_min_radius,
+        "interrupted": run.interrupted,
+        "unresolved": st.unresolved,
+        "unresolved_error": st.unresolved_error or None,
+        "resumed": resume is not None,
+        "bounded": search.bounded,
+        "radius_cap": search.r_max,
+        **options,
+        "chunks": [[i, len(c), done] for i, (c, done) in enumerate(zip(run.chunks, run.done)) if c is not None],
+    }
+    tables = [c for c in run.chunks if c is not None]
+    run.chunks.clear()  # so that the chunks go as soon as they are joined
+    cat = Catalogue(net, hull, RegionTable.concat(tables) if tables else search.take(), info)
+    del tables
+    cert = cat.certificate(tol) if not run.interrupted else None
+    info["complete"] = bool(cert is not None and cert.complete and not st.unresolved)
+    info["certificate"] = None if cert is None else cert.as_dict()
+    info["seconds"] = time.perf_counter() - start
+    return cat

@@ -1,0 +1,44 @@
+"""The interface through which other parts of the package steer the region search.
+
+Owns :class:`SearchHooks` (prune a node, take a region in place of the
+catalogue entry: what ``verify`` plugs in) and the progress callback's type.
+Imports nothing of the search, so a caller can implement it without it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..polytope.hull import AffineHull
+
+ProgressFn = Callable[[int, int], None]
+
+
+class SearchHooks:
+    """Callbacks that turn the region search into a branch-and-bound (used by ``verify``).
+
+    ``prune`` is asked for every node of the tree, with the node's box, the
+    layer's exact pre-activation map ``z = M t + v`` on the node and the
+    signs already fixed for the layer's first neurons; returning True drops
+    the node's whole subtree. ``leaf`` gets
+    each region's rows ``G t + g <= 0`` and output map ``y = A t + d`` in
+    place of the catalogue entry. ``hull`` is set before the search starts.
+    """
+
+    hull: AffineHull
+
+    def prune(self, lo: np.ndarray, hi: np.ndarray, layer: int, M: np.ndarray, v: np.ndarray,
+              signs: list[bool]) -> bool:
+        return False
+
+    def leaf(self, G: np.ndarray, g: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:
+        return None
+
+    def tally(self) -> dict[str, int]:
+        """Counts gathered since the last call, reset (a worker process sends them home per task)."""
+        return {}
+
+    def add_tally(self, counts: dict[str, int]) -> None:
+        """Add a worker's counts to this (the parent's) hooks."""

@@ -1,0 +1,119 @@
+"""Running the plan: the first subtrees in this process, the rest on workers if that pays.
+
+Owns the schedule (in process until a pool looks worth its start-up), the
+books kept per subtree (its regions, finished or not, in plan order) and
+what Ctrl-C leaves: every region found so far. Where the workers run is
+:mod:`.workers`'s.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from ..catalogue import RegionTable
+from . import workers
+from .hooks import ProgressFn
+from .search import Search, Stats
+from .workers import BACKENDS
+
+# Seconds of work in this process before the remaining subtrees may go to a
+# pool; and the seconds of work that must still be left (estimated from the
+# subtrees done so far) to be worth a pool's start-up.
+_POOL_AFTER = 1.0
+_POOL_WORTH = 1.0
+
+
+@dataclass
+class Run:
+    """The plan's items, each with its regions once found (None: a task not run)."""
+
+    chunks: list[RegionTable | None]
+    done: list[bool]
+    stats: Stats
+    interrupted: bool
+
+
+def run_plan(search: Search, items: list, jobs: int | None, progress: ProgressFn | None,
+             reuse: dict[int, RegionTable], stream: Callable[[int, RegionTable], None] | None = None,
+             backend: str = "local") -> Run:
+    """Run the plan's open subtrees here, in order, and on ``jobs`` workers what is left after
+    ``_POOL_AFTER`` seconds if that looks like ``_POOL_WORTH`` seconds or more.
+
+    The workers are local processes, or Ray tasks with ``backend="ray"``.
+    ``reuse`` holds regions of tasks finished by an earlier, interrupted run;
+    ``stream`` gets each task's regions as soon as the task is finished.
+    Ctrl-C stops the work and keeps every region found so far (in-process,
+    also those of the task under way, marked not done).
+    """
+    run = Run([it if isinstance(it, RegionTable) else reuse.get(i) for i, it in enumerate(items)], [], Stats(),
+              False)
+    run.done = [c is not None for c in run.chunks]
+    run.stats.add(search.stats)
+    todo = [(i, it) for i, it in enumerate(items) if not run.done[i]]
+    found = sum(len(c) for c in run.chunks if c is not None)
+
+    def finish(i: int, regions: RegionTable, stats: Stats) -> None:
+        # The books first: a Ctrl-C landing in the callbacks keeps the finished subtree.
+        nonlocal found
+        run.chunks[i], run.done[i] = regions, True
+        run.stats.add(stats)
+        found += len(regions)
+        if stream is not None:
+            stream(i, regions)
+        if progress is not None:
+            progress(found, run.stats.search_lps + run.stats.facet_lps)
+
+    start = time.monotonic()
+    local_only = backend == "local" and jobs == 1
+
+    def here(k: int) -> bool:
+        """Whether task ``k`` runs in this process: a pool costs about half a second to start."""
+        if local_only or len(todo) - k == 1:
+            return True
+        elapsed = time.monotonic() - start
+        return elapsed < _POOL_AFTER or (k > 0 and elapsed / k * (len(todo) - k) < _POOL_WORTH)
+
+    try:
+        k = 0
+        while k < len(todo) and here(k):
+            i, node = todo[k]
+            if progress is not None:
+                base = (found, run.stats.search_lps + run.stats.facet_lps)
+                search.progress = lambda r, lps, base=base: progress(base[0] + r, base[1] + lps)
+            try:
+                regions, stats = search.run_task(node)
+            except KeyboardInterrupt:
+                run.chunks[i] = search.take()  # the subtree's first regions, marked not done
+                run.stats.add(search.stats)
+                raise
+            finish(i, regions, stats)
+            k += 1
+        if k < len(todo):
+            init = (search.net, search.hull, search.tol, search.samples, search.seed, search.src, search.task_keys,
+                    search.hooks)
+            results = (workers.ray_results if backend == "ray" else workers.pool_results)(init, todo[k:], jobs)
+            try:
+                for i, regions, stats, counts in results:
+                    if search.hooks is not None:
+                        search.hooks.add_tally(counts)
+                    finish(i, regions, stats)
+            finally:
+                results.close()  # stops the pool or cancels the Ray tasks at once, also on Ctrl-C
+    except KeyboardInterrupt:
+        run.interrupted = True
+    return run
+
+
+def check_parallel(jobs: int | None, backend: str) -> int | None:
+    """``jobs`` checked; None becomes this machine's cores (left None for Ray: the cluster's CPUs)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if jobs is None and backend == "local":
+        return os.cpu_count() or 1
+    return jobs
+

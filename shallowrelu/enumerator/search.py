@@ -1,0 +1,425 @@
+"""The depth-first step of the region search: one node of the tree at a time.
+
+Owns the tree's nodes and what is done at each: the neurons settled without
+an LP (interval bounds, carried points, carried vertices), the split of a
+node by the first unsettled neuron, the children that hold a ball of radius
+``min_radius``, and at a leaf the region's ball and facets. It records the
+regions of one subtree (:meth:`Search.run_task`); cutting the tree into
+subtrees is :mod:`.plan`'s, running them :mod:`.run`'s. LPs go through
+:mod:`shallowrelu.polytope.lp`, never to HiGHS directly.
+
+The search walks the neurons in order (layer by layer). A node is a convex
+polytope on which every earlier neuron has a fixed sign, so the next neuron's
+pre-activation is one affine function ``a . t + c`` there. It is settled
+without an LP when interval bounds over the node's box show one sign, or when
+carried interior points lie on both sides; otherwise one warm Chebyshev LP
+decides the unknown side and, if it is non-empty, yields an interior point for
+it. Leaves are regions; each gets its Chebyshev ball and its facets before
+it is recorded (leaves with vertices a batch at a time, at the latest when
+their subtree ends), so an interrupted run keeps finished regions only.
+
+Over a bounded domain in up to five dimensions every node carries its
+vertices: a split cuts them (new vertices where edges cross the hyperplane),
+the exact range of each neuron on the node comes from them, and a side
+exists when bounds on its inradius clear ``min_radius`` (area and perimeter
+in the plane; the vertices' centroid and least width in general), so an LP
+decides only the rare side in between. A leaf's facets come from its
+vertices and its largest ball from its facets (the (n+1)-subsets in 1-D and
+2-D, many leaves per numpy call; the compiled method of :mod:`.compiled`
+from 3-D where numba is installed), so such a search needs no LP beyond the
+root's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..bounds import affine_range, tighten_box
+from ..catalogue import RegionArrays, RegionTable
+from ..errors import SolverError
+from ..network import ReLUNetwork
+from ..polytope import normalise_rows
+from ..polytope.hull import AffineHull
+from ..polytope.leaves import regions_by_vertices
+from ..polytope.lp import ChebyshevModel, LPResult, bounding_box
+from ..polytope.polygon import clip_polygon, polygon, polygon_inradius_bounds
+from ..polytope.vertices import distinct_vertices, split_vertices, vertices_or_empty
+from ..tolerances import Tolerances
+from .hooks import ProgressFn, SearchHooks
+
+# Rays shot from a region's centre per candidate facet row, besides the rows'
+# own normals; the first hyperplane a ray meets alone is a facet, no LP needed.
+_EXTRA_RAYS = 8
+# Up to this dimension the nodes of a bounded search carry their vertices;
+# beyond it the vertex counts grow faster than LPs cost.
+_VERTEX_MAX_DIM = 5
+# Leaves with vertices recorded at once (numpy calls amortised; the padded arrays stay small).
+_LEAF_BATCH = 256
+
+
+@dataclass
+class Node:
+    layer: int
+    signs: list[bool]
+    prefix: np.ndarray
+    M: np.ndarray
+    v: np.ndarray
+    keys: tuple[int, ...]
+    G: np.ndarray
+    g: np.ndarray
+    # A box around the node; a node with vertices keeps the domain's, its
+    # own tight box is the vertices' (:meth:`Search._box`).
+    lo: np.ndarray
+    hi: np.ndarray
+    pts: np.ndarray
+    Z: np.ndarray
+    # Norms of the rows of M (1 for zero rows): M / scale are unit normals,
+    # so Z / scale are signed distances, what the inradius tolerance measures.
+    scale: np.ndarray
+    # Vertices of the node's polytope (bounded domain, low dimension; else
+    # None), each split cuts the parent's. In the plane in order: a polygon.
+    V: np.ndarray | None = None
+
+
+@dataclass
+class Stats:
+    search_lps: int = 0
+    facet_lps: int = 0
+    thin: int = 0
+    thin_min_radius: float = np.inf
+    # Subtrees left out because an LP failed on every attempt, and the first error.
+    unresolved: int = 0
+    unresolved_error: str = ""
+
+    def add(self, other: "Stats") -> None:
+        self.search_lps += other.search_lps
+        self.facet_lps += other.facet_lps
+        self.thin += other.thin
+        self.thin_min_radius = min(self.thin_min_radius, other.thin_min_radius)
+        self.unresolved += other.unresolved
+        self.unresolved_error = self.unresolved_error or other.unresolved_error
+
+
+def _row_norms(M: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(M, axis=1)
+    return np.where(norms > 0, norms, 1.0)
+
+
+class Search:
+    def __init__(self, net: ReLUNetwork, hull: AffineHull, tol: Tolerances,
+                 samples: int, seed: int, progress: ProgressFn | None, hooks: SearchHooks | None = None) -> None:
+        self.net, self.hull, self.seed = net, hull, seed
+        self.hooks = hooks
+        self.tol = tol
+        self.progress = progress
+        self.n = net.n_inputs
+        P, p = hull.domain.P, hull.domain.p
+        G, g = normalise_rows(P, -p)
+        nonzero = np.linalg.norm(G, axis=1) > 0  # zero rows were checked feasible by affine_hull
+        G, g = G[nonzero], g[nonzero]
+        # A repeated domain row would hide the facet it describes.
+        _, first = np.unique(np.round(np.hstack([G, g[:, None]]), 12), axis=0, return_index=True)
+        keep = np.sort(first)
+        self.domain_G, self.domain_g = G[keep], g[keep]
+        self.box = bounding_box(hull.domain, tol) if P.shape[0] else (
+            np.full(self.n, -np.inf), np.full(self.n, np.inf))
+        widths = self.box[1] - self.box[0]
+        self.bounded = bool(np.all(np.isfinite(widths)))
+        self.r_max = float(widths.max() / 2) if self.bounded else tol.radius_cap
+        self.carry = self.bounded and self.n <= _VERTEX_MAX_DIM
+        self.planar = self.carry and self.n == 2
+        self._model: ChebyshevModel | None = None
+        self.src: list[tuple[int, int]] = [(0, int(i)) for i in np.flatnonzero(nonzero)[keep]]
+        self.stats = Stats()
+        self.task_keys = 0  # facet sources of the plan, kept by every task (set by plan)
+        self.regions = RegionArrays(self.n, net.n_outputs, net.n_neurons)
+        self._pending: list[tuple[Node, np.ndarray, np.ndarray, np.ndarray]] = []  # leaves not yet recorded
+        self.rng = np.random.default_rng(seed)
+        self.samples = samples
+        rays = self.rng.normal(size=(_EXTRA_RAYS, self.n))
+        self.rays = rays / np.linalg.norm(rays, axis=1, keepdims=True)
+
+    # -- set-up ------------------------------------------------------------
+    def _initial_points(self, centre: np.ndarray) -> np.ndarray:
+        lo, hi = self.box
+        if self.bounded:
+            pts = lo + (hi - lo) * self.rng.random((self.samples, self.n))
+        else:
+            W, b = self.net.layers[0]
+            offsets = np.abs(b) / np.maximum(np.linalg.norm(W, axis=1), 1e-300)
+            scale = max(1.0, 2.0 * float(np.median(offsets)))
+            pts = centre + scale * self.rng.normal(size=(self.samples, self.n))
+        pts = np.vstack([centre, pts])
+        if self.domain_G.shape[0]:
+            margin = -(pts @ self.domain_G.T + self.domain_g).max(axis=1)
+            pts = pts[margin > self.tol.min_radius]
+        return pts
+
+    def _synced(self, keys: tuple[int, ...], G: np.ndarray, g: np.ndarray) -> ChebyshevModel:
+        """The LP model holding the rows ``G t + g <= 0`` (named by ``keys``), built on first use."""
+        if self._model is None:
+            self._model = ChebyshevModel(self.n, self.r_max, self.tol)
+        self._model.sync(keys, G, g)
+        return self._model
+
+    def root(self) -> Node | None:
+        """The tree's root: the whole domain with its interior points (one LP); None if it holds no ball."""
+        keys = tuple(range(len(self.domain_g)))
+        ball = self._synced(keys, self.domain_G, self.domain_g).chebyshev()
+        self.stats.search_lps += 1
+        if not ball.feasible or ball.value <= self.tol.min_radius:
+            return None
+        pts = self._initial_points(ball.x)
+        W, b = self.net.layers[0]
+        V = None
+        if self.planar:
+            V = polygon(self.domain_G, self.domain_g, ball.x)
+        elif self.carry:
+            V = distinct_vertices(vertices_or_empty(self.domain_G, self.domain_g, ball.x))
+            V = V if V.shape[0] > self.n else None  # qhull failed: LPs decide it all
+        return Node(0, [], np.zeros(0, dtype=bool), W, b, keys, self.domain_G, self.domain_g,
+                    self.box[0].copy(), self.box[1].copy(), pts, pts @ W.T + b, _row_norms(W), V)
+
+    def found(self) -> int:
+        """Regions found since the last :meth:`take`, recorded or pending."""
+        return len(self.regions) + len(self._pending)
+
+    def run_task(self, node: Node) -> tuple[RegionTable, Stats]:
+        """All regions of one subtree in depth-first order, from a fresh LP model, and the work it took.
+
+        A fresh model (no warm state from other subtrees; built at the
+        task's first LP, most need none) makes the answer independent of
+        which process ran which task before. Ctrl-C leaves
+        the regions found so far in ``self.regions`` and re-raises.
+        """
+        self._model = None
+        del self.src[self.task_keys:]
+        self.stats = Stats()
+        stack = [node]
+        while stack:
+            children = self.expand(stack.pop())
+            if children is not None:
+                stack.extend(children[::-1])  # the inactive side first
+        return self.take(), self.stats
+
+    def take(self) -> RegionTable:
+        """Hand over the regions found since the last call, pending leaves recorded first."""
+        # A finished subtree is kept as flat arrays: a tenth of the memory of
+        # the per-region arrays it was gathered in, and quick to pickle home.
+        self._flush()
+        found, self.regions = self.regions, RegionArrays(self.n, self.net.n_outputs, self.net.n_neurons)
+        return found.freeze()
+
+    def _split(self, node: Node, a: np.ndarray, c: float, vals: np.ndarray) -> tuple[tuple, tuple]:
+        """The node's parts where ``a . t + c`` (``vals`` at its vertices) is <= 0 and >= 0:
+        each as ``(vertices, low, high, centre)``, ``low <= inradius <= high`` (for a polygon
+        None until :meth:`_side` needs them: most sides are known from points)."""
+        if self.planar:
+            return (clip_polygon(node.V, vals), None, None, None), (clip_polygon(node.V, -vals), None, None, None)
+        return split_vertices(node.V, node.G, node.g, a, c, vals)
+
+    def _side(self, node: Node, a: np.ndarray, c: float, known: bool, part: tuple | None):
+        """Whether ``node`` meets ``a . t + c <= 0`` (unit ``a``) in a ball of radius > min_radius.
+
+        ``part`` is that part from :meth:`_split` when the node carries
+        vertices (else None). Returns ``(exists, new_point)``, a point at
+        least min_radius inside the part when one was found on the way. The
+        part's inradius bounds settle all but the sides near min_radius,
+        so the answer is the LP's.
+        """
+        if known:
+            return True, None
+        if part is not None:
+            P, low, high, centre = part
+            if low is None:
+                low, high = polygon_inradius_bounds(P)
+            # the relative guard keeps rounding out of the decision
+            if high * (1 + 1e-6) <= self.tol.min_radius:
+                return False, None
+            if low * (1 - 1e-6) > self.tol.min_radius:
+                return True, centre
+        ball = self._synced(node.keys, node.G, node.g).chebyshev((a, c))
+        self.stats.search_lps += 1
+        if not ball.feasible or ball.value <= self.tol.min_radius:
+            return False, None
+        return True, ball.x
+
+    def _child(self, node: Node, j: int, active: bool, a: np.ndarray, c: float, keep: np.ndarray,
+               point: np.ndarray | None, piece: np.ndarray | None) -> Node:
+        """The part of ``node`` where neuron ``j`` is ``active``: ``a . t + c <= 0`` (unit ``a``)."""
+        key = len(self.src)
+        self.src.append((node.layer + 1, j))
+        pts, Z = node.pts[keep], node.Z[keep]
+        if point is not None:
+            pts = np.concatenate((pts, point[None]))
+            Z = np.concatenate((Z, (node.M @ point + node.v)[None]))
+        # a node with vertices keeps its parent's box: its own is theirs (see _box)
+        lo, hi = (node.lo, node.hi) if piece is not None else tighten_box(node.lo, node.hi, a, c)
+        return Node(node.layer, node.signs + [active], node.prefix, node.M, node.v,
+                    node.keys + (key,), np.concatenate((node.G, a[None])), np.concatenate((node.g, (c,))),
+                    lo, hi, pts, Z, node.scale, piece)
+
+    def _next_layer(self, node: Node) -> tuple[Node | None, np.ndarray, np.ndarray, np.ndarray]:
+        """Fix the finished layer's signs; return the node of the next layer (None at a leaf)."""
+        s = np.array(node.signs, dtype=bool)
+        W, b = self.net.layers[node.layer + 1]
+        M, v = W @ (node.M * s[:, None]), W @ (node.v * s) + b
+        prefix = np.concatenate([node.prefix, s])
+        if node.layer + 2 == len(self.net.layers):
+            return None, prefix, M, v
+        return (Node(node.layer + 1, [], prefix, M, v, node.keys, node.G, node.g,
+                     node.lo, node.hi, node.pts, (node.Z * s) @ W.T + b, _row_norms(M), node.V),
+                prefix, M, v)
+
+    def expand(self, node: Node) -> tuple[Node, Node] | None:
+        """The node's two children, or None where it ended in a region, was pruned or left unresolved."""
+        try:
+            return self._expand_node(node)
+        except SolverError as exc:
+            # Never guess: the subtree is left out, counted, and the catalogue is not complete.
+            self.stats.unresolved += 1
+            self.stats.unresolved_error = self.stats.unresolved_error or str(exc)
+            return None
+
+    def _expand_node(self, node: Node) -> tuple[Node, Node] | None:
+        """Decide the node's neurons up to the first split; return its (inactive, active) children.
+
+        None when the node ends in a region (recorded) or is pruned.
+        """
+        if self._pruned(node):
+            return None
+        delta = self.tol.min_radius
+        while True:
+            j0 = len(node.signs)
+            if j0 == node.M.shape[0]:
+                nxt, prefix, M, v = self._next_layer(node)
+                if nxt is None:
+                    self.leaf(node, prefix, M, v)
+                    return None
+                if self._pruned(nxt):
+                    return None
+                node = nxt
+                continue
+            # Everything cheap about the remaining neurons of this node, at once.
+            scale = node.scale[j0:]
+            M, v = node.M[j0:] / scale[:, None], node.v[j0:] / scale
+            if node.V is not None:
+                # The exact range, from the vertices: a side no deeper than
+                # min_radius cannot hold a ball of that radius.
+                deep = node.V @ M.T + v
+                zmin, zmax = deep.min(axis=0), deep.max(axis=0)
+                settled = (zmax <= delta) | (zmin >= -delta)
+                sign = zmax > -zmin
+            else:
+                zero = ~np.any(M, axis=1)
+                zmin, zmax = affine_range(M, v, node.lo, node.hi)
+                settled = zero | (zmax <= 0) | (zmin >= 0)
+                sign = np.where(zero, v > 0, zmin >= 0) & ~(zmax <= 0)
+            dist = node.Z[:, j0:] / scale
+            known_neg = dist.min(axis=0, initial=np.inf) < -delta
+            known_pos = dist.max(axis=0, initial=-np.inf) > delta
+            done = 0  # the neurons before this one have their signs
+            for off in np.flatnonzero(~settled):
+                node.signs.extend(sign[done:off].tolist())
+                done = off + 1
+                a, c = M[off], float(v[off])
+                neg = pos = None
+                if node.V is not None:  # the children need their vertices whatever decides the sides
+                    neg, pos = self._split(node, a, c, deep[:, off])
+                has_neg, pt_neg = self._side(node, a, c, known_neg[off], neg)
+                has_pos, pt_pos = self._side(node, -a, -c, known_pos[off], pos)
+                if has_neg and has_pos:
+                    j, d = j0 + off, dist[:, off]
+                    return (self._child(node, j, False, a, c, d < -delta, pt_neg, None if neg is None else neg[0]),
+                            self._child(node, j, True, -a, -c, d > delta, pt_pos, None if pos is None else pos[0]))
+                # One side only (or, in a node thinner than the tolerance,
+                # neither): the neuron is stable here and adds no inequality.
+                node.signs.append(bool(has_pos))
+            node.signs.extend(sign[done:].tolist())
+
+    def _pruned(self, node: Node) -> bool:
+        return self.hooks is not None and self.hooks.prune(*self._box(node), node.layer, node.M, node.v,
+                                                           node.signs)
+
+    @staticmethod
+    def _box(node: Node) -> tuple[np.ndarray, np.ndarray]:
+        return (node.V.min(axis=0), node.V.max(axis=0)) if node.V is not None else (node.lo, node.hi)
+
+    # -- leaves ------------------------------------------------------------
+    def leaf(self, node: Node, pattern: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:
+        """A region: to the hooks, or to the pending batch to be recorded."""
+        if self.hooks is not None:
+            self.hooks.leaf(node.G, node.g, A, d)
+            return
+        self._pending.append((node, pattern, A, d))
+        # In batches: numpy's cost per call, not per region, dominates the small systems of a leaf.
+        if not self.carry or len(self._pending) >= _LEAF_BATCH:
+            self._flush()
+        if self.progress is not None:
+            self.progress(self.found(), self.stats.search_lps + self.stats.facet_lps)
+
+    def _flush(self) -> None:
+        """Record the pending leaves, in order."""
+        batch, self._pending = self._pending, []
+        carried = [b for b in batch if b[0].V is not None]
+        found = iter(regions_by_vertices([b[0].G for b in carried], [b[0].g for b in carried],
+                                         [b[0].V for b in carried], self.tol))
+        for node, pattern, A, d in batch:
+            self._record(node, pattern, A, d, *(next(found) if node.V is not None else (None, None)))
+
+    def _record(self, node: Node, pattern: np.ndarray, A: np.ndarray, d: np.ndarray,
+                exact: tuple | None, ball: LPResult | None) -> None:
+        """Append a region, asking HiGHS for what its vertices did not settle."""
+        if ball is None:
+            ball = self._synced(node.keys, node.G, node.g).chebyshev()
+            self.stats.search_lps += 1
+        if ball.feasible:
+            centre, radius = ball.x, ball.value
+        else:  # cannot happen for a node that holds a point; keep that point
+            centre, radius = node.pts[0], 0.0
+        if radius <= self.tol.min_inradius:
+            self.stats.thin += 1
+            self.stats.thin_min_radius = min(self.stats.thin_min_radius, float(radius))
+        facet, witness, margin = exact or self._facets(node, centre)
+        self.regions.append(pattern, A, d, node.G[facet], node.g[facet],
+                            [self.src[node.keys[k]] for k in np.flatnonzero(facet)], witness[facet], margin[facet],
+                            centre, radius)
+
+    def _facets(self, node: Node, centre: np.ndarray):
+        """Which rows of the node are facets, each with a point on it and that point's margin."""
+        G, g = node.G, node.g
+        k = len(g)
+        if k == 0:
+            return np.zeros(0, dtype=bool), np.zeros((0, self.n)), np.zeros(0)
+        slack = -(G @ centre + g)
+        rays = np.vstack([G, self.rays])
+        D = rays @ G.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tau = np.where(D > 1e-12, slack / D, np.inf)
+        order = np.argsort(tau, axis=1, kind="stable")
+        first = order[:, 0]
+        t1 = tau[np.arange(len(rays)), first]
+        t2 = tau[np.arange(len(rays)), order[:, 1]] if k > 1 else np.full(len(rays), np.inf)
+        alone = np.isfinite(t1) & (t2 > t1 * (1 + 1e-9) + 1e-12)
+        facet = np.zeros(k, dtype=bool)
+        witness = np.zeros((k, self.n))
+        margin = np.zeros(k)
+        for r in np.flatnonzero(alone):
+            f = first[r]
+            if facet[f]:
+                continue
+            x = centre + t1[r] * rays[r]
+            others = -(G @ x + g)
+            others[f] = np.inf
+            facet[f], witness[f], margin[f] = True, x, others.min()
+        if k and not facet.all():
+            model = self._synced(node.keys, G, g)
+            for f in np.flatnonzero(~facet):
+                res = model.facet(int(f))
+                self.stats.facet_lps += 1
+                if res.feasible and res.value > self.tol.facet_margin:
+                    facet[f], witness[f], margin[f] = True, res.x, res.value
+        return facet, witness, margin
+

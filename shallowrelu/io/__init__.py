@@ -1,0 +1,16 @@
+"""Networks in and out, and the safe file primitives every file of the project is written with.
+
+- :mod:`.load`: :func:`load_network` picks the reader by suffix;
+- :mod:`.npz`, :mod:`.nnet`, :mod:`.onnx`, :mod:`.torch`: one reader per format,
+  :mod:`.affine` the layers the ONNX and PyTorch readers share;
+- :mod:`.files`: reading untrusted ``.npz`` files, atomic writes, append-only logs.
+
+Files come from other people: nothing is unpickled, sizes are checked before
+anything is allocated.
+"""
+
+from .load import example_path, load_network
+from .npz import network_from_arrays, save_network
+from .torch import from_torch
+
+__all__ = ["example_path", "from_torch", "load_network", "network_from_arrays", "save_network"]

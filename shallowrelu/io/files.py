@@ -1,0 +1,147 @@
+"""Safe file primitives: reading untrusted ``.npz`` files, writing atomically, append-only logs.
+
+Owns the rules every file of the project follows: nothing is unpickled;
+nothing is half-written (a temporary name, renamed when complete); the same
+arrays give the same bytes; a log survives a crash but for its last record.
+Knows no file format of its own: networks, catalogues and shallow networks
+are written through these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+
+def read_npz(path: str | os.PathLike, error: type[Exception], what: str) -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` file, refusing pickled objects.
+
+    Raises
+    ------
+    error
+        With the file name and the reason, if the file is missing or unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: no such {what} file")
+    # Opened here so that the handle is closed even when numpy fails on a bad zip.
+    with open(path, "rb") as f:
+        return _npz_arrays(f, path, error, what)
+
+
+def npz_arrays(data: bytes, label: str, error: type[Exception], what: str) -> dict[str, np.ndarray]:
+    """Like :func:`read_npz`, for ``.npz`` bytes held in memory (``label`` names them in errors)."""
+    return _npz_arrays(io.BytesIO(data), label, error, what)
+
+
+def _npz_arrays(f, label, error: type[Exception], what: str) -> dict[str, np.ndarray]:
+    head = f.read(4)
+    f.seek(0)
+    path = label
+    if head != b"PK\x03\x04":
+        raise error(f"{path}: not a .npz {what} file (no zip header{'; the file is empty' if not head else ''})")
+    try:
+        with np.load(f, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise error(f"{path}: holds pickled Python objects, which are refused") from None
+        raise error(f"{path}: not a readable .npz {what} file ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise error(f"{path}: not a readable .npz {what} file ({exc})") from None
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """A temporary path beside ``path``, renamed to it when the block ends without an error.
+
+    On an error (or Ctrl-C) the temporary file is removed and ``path`` is
+    left as it was: nothing is ever half-written.
+
+    Raises
+    ------
+    OSError
+        If the directory does not exist or is not writable.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_savez(path: str | os.PathLike, arrays: dict) -> None:
+    """Write ``arrays`` to ``path`` as a compressed ``.npz``, atomically and byte-reproducibly.
+
+    Zip entries carry a fixed timestamp, so the same arrays always give the
+    same bytes (``np.savez`` stamps the current time).
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        _write_npz(f, arrays)
+
+
+def npz_bytes(arrays: dict) -> bytes:
+    """``arrays`` as the bytes of a reproducible ``.npz`` (see :func:`atomic_savez`)."""
+    buf = io.BytesIO()
+    _write_npz(buf, arrays)
+    return buf.getvalue()
+
+
+def _write_npz(f, arrays: dict) -> None:
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(arrays):
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(arrays[name]), allow_pickle=False)
+
+
+# A record log: an append-only file of records, each the magic, the payload
+# length (8 bytes, little-endian), the payload and its CRC-32. A crash while
+# appending leaves at most one incomplete record at the end, which readers skip.
+_RECORD_MAGIC = b"SRLOG1\n\0"
+
+
+def append_record(path: str | os.PathLike, payload: bytes) -> None:
+    """Append one record to the log at ``path`` and force it to disk."""
+    with open(path, "ab") as f:
+        f.write(_RECORD_MAGIC + len(payload).to_bytes(8, "little") + payload
+                + zlib.crc32(payload).to_bytes(4, "little"))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_records(path: str | os.PathLike) -> tuple[list[bytes], int]:
+    """The complete records of the log at ``path``, and the length of the file they fill.
+
+    Reading stops at the first incomplete or damaged record (a crash while
+    appending); everything before it is returned.
+    """
+    data = Path(path).read_bytes()
+    out, pos, head = [], 0, len(_RECORD_MAGIC) + 8
+    while pos + head <= len(data) and data[pos:pos + len(_RECORD_MAGIC)] == _RECORD_MAGIC:
+        size = int.from_bytes(data[pos + len(_RECORD_MAGIC):pos + head], "little")
+        end = pos + head + size + 4
+        payload = data[pos + head:pos + head + size]
+        if end > len(data) or zlib.crc32(payload).to_bytes(4, "little") != data[end - 4:end]:
+            break
+        out.append(payload)
+        pos = end
+    return out, pos
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)

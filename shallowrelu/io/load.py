@@ -1,0 +1,67 @@
+"""The one way in for network files: the format by suffix, and the example that ships with the package."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import NetworkFormatError
+from ..network import ReLUNetwork
+from .nnet import load_nnet
+from .npz import load_npz
+from .onnx import load_onnx
+
+
+def load_network(path: str | os.PathLike, normalize: bool = False) -> ReLUNetwork:
+    """Read a ReLU network from a file.
+
+    Parameters
+    ----------
+    path : str or path
+        ``.npz`` with arrays ``W0, b0, W1, b1, ...`` (``W`` shaped ``(out, in)``
+        as in PyTorch; ReLU after every layer but the last); ``.onnx``
+        (MatMul, Gemm, Conv, Add, Sub, Mul, Div by constants, Relu, Flatten,
+        Reshape, Identity, BatchNormalization; needs ``pip install
+        'shallowrelu[onnx]'``); or ``.nnet`` (the ACAS Xu text format).
+    normalize : bool
+        ``.nnet`` only: fold the file's input normalisation and output
+        scaling into the network, so that it takes raw inputs and gives raw
+        outputs. By default the network is the one the file stores (normalised
+        inputs, as in the ACAS Xu ONNX files and VNN-LIB properties).
+
+    Returns
+    -------
+    ReLUNetwork
+
+    Raises
+    ------
+    NetworkFormatError
+        If the file is missing, unreadable, or not a valid network; the
+        message names the file and the array at fault.
+
+    Examples
+    --------
+    >>> import shallowrelu as sr
+    >>> net = sr.load_network(sr.example_path())
+    >>> net.n_inputs, net.hidden_sizes
+    (2, (8, 8))
+    """
+    path = Path(path)
+    if not path.exists():
+        raise NetworkFormatError(f"{path}: no such file")
+    if path.is_dir():
+        raise NetworkFormatError(f"{path}: is a directory, not a network file")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return load_npz(path)
+    if suffix == ".onnx":
+        return load_onnx(path)
+    if suffix == ".nnet":
+        return load_nnet(path, normalize)
+    raise NetworkFormatError(f"{path}: unknown network format {suffix or '(no extension)'!r}; "
+                             "expected .npz, .onnx or .nnet")
+
+
+def example_path() -> Path:
+    """Path of the example network shipped with the package (2 inputs, hidden 8-8, 2 outputs)."""
+    return Path(__file__).parent.parent / "data" / "example.npz"

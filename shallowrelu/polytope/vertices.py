@@ -1,0 +1,170 @@
+"""Vertices of bounded polytopes and how a hyperplane cuts them, with no LP.
+
+Owns the vertex tolerance, the vertices of a polytope (qhull, or the ends of
+an interval), the double-description step that cuts a vertex set by a
+hyperplane (:func:`cut_vertices`, :func:`split_vertices`) and bounds on the
+inradius from the vertices. The search carries these through every split in
+up to five dimensions. Compiled kernels are used through :mod:`.kernels`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import combinations
+
+import numpy as np
+
+from .kernels import kernel, use_compiled
+
+
+def vertices(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
+    """Vertices of a bounded polytope ``{x : G x + g <= 0}`` around a strict interior point.
+
+    Uses qhull's half-space intersection (dimension >= 2) or the interval ends (1-D).
+    """
+    n = G.shape[1]
+    if n == 1:
+        a, c = G[:, 0], g
+        lo = np.max(-c[a < 0] / a[a < 0]) if np.any(a < 0) else -np.inf
+        hi = np.min(-c[a > 0] / a[a > 0]) if np.any(a > 0) else np.inf
+        return np.array([[lo], [hi]])
+    from scipy.spatial import HalfspaceIntersection
+
+    # qhull works best with the interior point at the origin and the nearest
+    # halfspace at distance 1: shift by the point, scale by its margin.
+    c = np.asarray(interior, dtype=np.float64)
+    offsets = g + G @ c
+    scale = float(-offsets.max() / np.linalg.norm(G, axis=1).max()) if offsets.size else 1.0
+    if not scale > 0:
+        raise ValueError("the interior point is not strictly inside")
+    hs = HalfspaceIntersection(np.hstack([G, offsets[:, None] / scale]), np.zeros(n))
+    return hs.intersections * scale + c
+
+
+def vertices_or_empty(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
+    """Like :func:`vertices`, but an empty array where qhull fails or returns non-finite points."""
+    from scipy.spatial import QhullError
+
+    try:
+        V = vertices(G, g, interior)
+    except (QhullError, ValueError):
+        return np.zeros((0, G.shape[1]))
+    return V if np.all(np.isfinite(V)) else np.zeros((0, G.shape[1]))
+
+
+
+# A vertex lies on a hyperplane (unit normal) within this distance, relative
+# to 1 + the largest coordinate: far above the rounding of a vertex carried
+# through a few dozen cuts, far below any feature the search resolves.
+VERTEX_TOL = 1e-9
+
+
+def vertex_eps(V: np.ndarray) -> float:
+    """``VERTEX_TOL`` on the scale of the vertices ``V``."""
+    return VERTEX_TOL * (1.0 + np.abs(V).max())
+
+
+def distinct_vertices(V: np.ndarray) -> np.ndarray:
+    """``V`` without repeats (qhull lists a vertex on more than ``n`` facets once per facet of its dual)."""
+    if V.shape[0] < 2:
+        return V
+    eps = vertex_eps(V)
+    near = np.abs(V[:, None, :] - V[None, :, :]).max(axis=2) <= eps
+    return V[~np.triu(near, 1).any(axis=0)]
+
+
+def cut_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray,
+                 eps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices of the two parts of a bounded polytope cut by a hyperplane (one double-description step).
+
+    Parameters
+    ----------
+    V : ndarray
+        The vertices of ``{x : G x + g <= 0}`` (unit-normal rows), each once.
+    G, g : ndarray
+    vals : ndarray
+        ``a . x + c`` (unit ``a``) at the vertices.
+    eps : float, optional
+        Distance within which a point lies on a hyperplane; default
+        ``VERTEX_TOL`` relative to ``1 + max |V|``.
+
+    Returns
+    -------
+    (V_minus, V_plus)
+        Vertices of the parts where ``a . x + c <= 0`` and ``>= 0``: the old
+        vertices of each side (those on the hyperplane in both) and one new
+        vertex where each edge crosses it. Two vertices span an edge when
+        the rows tight at both have rank ``n - 1``; the combinatorial test
+        (at least ``n - 1`` common tight rows and no third vertex tight on
+        all of them) decides all but degenerate pairs, which get the rank.
+    """
+    eps = vertex_eps(V) if eps is None else eps
+    if use_compiled(V.shape[1]):
+        minus, plus, done = kernel("cut")(V, G, g, np.ascontiguousarray(vals), eps)
+        if done:
+            return minus, plus
+    return _cut_numpy(V, G, g, vals, eps)
+
+
+def _cut_numpy(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray,
+               eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cut_vertices` in numpy: the path without numba, and for pairs that need the rank test."""
+    n = V.shape[1]
+    neg, pos = vals < -eps, vals > eps
+    if not (neg.any() and pos.any()):
+        return V[~pos], V[~neg]
+    on = (np.abs(V @ G.T + g) <= eps).astype(np.float64)
+    iu, iw = np.nonzero(on[neg] @ on[pos].T >= n - 1)
+    masks = on[neg][iu] * on[pos][iw]
+    holders = (on @ masks.T == masks.sum(axis=1)).sum(axis=0)
+    edge = holders == 2
+    for e in np.flatnonzero(~edge):  # near-duplicate vertices: do the common rows meet in a line?
+        rows = G[masks[e] > 0]
+        edge[e] = n == 1 or (len(rows) >= n - 1 and np.linalg.svd(rows, compute_uv=False)[n - 2] > 1e-9)
+    Vn, Vp = V[neg][iu[edge]], V[pos][iw[edge]]
+    sn, sp = vals[neg][iu[edge]], vals[pos][iw[edge]]
+    new = Vn + (sn / (sn - sp))[:, None] * (Vp - Vn)
+    return np.vstack([V[~pos], new]), np.vstack([V[~neg], new])
+
+
+def inradius_bounds(V: np.ndarray, G: np.ndarray, g: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """Bounds on the inradius of the bounded polytope ``{x : G x + g <= 0}`` (unit rows) with vertices ``V``.
+
+    Returns ``(low, high, centre)``: ``low`` is the distance from the
+    vertices' centroid ``centre`` to the nearest row (a ball that fits),
+    ``high`` half the polytope's least width along a row normal (no ball
+    is wider than any width).
+    """
+    if V.shape[0] == 0:
+        return 0.0, 0.0, np.zeros(G.shape[1])
+    centre = V.mean(axis=0)
+    low = float(-(G @ centre + g).max())
+    proj = V @ G.T
+    high = float((proj.max(axis=0) - proj.min(axis=0)).min()) / 2 if len(g) else np.inf
+    return low, high, centre
+
+
+
+def split_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, a: np.ndarray, c: float,
+                   vals: np.ndarray) -> tuple[tuple, tuple]:
+    """:func:`cut_vertices` by ``a . x + c`` (unit ``a``), with :func:`inradius_bounds` of both parts.
+
+    Returns ``((V_minus, low, high, centre), (V_plus, low, high, centre))``.
+    """
+    eps = vertex_eps(V)
+    if use_compiled(V.shape[1]):
+        minus, plus, done, b_minus, b_plus = kernel("split")(V, G, g, np.ascontiguousarray(a), float(c),
+                                                              np.ascontiguousarray(vals), eps)
+        if done:
+            return (minus, *b_minus), (plus, *b_plus)
+    minus, plus = _cut_numpy(V, G, g, vals, eps)  # not cut_vertices: the compiled cut just declined
+    return ((minus, *inradius_bounds(minus, np.vstack([G, a]), np.append(g, c))),
+            (plus, *inradius_bounds(plus, np.vstack([G, -a]), np.append(g, -c))))
+
+
+
+@lru_cache(maxsize=256)
+def subsets(k: int, size: int) -> np.ndarray:
+    """Every ``size``-subset of ``range(k)``, one per row, in lexicographic order."""
+    return np.array(list(combinations(range(k), size)), dtype=np.intp).reshape(-1, size)
+

@@ -1,0 +1,38 @@
+"""The MILP method: one big-M model per disjunct minimising the constraint violation.
+
+The independent second answer beside the region search (``--method milp``).
+Owns only the reading of the MILP's answer as a verdict; the model is
+:mod:`shallowrelu.milp`'s.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..milp import least_violation
+from ..network import ReLUNetwork
+from .result import Verdict, meets
+from .vnnlib import Term
+
+# The MILP proves a disjunct empty when no input violates it by less than
+# this (relative to 1 + max |e|); HiGHS keeps MIP constraints to about 1e-6,
+# so an infeasible model with this cutoff is not a rounding artefact.
+MILP_PROOF_MARGIN = 1e-5
+
+
+def milp_term(net: ReLUNetwork, term: Term, deadline: float) -> tuple[Verdict, np.ndarray | None]:
+    """One disjunct decided by the MILP: its least violation, then the forward pass on the minimiser."""
+    left = deadline - time.time()
+    if left <= 0:
+        return Verdict.TIMEOUT, None
+    margin = MILP_PROOF_MARGIN * (1.0 + float(np.max(np.abs(term.e), initial=0.0)))
+    res = least_violation(net, term.lo, term.hi, term.C, term.e, cutoff=margin,
+                          time_limit=None if np.isinf(left) else left)
+    if res.status != "optimal":
+        return Verdict.TIMEOUT, None
+    if res.value > margin:
+        return Verdict.UNSAT, None
+    x = np.clip(res.x, term.lo, term.hi)
+    return (Verdict.SAT, x) if meets(net, term, x[None])[0] else (Verdict.UNKNOWN, None)

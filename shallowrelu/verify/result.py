@@ -1,0 +1,67 @@
+"""What a verification answers: the verdict words, the result record, and the witness check.
+
+Owns :class:`Verdict` (mapped to the VNN-COMP words in one place),
+:class:`VerifyResult` with its JSON and VNN-COMP renderings, and
+:func:`meets`: a counterexample counts only when the deep network's forward
+pass confirms it. Every method of this package reports through these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from ..network import ReLUNetwork
+from .vnnlib import Term
+
+# A counterexample must meet the output constraints to this (absolute) slack.
+WITNESS_SLACK = 1e-9
+
+
+class Verdict(Enum):
+    """Verdict words as VNN-COMP writes them; the property describes the unsafe set."""
+
+    SAT = "sat"          # a counterexample exists: the safety property is violated
+    UNSAT = "unsat"      # no input meets the unsafe constraints: the property holds
+    TIMEOUT = "timeout"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The answer, with a confirmed counterexample for ``sat``."""
+
+    verdict: Verdict
+    seconds: float
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+    regions: int = 0
+    pruned: int = 0
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        out = {"verdict": self.verdict.value, "seconds": self.seconds, "regions_checked": self.regions,
+               "nodes_pruned": self.pruned}
+        if self.x is not None:
+            out["counterexample"] = {"x": self.x.tolist(), "y": self.y.tolist()}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+    def vnncomp_text(self) -> str:
+        """The VNN-COMP result file: the verdict, then the witness for ``sat``."""
+        if self.verdict is not Verdict.SAT:
+            return self.verdict.value + "\n"
+        pairs = ([f"(X_{i} {float(v)!r})" for i, v in enumerate(self.x)]
+                 + [f"(Y_{j} {float(v)!r})" for j, v in enumerate(self.y)])
+        return "sat\n(" + "\n".join(pairs) + ")\n"
+
+
+
+def meets(net: ReLUNetwork, term: Term, X: np.ndarray) -> np.ndarray:
+    """Which rows of ``X`` lie in the term's box and give outputs meeting its constraints."""
+    Y = net(X)
+    inside = np.all((X >= term.lo) & (X <= term.hi), axis=1)
+    return inside & np.all(Y @ term.C.T <= term.e + WITNESS_SLACK, axis=1)
