@@ -165,3 +165,92 @@ def layer_bounds(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray) -> list[tuple
     W, b = net.layers[0]
     pre, _, _ = _propagate(W, b, np.asarray(lo, float), np.asarray(hi, float), list(net.layers[1:]), [])
     return pre
+
+
+
+def _relax_batch(lower: np.ndarray, upper: np.ndarray):
+    """:func:`_relaxation` for many boxes at once; rows are boxes."""
+    dead, live = upper <= 0, lower >= 0
+    mid = ~dead & ~live
+    width = np.where(mid, upper - lower, 1.0)
+    up_slope = np.where(live, 1.0, np.where(mid, upper / width, 0.0))
+    up_icpt = np.where(mid, -up_slope * lower, 0.0)
+    lo_slope = np.where(live | (mid & (upper > -lower)), 1.0, 0.0)
+    return lo_slope, up_slope, up_icpt, mid
+
+
+def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray, hi: np.ndarray,
+               C: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sound lower bounds of ``C y - e`` over many input boxes at once (CROWN, batched).
+
+    The bounds of :func:`linear_bounds` for a whole network, for ``B`` boxes
+    in one set of matrix products: every hidden layer's pre-activations are
+    bounded by a backward pass to the input through the relaxations of the
+    layers below (the better of that and interval arithmetic), then the
+    rows of ``C`` the same way.
+
+    Parameters
+    ----------
+    layers : sequence of (W, b)
+        The network, the last layer without relu.
+    lo, hi : ndarray, shape (B, n)
+        The boxes.
+    C : ndarray, shape (k, m)
+    e : ndarray, shape (k,)
+
+    Returns
+    -------
+    low : ndarray, shape (B, k)
+        Sound lower bounds of ``C y - e`` over each box (up to float rounding,
+        which callers cover with a margin).
+    coef : ndarray, shape (B, k, n)
+        The input coefficients of the linear function each bound is the
+        minimum of: how much each coordinate's width costs the bound.
+    unstable : ndarray of int, shape (B,)
+        Relus whose sign the bounds leave open on each box.
+    """
+    B = lo.shape[0]
+    relax: list[tuple] = []
+    unstable = np.zeros(B, dtype=np.int64)
+
+    def backward(Lam: np.ndarray, c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        # Lam (B, r, width of layer k): lower bound of Lam @ relu(z_k) + c over each box
+        r = Lam.shape[1]
+        while True:
+            lo_s, up_s, up_i, _ = relax[k]
+            neg = np.minimum(Lam, 0.0)
+            Lam_z = np.maximum(Lam, 0.0) * lo_s[:, None, :] + neg * up_s[:, None, :]
+            c = c + np.einsum("brj,bj->br", neg, up_i)
+            W, b = layers[k]
+            # one matrix product for every box: (B r, width) @ (width, width below)
+            Lam, c, k = (Lam_z.reshape(-1, W.shape[0]) @ W).reshape(B, r, -1), c + Lam_z @ b, k - 1
+            if k < 0:
+                return np.where(Lam > 0, Lam * lo[:, None, :], Lam * hi[:, None, :]).sum(axis=2) + c, Lam
+
+    Wp, Wn = np.maximum(layers[0][0], 0.0), np.minimum(layers[0][0], 0.0)
+    ilo, ihi = lo @ Wp.T + hi @ Wn.T + layers[0][1], hi @ Wp.T + lo @ Wn.T + layers[0][1]
+    lower, upper = ilo, ihi  # the first layer's bounds are exact
+    for k in range(1, len(layers)):
+        relax.append(_relax_batch(lower, upper))
+        unstable += relax[-1][3].sum(axis=1)
+        W, b = layers[k]
+        Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
+        hlo, hhi = np.maximum(lower, 0.0), np.maximum(upper, 0.0)
+        ilo, ihi = hlo @ Wp.T + hhi @ Wn.T + b, hhi @ Wp.T + hlo @ Wn.T + b
+        if k == len(layers) - 1:
+            break
+        # A backward pass only for the neurons interval arithmetic leaves open in some box.
+        rows = np.flatnonzero(((ilo < 0) & (ihi > 0)).any(axis=0))
+        lower, upper = ilo, ihi
+        if rows.size:
+            Wr, br = W[rows], b[rows]
+            both, _ = backward(np.broadcast_to(np.vstack([Wr, -Wr]), (B, 2 * rows.size, W.shape[1])),
+                               np.broadcast_to(np.concatenate([br, -br]), (B, 2 * rows.size)), k - 1)
+            lower, upper = ilo.copy(), ihi.copy()
+            lower[:, rows] = np.maximum(both[:, :rows.size], ilo[:, rows])
+            upper[:, rows] = np.minimum(-both[:, rows.size:], ihi[:, rows])
+    W, b = layers[-1]
+    low, coef = backward(np.broadcast_to(C @ W, (B,) + (C.shape[0], W.shape[1])),
+                         np.broadcast_to(C @ b - e, (B, C.shape[0])), len(layers) - 2)
+    Cp, Cn = np.maximum(C, 0.0), np.minimum(C, 0.0)
+    return np.maximum(low, ilo @ Cp.T + ihi @ Cn.T - e), coef, unstable

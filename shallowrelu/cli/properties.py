@@ -43,8 +43,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     res = verify(net, prop, timeout=args.timeout, method=args.method, jobs=args.jobs, backend=args.backend)
     if args.output:
         atomic_write_text(args.output, res.vnncomp_text())
-    lines = [f"{res.verdict.value} ({res.seconds:.2f} s; {res.regions} regions checked by LP, "
-             f"{res.pruned} branches closed by bounds{'; ' + res.note if res.note else ''})"]
+    lines = [f"{res.verdict.value} ({res.seconds:.2f} s; decided by {res.decided_by or 'nothing'}; {res.boxes} boxes "
+             f"bounded, {res.regions} regions checked by LP, {res.pruned} branches closed by bounds"
+             f"{'; ' + res.note if res.note else ''})"]
     if res.x is not None:
         lines.append(f"counterexample x = {res.x.tolist()}")
         lines.append(f"               y = {res.y.tolist()}")
@@ -65,16 +66,18 @@ def add_bounds(sub) -> None:
 def add_verify(sub) -> None:
     """The ``verify`` command and its options."""
     p = sub.add_parser("verify", help="decide a VNN-LIB property: sat (with a counterexample), unsat, timeout",
-                       description="Decide a VNN-LIB property (it describes the unsafe set) by a branch-and-bound "
-                                   "over the activation regions of the property's input boxes. Exit status 0 "
-                                   "whatever the verdict.",
+                       description="Decide a VNN-LIB property (it describes the unsafe set): a gradient attack "
+                                   "and a walk over regions look for a counterexample, then a branch-and-bound over "
+                                   "input sub-boxes (batched CROWN bounds) races the exact search over the "
+                                   "activation regions. Exit status 0 whatever the verdict.",
                        epilog="example: shallowrelu verify net.onnx prop.vnnlib --timeout 60 -o result.txt --json")
     p.add_argument("net", metavar="NET", help="network (.onnx, .nnet or .npz)")
     p.add_argument("prop", metavar="PROP", help="VNN-LIB property (.vnnlib)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds before answering timeout")
-    p.add_argument("--method", choices=METHODS, default="tree",
-                   help="tree: branch-and-bound over regions (default); milp: one big-M MILP per disjunct, "
-                        "the independent second method")
+    p.add_argument("--method", choices=METHODS, default="bab",
+                   help="bab: falsify, then input splitting raced against the region search (default); tree: "
+                        "branch-and-bound over regions only; milp: one big-M MILP per disjunct, the independent "
+                        "second method")
     add_jobs(p)
     p.add_argument("-o", "--output", metavar="RESULT", help="write the VNN-COMP result file here")
     add_common(p)

@@ -31,7 +31,15 @@ class Verdict(Enum):
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """The answer, with a confirmed counterexample for ``sat``."""
+    """The answer, with a confirmed counterexample for ``sat``.
+
+    ``decided_by`` says what settled it: ``falsified`` (random points, the
+    gradient attack or the region walk found the counterexample),
+    ``bound`` (the bound of the whole box closed it), ``input split``
+    (sub-boxes closed by bounds, small ones by the region search),
+    ``region search`` or ``MILP`` (those methods alone). ``boxes`` counts the
+    boxes bounded, ``exact_boxes`` those handed to the region search.
+    """
 
     verdict: Verdict
     seconds: float
@@ -40,10 +48,15 @@ class VerifyResult:
     regions: int = 0
     pruned: int = 0
     note: str = ""
+    decided_by: str = ""
+    boxes: int = 0
+    exact_boxes: int = 0
 
     def as_dict(self) -> dict:
+        """JSON-ready: the verdict, how it was reached (``decided_by``) and the work it took."""
         out = {"verdict": self.verdict.value, "seconds": self.seconds, "regions_checked": self.regions,
-               "nodes_pruned": self.pruned}
+               "nodes_pruned": self.pruned, "decided_by": self.decided_by, "boxes": self.boxes,
+               "exact_boxes": self.exact_boxes}
         if self.x is not None:
             out["counterexample"] = {"x": self.x.tolist(), "y": self.y.tolist()}
         if self.note:
@@ -57,7 +70,6 @@ class VerifyResult:
         pairs = ([f"(X_{i} {float(v)!r})" for i, v in enumerate(self.x)]
                  + [f"(Y_{j} {float(v)!r})" for j, v in enumerate(self.y)])
         return "sat\n(" + "\n".join(pairs) + ")\n"
-
 
 
 def meets(net: ReLUNetwork, term: Term, X: np.ndarray) -> np.ndarray:
