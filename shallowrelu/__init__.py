@@ -1,27 +1,79 @@
-"""shallowrelu: exact activation regions of ReLU networks and their three-layer form."""
+"""shallowrelu: exact activation regions of ReLU networks and their three-layer form.
 
-from .builder import (EquivalenceReport, ExtendedRealError, FaceLattice, ShallowNetwork, build_shallow,
-                      check_equivalence, ext_affine, face_lattice)
-from .catalogue import Catalogue, Certificate, Region
-from .enumerator import enumerate_regions
-from .explain import Explanation, counterfactual, explain
-from .milp import OutputBounds, PatternCount, count_patterns, output_bounds
-from .errors import (CatalogueFormatError, DomainError, NetworkFormatError, ShallowReLUError,
-                     SolverError)
-from .io import example_path, from_torch, load_network, network_from_arrays, save_network
-from .network import ReLUNetwork
-from .polytope import Box, Polytope
-from .tolerances import Tolerances
-from .verify import Property, Verdict, VerifyResult, VnnlibError, load_vnnlib, parse_vnnlib, verify
+The names of the public API are loaded on first use, so that ``import
+shallowrelu`` and ``shallowrelu --help`` cost almost nothing and a command
+pays only for the modules it runs (``verify`` never loads the shallow
+network's scipy.sparse, ``enumerate`` never loads PuLP).
+"""
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-__all__ = [
-    "Box", "Catalogue", "CatalogueFormatError", "Certificate", "DomainError", "EquivalenceReport",
-    "Explanation", "ExtendedRealError", "FaceLattice", "NetworkFormatError", "OutputBounds", "PatternCount",
-    "Polytope", "ReLUNetwork", "Region", "ShallowNetwork", "ShallowReLUError", "SolverError", "Tolerances",
-    "build_shallow", "check_equivalence", "count_patterns", "counterfactual", "enumerate_regions",
-    "example_path", "explain", "ext_affine", "face_lattice", "from_torch", "load_network", "network_from_arrays",
-    "output_bounds", "save_network", "Property", "Verdict", "VerifyResult", "VnnlibError", "load_vnnlib",
-    "parse_vnnlib", "verify",
-]
+import importlib
+import sys
+import types
+
+# Each public name and the module it comes from.
+_EXPORTS = {
+    "EquivalenceReport": ".builder", "ExtendedRealError": ".builder", "FaceLattice": ".builder",
+    "ShallowNetwork": ".builder", "build_shallow": ".builder", "check_equivalence": ".builder",
+    "ext_affine": ".builder", "face_lattice": ".builder",
+    "Catalogue": ".catalogue", "Certificate": ".catalogue", "Region": ".catalogue",
+    "enumerate_regions": ".enumerator",
+    "Explanation": ".explain", "counterfactual": ".explain", "explain": ".explain",
+    "OutputBounds": ".milp", "PatternCount": ".milp", "count_patterns": ".milp", "output_bounds": ".milp",
+    "CatalogueFormatError": ".errors", "DomainError": ".errors", "NetworkFormatError": ".errors",
+    "ShallowReLUError": ".errors", "SolverError": ".errors",
+    "example_path": ".io", "from_torch": ".io", "load_network": ".io", "network_from_arrays": ".io",
+    "save_network": ".io",
+    "ReLUNetwork": ".network",
+    "Box": ".polytope", "Polytope": ".polytope",
+    "Tolerances": ".tolerances",
+    "Property": ".verify", "Verdict": ".verify", "VerifyResult": ".verify", "VnnlibError": ".verify",
+    "load_vnnlib": ".verify", "parse_vnnlib": ".verify", "verify": ".verify",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+
+def _version() -> str:
+    """The installed package's version, from its metadata (pyproject.toml is the one source)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("shallowrelu")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
+def __getattr__(name: str):
+    if name == "__version__":
+        globals()[name] = _version()
+        return globals()[name]
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'shallowrelu' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+class _Package(types.ModuleType):
+    """Keeps the functions ``verify`` and ``explain`` where Python would put the subpackages of those names.
+
+    Importing the subpackage ``shallowrelu.verify`` sets the attribute
+    ``shallowrelu.verify`` to it; the public API has always had the function
+    there, so a submodule never replaces an exported name (it stays in
+    ``sys.modules``, where ``from shallowrelu.verify import ...`` finds it).
+    """
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, types.ModuleType) and name in _EXPORTS and value.__name__ == f"{__name__}.{name}":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -15,15 +15,18 @@ its MILP through :mod:`shallowrelu.milp`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .builder import ShallowNetwork
 from .catalogue import DOMAIN_FACET, Catalogue
+from .choices import COUNTERFACTUAL_METHODS
 from .errors import DomainError
-from .milp import nearest_label_change
 from .polytope.lp import nearest_point
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
+
+if TYPE_CHECKING:  # only named in annotations: building the network (scipy.sparse) is the caller's
+    from .builder import ShallowNetwork
 
 # A counterfactual must beat every other label by this much, so that the
 # point found really has the new label (ties go to the lower index in argmax).
@@ -162,7 +165,6 @@ def _counterfactual_at(point: np.ndarray, x: np.ndarray, label: int, norm: str,
     return Counterfactual(point=point, label=label, distance=dist, norm=norm, changed=changed, method=method)
 
 
-COUNTERFACTUAL_METHODS = ("catalogue", "milp")
 
 
 def counterfactual_milp(cat: Catalogue, x: np.ndarray, label: int) -> Counterfactual | None:
@@ -170,6 +172,8 @@ def counterfactual_milp(cat: Catalogue, x: np.ndarray, label: int) -> Counterfac
     if cat.hull.flat:
         raise DomainError("the MILP counterfactual needs a full-dimensional domain")
     x = np.asarray(x, dtype=np.float64).reshape(1, -1)
+    from .milp import nearest_label_change  # PuLP only when asked for
+
     found = nearest_label_change(cat.network, cat.hull.domain, x[0], label)
     if found is None:
         return None

@@ -260,3 +260,41 @@ def assert_chunks_agree(partial, full):
                                       full.table.interior[at:at + count])
         start += count
     assert start == len(partial)
+
+
+def test_version_comes_from_the_package_metadata():
+    from importlib.metadata import version
+
+    proc = subprocess.run([sys.executable, "-m", "shallowrelu", "--version"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"shallowrelu {version('shallowrelu')}"
+    assert sr.__version__ == version("shallowrelu")
+
+
+HEAVY = ("scipy.sparse", "scipy.spatial", "pulp", "highspy", "onnx", "numba", "matplotlib", "torch")
+
+
+@pytest.mark.parametrize("code,allowed", [
+    ("import shallowrelu", ()),
+    ("from shallowrelu.cli import main; main(['--help'])", ()),
+    # verify on a tiny ONNX net: the solver and the ONNX reader, nothing of the shallow network or the MILP
+    ("from shallowrelu.cli import main; main(['verify', r'{onnx}', r'{prop}'])", ("highspy", "onnx", "scipy.spatial")),
+])
+def test_start_up_imports_only_what_the_command_runs(code, allowed):
+    code = code.format(onnx=DATA / "test_nano.onnx", prop=DATA / "test_nano.vnnlib")
+    probe = (f"import sys\ntry:\n    {code}\nexcept SystemExit:\n    pass\n"
+             f"print('LOADED', *[m for m in {HEAVY!r} if m in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(proc.stdout.strip().splitlines()[-1].split()[1:])
+    assert loaded <= set(allowed), loaded
+
+
+def test_the_lazy_api_keeps_every_name_and_the_functions_named_like_subpackages():
+    code = "import shallowrelu as sr, shallowrelu.verify.api, shallowrelu.explain\n"
+    proc = subprocess.run([sys.executable, "-c", code +
+                           "assert all(getattr(sr, n) is not None for n in sr.__all__)\n"
+                           "assert callable(sr.verify) and callable(sr.explain) and sr.verify.__name__ == 'verify'\n"
+                           "print(len(sr.__all__))"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) == 40

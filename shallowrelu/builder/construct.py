@@ -19,12 +19,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..catalogue import Catalogue
+from ..choices import SHALLOW_MODES
 from ..errors import ShallowReLUError
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from .faces import face_lattice
 from .shallow import ShallowNetwork
 
-MODES = ("faces", "cells")
+MODES = SHALLOW_MODES
 
 
 class _Hyperplanes:

@@ -14,18 +14,20 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..catalogue import FORMAT as CATALOGUE_FORMAT
-from ..catalogue import Catalogue, ChunkLog
-from ..enumerator import BACKENDS, enumerate_regions
+from ..choices import BACKENDS
 from ..errors import ShallowReLUError
 from ..io import load_network
 from ..io.files import read_npz
 from ..network import ReLUNetwork
 from ..polytope import Box, Domain, Polytope
 from ..tolerances import Tolerances
+
+if TYPE_CHECKING:  # the commands import what they run when they run it: --help loads no solver
+    from ..catalogue import Catalogue
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_SOLVER, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -150,12 +152,15 @@ def search_options(args: argparse.Namespace) -> Tolerances:
 
 
 def enumerate_from_args(net: ReLUNetwork, args: argparse.Namespace, resume: Catalogue | None = None,
-               log_path: str | None = None) -> Catalogue:
+                        log_path: str | None = None) -> Catalogue:
     """Enumerate over the domain options; with ``log_path``, stream finished subtrees there.
 
     The log is opened only after every option has been checked, so a usage
     error never touches it.
     """
+    from ..catalogue import ChunkLog
+    from ..enumerator import enumerate_regions
+
     tol = search_options(args)
     domain = domain_from_args(args)
     log = None if log_path is None else ChunkLog(log_path, keep=resume is not None)
@@ -202,6 +207,9 @@ def summary_lines(name: str, cat: Catalogue) -> list[str]:
 
 def network_or_catalogue(path: str) -> ReLUNetwork | Catalogue:
     """The file at ``path``: a saved catalogue, or else a network."""
+    from ..catalogue import FORMAT as CATALOGUE_FORMAT
+    from ..catalogue import Catalogue
+
     if Path(path).suffix.lower() == ".npz" and Path(path).is_file():
         data = read_npz(path, UsageError, "network or catalogue")
         if str(data.get("format", "")) == CATALOGUE_FORMAT:
@@ -211,6 +219,8 @@ def network_or_catalogue(path: str) -> ReLUNetwork | Catalogue:
 
 def catalogue_for(args: argparse.Namespace) -> tuple[ReLUNetwork, Catalogue]:
     """NET is a network (enumerated here over the domain options) or a saved catalogue."""
+    from ..catalogue import Catalogue
+
     found = network_or_catalogue(args.net)
     if isinstance(found, Catalogue):
         if domain_from_args(args) is not None:

@@ -6,18 +6,18 @@ import argparse
 
 import numpy as np
 
-from ..builder import build_shallow, check_equivalence
-from ..enumerator import enumerate_regions
-from ..explain import explain, report_lines
 from ..io import example_path, load_network
-from ..milp import output_bounds
 from ..polytope import Box
-from ..verify import METHODS, verify
-from ..verify.vnnlib import parse_vnnlib
 from .common import EXIT_CHECK_FAILED, EXIT_OK, summary_lines
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from ..builder import build_shallow, check_equivalence
+    from ..enumerator import enumerate_regions
+    from ..explain import explain, report_lines
+    from ..milp import output_bounds
+    from ..verify import METHODS, parse_vnnlib, verify
+
     path = example_path()
     net = load_network(path)
     print(f"example network {path.name}: {net.n_inputs} inputs, hidden {list(net.hidden_sizes)}, "

@@ -32,11 +32,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Exact activation regions of ReLU networks and their three-layer form.",
         epilog="exit codes: 0 ok, 1 bad input, 2 usage error, 3 solver failure, 4 check found a difference, "
                "130 interrupted")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (add_enumerate, add_convert, add_check, add_explain, add_stats, add_plot, add_bounds, add_verify,
                 add_demo):
         add(sub)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed package's version, read from its metadata only when asked."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        import shallowrelu
+
+        print(f"shallowrelu {shallowrelu.__version__}")
+        parser.exit()
 
 
 def _merge_negative_values(argv: list[str]) -> list[str]:

@@ -10,16 +10,16 @@ import argparse
 
 import numpy as np
 
+from ..choices import VERIFY_METHODS
 from ..io import load_network
 from ..io.files import atomic_write_text
-from ..milp import output_bounds
-from ..verify import METHODS, verify
-from ..verify.vnnlib import load_vnnlib
 from .common import (EXIT_OK, UsageError, add_common, add_jobs, check_jobs, check_output, domain_from_args, emit,
                      search_options, subcommand)
 
 
 def cmd_bounds(args: argparse.Namespace) -> int:
+    from ..milp import output_bounds
+
     search_options(args)
     net = load_network(args.net)
     outputs = range(net.n_outputs) if args.output_index is None else [args.output_index]
@@ -34,6 +34,8 @@ def cmd_bounds(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from ..verify import load_vnnlib, verify
+
     check_output(args.output)
     check_jobs(args)
     if args.timeout is not None and not args.timeout > 0:
@@ -74,7 +76,7 @@ def add_verify(sub) -> None:
     p.add_argument("net", metavar="NET", help="network (.onnx, .nnet or .npz)")
     p.add_argument("prop", metavar="PROP", help="VNN-LIB property (.vnnlib)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds before answering timeout")
-    p.add_argument("--method", choices=METHODS, default="bab",
+    p.add_argument("--method", choices=VERIFY_METHODS, default="bab",
                    help="bab: falsify, then input splitting raced against the region search (default); tree: "
                         "branch-and-bound over regions only; milp: one big-M MILP per disjunct, the independent "
                         "second method")

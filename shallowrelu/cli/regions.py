@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..catalogue import Catalogue, ChunkLog
 from ..io import load_network
-from ..milp import count_patterns
 from ..network import ReLUNetwork
-from ..plot import plot_partition, slice_network
-from ..stats import catalogue_stats, write_table
-from ..explain import explain
+
+if TYPE_CHECKING:
+    from ..catalogue import Catalogue
 from .common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_SOLVER, NET_OR_CATALOGUE, PART_SUFFIX, UsageError,
                      catalogue_for, check_output, domain_from_args, emit, enumerate_from_args, floats,
                      network_or_catalogue, npy_vector, search_options, subcommand, summary_lines)
@@ -59,6 +58,8 @@ def cmd_enumerate(args: argparse.Namespace) -> int:
 
 def _resume_from(args: argparse.Namespace) -> Catalogue:
     """The interrupted run behind ``-o``: its chunk log if there is one, else the catalogue itself."""
+    from ..catalogue import Catalogue, ChunkLog
+
     if not args.output:
         raise UsageError("--resume continues the run that writes the -o file; give -o")
     part = Path(args.output + PART_SUFFIX)
@@ -70,6 +71,8 @@ def _resume_from(args: argparse.Namespace) -> Catalogue:
 
 
 def _enumerate_milp(net: ReLUNetwork, args: argparse.Namespace) -> int:
+    from ..milp import count_patterns
+
     search_options(args)
     if args.output:
         raise UsageError("-o writes a catalogue, which the tree search builds; drop -o with --method milp")
@@ -85,6 +88,8 @@ def _enumerate_milp(net: ReLUNetwork, args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from ..stats import catalogue_stats, write_table
+
     if args.output and Path(args.output).suffix not in (".csv", ".parquet"):
         raise UsageError(f"{args.output}: the table must end in .csv or .parquet")
     check_output(args.output)
@@ -110,6 +115,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    from ..catalogue import Catalogue
+    from ..explain import explain
+    from ..plot import plot_partition, slice_network
+
     check_output(args.output)
     if args.slice:
         origin, d1, d2 = (npy_vector(p) for p in args.slice)

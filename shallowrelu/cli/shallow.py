@@ -11,13 +11,14 @@ import json
 import time
 from pathlib import Path
 
-from ..builder import MODES, ShallowNetwork, build_shallow, check_equivalence
-from ..explain import COUNTERFACTUAL_METHODS, explain, report_lines
+from ..choices import COUNTERFACTUAL_METHODS, SHALLOW_MODES
 from .common import (EXIT_CHECK_FAILED, EXIT_OK, NET_OR_CATALOGUE, catalogue_for, check_output, emit,
                      points_from_args, subcommand)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from ..builder import build_shallow
+
     check_output(args.output)
     _, cat = catalogue_for(args)
     start = time.perf_counter()
@@ -40,6 +41,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from ..builder import ShallowNetwork, check_equivalence
+
     net, cat = catalogue_for(args)
     shallow = ShallowNetwork.load(args.shallow)
     start = time.perf_counter()
@@ -55,6 +58,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from ..builder import build_shallow
+    from ..explain import explain, report_lines
+
     net, cat = catalogue_for(args)
     X = points_from_args(args, net.n_inputs)
     shallow = build_shallow(cat) if args.shallow_gates else None
@@ -74,7 +80,7 @@ def add_convert(sub) -> None:
                     "Build the shallow network of NET (a network, enumerated over the domain options, "
                     "or a saved catalogue).",
                     "shallowrelu convert net.npz --box=-1,1 --mode faces -o shallow.npz", NET_OR_CATALOGUE)
-    p.add_argument("--mode", choices=MODES, default="faces",
+    p.add_argument("--mode", choices=SHALLOW_MODES, default="faces",
                    help="faces: exact everywhere (default); cells: the paper's, sums on shared boundaries")
     p.add_argument("-o", "--output", metavar="SHALLOW", required=True, help="write the shallow network here (.npz)")
 

@@ -17,11 +17,10 @@ from contextlib import ExitStack
 from typing import Iterator
 
 from ..catalogue import RegionTable
+from ..choices import BACKENDS  # noqa: F401 - re-exported: where the subtrees run
 from .interrupts import interrupts_held
 from .search import Node, Search, Stats
 
-# Where the subtrees run: processes of this machine, or tasks of a Ray cluster.
-BACKENDS = ("local", "ray")
 
 _worker: Search | None = None
 _worker_error: Exception | None = None

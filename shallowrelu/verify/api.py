@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from ..choices import VERIFY_METHODS
 from ..enumerator import search_regions
 from ..errors import ShallowReLUError, SolverError
 from ..network import ReLUNetwork
@@ -25,7 +26,7 @@ from .result import Verdict, VerifyResult, meets
 from .tree import Found, OutOfTime, TreeHooks
 from .vnnlib import Property
 
-METHODS = ("bab", "tree", "milp")
+METHODS = VERIFY_METHODS
 # Region walks per disjunct, from the attack's best points (each a few LPs).
 _WALKS = 8
 

@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 
-from ..milp import least_violation
 from ..network import ReLUNetwork
 from .result import Verdict, meets
 from .vnnlib import Term
@@ -24,6 +23,8 @@ MILP_PROOF_MARGIN = 1e-5
 
 def milp_term(net: ReLUNetwork, term: Term, deadline: float) -> tuple[Verdict, np.ndarray | None]:
     """One disjunct decided by the MILP: its least violation, then the forward pass on the minimiser."""
+    from ..milp import least_violation  # PuLP only for this method
+
     left = deadline - time.time()
     if left <= 0:
         return Verdict.TIMEOUT, None

@@ -1,0 +1,14 @@
+"""The names of the choices the API and the command line share, in one place that imports nothing.
+
+The command line builds its parser from these without loading the modules
+that implement them, so ``shallowrelu --help`` stays instant.
+"""
+
+# Where the subtrees of a search run: processes of this machine, or tasks of a Ray cluster.
+BACKENDS = ("local", "ray")
+# The two constructions of the shallow network (DESIGN.md section 2).
+SHALLOW_MODES = ("faces", "cells")
+# How verify decides a property.
+VERIFY_METHODS = ("bab", "tree", "milp")
+# How explain finds the nearest input with another label.
+COUNTERFACTUAL_METHODS = ("catalogue", "milp")
