@@ -203,9 +203,11 @@ def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray
     low : ndarray, shape (B, k)
         Sound lower bounds of ``C y - e`` over each box (up to float rounding,
         which callers cover with a margin).
-    coef : ndarray, shape (B, k, n)
-        The input coefficients of the linear function each bound is the
-        minimum of: how much each coordinate's width costs the bound.
+    coef, const : ndarray, shapes (B, k, n) and (B, k)
+        The linear lower bound itself: ``C y - e >= coef . x + const`` on each
+        box (``low`` is its minimum, or the interval bound where that is
+        higher). How much each coordinate's width costs the bound; and,
+        combined over the rows, what :func:`combined_lower` maximises.
     unstable : ndarray of int, shape (B,)
         Relus whose sign the bounds leave open on each box.
     """
@@ -225,7 +227,7 @@ def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray
             # one matrix product for every box: (B r, width) @ (width, width below)
             Lam, c, k = (Lam_z.reshape(-1, W.shape[0]) @ W).reshape(B, r, -1), c + Lam_z @ b, k - 1
             if k < 0:
-                return np.where(Lam > 0, Lam * lo[:, None, :], Lam * hi[:, None, :]).sum(axis=2) + c, Lam
+                return np.where(Lam > 0, Lam * lo[:, None, :], Lam * hi[:, None, :]).sum(axis=2) + c, Lam, c
 
     Wp, Wn = np.maximum(layers[0][0], 0.0), np.minimum(layers[0][0], 0.0)
     ilo, ihi = lo @ Wp.T + hi @ Wn.T + layers[0][1], hi @ Wp.T + lo @ Wn.T + layers[0][1]
@@ -244,13 +246,49 @@ def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray
         lower, upper = ilo, ihi
         if rows.size:
             Wr, br = W[rows], b[rows]
-            both, _ = backward(np.broadcast_to(np.vstack([Wr, -Wr]), (B, 2 * rows.size, W.shape[1])),
+            both, _, _ = backward(np.broadcast_to(np.vstack([Wr, -Wr]), (B, 2 * rows.size, W.shape[1])),
                                np.broadcast_to(np.concatenate([br, -br]), (B, 2 * rows.size)), k - 1)
             lower, upper = ilo.copy(), ihi.copy()
             lower[:, rows] = np.maximum(both[:, :rows.size], ilo[:, rows])
             upper[:, rows] = np.minimum(-both[:, rows.size:], ihi[:, rows])
     W, b = layers[-1]
-    low, coef = backward(np.broadcast_to(C @ W, (B,) + (C.shape[0], W.shape[1])),
-                         np.broadcast_to(C @ b - e, (B, C.shape[0])), len(layers) - 2)
+    low, coef, const = backward(np.broadcast_to(C @ W, (B,) + (C.shape[0], W.shape[1])),
+                                np.broadcast_to(C @ b - e, (B, C.shape[0])), len(layers) - 2)
     Cp, Cn = np.maximum(C, 0.0), np.minimum(C, 0.0)
-    return np.maximum(low, ilo @ Cp.T + ihi @ Cn.T - e), coef, unstable
+    return np.maximum(low, ilo @ Cp.T + ihi @ Cn.T - e), coef, const, unstable
+
+
+def combined_lower(coef: np.ndarray, const: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                   steps: int = 30) -> np.ndarray:
+    """A lower bound of ``max_lambda min_x sum_i lambda_i (coef_i . x + const_i)`` over each box, lambda on the simplex.
+
+    Where every ``coef_i . x + const_i`` bounds row ``i`` of ``C y - e``
+    from below, a positive value proves that on no point of the box do all
+    rows hold at once, although each row alone may: the rows are coupled
+    through the same ``x`` (an output box in ``C y <= e``, which one row at a
+    time never closes). The inner minimum is a box corner; lambda climbs by
+    multiplicative weights on the rows' values there, and the best value met
+    is returned, so any step count is sound.
+
+    Parameters
+    ----------
+    coef, const : ndarray, shapes (B, k, n) and (B, k)
+    lo, hi : ndarray, shape (B, n)
+
+    Returns
+    -------
+    ndarray, shape (B,)
+    """
+    B, k, _ = coef.shape
+    lam = np.full((B, k), 1.0 / k)
+    best = np.full(B, -np.inf)
+    scale = np.abs(coef).sum(axis=2).max(axis=1) * np.abs(hi - lo).max(axis=1) + np.abs(const).max(axis=1) + 1e-300
+    for step in range(steps):
+        s = np.einsum("bk,bkn->bn", lam, coef)
+        corner = np.where(s > 0, lo, hi)
+        vals = np.einsum("bkn,bn->bk", coef, corner) + const
+        np.maximum(best, (lam * vals).sum(axis=1), out=best)
+        # rows that are high at the current minimiser gain weight (a step of the size of the values' range)
+        lam = lam * np.exp(np.clip(4.0 * vals / scale[:, None], -50, 50))
+        lam /= lam.sum(axis=1, keepdims=True)
+    return best

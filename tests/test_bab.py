@@ -29,7 +29,7 @@ def test_batched_bounds_are_crowns_box_by_box_and_hold_on_samples(sizes, rng):
     centre = rng.uniform(-1, 1, size=(40, n))
     half = rng.uniform(0.01, 1.0, size=(40, n))
     lo, hi = centre - half, centre + half
-    low, coef, unstable = box_bounds(net.layers, lo, hi, C, e)
+    low, coef, const, unstable = box_bounds(net.layers, lo, hi, C, e)
     W0, b0 = net.layers[0]
     for i in range(len(lo)):
         np.testing.assert_allclose(low[i], linear_bounds(W0, b0, lo[i], hi[i], list(net.layers[1:]), C, e),
@@ -157,3 +157,36 @@ def test_vnncomp_run_instance_writes_the_result_file(tmp_path, onnx_name, vnnlib
         assert any(np.all(t.C @ y <= t.e + 1e-9) for t in prop.terms)
     bad = subprocess.run(["bash", str(scripts / "run_instance.sh"), "v2"], capture_output=True, text=True, env=env)
     assert bad.returncode != 0 and "v1" in bad.stderr
+
+
+def test_the_rows_together_close_a_box_no_row_and_no_average_closes():
+    # y = x on [0, 1]^2; unsafe: y0 >= 0.5, y1 >= 0.5, 2 y0 + 2 y1 <= 1.8: each row holds somewhere,
+    # no point meets all three, and neither a pair's average nor the mean of the three shows it
+    net = sr.ReLUNetwork([(np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]), np.zeros(4)),
+                          (np.array([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 0.0, -1.0]]), np.zeros(2))])
+    C, e = np.array([[-1.0, 0.0], [0.0, -1.0], [2.0, 2.0]]), np.array([-0.5, -0.5, 1.8])
+    lo, hi = np.zeros((1, 2)), np.ones((1, 2))
+    from shallowrelu.bounds import combined_lower
+    from shallowrelu.verify.bab import _with_averages
+
+    Ca, ea = _with_averages(C, e)
+    low, coef, const, _ = box_bounds(net.layers, lo, hi, Ca, ea)
+    assert low.max() < 0
+    assert combined_lower(coef, const, lo, hi)[0] > 1e-3
+    # and it never claims more than the truth: at most the least largest violation over samples
+    rng = np.random.default_rng(0)
+    for sizes in ([2, 6, 5, 3], [3, 8, 3]):
+        net = random_net(sizes, seed=1)
+        C, e = rng.normal(size=(4, sizes[-1])), rng.normal(size=4)
+        lo = rng.uniform(-1, 0, size=(30, sizes[0]))
+        hi = lo + rng.uniform(0.05, 1.0, size=(30, sizes[0]))
+        low, coef, const, _ = box_bounds(net.layers, lo, hi, C, e)
+        joint = combined_lower(coef, const, lo, hi)
+        X = lo[:, None, :] + (hi - lo)[:, None, :] * rng.random((30, 400, sizes[0]))
+        worst = (net(X.reshape(-1, sizes[0])) @ C.T - e).max(axis=1).reshape(30, 400)
+        assert np.all(joint <= worst.min(axis=1) + 1e-12)
+    # the input split closes the first box at once, with no split
+    split = InputSplit(sr.ReLUNetwork([(np.eye(2), np.zeros(2)), (np.eye(2), np.zeros(2))]),
+                       Term(np.zeros(2), np.ones(2), np.array([[-1.0, 0.0], [0.0, -1.0], [2.0, 2.0]]),
+                            np.array([-0.5, -0.5, 1.8])), sr.Tolerances(), SplitStats())
+    assert split.run(np.inf, np.inf) is None and split.done and split.stats.boxes == 1

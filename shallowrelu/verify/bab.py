@@ -1,11 +1,13 @@
 """Branch-and-bound over input sub-boxes, with the exact region search as the last word.
 
 Owns the split of a disjunct's input box: boxes are bounded many at a time
-(batched CROWN, :func:`shallowrelu.bounds.box_bounds`); a box whose bound
-shows one output constraint fails on all of it is closed; on the others the
-point that minimises the bound and the box's centre are tried as
-counterexamples; a box is then halved along the coordinate whose width
-costs the bound most (its coefficient times its width, ReluVal's "smear").
+(batched CROWN, :func:`shallowrelu.bounds.box_bounds`); a box is closed when
+the bound shows one output constraint, an average of constraints, or the
+constraints together (:func:`shallowrelu.bounds.combined_lower`) cannot all
+hold on it; on the others the point that minimises the bound and the box's
+centre are tried as counterexamples; a box is then halved along the
+coordinate whose width costs the rows' bounds most (their coefficients times
+its width, ReluVal's "smear" summed over the rows).
 A box on which few relus are left unstable, or that has become too thin to
 split, goes to the exact region search (:mod:`.tree`), which decides it by
 one LP per region. So the answer is never ``unsat`` unless every box was
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..bounds import box_bounds
+from ..bounds import box_bounds, combined_lower
 from ..enumerator import search_regions
 from ..errors import SolverError
 from ..network import ReLUNetwork
@@ -118,8 +120,12 @@ class InputSplit:
             lo, hi = self.open_lo[take], self.open_hi[take]
             self.open_lo, self.open_hi, self.near = self.open_lo[~take], self.open_hi[~take], self.near[~take]
             stats.boxes += len(lo)
-            low, coef, unstable = box_bounds(net.layers, lo, hi, self.C, self.e)
+            low, coef, const, unstable = box_bounds(net.layers, lo, hi, self.C, self.e)
             open_ = ~np.any(low > self.margin, axis=1)
+            if len(self.e) > 1 and open_.any():
+                # the rows together: no point of the box meets them all
+                joint = combined_lower(coef[open_], const[open_], lo[open_], hi[open_])
+                open_[np.flatnonzero(open_)[joint > self.margin.max()]] = False
             stats.closed += int(np.count_nonzero(~open_))
             lo, hi, low, coef, unstable = lo[open_], hi[open_], low[open_], coef[open_], unstable[open_]
             if not len(lo):
@@ -143,10 +149,12 @@ class InputSplit:
                 if x is not None:
                     return x
             rest = ~exact
-            lo, hi, c, width, least = lo[rest], hi[rest], c[rest], width[rest], least[rest]
+            lo, hi, coef, width, least = lo[rest], hi[rest], coef[rest], width[rest], least[rest]
             if not len(lo):
                 continue
-            score = np.abs(c) * width
+            # What a coordinate's width costs the bounds of all rows together: a box in output space
+            # (reach_prob_density's robot) needs different rows in different parts of the input box.
+            score = np.abs(coef).sum(axis=1) * width
             dim = np.where(score.max(axis=1) > 0, score.argmax(axis=1), width.argmax(axis=1))
             rows = np.arange(len(lo))
             mid = lo[rows, dim] + width[rows, dim] / 2
