@@ -247,7 +247,7 @@ def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray
         if rows.size:
             Wr, br = W[rows], b[rows]
             both, _, _ = backward(np.broadcast_to(np.vstack([Wr, -Wr]), (B, 2 * rows.size, W.shape[1])),
-                               np.broadcast_to(np.concatenate([br, -br]), (B, 2 * rows.size)), k - 1)
+                                  np.broadcast_to(np.concatenate([br, -br]), (B, 2 * rows.size)), k - 1)
             lower, upper = ilo.copy(), ihi.copy()
             lower[:, rows] = np.maximum(both[:, :rows.size], ilo[:, rows])
             upper[:, rows] = np.minimum(-both[:, rows.size:], ihi[:, rows])

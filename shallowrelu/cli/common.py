@@ -82,7 +82,7 @@ def add_domain_options(p: argparse.ArgumentParser) -> None:
 
 
 def subcommand(sub, name: str, func, summary: str, description: str, example: str,
-                net_help: str) -> argparse.ArgumentParser:
+               net_help: str) -> argparse.ArgumentParser:
     """A subcommand that reads NET and takes the domain, search and output options."""
     p = sub.add_parser(name, help=summary, description=description, epilog=f"example: {example}")
     p.add_argument("net", metavar="NET", help=net_help)

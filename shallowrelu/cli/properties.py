@@ -58,9 +58,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def add_bounds(sub) -> None:
     """The ``bounds`` command and its options."""
     p = subcommand(sub, "bounds", cmd_bounds, "exact minimum and maximum of the outputs over a bounded domain",
-                    "Solve the big-M MILP of NET (PuLP with HiGHS; big-M from sound interval bounds) for the "
-                    "exact range of each output and the inputs that attain it.",
-                    "shallowrelu bounds net.npz --box=-1,1 --json", "network file (.npz, .onnx, .nnet)")
+                   "Solve the big-M MILP of NET (PuLP with HiGHS; big-M from sound interval bounds) for the "
+                   "exact range of each output and the inputs that attain it.",
+                   "shallowrelu bounds net.npz --box=-1,1 --json", "network file (.npz, .onnx, .nnet)")
     p.add_argument("--output-index", type=int, metavar="J", help="only output J (0-based)")
     p.add_argument("--time-limit", type=float, metavar="S", help="seconds per MILP; a timeout gives no answer")
 

@@ -144,10 +144,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def add_enumerate(sub) -> None:
     """The ``enumerate`` command and its options."""
     p = subcommand(sub, "enumerate", cmd_enumerate, "find every activation region of a network",
-                    "Find every full-dimensional activation region of NET over a domain "
-                    "(default: all of R^n) and optionally save the catalogue.",
-                    "shallowrelu enumerate net.npz --box=-1,1 -o cat.npz --json",
-                    "network file (.npz with W0,b0,W1,b1,..., .onnx or .nnet)")
+                   "Find every full-dimensional activation region of NET over a domain "
+                   "(default: all of R^n) and optionally save the catalogue.",
+                   "shallowrelu enumerate net.npz --box=-1,1 -o cat.npz --json",
+                   "network file (.npz with W0,b0,W1,b1,..., .onnx or .nnet)")
     p.add_argument("-o", "--output", metavar="CAT", help="write the catalogue here (.npz)")
     p.add_argument("--method", choices=("tree", "milp"), default="tree",
                    help="tree: LP tree search, builds the catalogue (default); milp: count patterns by MILP "
@@ -162,10 +162,10 @@ def add_enumerate(sub) -> None:
 def add_stats(sub) -> None:
     """The ``stats`` command and its options."""
     p = subcommand(sub, "stats", cmd_stats, "research statistics of a catalogue",
-                    "Region count, volumes (exact up to 4-D, else estimated by sampling), facets and inradii "
-                    "per region, distinct patterns after each layer, neurons never split; optionally one row "
-                    "per region to a CSV or Parquet table.",
-                    "shallowrelu stats cat.npz --json -o regions.csv", NET_OR_CATALOGUE)
+                   "Region count, volumes (exact up to 4-D, else estimated by sampling), facets and inradii "
+                   "per region, distinct patterns after each layer, neurons never split; optionally one row "
+                   "per region to a CSV or Parquet table.",
+                   "shallowrelu stats cat.npz --json -o regions.csv", NET_OR_CATALOGUE)
     p.add_argument("-o", "--output", metavar="TABLE", help="one row per region (.csv, or .parquet with pyarrow)")
     p.add_argument("--volume-samples", type=int, default=200_000,
                    help="samples for estimated volumes above 4-D (default %(default)s)")
@@ -174,10 +174,10 @@ def add_stats(sub) -> None:
 def add_plot(sub) -> None:
     """The ``plot`` command and its options."""
     p = subcommand(sub, "plot", cmd_plot, "draw the regions of a 2-D network or of a 2-D slice to a PNG",
-                    "Fill every region (neighbours in different colours), draw the facets, optionally colour "
-                    "by an output and mark a point with its ball and counterfactuals. For more inputs, give a "
-                    "slice x = ORIGIN + s1 DIR1 + s2 DIR2; the domain options then bound (s1, s2).",
-                    "shallowrelu plot net.npz --box=-1,1 --point=0.3,-0.2 -o regions.png", NET_OR_CATALOGUE)
+                   "Fill every region (neighbours in different colours), draw the facets, optionally colour "
+                   "by an output and mark a point with its ball and counterfactuals. For more inputs, give a "
+                   "slice x = ORIGIN + s1 DIR1 + s2 DIR2; the domain options then bound (s1, s2).",
+                   "shallowrelu plot net.npz --box=-1,1 --point=0.3,-0.2 -o regions.png", NET_OR_CATALOGUE)
     p.add_argument("-o", "--output", metavar="OUT.png", required=True, help="the PNG to write")
     p.add_argument("--slice", nargs=3, metavar=("ORIGIN.npy", "DIR1.npy", "DIR2.npy"),
                    help="plot the plane origin + s1 dir1 + s2 dir2 of a network with more inputs")

@@ -77,9 +77,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def add_convert(sub) -> None:
     """The ``convert`` command and its options."""
     p = subcommand(sub, "convert", cmd_convert, "build the equivalent three-layer network with extended-real weights",
-                    "Build the shallow network of NET (a network, enumerated over the domain options, "
-                    "or a saved catalogue).",
-                    "shallowrelu convert net.npz --box=-1,1 --mode faces -o shallow.npz", NET_OR_CATALOGUE)
+                   "Build the shallow network of NET (a network, enumerated over the domain options, "
+                   "or a saved catalogue).",
+                   "shallowrelu convert net.npz --box=-1,1 --mode faces -o shallow.npz", NET_OR_CATALOGUE)
     p.add_argument("--mode", choices=SHALLOW_MODES, default="faces",
                    help="faces: exact everywhere (default); cells: the paper's, sums on shared boundaries")
     p.add_argument("-o", "--output", metavar="SHALLOW", required=True, help="write the shallow network here (.npz)")
@@ -88,21 +88,21 @@ def add_convert(sub) -> None:
 def add_check(sub) -> None:
     """The ``check`` command and its options."""
     p = subcommand(sub, "check", cmd_check, "compare a shallow network with the deep network it came from",
-                    "Probe random points, region centres, vertices, facet midpoints and points 1e-9 off "
-                    "facets; exit 4 if the error exceeds the tolerance.",
-                    "shallowrelu check net.npz shallow.npz --box=-1,1 --json", NET_OR_CATALOGUE)
+                   "Probe random points, region centres, vertices, facet midpoints and points 1e-9 off "
+                   "facets; exit 4 if the error exceeds the tolerance.",
+                   "shallowrelu check net.npz shallow.npz --box=-1,1 --json", NET_OR_CATALOGUE)
     p.add_argument("shallow", metavar="SHALLOW", help="shallow network from convert")
 
 
 def add_explain(sub) -> None:
     """The ``explain`` command and its options."""
     p = subcommand(sub, "explain", cmd_explain, "explain the output at an input: region, local model, facets, "
-                    "counterfactual",
-                    "For an input: its region and pattern, the local affine model and the largest input "
-                    "contributions, the facets as inequalities naming their neurons (nearest first), the "
-                    "largest ball on which the model holds, the nearest input with another label (several "
-                    "outputs), and the open gates of the shallow network.",
-                    "shallowrelu explain net.npz --box=-1,1 --point=0.3,-0.2 --json", NET_OR_CATALOGUE)
+                   "counterfactual",
+                   "For an input: its region and pattern, the local affine model and the largest input "
+                   "contributions, the facets as inequalities naming their neurons (nearest first), the "
+                   "largest ball on which the model holds, the nearest input with another label (several "
+                   "outputs), and the open gates of the shallow network.",
+                   "shallowrelu explain net.npz --box=-1,1 --point=0.3,-0.2 --json", NET_OR_CATALOGUE)
     p.add_argument("--point", metavar="X1,X2,...", help="one input (--point=-0.5,1 or --point -0.5,1)")
     p.add_argument("--points", metavar="FILE.npy", help="several inputs, one per row")
     p.add_argument("--norms", nargs="+", choices=("inf", "2"), default=["inf", "2"],

@@ -29,7 +29,7 @@ def batch_norm(x: Affine, scale, bias, mean, var, eps: float) -> Affine:
 
 
 def conv(x: Affine, weight: np.ndarray, bias: np.ndarray | None, strides, pads, dilations, group: int,
-          where: str) -> Affine:
+         where: str) -> Affine:
     """A 2-D convolution (channels first, no batch axis) lowered to one dense matrix."""
     if weight.ndim != 4 or len(x.shape) != 3:
         raise NetworkFormatError(f"{where}: only 2-D convolutions of a (C, H, W) input are supported, "

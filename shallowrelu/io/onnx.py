@@ -133,7 +133,7 @@ def _onnx_op(node, args, layers, where, numpy_helper):
         if _attr(node, "auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID"):
             raise NetworkFormatError(f"{where}: auto_pad other than NOTSET/VALID is not supported")
         return conv(x, weight, args[2] if len(args) > 2 else None, _attr(node, "strides", [1] * k),
-                     _attr(node, "pads", [0] * 2 * k), _attr(node, "dilations", [1] * k), _attr(node, "group", 1),
-                     where)
+                    _attr(node, "pads", [0] * 2 * k), _attr(node, "dilations", [1] * k), _attr(node, "group", 1),
+                    where)
     raise NetworkFormatError(f"{where} is not supported (supported: MatMul, Gemm, Conv, Add, Sub, Mul, Div by "
                              "constants, Relu, Flatten, Reshape, Identity, Constant, BatchNormalization)")

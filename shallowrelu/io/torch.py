@@ -69,13 +69,13 @@ def from_torch(module, input_shape: tuple[int, ...] | None = None) -> ReLUNetwor
             continue
         elif name in ("BatchNorm1d", "BatchNorm2d"):
             x = batch_norm(x, tensor(m.weight), tensor(m.bias), tensor(m.running_mean), tensor(m.running_var),
-                            float(m.eps))
+                           float(m.eps))
         elif name == "Conv2d":
             if m.padding_mode != "zeros" or isinstance(m.padding, str):
                 raise NetworkFormatError(f"{where}: only explicit zero padding is supported")
             ph, pw = m.padding
             x = conv(x, tensor(m.weight), None if m.bias is None else tensor(m.bias), m.stride, [ph, pw, ph, pw],
-                      m.dilation, m.groups, where)
+                     m.dilation, m.groups, where)
         else:
             raise NetworkFormatError(f"{where} is not supported (supported: Linear, Conv2d, ReLU, Flatten, "
                                      "Identity, Dropout, BatchNorm1d/2d)")

@@ -165,7 +165,7 @@ def _compiled_region(G: np.ndarray, g: np.ndarray, V: np.ndarray,
                      tol: Tolerances) -> tuple[Facets, LPResult | None]:
     """One region of :func:`regions_by_vertices` by the compiled kernels (numpy for a short facet)."""
     facet, point, margin, done, centre, radius, ok = kernel("leaf")(G, g, V, tol.facet_margin, vertex_eps(V),
-                                                                     tol.lp_feasibility)
+                                                                    tol.lp_feasibility)
     if not done:  # a short facet needs the span test
         one = _facets_by_vertices(G[None], g[None], np.ones((1, len(g)), dtype=bool), V[None],
                                   np.ones((1, len(V)), dtype=bool), tol.facet_margin)

@@ -154,7 +154,7 @@ def split_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, a: np.ndarray, c
     eps = vertex_eps(V)
     if use_compiled(V.shape[1]):
         minus, plus, done, b_minus, b_plus = kernel("split")(V, G, g, np.ascontiguousarray(a), float(c),
-                                                              np.ascontiguousarray(vals), eps)
+                                                             np.ascontiguousarray(vals), eps)
         if done:
             return (minus, *b_minus), (plus, *b_plus)
     minus, plus = _cut_numpy(V, G, g, vals, eps)  # not cut_vertices: the compiled cut just declined
