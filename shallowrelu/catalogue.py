@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CatalogueFormatError
-from .io.files import append_record, atomic_savez, npz_arrays, npz_bytes, read_npz, read_records
+from .io.files import (append_record, atomic_savez, npz_arrays, npz_bytes, read_npz, read_records,
+                       starts_as_record_log)
 from .network import ReLUNetwork
 from .polytope import Polytope
 from .polytope.hull import AffineHull
@@ -433,6 +434,22 @@ class ChunkLog:
     def append(self, chunk: "Catalogue") -> None:
         """Append one subtree's regions (``chunk.info["chunk"]`` is its index)."""
         append_record(self.path, npz_bytes(chunk._arrays()))
+
+    @staticmethod
+    def count(path: str | os.PathLike) -> int:
+        """How many finished subtrees the log holds (0 for a missing file or one cut before its first).
+
+        Raises
+        ------
+        CatalogueFormatError
+            If the file is not a chunk log at all.
+        """
+        path = Path(path)
+        if not path.is_file():
+            return 0
+        if not starts_as_record_log(path):
+            raise CatalogueFormatError(f"{path}: not a shallowrelu chunk log")
+        return len(read_records(path)[0])
 
     @staticmethod
     def read(path: str | os.PathLike) -> "Catalogue":

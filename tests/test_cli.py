@@ -100,7 +100,8 @@ def _bad(tmp_path):
     (tmp_path / "syntax.vnnlib").write_text("(declare-const X_0 Real)\n(assert (<= X_0 1)\n")
     other = tmp_path / "other.npz"
     sr.enumerate_regions(random_net([2, 5, 1], seed=8), sr.Box(-1, 1)).save(other)
-    (tmp_path / "junk.npz.part").write_bytes(b"SRLOG1\n\0" + b"\x05" * 11)
+    # not a log (a log cut inside its first record is an early interrupt: --resume starts again)
+    (tmp_path / "junk.npz.part").write_bytes(b"PK\x03\x04" + b"\x05" * 11)
     (tmp_path / "unknown.vnnlib").write_text("(declare-const X_0 Real)\n(declare-const Y_0 Real)\n"
                                              "(assert (<= X_0 1))\n(assert (>= X_0 -1))\n(assert (<= Y_7 0))\n")
     return [
@@ -143,7 +144,7 @@ def _bad(tmp_path):
         ("resume another network", ["enumerate", str(net), "--box=-1,1", "-o", str(other), "--resume"],
          "cannot resume: the catalogue to resume is of another network"),
         ("resume a damaged log", ["enumerate", str(net), "-o", str(tmp_path / "junk.npz"), "--resume"],
-         "junk.npz.part: no complete chunk"),
+         "junk.npz.part: not a shallowrelu chunk log"),
         ("zero tolerance", ["enumerate", str(net), "--min-inradius", "0"], "--min-inradius 0"),
         ("bad time limit", ["bounds", str(net), "--box=-1,1", "--time-limit", "-1"], "--time-limit -1"),
         ("vnnlib syntax", ["verify", str(net), str(tmp_path / "syntax.vnnlib")], "syntax.vnnlib: unbalanced"),

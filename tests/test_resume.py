@@ -216,3 +216,32 @@ def test_an_interrupt_inside_a_compiled_kernel_stops_the_run_as_an_interrupt(net
     assert cat.info["interrupted"] and not cat.info["complete"]
     assert 0 < len(cat) < len(full)
     assert_chunks_agree(cat, full)
+
+
+@pytest.mark.parametrize("saved", ["partial catalogue", "nothing"])
+@pytest.mark.parametrize("log", [b"", b"SRLOG1\n\0\x10\0\0"])  # empty, or cut inside its first record's header
+def test_resume_after_an_interrupt_before_any_subtree_finished(tmp_path, net, full, saved, log):
+    """Ctrl-C while the tree is cut into subtrees or the pool starts leaves no complete chunk; --resume, as
+    the message says, must still end with the uninterrupted catalogue (it said 'no complete chunk' before)."""
+    from shallowrelu.cli import main
+
+    sr.save_network(net, tmp_path / "n.npz")
+    out = tmp_path / "cat.npz"
+    (tmp_path / "cat.npz.part").write_bytes(log)
+    if saved == "partial catalogue":
+        stopped = sr.enumerate_regions(net, sr.Box(-1, 1), progress=_stop_after(3))
+        assert stopped.info["interrupted"] and not all(done for _, _, done in stopped.info["chunks"])
+        stopped.save(out)
+    argv = ["enumerate", str(tmp_path / "n.npz"), "--box=-1,1", "-o", str(out), "--jobs", "1"]
+    assert main(argv + ["--resume"]) == 0
+    assert not (tmp_path / "cat.npz.part").exists()
+    resumed = sr.Catalogue.load(out)
+    assert resumed.info["complete"] and not resumed.info["interrupted"]
+    assert_same_table(resumed, full)
+
+
+def _stop_after(regions: int):
+    def progress(found: int, lps: int) -> None:
+        if found >= regions:
+            raise KeyboardInterrupt
+    return progress

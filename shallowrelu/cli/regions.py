@@ -56,17 +56,25 @@ def cmd_enumerate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _resume_from(args: argparse.Namespace) -> Catalogue:
-    """The interrupted run behind ``-o``: its chunk log if there is one, else the catalogue itself."""
+def _resume_from(args: argparse.Namespace) -> Catalogue | None:
+    """The interrupted run behind ``-o``: its chunk log, else the catalogue it saved, else None (start again).
+
+    A run stopped before its first subtree finished (while the tree was cut
+    into subtrees, or the pool started) leaves a log with no complete chunk,
+    and a partial catalogue or none: what it found is redone, so the end is
+    the catalogue an uninterrupted run gives.
+    """
     from ..catalogue import Catalogue, ChunkLog
 
     if not args.output:
         raise UsageError("--resume continues the run that writes the -o file; give -o")
     part = Path(args.output + PART_SUFFIX)
-    if part.exists():
+    if ChunkLog.count(part):
         return ChunkLog.read(part)
     if Path(args.output).exists():
         return Catalogue.load(args.output)
+    if part.exists():
+        return None
     raise UsageError(f"{args.output}: nothing to resume (neither it nor {part.name} exists)")
 
 

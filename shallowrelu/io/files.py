@@ -141,6 +141,13 @@ def read_records(path: str | os.PathLike) -> tuple[list[bytes], int]:
     return out, pos
 
 
+def starts_as_record_log(path: str | os.PathLike) -> bool:
+    """Whether the file at ``path`` is empty or begins as a record log does (a crash may cut it anywhere)."""
+    with open(path, "rb") as f:
+        head = f.read(len(_RECORD_MAGIC))
+    return _RECORD_MAGIC.startswith(head)
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:
