@@ -47,20 +47,23 @@ def _max_by_vertices(net, box):
     return float(net(V)[:, 0].max())
 
 
-def _threshold_term(n, top, above):
-    # unsafe: y_0 >= top +- 1e-6, i.e. -y_0 <= -(threshold)
+def _threshold_term(n, top, above, rows=1):
+    # unsafe: y_0 >= top +- 1e-6, i.e. -y_0 <= -(threshold); with rows=2 also y_0 <= top + 1 (true near the
+    # maximum), so that the rows' averages and their joint bound take part
     threshold = top + (1e-6 if above else -1e-6)
-    return Term(-np.ones(n), np.ones(n), np.array([[-1.0]]), np.array([-threshold]))
+    C, e = np.array([[-1.0], [1.0]])[:rows], np.array([-threshold, top + 1.0])[:rows]
+    return Term(-np.ones(n), np.ones(n), C, e)
 
 
 @pytest.mark.parametrize("sizes,seed", [([2, 10, 8, 1], 3), ([3, 8, 8, 1], 5)])
 @pytest.mark.parametrize("above", [True, False])
-def test_a_hair_above_the_maximum_is_unsat_and_a_hair_below_is_sat(sizes, seed, above):
+@pytest.mark.parametrize("rows", [1, 2])
+def test_a_hair_above_the_maximum_is_unsat_and_a_hair_below_is_sat(sizes, seed, above, rows):
     """The true maximum from every vertex of every region; each branching rule alone and verify as a whole."""
     net = random_net(sizes, seed=seed, bias=0.3)
     n = sizes[0]
     top = _max_by_vertices(net, sr.Box(-1, 1))
-    term = _threshold_term(n, top, above)
+    term = _threshold_term(n, top, above, rows)
     tol = sr.Tolerances()
     # the input split alone, to the end (its small boxes by the region search)
     split = InputSplit(net, term, tol, SplitStats())
