@@ -93,7 +93,7 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
         if hit.size:
             return sat(X[hit[0]], "falsified", "random sample")
     if method == "bab":
-        return _bab(net, prop, deadline, tol, rng, start, sat, os.cpu_count() or 1 if jobs is None else jobs)
+        return _bab(net, prop, deadline, tol, rng, start, sat, (os.cpu_count() or 1) if jobs is None else jobs)
     if method == "milp":
         undecided = 0
         for term in prop.terms:
