@@ -24,10 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 import shallowrelu as sr
 from shallowrelu.verify import METHODS
+from shallowrelu.verify.result import meets
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "acasxu"
 
@@ -63,9 +62,7 @@ def main() -> int:
         decided = res.verdict.value in ("sat", "unsat")
         witness = ""
         if res.x is not None:
-            y = net(res.x[None])[0]
-            witness = str(any(bool(np.all(res.x >= t.lo) and np.all(res.x <= t.hi) and np.all(t.C @ y <= t.e + 1e-9))
-                              for t in prop.terms))
+            witness = str(any(meets(net, t, res.x[None])[0] for t in prop.terms))
         row = {"onnx": onnx_name, "vnnlib": prop_name, "verdict": res.verdict.value,
                "seconds": round(res.seconds, 3), "expected": want,
                "agree": "" if not decided else str(res.verdict.value == want),

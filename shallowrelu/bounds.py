@@ -168,17 +168,6 @@ def layer_bounds(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray) -> list[tuple
 
 
 
-def _relax_batch(lower: np.ndarray, upper: np.ndarray):
-    """:func:`_relaxation` for many boxes at once; rows are boxes."""
-    dead, live = upper <= 0, lower >= 0
-    mid = ~dead & ~live
-    width = np.where(mid, upper - lower, 1.0)
-    up_slope = np.where(live, 1.0, np.where(mid, upper / width, 0.0))
-    up_icpt = np.where(mid, -up_slope * lower, 0.0)
-    lo_slope = np.where(live | (mid & (upper > -lower)), 1.0, 0.0)
-    return lo_slope, up_slope, up_icpt, mid
-
-
 def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray, hi: np.ndarray,
                C: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sound lower bounds of ``C y - e`` over many input boxes at once (CROWN, batched).
@@ -219,7 +208,7 @@ def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray
         # Lam (B, r, width of layer k): lower bound of Lam @ relu(z_k) + c over each box
         r = Lam.shape[1]
         while True:
-            lo_s, up_s, up_i, _ = relax[k]
+            lo_s, up_s, up_i = relax[k]
             neg = np.minimum(Lam, 0.0)
             Lam_z = np.maximum(Lam, 0.0) * lo_s[:, None, :] + neg * up_s[:, None, :]
             c = c + np.einsum("brj,bj->br", neg, up_i)
@@ -233,8 +222,8 @@ def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray
     ilo, ihi = lo @ Wp.T + hi @ Wn.T + layers[0][1], hi @ Wp.T + lo @ Wn.T + layers[0][1]
     lower, upper = ilo, ihi  # the first layer's bounds are exact
     for k in range(1, len(layers)):
-        relax.append(_relax_batch(lower, upper))
-        unstable += relax[-1][3].sum(axis=1)
+        relax.append(_relaxation(lower, upper))  # elementwise: one row per box
+        unstable += ((lower < 0) & (upper > 0)).sum(axis=1)
         W, b = layers[k]
         Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
         hlo, hhi = np.maximum(lower, 0.0), np.maximum(upper, 0.0)

@@ -175,19 +175,39 @@ class ReLUNetwork:
         A : ndarray, shape (m, n)
         d : ndarray, shape (m,)
         """
+        _, _, A, d = self.pattern_maps(pattern)
+        return A, d
+
+    def pattern_maps(self, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Under a fixed pattern, every hidden pre-activation ``z = M x + v`` and the output ``y = A x + d``.
+
+        Parameters
+        ----------
+        pattern : array of bool, shape (N,)
+
+        Returns
+        -------
+        M : ndarray, shape (N, n)
+        v : ndarray, shape (N,)
+        A : ndarray, shape (m, n)
+        d : ndarray, shape (m,)
+        """
         pattern = np.asarray(pattern, dtype=bool)
         if pattern.shape != (self.n_neurons,):
             raise ValueError(f"pattern must have {self.n_neurons} entries, got {pattern.shape}")
-        A = np.eye(self.n_inputs)
-        d = np.zeros(self.n_inputs)
+        n = self.n_inputs
+        A, d = np.eye(n), np.zeros(n)
+        forms_M, forms_v = [np.zeros((0, n))], [np.zeros(0)]
         start = 0
         for W, b in self.layers[:-1]:
+            Mz, vz = W @ A, W @ d + b
+            forms_M.append(Mz)
+            forms_v.append(vz)
             s = pattern[start:start + W.shape[0]]
             start += W.shape[0]
-            A = (W @ A) * s[:, None]
-            d = (W @ d + b) * s
+            A, d = Mz * s[:, None], vz * s
         W, b = self.layers[-1]
-        return W @ A, W @ d + b
+        return np.vstack(forms_M), np.concatenate(forms_v), W @ A, W @ d + b
 
     def restrict(self, x0: np.ndarray, B: np.ndarray) -> "ReLUNetwork":
         """The network composed with the affine map ``t -> x0 + B t``.

@@ -88,22 +88,6 @@ class FaceLattice:
         return {int(k): int(v) for k, v in zip(d, c)}
 
 
-def _pattern_forms(net, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Affine forms ``z = Mz t + vz`` of every hidden neuron under a fixed pattern."""
-    n = net.n_inputs
-    M, v = np.eye(n), np.zeros(n)
-    forms_M, forms_v = [np.zeros((0, n))], [np.zeros(0)]
-    start = 0
-    for W, b in net.layers[:-1]:
-        Mz, vz = W @ M, W @ v + b
-        forms_M.append(Mz)
-        forms_v.append(vz)
-        s = pattern[start:start + W.shape[0]]
-        start += W.shape[0]
-        M, v = Mz * s[:, None], vz * s
-    return np.vstack(forms_M), np.concatenate(forms_v)
-
-
 def _row_space(W: np.ndarray) -> np.ndarray:
     """Orthonormal basis (columns) of the row space of ``W``: the complement of the lineality space."""
     _, sing, Vt = np.linalg.svd(W)
@@ -205,7 +189,7 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> FaceLa
         G = np.vstack([t.facet_G[sl], box_G])
         g = np.concatenate([t.facet_g[sl], box_g])
         nf, k0 = sl.stop - sl.start, G.shape[0]
-        Mz, vz = _pattern_forms(net, patterns[i])
+        Mz, vz, _, _ = net.pattern_maps(patterns[i])
         if G.shape[0] == 0:  # the whole space is one region
             pieces = [(t.interior[i:i + 1], G, g, [(np.zeros(0, dtype=int), np.zeros(0, dtype=np.int64))], None)]
         else:

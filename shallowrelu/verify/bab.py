@@ -49,12 +49,10 @@ _MIN_WIDTH = 1e-9
 
 @dataclass
 class SplitStats:
-    """What the branch-and-bound did: boxes bounded, closed by the bound, sent to the region search."""
+    """What the branch-and-bound did: boxes bounded, boxes sent to the region search, what that search did."""
 
     boxes: int = 0
-    closed: int = 0
     exact: int = 0
-    whole: int = 0
     regions: int = 0
     pruned: int = 0
     unconfirmed: int = 0
@@ -69,8 +67,6 @@ def _with_averages(C: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray
     average of rows is positive everywhere is closed too; bounded as one row,
     an average can be positive where no single row's bound is (the rows'
     relaxations cancel), which halved the boxes of ACAS Xu prop 2 on net 1_1.
-    A bound must clear zero by ``1e-9 (1 + |e|)``: far above the float
-    rounding in the bound, far below any violation a forward pass confirms.
     """
     k = len(e)
     if k < 2:
@@ -91,6 +87,8 @@ class InputSplit:
     def __init__(self, net: ReLUNetwork, term: Term, tol: Tolerances, stats: SplitStats) -> None:
         self.net, self.term, self.tol, self.stats = net, term, tol, stats
         self.C, self.e = _with_averages(term.C, term.e)
+        # A bound must clear zero by this: far above the float rounding in the bound, far below any violation
+        # a forward pass confirms.
         self.margin = 1e-9 * (1.0 + np.abs(self.e))
         self.full = np.maximum(term.hi - term.lo, 1e-300)
         # The open boxes, each with the least violation the descent met in it (its parent's): the batch
@@ -126,7 +124,6 @@ class InputSplit:
                 # the rows together: no point of the box meets them all
                 joint = combined_lower(coef[open_], const[open_], lo[open_], hi[open_])
                 open_[np.flatnonzero(open_)[joint > self.margin.max()]] = False
-            stats.closed += int(np.count_nonzero(~open_))
             lo, hi, low, coef, unstable = lo[open_], hi[open_], low[open_], coef[open_], unstable[open_]
             if not len(lo):
                 continue
@@ -145,6 +142,7 @@ class InputSplit:
             width = hi - lo
             exact = (unstable <= _EXACT_UNSTABLE) | np.all(width <= _MIN_WIDTH * self.full, axis=1)
             for i in np.flatnonzero(exact):
+                stats.exact += 1
                 x = _exact(net, term, lo[i], hi[i], deadline, self.tol, stats)
                 if x is not None:
                     return x
@@ -209,7 +207,7 @@ def decide_term(net: ReLUNetwork, term: Term, deadline: float, tol: Tolerances, 
         if time.time() > deadline:
             raise OutOfTime
         try:
-            x = _exact(net, term, term.lo, term.hi, min(deadline, time.time() + slice_), tol, stats, whole=True)
+            x = _exact(net, term, term.lo, term.hi, min(deadline, time.time() + slice_), tol, stats)
         except OutOfTime:
             if time.time() > deadline:
                 raise
@@ -250,7 +248,6 @@ class _RegionRace:
             If one of its LPs failed on every attempt.
         """
         kind, x, counts = self.conn.recv()
-        stats.whole += 1
         stats.regions += counts[0]
         stats.pruned += counts[1]
         stats.unconfirmed += counts[2]
@@ -271,7 +268,7 @@ class _RegionRace:
 def _race_worker(conn, net: ReLUNetwork, term: Term, deadline: float, tol: Tolerances) -> None:
     stats = SplitStats()
     try:
-        x = _exact(net, term, term.lo, term.hi, deadline, tol, stats, whole=True)
+        x = _exact(net, term, term.lo, term.hi, deadline, tol, stats)
         out = ("cex" if x is not None else "none", x)
     except OutOfTime:
         out = ("timeout", None)
@@ -282,10 +279,8 @@ def _race_worker(conn, net: ReLUNetwork, term: Term, deadline: float, tol: Toler
 
 
 def _exact(net: ReLUNetwork, term: Term, lo: np.ndarray, hi: np.ndarray, deadline: float, tol: Tolerances,
-           stats: SplitStats, whole: bool = False) -> np.ndarray | None:
+           stats: SplitStats) -> np.ndarray | None:
     """The region search over one box: a confirmed counterexample, or None (every region ruled out)."""
-    stats.exact += not whole
-    stats.whole += whole
     if np.all(hi == lo):  # a single point: the forward pass decides it
         return lo if meets(net, term, lo[None])[0] else None
     hooks = TreeHooks(net, Term(lo, hi, term.C, term.e), deadline, tol)

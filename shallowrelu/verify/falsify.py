@@ -88,18 +88,10 @@ def descend(net: ReLUNetwork, term: Term, X: np.ndarray, lo: np.ndarray, hi: np.
 
 def _region_rows(net: ReLUNetwork, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The region of ``x`` as ``G t + g <= 0`` (one row per hidden neuron) and its output map ``(A, d)``."""
-    n = x.size
-    A, d, h = np.eye(n), np.zeros(n), x
-    rows, consts = [], []
-    for W, b in net.layers[:-1]:
-        Za, zc = W @ A, W @ d + b
-        active = (W @ h + b) > 0
-        sign = np.where(active, -1.0, 1.0)  # active: z >= 0, i.e. -z <= 0
-        rows.append(sign[:, None] * Za)
-        consts.append(sign * zc)
-        A, d, h = Za * active[:, None], zc * active, np.maximum(W @ h + b, 0.0)
-    W, b = net.layers[-1]
-    return np.vstack(rows), np.concatenate(consts), W @ A, W @ d + b
+    pattern = net.patterns(x[None])[0]
+    M, v, A, d = net.pattern_maps(pattern)
+    sign = np.where(pattern, -1.0, 1.0)  # active: z >= 0, i.e. -z <= 0
+    return sign[:, None] * M, sign * v, A, d
 
 
 def region_walk(net: ReLUNetwork, term: Term, x: np.ndarray, deadline: float,
