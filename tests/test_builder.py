@@ -161,15 +161,37 @@ def test_evaluation_is_vectorised_enough_for_many_points(rng):
     np.testing.assert_allclose(shallow(X), net(X), atol=1e-12)
 
 
-@pytest.mark.parametrize("mode", ["faces", "cells"])
-def test_gated_pass_equals_the_full_layer_by_layer_pass(mode, rng):
+@pytest.mark.parametrize("mode,domain", [("faces", sr.Box(-1, 1)), ("cells", sr.Box(-1, 1)), ("faces", None),
+                                         ("cells", None), ("faces", sr.Box([-1, -1, 0.3], [1, 1, 0.3]))])
+def test_gated_pass_equals_the_full_layer_by_layer_pass(mode, domain, rng):
     net = random_net([3, 7, 5, 2], seed=14)
-    cat = sr.enumerate_regions(net, sr.Box(-1, 1))
+    cat = sr.enumerate_regions(net, domain)
     shallow = sr.build_shallow(cat, mode=mode)
-    assert shallow._gated is not None
-    X = np.vstack([rng.uniform(-1.2, 1.2, size=(2000, 3)), cat.table.facet_point,
-                   sr.face_lattice(cat).point])
-    np.testing.assert_allclose(shallow(X), shallow.dense_call(X), rtol=0, atol=1e-12)
+    X = np.vstack([rng.uniform(-1.5, 1.5, size=(2000, 3)), rng.normal(size=(300, 3)) * 100,
+                   cat.hull.to_x(cat.table.facet_point), cat.hull.to_x(sr.face_lattice(cat).point)])
+    if domain is not None and cat.hull.flat:
+        X[:1000, 2] = 0.3 + rng.choice([0.0, 1e-12, -1e-12, 1e-9], size=1000)
+    np.testing.assert_allclose(shallow(X), shallow.dense_call(X), rtol=0, atol=1e-9 if domain is None else 1e-12)
+    # over a bounded domain the index lets a point test a few of the cells, not all of them
+    if domain is None:
+        return
+    index = shallow._index
+    tried = np.diff(index.bin_ptr)[index._bin_range(X[:2000]) @ index.strides]
+    assert tried.mean() < 0.25 * np.count_nonzero(shallow.parent == np.arange(shallow.n_gates))
+
+
+def test_chunks_of_points_fit_the_scratch_budget(monkeypatch, rng):
+    from shallowrelu.builder import shallow as shallow_module
+
+    net = random_net([2, 8, 8, 2], seed=15)
+    shallow = sr.build_shallow(sr.enumerate_regions(net, sr.Box(-1, 1)))
+    X = rng.uniform(-1, 1, size=(3000, 2))
+    whole = shallow(X)
+    monkeypatch.setattr(shallow_module, "CHUNK_BYTES", 4096)
+    chunks = shallow._index.chunks(X)
+    assert len(chunks) > 10 and chunks[0].start == 0 and chunks[-1].stop == len(X)
+    assert all(a.stop == b.start for a, b in zip(chunks, chunks[1:]))
+    np.testing.assert_array_equal(shallow(X), whole)
 
 
 @pytest.mark.parametrize("seed,n,depth,maps", [(934, 2, 2, True), (83, 3, 2, False), (198, 1, 1, True)])

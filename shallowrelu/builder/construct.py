@@ -15,39 +15,54 @@ face lattice comes from :mod:`.faces`, the network's data type from
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
-import scipy.sparse as sp
 
 from ..catalogue import Catalogue
 from ..choices import SHALLOW_MODES
 from ..errors import ShallowReLUError
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
-from .faces import face_lattice
-from .shallow import ShallowNetwork
+from .faces import cell_boxes, face_lattice
+from .shallow import ShallowNetwork, ragged
 
 MODES = SHALLOW_MODES
 
 
-class _Hyperplanes:
-    """Layer-1 neurons: each distinct hyperplane (up to positive scaling) once per orientation."""
+def _hyperplane_neurons(rows: np.ndarray, uses: np.ndarray, gate_of_use: np.ndarray,
+                        n_gates: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Layer-1 hyperplane neurons: each distinct row ``[a | c]`` (up to rounding) once, in order of first use.
 
-    def __init__(self, n: int, eps: float) -> None:
-        self.n, self.eps = n, eps
-        self.rows: list[np.ndarray] = []
-        self.bias: list[float] = []
-        self._index: dict[tuple, int] = {}
+    Parameters
+    ----------
+    rows : ndarray, shape (K, n + 1)
+        Candidate rows ``a . x + c`` with unit normals ``a``.
+    uses, gate_of_use : ndarray of int
+        The rows each gate uses, in gate order, and the gate of each use.
 
-    def neuron(self, a: np.ndarray, c: float) -> int:
-        """Index (among hyperplane neurons) of ``relu(a . x + c - eps)`` for a unit normal ``a``."""
-        key = tuple(np.round(np.append(a, c), 9) + 0.0)
-        if key not in self._index:
-            self._index[key] = len(self.rows)
-            self.rows.append(a)
-            self.bias.append(c - self.eps)
-        return self._index[key]
+    Returns
+    -------
+    neuron_rows : ndarray, shape (H, n + 1)
+        The first row of each distinct hyperplane.
+    guard_ptr, guard : ndarray of int
+        Per gate, its neurons (sorted, each once), as a ragged array.
+    """
+    keys = np.round(rows, 9) + 0.0
+    _, canon = np.unique(keys, axis=0, return_inverse=True)
+    seq = canon.ravel()[uses]
+    distinct, first = np.unique(seq, return_index=True)
+    order = np.argsort(first, kind="stable")
+    number = np.empty(canon.max(initial=-1) + 1, dtype=np.int64)
+    number[distinct[order]] = np.arange(distinct.size)
+    neuron_rows = rows[uses[first[order]]]
+    pairs = np.unique(gate_of_use * max(distinct.size, 1) + number[seq])
+    gate, neuron = np.divmod(pairs, max(distinct.size, 1))
+    guard_ptr = np.searchsorted(gate, np.arange(n_gates + 1)).astype(np.int64)
+    return neuron_rows, guard_ptr, neuron
 
 
-def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT_TOLERANCES) -> ShallowNetwork:
+def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT_TOLERANCES,
+                  progress: Callable[[int], None] | None = None) -> ShallowNetwork:
     """Build the three-layer extended-real network equivalent to the catalogue's network.
 
     Parameters
@@ -63,6 +78,8 @@ def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT
     tol : Tolerances
         ``tol.boundary`` is how far outside its closed polytope a gate still
         opens, so that rounding never shuts both sides of a boundary.
+    progress : callable, optional
+        Called with the number of regions done (the face lattice is the long part).
 
     Returns
     -------
@@ -82,71 +99,78 @@ def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT
     if cat.info.get("interrupted"):
         raise ShallowReLUError("the catalogue is incomplete (its enumeration was interrupted)")
     t, hull = cat.table, cat.hull
-    n_x, m, n = cat.network.n_inputs, cat.network.n_outputs, cat.dim
+    n_x, m, n, R = cat.network.n_inputs, cat.network.n_outputs, cat.dim, len(cat)
     if mode == "faces":
-        lattice = face_lattice(cat, tol)
-        gates = [(int(r), lattice.tight_rows(f), int(dim), lattice.extra_rows(f))
-                 for f, (r, dim) in enumerate(zip(lattice.region, lattice.dim))]
-        maps = lattice.maps
+        lattice = face_lattice(cat, tol, progress)
+        region, dim, parent = lattice.region, lattice.dim, lattice.parent
+        tight_ptr, tight, extra_ptr, extra = lattice.tight_ptr, lattice.tight, lattice.extra_ptr, lattice.extra
+        box_t, sliver_maps = lattice.box, lattice.maps
     else:
-        gates = [(i, np.zeros(0, dtype=np.int64), n, np.zeros((0, n + 1))) for i in range(len(cat))]
-        maps = {}
-    planes = _Hyperplanes(n_x, tol.boundary)
+        region, dim, parent = np.arange(R), np.full(R, n), np.arange(R)
+        tight_ptr, tight, extra_ptr, extra = np.zeros(R + 1, np.int64), np.zeros(0, np.int64), \
+            np.zeros(R + 1, np.int64), np.zeros((0, n + 1))
+        box_t, sliver_maps = cell_boxes(cat, tol), {}
+    G = region.size
     Bt = hull.B.T
 
-    def to_x(a_t: np.ndarray, c_t: float) -> tuple[np.ndarray, float]:
-        a = a_t @ Bt
-        return a, float(c_t - a @ hull.x0)
+    def to_x(rows_t: np.ndarray) -> np.ndarray:
+        """Rows ``[a | c]`` in ``t`` coordinates as rows in ``x`` coordinates."""
+        a = rows_t[:, :n] @ Bt
+        return np.hstack([a, (rows_t[:, n] - a @ hull.x0)[:, None]])
 
     # A flat domain's hull is an equality every gate enforces.
-    hull_rows = []
+    hull_rows = np.zeros((0, n_x + 1))
     if hull.flat:
-        _, _, Vt = np.linalg.svd(hull.B.T)
-        for e in Vt[n:]:
-            for s in (1.0, -1.0):
-                hull_rows.append(planes.neuron(s * e, float(-s * e @ hull.x0)))
-    gate_neurons = []
-    for r, tight, _, extra in gates:
-        sl = cat.facet_rows(r)
-        used = list(hull_rows)
-        for k in range(sl.start, sl.stop):
-            a, c = to_x(t.facet_G[k], t.facet_g[k])
-            used.append(planes.neuron(a, c))
-        for k in tight:
-            a, c = to_x(t.facet_G[k], t.facet_g[k])
-            used.append(planes.neuron(-a, -c))
-        for row in extra:  # cuts through a sliver merged into the region
-            used.append(planes.neuron(*to_x(row[:n], row[n])))
-        gate_neurons.append(sorted(set(used)))
-    H = len(planes.rows)
-    W1 = np.vstack([np.eye(n_x), -np.eye(n_x)] + ([np.array(planes.rows)] if H else []))
-    b1 = np.concatenate([np.zeros(2 * n_x), np.array(planes.bias)])
-    rows, cols, vals, b2 = [], [], [], []
-    W3r, W3c, W3v = [], [], []
-    for f, ((r, _, dim, _), used) in enumerate(zip(gates, gate_neurons)):
-        coeff = (-1) ** (n - dim)
-        A_t, d_t = maps.get(f, (t.A[r], t.d[r]))
-        A = A_t @ Bt
-        d = d_t - A @ hull.x0
-        for j in range(m):
-            for s in (1.0, -1.0):
-                row = len(b2)
-                rows += [row] * (2 * n_x + len(used))
-                cols += list(range(2 * n_x)) + [2 * n_x + u for u in used]
-                vals += list(s * A[j]) + list(-s * A[j]) + [-np.inf] * len(used)
-                b2.append(s * d[j])
-                W3r.append(j)
-                W3c.append(row)
-                W3v.append(coeff * s)
-    L2 = len(b2)
-    W2 = sp.csr_matrix((np.array(vals, dtype=np.float64), (rows, cols)), shape=(L2, W1.shape[0]))
-    W2.eliminate_zeros()  # zero pass-through weights need no entry; -inf entries are kept
-    W3 = sp.csr_matrix((np.array(W3v, dtype=np.float64), (W3r, W3c)), shape=(m, L2))
-    info = {"network_fingerprint": cat.network.fingerprint(), "regions": len(cat), "gates": len(gates),
+        normals = np.linalg.svd(hull.B.T)[2][n:]
+        hull_rows = np.vstack([np.append(s * e, -s * e @ hull.x0) for e in normals for s in (1.0, -1.0)])
+    facets = to_x(np.hstack([t.facet_G, t.facet_g[:, None]]))
+    candidates = np.vstack([hull_rows, facets, -facets, to_x(extra)])
+    H0, F = hull_rows.shape[0], facets.shape[0]
+    # per gate: the hull, its region's facets, its tight facets reversed, its extra rows
+    parts = [(np.zeros(G, np.int64), np.full(G, H0), np.arange(H0)),
+             (t.facet_ptr[region], np.diff(t.facet_ptr)[region], H0 + np.arange(F)),
+             (tight_ptr[:-1], np.diff(tight_ptr), H0 + F + tight),
+             (extra_ptr[:-1], np.diff(extra_ptr), H0 + 2 * F + np.arange(extra.shape[0]))]
+    used, gate_of = [], []
+    for starts, counts, candidate in parts:
+        idx, owner = ragged(starts, counts)
+        used.append(candidate[idx])
+        gate_of.append(owner)
+    order = np.argsort(np.concatenate(gate_of), kind="stable")
+    uses = np.concatenate(used)[order]
+    neuron_rows, guard_ptr, guard = _hyperplane_neurons(candidates, uses, np.concatenate(gate_of)[order], G)
+    H = neuron_rows.shape[0]
+    W1 = np.vstack([np.eye(n_x), -np.eye(n_x), neuron_rows[:, :n_x]])
+    b1 = np.concatenate([np.zeros(2 * n_x), neuron_rows[:, n_x] - tol.boundary])
+    guard = guard + 2 * n_x
+    # the affine maps: one per region, and one per face of a sliver merged into a region
+    gate_map = region.copy()
+    extra_maps = sorted(sliver_maps)
+    gate_map[extra_maps] = R + np.arange(len(extra_maps))
+    A_t = np.concatenate([t.A, np.array([sliver_maps[f][0] for f in extra_maps]).reshape(-1, m, n)])
+    d_t = np.concatenate([t.d, np.array([sliver_maps[f][1] for f in extra_maps]).reshape(-1, m)])
+    A = A_t @ Bt
+    d = d_t - A @ hull.x0
+    info = {"network_fingerprint": cat.network.fingerprint(), "regions": R, "gates": G,
             "hyperplanes": H, "boundary_eps": tol.boundary, "dimension": n,
             "bounded": bool(cat.info.get("bounded", False))}
     if mode == "faces":
         info["faces_by_dim"] = {str(k): v for k, v in lattice.counts().items()}
-    table = np.array([(r, dim, (-1) ** (n - dim)) for r, _, dim, _ in gates], dtype=np.int64).reshape(-1, 3)
-    return ShallowNetwork(W1, b1, W2, np.array(b2), W3, np.zeros(m), mode, table, info)
+    table = np.column_stack([region, dim, (-1) ** (n - dim)]).astype(np.int64).reshape(-1, 3)
+    return ShallowNetwork(W1, b1, A, d, gate_map, guard_ptr, guard, np.zeros(m), mode, table, parent,
+                          _x_boxes(box_t, hull, tol.boundary), info)
 
+
+def _x_boxes(box_t: np.ndarray, hull, eps: float) -> np.ndarray:
+    """Boxes ``(C, 2, n)`` in ``t`` coordinates as boxes in ``x`` (interval arithmetic), grown by the
+    slab of half-width ``eps`` around a flat domain's hull that its gates let through."""
+    B = hull.B
+    with np.errstate(invalid="ignore"):
+        ends = np.stack([box_t[:, 0, None, :] * B, box_t[:, 1, None, :] * B])   # (2, C, n_x, n)
+    ends = np.where(B == 0, 0.0, ends)
+    lo = hull.x0 + ends.min(axis=0).sum(axis=2)
+    hi = hull.x0 + ends.max(axis=0).sum(axis=2)
+    slab = eps * np.abs(np.linalg.svd(B.T)[2][B.shape[1]:]).sum(axis=0) if hull.flat else 0.0
+    margin = 1e-9 * (1.0 + np.maximum(np.abs(lo), np.abs(hi)))
+    margin = np.where(np.isfinite(margin), margin, 0.0)
+    return np.stack([lo - slab - margin, hi + slab + margin], axis=1)

@@ -14,6 +14,7 @@ box, and the faces that lie in the box's boundary are the ones left out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -60,6 +61,13 @@ class FaceLattice:
         Face index to ``(A, d)`` (``t`` coordinates) for the faces of a
         sliver merged into a region, where the network is another affine
         map than the region's.
+    parent : ndarray of int, shape (F,)
+        The cell (full-dimensional face) each face was found in; a cell is
+        its own parent. Every constraint of the parent is one of the face's.
+    box : ndarray, shape (C, 2, n)
+        For the cells in face order, a box (``t`` coordinates, lower then
+        upper corner) holding the cell grown by ``tol.boundary``: where its
+        gate can open. ``-inf``/``inf`` where the cell is unbounded.
     """
 
     dim: np.ndarray
@@ -70,6 +78,8 @@ class FaceLattice:
     extra_ptr: np.ndarray
     extra: np.ndarray
     maps: dict
+    parent: np.ndarray
+    box: np.ndarray
 
     def __len__(self) -> int:
         return self.dim.shape[0]
@@ -132,33 +142,77 @@ def _cutting_box(cat: Catalogue, net) -> tuple[np.ndarray, np.ndarray]:
     return np.vstack([eye, -eye]), np.full(2 * n, -radius)
 
 
-def _region_faces(V: np.ndarray, G: np.ndarray, g: np.ndarray):
-    """Faces of one bounded polytope: (vertex index array, tight row array) per face."""
+def _region_faces(V: np.ndarray, G: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Faces of one bounded polytope as boolean rows: vertex sets ``(F, V)`` and tight rows ``(F, rows)``.
+
+    The polytope itself comes first (no tight row); every other face is an
+    intersection of facet vertex sets, found by closing them under ``&``.
+    """
     scale = FACE_TOL * (1.0 + np.abs(V).max())
     inc = np.abs(V @ G.T + g) <= scale                       # (vertices, rows)
-    row_sets = [int(sum(1 << int(i) for i in np.flatnonzero(inc[:, k]))) for k in range(G.shape[0])]
-    full = (1 << V.shape[0]) - 1
-    seen = {full}
-    frontier = {s for s in row_sets if s}
-    seen |= frontier
-    while frontier:
-        nxt = set()
-        for s in frontier:
-            for r in row_sets:
-                u = s & r
-                if u and u not in seen:
-                    nxt.add(u)
-        seen |= nxt
-        frontier = nxt
-    faces = []
-    for s in sorted(seen, reverse=True):
-        verts = np.array([i for i in range(V.shape[0]) if s >> i & 1])
-        tight = np.array([k for k, r in enumerate(row_sets) if s & r == s and s != full], dtype=np.int64)
-        faces.append((verts, tight))
-    return faces
+    rows = np.unique(inc.T[inc.any(axis=0)], axis=0)
+    full = np.ones((1, V.shape[0]), dtype=bool)
+    seen = {np.packbits(full[0]).tobytes()}
+    found, frontier = [full], rows
+    while frontier.shape[0]:
+        keys = [np.packbits(r).tobytes() for r in frontier]
+        fresh = [k not in seen for k in keys]
+        seen.update(keys)
+        frontier = frontier[np.array(fresh, dtype=bool)]
+        found.append(frontier)
+        meet = (frontier[:, None, :] & rows[None, :, :]).reshape(-1, V.shape[0])
+        frontier = np.unique(meet[meet.any(axis=1)], axis=0)
+    S = np.vstack(found)
+    # a row is tight on a face when every vertex of the face is on it
+    T = (S.astype(np.int32) @ (~inc).astype(np.int32)) == 0
+    T[0] = False
+    return S, T
 
 
-def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> FaceLattice:
+def grown_box(G: np.ndarray, g: np.ndarray, inner: np.ndarray, eps: float, fixed: np.ndarray) -> np.ndarray:
+    """A box ``(2, n)`` around ``{t : G t + g <= eps}`` where a gate of the polytope can open.
+
+    Rows where ``fixed`` holds are a cutting box (rows ``G t + g <= 0``
+    holding every vertex of the polytope); they are not grown. A side that
+    moves when the cutting box is doubled is unbounded and becomes infinite.
+    Where qhull fails the box is all of space, which is only slower, never wrong.
+    """
+    n = G.shape[1]
+    grown = g - np.where(fixed, 0.0, eps)
+    V = vertices_or_empty(G, grown, inner)
+    if V.shape[0] == 0:
+        return np.array([np.full(n, -np.inf), np.full(n, np.inf)])
+    lo, hi = V.min(axis=0), V.max(axis=0)
+    if fixed.any():
+        V2 = vertices_or_empty(G, np.where(fixed, 2.0 * grown, grown), inner)
+        if V2.shape[0] == 0:
+            return np.array([np.full(n, -np.inf), np.full(n, np.inf)])
+        moved = 1e-6 * (1.0 + np.abs(g[fixed]).max())
+        lo = np.where(V2.min(axis=0) < lo - moved, -np.inf, lo)
+        hi = np.where(V2.max(axis=0) > hi + moved, np.inf, hi)
+    margin = 1e-9 * (1.0 + np.abs(V).max())
+    return np.array([lo - margin, hi + margin])
+
+
+def cell_boxes(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> np.ndarray:
+    """:func:`grown_box` of every region (``t`` coordinates), shape ``(R, 2, n)``: the ``cells`` gates."""
+    t = cat.table
+    n = cat.dim
+    bounded = bool(cat.info.get("bounded", True))
+    box_G, box_g = (np.zeros((0, n)), np.zeros(0)) if bounded else _cutting_box(cat, cat.work_network)
+    out = np.empty((len(cat), 2, n))
+    for i in range(len(cat)):
+        sl = cat.facet_rows(i)
+        G = np.vstack([t.facet_G[sl], box_G])
+        g = np.concatenate([t.facet_g[sl], box_g])
+        fixed = np.arange(G.shape[0]) >= sl.stop - sl.start
+        out[i] = grown_box(G, g, t.interior[i], tol.boundary, fixed) if G.shape[0] else \
+            np.array([np.full(n, -np.inf), np.full(n, np.inf)])
+    return out
+
+
+def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES,
+                 progress: Callable[[int], None] | None = None) -> FaceLattice:
     """Every face of the region complex that is not in the domain's boundary, each once.
 
     Parameters
@@ -166,6 +220,9 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> FaceLa
     cat : Catalogue
         A complete catalogue.
     tol : Tolerances
+        ``tol.boundary`` grows the cells' boxes (:attr:`FaceLattice.box`).
+    progress : callable, optional
+        Called with the number of regions done, every few hundred regions.
 
     Returns
     -------
@@ -181,59 +238,81 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> FaceLa
     n = cat.dim
     bounded = bool(cat.info.get("bounded", True))
     box_G, box_g = (np.zeros((0, n)), np.zeros(0)) if bounded else _cutting_box(cat, net)
+    everywhere = np.array([np.full(n, -np.inf), np.full(n, np.inf)])
     patterns = cat.patterns()
     keys: dict[bytes, int] = {}
-    dims, regions, tight_lists, points, extras, maps = [], [], [], [], [], {}
+    regions, parents, tight_lists, tight_G, points, extras, boxes, maps = [], [], [], [], [], [], [], {}
     for i in range(len(cat)):
+        if progress is not None and i % 256 == 0:
+            progress(i)
         sl = cat.facet_rows(i)
         G = np.vstack([t.facet_G[sl], box_G])
         g = np.concatenate([t.facet_g[sl], box_g])
         nf, k0 = sl.stop - sl.start, G.shape[0]
         Mz, vz, _, _ = net.pattern_maps(patterns[i])
         if G.shape[0] == 0:  # the whole space is one region
-            pieces = [(t.interior[i:i + 1], G, g, [(np.zeros(0, dtype=int), np.zeros(0, dtype=np.int64))], None)]
+            pieces = [(t.interior[i:i + 1], G, g, None)]
         else:
             V = vertices_or_empty(G, g, t.interior[i])
             if V.shape[0] == 0:
                 raise FaceLatticeError(f"region {i}: qhull could not compute its vertices")
-            pieces = [(Vp, Gp, gp, _region_faces(Vp, Gp, gp), own)
-                      for Vp, Gp, gp, own in _pieces(cat, i, patterns[i], V, G, g, Mz, vz)]
+            pieces = _pieces(cat, i, patterns[i], V, G, g, Mz, vz)
         # Faces in the domain's (or the cutting box's) boundary are left out.
-        outer = np.zeros(G.shape[0], dtype=bool)
+        outer = np.zeros(k0, dtype=bool)
         outer[nf:] = True
         outer[:nf] = t.facet_layer[sl] == 0
-        for V, Gp, gp, faces, own in pieces:
-            faces = [(verts, tight) for verts, tight in faces if not outer[tight[tight < k0]].any()]
-            if not faces:
-                continue
-            X = np.array([V[verts].mean(axis=0) if verts.size else t.interior[i] for verts, _ in faces])
+        for V, Gp, gp, own in pieces:
+            if Gp.shape[0]:
+                S, T = _region_faces(V, Gp, gp)
+                keep = ~(T[:, :k0] & outer).any(axis=1)
+                S, T = S[keep], T[keep]
+                X = (S @ V) / S.sum(axis=1, keepdims=True)
+                rows_at = np.arange(Gp.shape[0])
+                fixed = (rows_at >= nf) & (rows_at < k0)   # the cutting box is not part of any gate
+                boxes.append(grown_box(Gp, gp, V.mean(axis=0), tol.boundary, fixed))
+            else:
+                S, T, X = np.ones((1, 1), dtype=bool), np.zeros((1, 0), dtype=bool), V
+                boxes.append(everywhere)
             Z = X @ Mz.T + vz
             near = FACE_TOL * np.linalg.norm(Mz, axis=1) * (1 + np.abs(X).max(axis=1, keepdims=True))
             signs = (np.sign(Z) * (np.abs(Z) > near)).astype(np.int8)
             cuts = np.arange(k0, Gp.shape[0])
             rows = np.hstack([Gp[cuts], gp[cuts, None]])
-            for (_, tight), x, sign in zip(faces, X, signs):
+            cell = len(regions)
+            for f, (tight_mask, x, sign) in enumerate(zip(T, X, signs)):
                 # Every cell is its own face (a piece can carry another region's signs).
-                key = sign.tobytes() if tight.size else b"cell%d" % len(dims)
+                key = sign.tobytes() if f else b"cell%d" % cell
                 if key in keys:
                     continue
-                keys[key] = len(dims)
+                keys[key] = len(regions)
                 if own is not None:
-                    maps[len(dims)] = own
-                # The affine hull of a face is the intersection of its tight hyperplanes.
-                dims.append(n - (np.linalg.matrix_rank(Gp[tight], tol=1e-9) if tight.size else 0))
+                    maps[len(regions)] = own
+                tight = np.flatnonzero(tight_mask)
                 regions.append(i)
+                parents.append(cell)
                 tight_lists.append(tight[tight < k0] + sl.start)
+                tight_G.append(Gp[tight])
                 extras.append(np.vstack([rows, -rows[np.isin(cuts, tight)]]) if cuts.size else rows)
                 points.append(x)
     counts = [len(x) for x in tight_lists]
     n_extra = [len(x) for x in extras]
-    return FaceLattice(dim=np.array(dims, dtype=np.int64), region=np.array(regions, dtype=np.int64),
+    return FaceLattice(dim=_face_dims(tight_G, n), region=np.array(regions, dtype=np.int64),
                        tight_ptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
                        tight=np.concatenate(tight_lists).astype(np.int64) if tight_lists else np.zeros(0, np.int64),
                        point=np.array(points).reshape(-1, n),
                        extra_ptr=np.concatenate([[0], np.cumsum(n_extra)]).astype(np.int64),
-                       extra=np.vstack(extras) if extras else np.zeros((0, n + 1)), maps=maps)
+                       extra=np.vstack(extras) if extras else np.zeros((0, n + 1)), maps=maps,
+                       parent=np.array(parents, dtype=np.int64), box=np.array(boxes).reshape(-1, 2, n))
+
+
+def _face_dims(tight_G: list[np.ndarray], n: int) -> np.ndarray:
+    """Dimension of each face: ``n`` minus the rank of its tight rows (the affine hull), ranks in batches."""
+    dims = np.full(len(tight_G), n, dtype=np.int64)
+    sizes = np.array([len(x) for x in tight_G], dtype=np.int64)
+    for k in np.unique(sizes[sizes > 0]):
+        idx = np.flatnonzero(sizes == k)
+        dims[idx] = n - np.linalg.matrix_rank(np.stack([tight_G[f] for f in idx]), tol=1e-9)
+    return dims
 
 
 def _pieces(cat: Catalogue, i: int, pattern: np.ndarray, V: np.ndarray, G: np.ndarray, g: np.ndarray,

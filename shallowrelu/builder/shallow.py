@@ -1,16 +1,20 @@
 """The shallow network as data: three weight layers, its evaluators and its file.
 
-Owns :class:`ShallowNetwork` (dense finite layer 1, sparse extended-real
-layer 2, sparse layer 3), the gated evaluator that runs only the gates a
-point opens, and the ``.npz`` format. Building it from a catalogue is
-:mod:`.construct`'s; checking it against the deep network :mod:`.check`'s.
+Owns :class:`ShallowNetwork`, held in the compact form the construction
+gives it (per gate: its affine map and the layer-1 neurons that close it)
+from which the weight matrices follow; the gated evaluator that runs only
+the gates that can be open at a point; and the ``.npz`` format. Building it
+from a catalogue is :mod:`.construct`'s; checking it against the deep
+network :mod:`.check`'s; the ONNX graph :mod:`..io.onnx_export`'s.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,107 +23,217 @@ from ..errors import ShallowReLUError
 from ..io.files import atomic_savez, read_npz
 from .extended import ExtLinear
 
-SHALLOW_FORMAT = "shallowrelu-shallow/1"
+SHALLOW_FORMAT = "shallowrelu-shallow/2"
+
+# Scratch memory one chunk of points may take in an evaluation; chunks are
+# cut to fit it, so evaluating a huge network needs little more than the network.
+CHUNK_BYTES = 1 << 28
 
 
 class ShallowFormatError(ShallowReLUError, ValueError):
     """A shallow-network file that is missing, truncated or malformed."""
 
 
+class ShallowSizeError(ShallowReLUError, MemoryError):
+    """A request (dense layers, the full pass) that would not fit in this machine's memory."""
+
+
+def free_memory() -> int:
+    """Bytes of physical memory free now (a large number where the system does not say)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
+
+
+def require_memory(nbytes: float, what: str) -> None:
+    """Raise :class:`ShallowSizeError` naming ``what`` and its size if ``nbytes`` exceed free memory."""
+    free = free_memory()
+    if nbytes > free:
+        raise ShallowSizeError(f"{what} needs {nbytes / 2**30:.1f} GiB; {free / 2**30:.1f} GiB are free")
+
+
+def ragged(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``concatenate([arange(s, s + c) ...])`` over ``zip(starts, counts)``, and the list each entry is from."""
+    owner = np.repeat(np.arange(counts.size), counts)
+    return np.repeat(starts, counts) + np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts), owner
+
 
 @dataclass(frozen=True)
 class ShallowNetwork:
-    """A ReLU network with three weight layers; ``+-inf`` appear only in layer 2.
+    """A ReLU network with three weight layers; ``-inf`` appear only in layer 2.
 
-    Call it on points ``(k, n) -> (k, m)``. ``layers`` gives dense arrays;
-    the weights are held sparse, as most of layer 2 is zero.
+    Call it on points ``(k, n) -> (k, m)``. Gate ``g`` owns layer-2 neurons
+    ``2 m g .. 2 m (g + 1) - 1``: for output ``j`` the pair
+    ``relu(+-(A x + d)_j - inf * sum_k u_k)`` over its guard neurons ``u_k``.
+    The weight matrices ``W2``, ``b2``, ``W3`` and :attr:`layers` are made
+    from this form on request.
 
     Attributes
     ----------
-    W1, b1, W2, b2, W3, b3
-        ``W1`` dense finite; ``W2`` (may hold ``-inf``) and ``W3`` sparse.
+    W1, b1 : ndarray
+        Layer 1 (finite): ``relu(x)``, ``relu(-x)``, then the hyperplane neurons.
+    A, d : ndarray, shapes (M, m, n) and (M, m)
+        The affine maps the gates pass (``x`` coordinates).
+    gate_map : ndarray of int, shape (G,)
+        The map of each gate.
+    guard_ptr, guard : ndarray of int
+        ``guard[guard_ptr[g]:guard_ptr[g + 1]]``: the layer-1 neurons whose
+        ``-inf`` weight closes gate ``g`` where they are positive.
+    b3 : ndarray, shape (m,)
     mode : str
         ``"faces"`` (exact everywhere) or ``"cells"`` (the paper's).
     gates : ndarray of int, shape (G, 3)
         Per gate: the catalogue region whose map it passes, the dimension of
         its face (the region's own dimension in cells mode), its coefficient
-        ``c_G``. Gate ``i`` owns layer-2 neurons ``2 m i .. 2 m (i + 1) - 1``.
+        ``c_G`` (layer 3's weights are ``+-c_G``).
+    parent : ndarray of int, shape (G,)
+        A cell gate (its own parent) whose guard is part of the gate's: where
+        the parent is closed the gate is closed.
+    box : ndarray, shape (C, 2, n)
+        For the cell gates in gate order, a box outside which they are closed.
     info : dict
         Sizes, gate counts, the fingerprint of the deep network.
     """
 
     W1: np.ndarray
     b1: np.ndarray
-    W2: sp.csr_matrix
-    b2: np.ndarray
-    W3: sp.csr_matrix
+    A: np.ndarray
+    d: np.ndarray
+    gate_map: np.ndarray
+    guard_ptr: np.ndarray
+    guard: np.ndarray
     b3: np.ndarray
     mode: str
     gates: np.ndarray
+    parent: np.ndarray
+    box: np.ndarray
     info: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_l2", ExtLinear(self.W2))
-        object.__setattr__(self, "_l3", ExtLinear(self.W3))
-        object.__setattr__(self, "_gated", _GatedEvaluator.of(self))
+        H, n = self.W1.shape
+        M, m = self.A.shape[:2]
+        G = self.gates.shape[0]
+        cells = self.parent == np.arange(G)
+        checks = [
+            (self.b1.shape == (H,), "b1 does not match W1"),
+            (self.A.shape == (M, m, n) and self.d.shape == (M, m), "the maps do not match the inputs"),
+            (self.b3.shape == (m,), "b3 does not match the maps' outputs"),
+            (self.gates.shape == (G, 3) and self.gate_map.shape == (G,) and self.parent.shape == (G,)
+             and self.guard_ptr.shape == (G + 1,), "the gate tables have different lengths"),
+            (G == 0 or (self.gate_map.min() >= 0 and self.gate_map.max() < M), "a gate has no map"),
+            (G == 0 or (self.parent.min() >= 0 and self.parent.max() < G
+                        and bool(np.all(cells[self.parent]))), "a gate's parent is not a cell gate"),
+            (self.guard_ptr[0] == 0 and self.guard_ptr[-1] == self.guard.size
+             and bool(np.all(np.diff(self.guard_ptr) >= 0)), "the guard lists are not a ragged array"),
+            (self.guard.size == 0 or (self.guard.min() >= 0 and self.guard.max() < H),
+             "a guard names a layer-1 neuron that does not exist"),
+            (self.box.shape == (int(cells.sum()), 2, n), "the cell boxes do not match the cell gates"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
 
     @property
-    def layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``[(W1, b1), (W2, b2), (W3, b3)]`` as dense numpy arrays."""
-        return [(self.W1, self.b1), (self.W2.toarray(), self.b2), (self.W3.toarray(), self.b3)]
+    def n_gates(self) -> int:
+        """Number of gates ``G``."""
+        return self.gates.shape[0]
 
     @property
     def sizes(self) -> dict:
-        """Neurons per layer and the number of infinite weights."""
-        return {"inputs": self.W1.shape[1], "layer1": self.W1.shape[0], "layer2": self.W2.shape[0],
-                "outputs": self.W3.shape[0], "inf_weights": int(np.count_nonzero(np.isinf(self.W2.data))),
-                "nonzero_weights": int(np.count_nonzero(self.W1) + self.W2.nnz + self.W3.nnz)}
+        """Neurons per layer and the number of infinite and of non-zero weights."""
+        n, m, G = self.W1.shape[1], self.A.shape[1], self.n_gates
+        inf = 2 * m * self.guard.size
+        finite = 4 * int(np.count_nonzero(self.A.reshape(self.A.shape[0], -1), axis=1)[self.gate_map].sum())
+        return {"inputs": n, "layer1": self.W1.shape[0], "layer2": 2 * m * G, "outputs": m,
+                "inf_weights": inf, "nonzero_weights": int(np.count_nonzero(self.W1)) + finite + inf + 2 * m * G}
+
+    @property
+    def W2(self) -> sp.csr_matrix:
+        """Layer 2 as a sparse matrix (zero pass-through weights left out, ``-inf`` kept)."""
+        n, m, G, H = self.W1.shape[1], self.A.shape[1], self.n_gates, self.W1.shape[0]
+        require_memory(40.0 * self.sizes["nonzero_weights"], "layer 2 as a sparse matrix")
+        P = self.A[self.gate_map]                                           # (G, m, n)
+        P = np.stack([P, -P], axis=2).reshape(2 * m * G, n)                 # neuron (g, j, +-)
+        finite = sp.csr_matrix(np.hstack([P, -P]))
+        counts = np.diff(self.guard_ptr)
+        rows = np.repeat(np.arange(2 * m * G), np.repeat(counts, 2 * m))
+        cols = self.guard[ragged(np.repeat(self.guard_ptr[:-1], 2 * m), np.repeat(counts, 2 * m))[0]]
+        inf = sp.csr_matrix((np.full(rows.size, -np.inf), (rows, cols)), shape=(2 * m * G, H))
+        finite.resize((2 * m * G, H))
+        return (finite + inf).tocsr()
+
+    @property
+    def b2(self) -> np.ndarray:
+        """Layer 2's biases, ``+-d`` per gate and output."""
+        return np.stack([self.d[self.gate_map], -self.d[self.gate_map]], axis=2).ravel()
+
+    @property
+    def W3(self) -> sp.csr_matrix:
+        """Layer 3: ``y_j = sum_G c_G (p_Gj - q_Gj)``."""
+        m, G = self.A.shape[1], self.n_gates
+        vals = (self.gates[:, 2, None, None] * np.array([1.0, -1.0])).repeat(m, axis=1).ravel()
+        rows = np.tile(np.repeat(np.arange(m), 2), G)
+        return sp.csr_matrix((vals, (rows, np.arange(2 * m * G))), shape=(m, 2 * m * G))
+
+    @property
+    def layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``[(W1, b1), (W2, b2), (W3, b3)]`` as dense numpy arrays.
+
+        Raises
+        ------
+        ShallowSizeError
+            If layer 2 as a dense array would not fit in memory.
+        """
+        require_memory(8.0 * 2 * self.A.shape[1] * self.n_gates * self.W1.shape[0], "layer 2 as a dense array")
+        return [(self.W1, self.b1), (self.W2.toarray(), self.b2), (self.W3.toarray(), self.b3)]
 
     def open_gates(self, x: np.ndarray) -> dict[int, np.ndarray]:
-        """The gates open at the point ``x`` (layer-2 pre-activations finite), each with the
-        values ``(A_G x + d_G)_j`` it passes."""
-        H1 = np.maximum(np.atleast_2d(x) @ self.W1.T + self.b1, 0.0)
-        pre = self._l2.apply(self.b2, H1)[0].reshape(-1, self.W3.shape[0], 2)
-        return {int(g): pre[g, :, 0] for g in np.flatnonzero(np.all(np.isfinite(pre), axis=(1, 2)))}
+        """The gates open at the point ``x``, each with the values ``(A_G x + d_G)_j`` it passes."""
+        X = self._points(x)
+        p, g = self._index.open_pairs(X)
+        return {int(k): z for k, z in zip(g, self._values(X, p, g))}
 
     def hidden(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Activations of the two hidden layers at the rows of ``X``."""
-        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-        if X.shape[1] != self.W1.shape[1]:
-            raise ValueError(f"expected points with {self.W1.shape[1]} coordinates, got {X.shape[1]}")
+        """Activations of the two hidden layers at the rows of ``X`` (the full layer-by-layer pass)."""
+        X = self._points(X)
+        require_memory(8.0 * X.shape[0] * (self.W1.shape[0] + 2 * self.A.shape[1] * self.n_gates),
+                       "the hidden layers at these points")
         H1 = np.maximum(X @ self.W1.T + self.b1, 0.0)
-        H2 = np.maximum(self._l2.apply(self.b2, H1), 0.0)
+        H2 = np.maximum(self._dense_layers[0].apply(self.b2, H1), 0.0)
         return H1, H2
 
-    def __call__(self, X: np.ndarray, chunk: int = 2048) -> np.ndarray:
-        """Extended-real forward pass, ``(k, n) -> (k, m)``, in chunks of points.
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        """Extended-real forward pass, ``(k, n) -> (k, m)``.
 
-        For a network made by :func:`build_shallow` only the gates that can
-        be open are evaluated (see ``_GatedEvaluator``); the result is that
-        of the full layer-by-layer pass, which :meth:`dense_call` computes.
+        Only the gates that can be open at a point are evaluated (see
+        ``_GateIndex``), in chunks of points that fit ``CHUNK_BYTES``; the
+        result is that of the full layer-by-layer pass, :meth:`dense_call`.
         """
-        if self._gated is None:
-            return self.dense_call(X, chunk)
-        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-        out = [self._gated(X[i:i + chunk]) for i in range(0, X.shape[0], chunk)]
-        return np.vstack(out) if out else np.zeros((0, self.W3.shape[0]))
+        X = self._points(X)
+        out = np.zeros((X.shape[0], self.A.shape[1])) + self.b3
+        for sl in self._index.chunks(X):
+            p, g = self._index.open_pairs(X[sl])
+            terms = self._values(X[sl], p, g)
+            signed = np.maximum(terms, 0.0) - np.maximum(-terms, 0.0)
+            np.add.at(out, p + sl.start, self.gates[g, 2, None] * signed)
+        return out
 
-    def dense_call(self, X: np.ndarray, chunk: int = 2048) -> np.ndarray:
-        """The layer-by-layer extended-real forward pass over every neuron."""
-        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-        out = [self._l3.apply(self.b3, self.hidden(X[i:i + chunk])[1])
-               for i in range(0, X.shape[0], chunk)]
-        return np.vstack(out) if out else np.zeros((0, self.W3.shape[0]))
+    def dense_call(self, X: np.ndarray) -> np.ndarray:
+        """The layer-by-layer extended-real forward pass over every neuron (small networks)."""
+        X = self._points(X)
+        l2, l3 = self._dense_layers
+        width = self.W1.shape[0] + 4 * self.A.shape[1] * self.n_gates
+        step = max(1, CHUNK_BYTES // (8 * width))
+        out = [l3.apply(self.b3, np.maximum(l2.apply(self.b2, np.maximum(X[i:i + step] @ self.W1.T + self.b1, 0.0)),
+                                            0.0)) for i in range(0, X.shape[0], step)]
+        return np.vstack(out) if out else np.zeros((0, self.A.shape[1]))
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write to ``.npz`` (sparse layers as COO triplets), atomically."""
-        arrays = {"format": np.array(SHALLOW_FORMAT), "mode": np.array(self.mode), "gates": self.gates,
-                  "info": np.array(json.dumps(self.info, sort_keys=True)),
-                  "W1": self.W1, "b1": self.b1, "b2": self.b2, "b3": self.b3}
-        for name, M in (("W2", self.W2), ("W3", self.W3)):
-            coo = M.tocoo()
-            arrays.update({f"{name}_row": coo.row.astype(np.int64), f"{name}_col": coo.col.astype(np.int64),
-                           f"{name}_val": coo.data, f"{name}_shape": np.array(M.shape, dtype=np.int64)})
+        """Write to ``.npz``, atomically."""
+        arrays = {"format": np.array(SHALLOW_FORMAT), "mode": np.array(self.mode),
+                  "info": np.array(json.dumps(self.info, sort_keys=True))}
+        arrays |= {name: getattr(self, name) for name in _ARRAYS}
         atomic_savez(path, arrays)
 
     @classmethod
@@ -131,105 +245,161 @@ class ShallowNetwork:
         ShallowFormatError
         """
         d = read_npz(path, ShallowFormatError, "shallow network")
-        if str(d.get("format", "")) != SHALLOW_FORMAT:
+        found = str(d.get("format", ""))
+        if found != SHALLOW_FORMAT:
+            if found.startswith("shallowrelu-shallow/"):
+                raise ShallowFormatError(f"{path}: written in the older format {found}; convert the catalogue "
+                                         f"again to get {SHALLOW_FORMAT}")
             raise ShallowFormatError(f"{path}: not a shallowrelu shallow network")
         try:
-            mats = {name: sp.csr_matrix((d[f"{name}_val"], (d[f"{name}_row"], d[f"{name}_col"])),
-                                        shape=tuple(d[f"{name}_shape"])) for name in ("W2", "W3")}
-            net = cls(d["W1"], d["b1"], mats["W2"], d["b2"], mats["W3"], d["b3"], str(d["mode"]),
-                      d["gates"], json.loads(str(d["info"])))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise ShallowFormatError(f"{path}: incomplete shallow network ({exc})") from None
-        if not (net.W1.shape[0] == net.W2.shape[1] == net.b1.shape[0] and net.W2.shape[0] == net.W3.shape[1]):
-            raise ShallowFormatError(f"{path}: layer shapes do not chain")
-        return net
+            return cls(**{name: d[name] for name in _ARRAYS}, mode=str(d["mode"]), info=json.loads(str(d["info"])))
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise ShallowFormatError(f"{path}: incomplete or inconsistent shallow network ({exc})") from None
+
+    def _points(self, X: np.ndarray) -> np.ndarray:
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        if X.shape[1] != self.W1.shape[1]:
+            raise ValueError(f"expected points with {self.W1.shape[1]} coordinates, got {X.shape[1]}")
+        return X
+
+    def _values(self, X: np.ndarray, p: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """``A_g x + d_g`` at the pairs (point ``p``, gate ``g``), read as layer 2 reads it: from
+        ``relu(x)`` and ``relu(-x)``."""
+        n = self.W1.shape[1]
+        H = np.maximum(X[p] @ self.W1[:2 * n].T, 0.0)
+        A = self.A[self.gate_map[g]]
+        return np.einsum("kmn,kn->km", A, H[:, :n]) - np.einsum("kmn,kn->km", A, H[:, n:]) + self.d[self.gate_map[g]]
+
+    @cached_property
+    def _index(self) -> "_GateIndex":
+        return _GateIndex(self)
+
+    @cached_property
+    def _dense_layers(self) -> tuple[ExtLinear, ExtLinear]:
+        return ExtLinear(self.W2), ExtLinear(self.W3)
 
 
-class _GatedEvaluator:
-    """The forward pass of a built shallow network, visiting only gates that can be open.
+_ARRAYS = ("W1", "b1", "A", "d", "gate_map", "guard_ptr", "guard", "b3", "gates", "parent", "box")
 
-    A face gate's violation neurons include every violation neuron of the
-    cell gate of the region that owns it, so where that cell gate is closed
-    (``-inf``) the face gate is closed too. The pass therefore tests the
-    cell gates first and then only the gates of the open cells; every test
-    and every finite value is the one the full pass computes.
+
+class _GateIndex:
+    """Which gates can be open at a point, without visiting the others.
+
+    A uniform grid over the cell gates' boxes lists in each bin the cells
+    whose box meets it (points outside the grid go to its nearest bin, and
+    a box reaching out of the grid covers those bins). A point tests the
+    guards of its bin's cells, then of the gates inside the open cells: a
+    gate whose parent cell is closed is closed, as its guard holds the
+    parent's. Every test and every value is the one the full pass computes.
     """
 
-    def __init__(self, net: "ShallowNetwork", viol: sp.csr_matrix, dim: int) -> None:
+    def __init__(self, net: ShallowNetwork) -> None:
         self.net = net
-        m = net.W3.shape[0]
-        self.m2 = 2 * m
-        self.viol = viol                                    # gates x layer-1 neurons
-        G = viol.shape[0]
-        finite = net.W2.copy()
-        finite.data = np.where(np.isfinite(finite.data), finite.data, 0.0)
-        finite.eliminate_zeros()
-        self.cols = np.unique(finite.indices)
-        self.F = finite[:, self.cols].toarray().reshape(G, self.m2, -1)
-        self.b2 = net.b2.reshape(G, self.m2)
-        self.W3 = net.W3.T.toarray().reshape(G, self.m2, m)
-        region, gdim = net.gates[:, 0], net.gates[:, 1]
-        cells = np.flatnonzero(gdim == dim)
-        self.cells = cells
-        self.cell_viol = viol[cells]
-        order = np.argsort(region, kind="stable")
-        self.by_region_ptr = np.searchsorted(region[order], np.arange(region.max(initial=-1) + 2))
-        self.by_region = order
-        self.cell_region = region[cells]
+        G = net.n_gates
+        cells = np.flatnonzero(net.parent == np.arange(G))
+        lo, hi = net.box[:, 0], net.box[:, 1]
+        ends = np.concatenate([lo, hi])
+        ends = np.where(np.isfinite(ends), ends, np.nan)
+        with np.errstate(invalid="ignore"):
+            self.origin = np.nan_to_num(np.nanmin(ends, axis=0, initial=np.inf), posinf=0.0)
+            span = np.nan_to_num(np.nanmax(ends, axis=0, initial=-np.inf), neginf=0.0) - self.origin
+        extent = np.where(np.isfinite(hi - lo), hi - lo, np.nan)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # all-infinite boxes: no typical extent
+            typical = np.nan_to_num(np.nanmedian(extent, axis=0), nan=0.0)
+        active = span > 1e-6 * span.max(initial=0.0)
+        # bins about a typical cell wide, coarsened until the grid and the cells' coverage stay linear in C
+        scale = 1.0
+        while True:
+            per_axis = np.ceil(span / np.maximum(scale * typical, span / max(len(cells), 1) + 1e-300))
+            self.bins = np.where(active, np.maximum(per_axis, 1), 1).astype(np.int64)
+            self.width = np.where(active, span / self.bins, 1.0)
+            first, last = self._bin_range(lo), self._bin_range(hi)
+            covered = np.prod(last - first + 1, axis=1)
+            if (covered.sum() <= 32 * len(cells) + 4096 and np.prod(self.bins.astype(float)) <= 8 * len(cells) + 64) \
+                    or np.all(self.bins == 1):
+                break
+            scale *= 1.5
+        bins = self.bins
+        # the (bin, cell) pairs, bins in mixed radix
+        idx, owner = ragged(np.zeros(len(cells), dtype=np.int64), covered)
+        flat = np.zeros(idx.size, dtype=np.int64)
+        rest, stride = idx, 1
+        for a in range(lo.shape[1]):
+            count = (last - first + 1)[owner, a]
+            flat += (first[owner, a] + rest % count) * stride
+            rest //= count
+            stride *= int(bins[a])
+        order = np.argsort(flat, kind="stable")
+        self.bin_ptr = np.searchsorted(flat[order], np.arange(stride + 1))
+        self.bin_cells = cells[owner[order]]
+        self.strides = np.cumprod(np.concatenate([[1], bins[:-1]]))
+        self._bins_seen: dict[int, tuple] = {}
+        kids = np.argsort(net.parent, kind="stable")
+        self.kid_ptr = np.searchsorted(net.parent[kids], np.arange(G + 1))
+        self.kids = kids
+        # per bin, the guard entries a point in it gathers: every cell's guard, and about one cell's family
+        glen = np.diff(net.guard_ptr).astype(np.float64)
+        family = np.bincount(net.parent, weights=glen, minlength=G)
+        sums = np.concatenate([[0.0], np.cumsum(glen[self.bin_cells] + 1.0)])[self.bin_ptr]
+        widest = np.zeros(stride)
+        np.maximum.at(widest, np.repeat(np.arange(stride), np.diff(self.bin_ptr)), family[self.bin_cells])
+        self.bin_cost = np.diff(sums) + widest + 1.0
 
-    @classmethod
-    def of(cls, net: "ShallowNetwork") -> "_GatedEvaluator | None":
-        """The evaluator, if ``net`` has the structure :func:`build_shallow` gives; else None."""
-        m2 = 2 * net.W3.shape[0]
-        G = net.gates.shape[0]
-        dim = net.info.get("dimension")
-        if dim is None or net.W2.shape[0] != G * m2 or G == 0:
-            return None
-        W2 = net.W2.tocsr()
-        rows = np.repeat(np.arange(W2.shape[0]), np.diff(W2.indptr))
-        if np.any(W2.data == np.inf):
-            return None
-        neg = W2.data == -np.inf
-        viol = sp.csr_matrix((np.ones(np.count_nonzero(neg)), (rows[neg], W2.indices[neg])), shape=W2.shape)
-        first = viol[::m2]
-        for j in range(1, m2):  # every neuron of a gate must share its -inf entries
-            if (viol[j::m2] != first).nnz:
-                return None
-        cells = net.gates[:, 1] == dim
-        regions = net.gates[:, 0]
-        if np.unique(regions[cells]).size != np.count_nonzero(cells) or not np.isin(regions, regions[cells]).all():
-            return None
-        # a face gate must contain its cell gate's violation neurons
-        cell_of = np.full(regions.max() + 1, -1)
-        cell_of[regions[cells]] = np.flatnonzero(cells)
-        owner_cells = first[cell_of[regions]]
-        if (owner_cells.multiply(first) != owner_cells).nnz:
-            return None
-        return cls(net, first.tocsr(), dim)
+    def _bin_range(self, v: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            k = np.floor((v - self.origin) / self.width)
+        return np.clip(np.nan_to_num(k, nan=0.0, posinf=1e18, neginf=-1e18), 0, self.bins - 1).astype(np.int64)
 
-    def __call__(self, X: np.ndarray) -> np.ndarray:
+    def chunks(self, X: np.ndarray) -> list[slice]:
+        """Consecutive slices of the rows of ``X`` whose gathers fit ``CHUNK_BYTES``."""
+        per_entry = 16.0 * (X.shape[1] + 4)
+        cost = np.cumsum(self.bin_cost[self._bin_range(X) @ self.strides]) * per_entry
+        cuts = np.searchsorted(cost, np.arange(1, int(cost[-1] // CHUNK_BYTES) + 1) * CHUNK_BYTES) if len(X) else []
+        edges = np.unique(np.concatenate([[0], np.asarray(cuts, dtype=np.int64) + 1, [len(X)]]).clip(0, len(X)))
+        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+    def open_pairs(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs (row of ``X``, gate) where the gate is open, ordered by row then gate."""
+        b = self._bin_range(X) @ self.strides
+        order = np.argsort(b, kind="stable")
+        edges = np.flatnonzero(np.diff(b[order])) + 1
+        found_p, found_c = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        for rows in np.split(order, edges) if len(X) else []:
+            cells, neurons, incidence = self._bin_guards(int(b[rows[0]]))
+            if cells.size == 0:
+                continue
+            # one product for the bin's points and the guard neurons of its cells
+            positive = (X[rows] @ self.net.W1[neurons].T + self.net.b1[neurons] > 0).astype(np.float64)
+            cell, row = np.nonzero(incidence @ positive.T == 0)
+            found_p.append(rows[row])
+            found_c.append(cells[cell])
+        p, c = np.concatenate(found_p), np.concatenate(found_c)
+        idx, owner = ragged(self.kid_ptr[c], self.kid_ptr[c + 1] - self.kid_ptr[c])
+        g, p, c = self.kids[idx], p[owner], c[owner]
+        ok = np.ones(g.size, dtype=bool)
+        other = g != c
+        ok[other] = self._passes(X, p[other], g[other])
+        order = np.lexsort((g[ok], p[ok]))
+        return p[ok][order], g[ok][order]
+
+    def _bin_guards(self, b: int) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
+        """A bin's cells, their guard neurons, and which cell each neuron guards (cells x neurons)."""
+        if b not in self._bins_seen:
+            net = self.net
+            cells = self.bin_cells[self.bin_ptr[b]:self.bin_ptr[b + 1]]
+            idx, owner = ragged(net.guard_ptr[cells], net.guard_ptr[cells + 1] - net.guard_ptr[cells])
+            neurons, local = np.unique(net.guard[idx], return_inverse=True)
+            incidence = sp.csr_matrix((np.ones(idx.size), (owner, local)), shape=(cells.size, neurons.size))
+            self._bins_seen[b] = (cells, neurons, incidence)
+        return self._bins_seen[b]
+
+    def _passes(self, X: np.ndarray, p: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Whether gate ``g`` is open at row ``p``: none of its guard neurons is positive."""
         net = self.net
-        H1 = np.maximum(X @ net.W1.T + net.b1, 0.0)
-        U = (H1 > 0).astype(np.float64)
-        open_cells = np.asarray(self.cell_viol @ U.T).T == 0          # points x cells
-        pts, cell = np.nonzero(open_cells)
-        reg = self.cell_region[cell]
-        counts = self.by_region_ptr[reg + 1] - self.by_region_ptr[reg]
-        p = np.repeat(pts, counts)
-        starts = np.repeat(self.by_region_ptr[reg], counts)
-        offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        g = self.by_region[starts + offs]
-        # a candidate gate is open iff none of its violation neurons is positive
-        nnz = np.diff(self.viol.indptr)[g]
-        idx = np.repeat(self.viol.indptr[g], nnz) + (np.arange(nnz.sum()) - np.repeat(np.cumsum(nnz) - nnz, nnz))
-        hits = np.add.reduceat(U[np.repeat(p, nnz), self.viol.indices[idx]], np.cumsum(nnz) - nnz) \
-            if nnz.sum() else np.zeros(len(g))
-        hits = np.where(nnz > 0, hits, 0.0)
-        keep = hits == 0
-        p, g = p[keep], g[keep]
-        pre = np.einsum("gjc,gc->gj", self.F[g], H1[p][:, self.cols]) + self.b2[g]
-        contrib = np.einsum("gj,gjm->gm", np.maximum(pre, 0.0), self.W3[g])
-        out = np.zeros((X.shape[0], self.W3.shape[2])) + net.b3
-        np.add.at(out, p, contrib)
-        return out
-
+        idx, owner = ragged(net.guard_ptr[g], net.guard_ptr[g + 1] - net.guard_ptr[g])
+        neuron = net.guard[idx]
+        value = np.einsum("kn,kn->k", X[p[owner]], net.W1[neuron]) + net.b1[neuron]
+        closed = np.zeros(g.size, dtype=bool)
+        closed[owner[value > 0]] = True
+        return ~closed
