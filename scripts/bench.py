@@ -12,6 +12,7 @@ carried points.
     python scripts/bench.py --nets 2-16,16-1 --no-shallow --jobs-nets 3-16,16-1 --jobs 1 2
     python scripts/bench.py --only scaling   # time per region from 1e3 to 1e5 regions (long)
     python scripts/bench.py --only stream --stream-net 4-28,28,28-1 --jobs 2   # ~1e6 regions, peak RSS
+    python scripts/bench.py --only convert   # enumerate, convert, check, export through the CLI (~10 min)
 
 Tables: the main one (regions, LPs per region, time as the best of three runs, the naive baseline);
 peers (each tool in its own process, whole-process wall time, counts
@@ -283,7 +284,10 @@ def main() -> None:
                         metavar="2-H1,H2-M", help="2-D nets for the polygon-splitting table")
     parser.add_argument("--stream-net", default="4-28,28,28-1", metavar="N-H1,H2-M",
                         help="net of the stream table (default %(default)s)")
-    parser.add_argument("--only", choices=["main", "peers", "polygon", "jobs", "scaling", "stream"],
+    parser.add_argument("--convert-nets", nargs="*", default=DEFAULT_NETS + ["4-16,16,16-1"], metavar="N-H1,H2-M",
+                        help="random nets of the convert table, besides ACAS Xu 1_1 (default: %(default)s)")
+    parser.add_argument("--acas", type=Path, default=ACAS_DATA, help="the ACAS Xu folder (default: %(default)s)")
+    parser.add_argument("--only", choices=["main", "peers", "polygon", "jobs", "scaling", "stream", "convert"],
                         help="print only this table")
     parser.add_argument("--one", nargs=2, metavar=("TOOL", "NET"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -297,6 +301,8 @@ def main() -> None:
         return scaling_table(args.seed)
     if args.only == "stream":
         return stream_table(args.stream_net, args.seed, args.jobs[-1])
+    if args.only == "convert":
+        return convert_table(args.convert_nets, args.seed, args.acas)
     if args.only in (None, "main"):
         main_table(args)
     if args.only in (None, "peers") and args.peer_nets:
@@ -371,6 +377,52 @@ def shallow_table(catalogues: dict, max_regions: int) -> None:
         print(f"{spec:<16}{len(cat):>9}{shallow.info['gates']:>9}{z['layer1']:>9}{z['layer2']:>9}"
               f"{z['inf_weights']:>10}{build:>9.2f}{check:>9.2f}{sum(report.counts.values()):>8}"
               f"{report.max_rel:>13.2e}" + ("" if report.passed else "  FAILED"), flush=True)
+
+
+ACAS_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "acasxu"
+
+
+def _cli(*args: str) -> dict:
+    """Run one ``shallowrelu`` command in its own process and return its ``--json`` payload."""
+    out = subprocess.run([sys.executable, "-m", "shallowrelu", *args, "--json"], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"shallowrelu {' '.join(args)} failed: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def convert_table(specs: list[str], seed: int, acas: Path) -> None:
+    """The whole path through the CLI, each command its own process: enumerate (the pace to keep),
+    convert, check and export, with seconds, sizes and each process's peak RSS."""
+    from shallowrelu.verify.vnnlib import load_vnnlib
+
+    _header(f"{'net':<22}{'regions':>8}{'gates':>8}{'layer 1':>8}{'layer 2':>9}{'non-zeros':>11}{'file MB':>8}"
+            f"{'enum s':>7}{'conv s':>7}{'conv MB':>8}{'check s':>8}{'check MB':>9}{'max rel':>9}"
+            f"{'export s':>9}{'onnx MB':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = []
+        for spec in specs:
+            net_path = Path(tmp) / f"{spec}.npz"
+            sr.save_network(he_net(spec, seed), net_path)
+            cases.append((spec, str(net_path), ["--box=-1,1"]))
+        for prop in (3, 4):
+            term = load_vnnlib(acas / f"prop_{prop}.vnnlib").terms[0]
+            box = Path(tmp) / f"prop_{prop}_box.npz"
+            np.savez(box, lo=term.lo, hi=term.hi)
+            cases.append((f"ACAS 1_1 prop_{prop}", str(acas / "ACASXU_run2a_1_1_batch_2000.onnx"),
+                          ["--bounds", str(box)]))
+        for name, net_path, domain in cases:
+            cat, shallow, graph = (str(Path(tmp) / f"{k}.{ext}") for k, ext in
+                                   (("cat", "npz"), ("shallow", "npz"), ("shallow", "onnx")))
+            enum = _cli("enumerate", net_path, *domain, "-o", cat)
+            conv = _cli("convert", cat, "-o", shallow)
+            check = _cli("check", cat, shallow)
+            export = _cli("export", shallow, "-o", graph)
+            z = conv["sizes"]
+            print(f"{name:<22}{enum['regions']:>8}{conv['gates']:>8}{z['layer1']:>8}{z['layer2']:>9}"
+                  f"{z['nonzero_weights']:>11}{conv['file_bytes'] / 1e6:>8.1f}{enum['seconds']:>7.1f}"
+                  f"{conv['seconds']:>7.1f}{conv['peak_rss_mb']:>8.0f}{check['seconds']:>8.1f}"
+                  f"{check['peak_rss_mb']:>9.0f}{check['max_rel']:>9.1e}{export['seconds']:>9.1f}"
+                  f"{export['file_bytes'] / 1e6:>8.1f}" + ("" if check["passed"] else "  FAILED"), flush=True)
 
 
 if __name__ == "__main__":

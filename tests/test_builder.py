@@ -180,6 +180,20 @@ def test_gated_pass_equals_the_full_layer_by_layer_pass(mode, domain, rng):
     assert tried.mean() < 0.25 * np.count_nonzero(shallow.parent == np.arange(shallow.n_gates))
 
 
+def test_a_request_that_cannot_fit_in_memory_says_how_much_it_needs(monkeypatch):
+    from shallowrelu.builder import shallow as shallow_module
+
+    net = random_net([2, 6, 6, 1], seed=16)
+    shallow = sr.build_shallow(sr.enumerate_regions(net, sr.Box(-1, 1)))
+    need = 8.0 * shallow.sizes["layer2"] * shallow.sizes["layer1"]
+    monkeypatch.setattr(shallow_module, "free_memory", lambda: int(need // 2))
+    message = rf"layer 2 as a dense array needs {need / 2**30:.1f} GiB"
+    with pytest.raises(shallow_module.ShallowSizeError, match=message):
+        shallow.layers
+    X = np.random.default_rng(0).uniform(-1, 1, size=(100, 2))
+    assert np.abs(shallow(X) - net(X)).max() <= 1e-12   # the gated pass needs no such memory
+
+
 def test_chunks_of_points_fit_the_scratch_budget(monkeypatch, rng):
     from shallowrelu.builder import shallow as shallow_module
 

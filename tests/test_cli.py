@@ -95,6 +95,10 @@ def _bad(tmp_path):
     sr.enumerate_regions(random_net([2, 3, 1]), sr.Box(-1, 1)).save(cat)
     (tmp_path / "cut_cat.npz").write_bytes(cat.read_bytes()[:300])
     sr.build_shallow(sr.enumerate_regions(random_net([2, 3, 1], seed=3), sr.Box(-1, 1))).save(tmp_path / "sh.npz")
+    (tmp_path / "cut_sh.npz").write_bytes((tmp_path / "sh.npz").read_bytes()[:400])
+    arrays = dict(np.load(tmp_path / "sh.npz"))
+    np.savez(tmp_path / "old_sh.npz", **(arrays | {"format": np.array("shallowrelu-shallow/1")}))
+    np.savez(tmp_path / "bad_sh.npz", **(arrays | {"guard": arrays["guard"] + 1000}))
     np.save(tmp_path / "pts3.npy", np.zeros((2, 3)))
     np.save(tmp_path / "o.npy", np.ones(2))
     (tmp_path / "syntax.vnnlib").write_text("(declare-const X_0 Real)\n(assert (<= X_0 1)\n")
@@ -129,6 +133,11 @@ def _bad(tmp_path):
          "cut_cat.npz"),
         ("shallow of another net", ["check", str(cat), str(tmp_path / "sh.npz")], "another network"),
         ("shallow file is a network", ["check", str(cat), str(net)], "not a shallowrelu shallow network"),
+        ("truncated shallow", ["check", str(cat), str(tmp_path / "cut_sh.npz")], "cut_sh.npz"),
+        ("old shallow format", ["export", str(tmp_path / "old_sh.npz"), "-o", str(tmp_path / "o.onnx")],
+         "old_sh.npz: written in the older format shallowrelu-shallow/1; convert the catalogue again"),
+        ("inconsistent shallow", ["check", str(cat), str(tmp_path / "bad_sh.npz")],
+         "bad_sh.npz: incomplete or inconsistent shallow network (a guard names a layer-1 neuron"),
         ("point outside", ["explain", str(cat), "--point=3,3"], "outside the catalogue's domain"),
         ("point dimension", ["explain", str(cat), "--points", str(tmp_path / "pts3.npy")], "2 coordinates"),
         ("plot 1-D", ["plot", str(tmp_path / "nob1.npz"), "-o", str(tmp_path / "p.png")], "b1 is missing"),

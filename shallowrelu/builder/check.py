@@ -8,6 +8,7 @@ forward pass is the oracle; nothing here builds a network.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ from ..network import ReLUNetwork
 from ..polytope.lp import bounding_box
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from .faces import complex_vertices
-from .shallow import ShallowNetwork
+from .shallow import CHUNK_BYTES, ShallowNetwork
 
 
 @dataclass(frozen=True)
@@ -92,22 +93,36 @@ def cells_reference(cat: Catalogue, X: np.ndarray, eps: float) -> np.ndarray:
     t = cat.table
     T = cat.hull.to_t(X)
     out = np.zeros((T.shape[0], cat.network.n_outputs))
-    for k, x in enumerate(T):
-        inside = np.flatnonzero(cat.violation(x) <= eps)
-        out[k] = (np.einsum("rmn,n->rm", t.A[inside], x) + t.d[inside]).sum(axis=0)
+    rows = max(t.facet_g.size, 1)
+    step = max(1, CHUNK_BYTES // (16 * rows))
+    has_facets = np.diff(t.facet_ptr) > 0
+    for i in range(0, T.shape[0], step):
+        V = T[i:i + step] @ t.facet_G.T + t.facet_g                 # (points, facet rows)
+        worst = np.full((V.shape[0], len(cat)), -np.inf)
+        if t.facet_g.size:
+            worst[:, has_facets] = np.maximum.reduceat(V, t.facet_ptr[:-1][has_facets], axis=1)
+        for k, inside in enumerate(worst <= eps):
+            x = T[i + k]
+            out[i + k] = (np.einsum("rmn,n->rm", t.A[inside], x) + t.d[inside]).sum(axis=0)
     return out
 
 
 def check_equivalence(net: ReLUNetwork, shallow: ShallowNetwork, cat: Catalogue,
-                      tol: Tolerances = DEFAULT_TOLERANCES, samples: int = 2000,
-                      seed: int = 0) -> EquivalenceReport:
+                      tol: Tolerances = DEFAULT_TOLERANCES, samples: int = 2000, seed: int = 0,
+                      progress: Callable[..., None] | None = None) -> EquivalenceReport:
     """Compare the shallow network with the deep one on random points, region centres, vertices,
     facet midpoints and points within 1e-9 of facets.
 
     A ``faces`` network must equal the deep network at every probe. A
     ``cells`` network must equal it off the boundaries and, on a facet or at
     a vertex, return the sum over the regions that hold the point (checked
-    against :func:`cells_reference`).
+    against :func:`cells_reference`, on at most ``5 * samples`` facet and as
+    many vertex probes, drawn with ``seed``).
+
+    Parameters
+    ----------
+    progress : callable, optional
+        Called as ``progress(done, total=total)`` with the probes done so far.
 
     Raises
     ------
@@ -117,23 +132,35 @@ def check_equivalence(net: ReLUNetwork, shallow: ShallowNetwork, cat: Catalogue,
     fp = shallow.info.get("network_fingerprint")
     if fp is not None and fp != net.fingerprint():
         raise ShallowReLUError("the shallow network was built from another network (fingerprints differ)")
+    if shallow.W1.shape[1] != net.n_inputs or shallow.A.shape[1] != net.n_outputs:
+        raise ShallowReLUError(f"the shallow network maps {shallow.W1.shape[1]} inputs to {shallow.A.shape[1]} "
+                               f"outputs; the network {net.n_inputs} to {net.n_outputs}")
     probes = equivalence_probes(cat, samples, seed, tol)
+    if shallow.mode == "cells":
+        rng = np.random.default_rng(seed)
+        for kind in ("facet", "vertex"):
+            if len(probes[kind]) > 5 * samples:
+                probes[kind] = probes[kind][np.sort(rng.choice(len(probes[kind]), 5 * samples, replace=False))]
     worst = (0.0, "none", [])
     scale = 1.0
-    errors = {}
-    for kind, X in probes.items():
-        if len(X) == 0:
-            continue
-        Y = net(X)
-        scale = max(scale, float(np.abs(Y).max()))
-        if shallow.mode == "cells" and kind in ("facet", "vertex"):
-            Y = cells_reference(cat, X, shallow.info.get("boundary_eps", tol.boundary))
-        err = np.abs(shallow(X) - Y).max(axis=1)
-        err = np.where(np.isnan(err), np.inf, err)
-        errors[kind] = err
-        k = int(np.argmax(err))
-        if err[k] > worst[0] or worst[1] == "none":
-            worst = (float(err[k]), kind, X[k].tolist())
+    done, total = 0, sum(len(v) for v in probes.values())
+    block = 1 << 15
+    for kind, points in probes.items():
+        for i in range(0, len(points), block):
+            X = points[i:i + block]
+            Y = net(X)
+            scale = max(scale, float(np.abs(Y).max()))
+            if shallow.mode == "cells" and kind in ("facet", "vertex"):
+                Y = cells_reference(cat, X, shallow.info.get("boundary_eps", tol.boundary))
+            err = np.abs(shallow(X) - Y).max(axis=1)
+            err = np.where(np.isnan(err), np.inf, err)
+            k = int(np.argmax(err))
+            if err[k] > worst[0] or worst[1] == "none":
+                worst = (float(err[k]), kind, X[k].tolist())
+            done += len(X)
+            if progress is not None:
+                progress(done, total=total)
     return EquivalenceReport(max_abs=worst[0], max_rel=worst[0] / scale, scale=scale, worst_kind=worst[1],
                              worst_point=worst[2], counts={k: int(len(v)) for k, v in probes.items()},
                              tolerance=tol.equivalence)
+

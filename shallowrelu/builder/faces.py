@@ -294,6 +294,8 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES,
                 tight_G.append(Gp[tight])
                 extras.append(np.vstack([rows, -rows[np.isin(cuts, tight)]]) if cuts.size else rows)
                 points.append(x)
+    if progress is not None:
+        progress(len(cat))
     counts = [len(x) for x in tight_lists]
     n_extra = [len(x) for x in extras]
     return FaceLattice(dim=_face_dims(tight_G, n), region=np.array(regions, dtype=np.int64),

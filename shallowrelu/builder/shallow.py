@@ -236,6 +236,28 @@ class ShallowNetwork:
         arrays |= {name: getattr(self, name) for name in _ARRAYS}
         atomic_savez(path, arrays)
 
+    def to_onnx(self, path: str | os.PathLike, opset: int | None = None) -> None:
+        """Write the network as a standard ONNX graph (float64) that computes it exactly, atomically.
+
+        The ``-inf`` weights become a comparison and ``Where`` (see
+        :mod:`shallowrelu.io.onnx_export`); the graph passes
+        ``onnx.checker``'s full check. Evaluating it takes about
+        ``8 G K`` bytes per point (``K`` the longest guard).
+
+        Parameters
+        ----------
+        path : path-like
+        opset : int, optional
+            Default: the newest the installed ``onnx`` knows (18 at least).
+        """
+        from ..io.onnx_export import save_onnx_model, shallow_onnx_model
+
+        doc = (f"shallowrelu shallow network ({self.mode} mode, {self.n_gates} gates) of the network with "
+               f"fingerprint {self.info.get('network_fingerprint', '?')}")
+        model = shallow_onnx_model(self.W1, self.b1, self.A[self.gate_map], self.d[self.gate_map], self.guard_ptr,
+                                   self.guard, self.gates[:, 2].astype(np.float64), self.b3, opset, doc)
+        save_onnx_model(model, path)
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ShallowNetwork":
         """Read a file written by :meth:`save`.

@@ -116,21 +116,36 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="progress bar on stderr (default: when stderr is a terminal)")
 
 
-def progress_bar(enabled: bool | None):
+def progress_bar(enabled: bool | None, unit: str = " regions", total: int | None = None):
+    """A tqdm bar on stderr (when ``enabled``, or when stderr is a terminal if None) and its closer.
+
+    The update function takes the count done, for the enumeration the LPs
+    run so far, and the total where it is learnt late.
+    """
     if enabled is None:
         enabled = sys.stderr.isatty()
     if not enabled:
         return None, lambda: None
     from tqdm import tqdm
 
-    bar = tqdm(unit=" regions", file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
+    bar = tqdm(unit=unit, total=total, file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
 
-    def update(regions: int, lps: int) -> None:
-        bar.n = regions
-        bar.set_postfix(lps=lps, refresh=False)
+    def update(done: int, lps: int | None = None, total: int | None = None) -> None:
+        if total is not None:
+            bar.total = total
+        bar.n = done
+        if lps is not None:
+            bar.set_postfix(lps=lps, refresh=False)
         bar.update(0)
 
     return update, bar.close
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def check_jobs(args: argparse.Namespace) -> None:

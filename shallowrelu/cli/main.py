@@ -19,7 +19,7 @@ from .common import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOLVER, PART_SUF
 from .demo import add_demo
 from .properties import add_bounds, add_verify
 from .regions import add_enumerate, add_plot, add_stats
-from .shallow import add_check, add_convert, add_explain
+from .shallow import add_check, add_convert, add_explain, add_export
 
 # Options whose value may start with "-" (a negative number): "--box -1,1" is
 # rewritten to "--box=-1,1" before argparse sees it.
@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                "130 interrupted")
     parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (add_enumerate, add_convert, add_check, add_explain, add_stats, add_plot, add_bounds, add_verify,
-                add_demo):
+    for add in (add_enumerate, add_convert, add_check, add_export, add_explain, add_stats, add_plot, add_bounds,
+                add_verify, add_demo):
         add(sub)
     return parser
 
@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SOLVER
     except ShallowReLUError as exc:
         print(f"shallowrelu: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except MemoryError as exc:
+        print(f"shallowrelu: error: out of memory ({exc or 'numpy could not allocate'}); "
+              "try a smaller domain or a machine with more memory", file=sys.stderr)
         return EXIT_INPUT
     except BrokenPipeError:
         # the reader (e.g. `| head`) went away; that is not an error of ours

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
 from ..choices import COUNTERFACTUAL_METHODS, SHALLOW_MODES
 from .common import (EXIT_CHECK_FAILED, EXIT_OK, NET_OR_CATALOGUE, catalogue_for, check_output, emit,
-                     points_from_args, subcommand)
+                     peak_memory_mb, points_from_args, progress_bar, subcommand)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -22,12 +23,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
     check_output(args.output)
     _, cat = catalogue_for(args)
     start = time.perf_counter()
-    shallow = build_shallow(cat, mode=args.mode)
+    update, close = progress_bar(args.progress, " regions", len(cat))
+    try:
+        shallow = build_shallow(cat, mode=args.mode, progress=update)
+    finally:
+        close()
     shallow.save(args.output)
     seconds = time.perf_counter() - start
     sizes = shallow.sizes
     payload = {"mode": args.mode, "regions": len(cat), "gates": shallow.info["gates"], "sizes": sizes,
-               "faces_by_dim": shallow.info.get("faces_by_dim"), "seconds": seconds, "output": args.output}
+               "faces_by_dim": shallow.info.get("faces_by_dim"), "seconds": seconds, "output": args.output,
+               "file_bytes": os.path.getsize(args.output), "peak_rss_mb": peak_memory_mb()}
     faces = shallow.info.get("faces_by_dim")
     lines = [f"{Path(args.net).name}: {len(cat)} regions -> shallow network ({args.mode} mode, "
              f"{shallow.info['gates']} gates) in {seconds:.2f} s",
@@ -35,7 +41,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
              f"outputs; {sizes['inf_weights']} infinite weights, {sizes['nonzero_weights']} non-zero weights"]
     if faces:
         lines.append("faces by dimension: " + ", ".join(f"{k}-D {v}" for k, v in sorted(faces.items())))
-    lines.append(f"wrote {args.output}")
+    lines.append(f"wrote {args.output} ({payload['file_bytes'] / 1e6:.1f} MB); peak memory "
+                 f"{payload['peak_rss_mb']:.0f} MB")
     emit(args, payload, lines)
     return EXIT_OK
 
@@ -46,15 +53,36 @@ def cmd_check(args: argparse.Namespace) -> int:
     net, cat = catalogue_for(args)
     shallow = ShallowNetwork.load(args.shallow)
     start = time.perf_counter()
-    report = check_equivalence(net, shallow, cat)
-    payload = report.as_dict() | {"seconds": time.perf_counter() - start, "mode": shallow.mode}
+    update, close = progress_bar(args.progress, " probes")
+    try:
+        report = check_equivalence(net, shallow, cat, progress=update)
+    finally:
+        close()
+    payload = report.as_dict() | {"seconds": time.perf_counter() - start, "mode": shallow.mode,
+                                  "peak_rss_mb": peak_memory_mb()}
     counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
     verdict = "equivalent" if report.passed else "DIFFERENT"
     lines = [f"{verdict}: max error {report.max_abs:.3g} ({report.max_rel:.3g} of output scale "
              f"{report.scale:.3g}; tolerance {report.tolerance:g}) at a {report.worst_kind} point",
-             f"probes: {counts}"]
+             f"probes: {counts}; {payload['seconds']:.1f} s, peak memory {payload['peak_rss_mb']:.0f} MB"]
     emit(args, payload, lines)
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..builder import ShallowNetwork
+
+    check_output(args.output)
+    shallow = ShallowNetwork.load(args.shallow)
+    start = time.perf_counter()
+    shallow.to_onnx(args.output, opset=args.opset)
+    seconds = time.perf_counter() - start
+    size = os.path.getsize(args.output)
+    payload = {"output": args.output, "gates": shallow.n_gates, "mode": shallow.mode, "seconds": seconds,
+               "file_bytes": size, "peak_rss_mb": peak_memory_mb()}
+    emit(args, payload, [f"{Path(args.shallow).name}: {shallow.n_gates} gates ({shallow.mode} mode) -> "
+                         f"{args.output} ({size / 1e6:.1f} MB, checked by onnx.checker) in {seconds:.2f} s"])
+    return EXIT_OK
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -92,6 +120,20 @@ def add_check(sub) -> None:
                    "facets; exit 4 if the error exceeds the tolerance.",
                    "shallowrelu check net.npz shallow.npz --box=-1,1 --json", NET_OR_CATALOGUE)
     p.add_argument("shallow", metavar="SHALLOW", help="shallow network from convert")
+
+
+def add_export(sub) -> None:
+    """The ``export`` command and its options."""
+    p = sub.add_parser("export", help="write a shallow network as a standard ONNX graph",
+                       description="Write SHALLOW as an ONNX graph (float64) that computes the extended-real "
+                                   "network exactly: each -inf weight becomes a comparison and Where. onnxruntime "
+                                   "and any ONNX consumer can run it; it passes onnx.checker's full check.",
+                       epilog="example: shallowrelu export shallow.npz -o shallow.onnx")
+    p.add_argument("shallow", metavar="SHALLOW", help="shallow network from convert")
+    p.add_argument("-o", "--output", metavar="ONNX", required=True, help="write the graph here (.onnx)")
+    p.add_argument("--opset", type=int, help="ONNX opset (default: the newest the installed onnx knows; >= 18)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=cmd_export)
 
 
 def add_explain(sub) -> None:

@@ -3,6 +3,7 @@
 - :mod:`.load`: :func:`load_network` picks the reader by suffix;
 - :mod:`.npz`, :mod:`.nnet`, :mod:`.onnx`, :mod:`.torch`: one reader per format,
   :mod:`.affine` the layers the ONNX and PyTorch readers share;
+- :mod:`.onnx_export`: the shallow network as an ONNX graph, from its arrays;
 - :mod:`.files`: reading untrusted ``.npz`` files, atomic writes, append-only logs.
 
 Files come from other people: nothing is unpickled, sizes are checked before

@@ -1,0 +1,122 @@
+"""The shallow network as a standard ONNX graph (float64), computing exactly the extended-real network.
+
+Owns the graph. A ``-inf`` weight on a layer-1 neuron ``u`` makes a layer-2
+neuron ``relu(z - inf * u)`` equal to 0 where ``u > 0`` and to ``relu(z)``
+where ``u = 0`` (``inf * 0 = 0``); the graph computes exactly that with a
+comparison and ``Where``, never a big finite number in place of ``inf``.
+Takes plain arrays, so it knows nothing of how the network was built.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import ShallowReLUError
+from .files import atomic_path
+
+
+def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets: np.ndarray,
+                       guard_ptr: np.ndarray, guard: np.ndarray, coeff: np.ndarray, b3: np.ndarray,
+                       opset: int | None = None, doc: str = ""):
+    """The ONNX model of a shallow network given gate by gate.
+
+    Parameters
+    ----------
+    W1, b1 : ndarray
+        Layer 1; its first ``2 n`` neurons are ``relu(x)`` and ``relu(-x)``.
+    maps, offsets : ndarray, shapes (G, m, n) and (G, m)
+        The affine map each gate passes (``A_G``, ``d_G``).
+    guard_ptr, guard : ndarray of int
+        Per gate, the layer-1 neurons with weight ``-inf`` in its layer-2 neurons.
+    coeff : ndarray, shape (G,)
+        The gates' coefficients ``c_G`` (layer 3 has ``+-c_G``).
+    b3 : ndarray, shape (m,)
+    opset : int, optional
+        Default: the newest the installed ``onnx`` package knows.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Input ``x`` of shape ``(N, n)``, output ``y`` of shape ``(N, m)``, float64.
+    """
+    try:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:  # pragma: no cover - onnx is a default dependency
+        raise ShallowReLUError("exporting to ONNX needs the onnx package: pip install onnx") from None
+    opset = opset or onnx.defs.onnx_opset_version()
+    if opset < 18:
+        raise ShallowReLUError(f"ONNX opset {opset} is too old; the graph needs opset 18 or newer")
+    H, n = W1.shape
+    G, m = offsets.shape
+    counts = np.diff(guard_ptr)
+    K = max(int(counts.max(initial=0)), 1)
+    # each gate's guard neurons, padded with a zero column appended to layer 1 (index H)
+    padded = np.full((G, K), H, dtype=np.int64)
+    padded[np.repeat(np.arange(G), counts), np.arange(guard.size) - np.repeat(guard_ptr[:-1], counts)] = guard
+
+    def const(name: str, value) -> onnx.TensorProto:
+        return numpy_helper.from_array(np.asarray(value), name)
+
+    inits = [const("W1T", W1.T.astype(np.float64)), const("b1", b1.astype(np.float64)),
+             const("guard", padded.ravel()), const("gates_by_guard", np.array([-1, G, K], dtype=np.int64)),
+             const("maps", maps.reshape(G * m, n).T.astype(np.float64)),
+             const("offsets", offsets.ravel().astype(np.float64)),
+             const("gates_by_outputs", np.array([-1, G, m], dtype=np.int64)),
+             const("coeff", coeff.reshape(G, 1).astype(np.float64)), const("b3", b3.astype(np.float64)),
+             const("zero", np.array(0.0)), const("one_col", np.array([1], dtype=np.int64)),
+             const("axis1", np.array([1], dtype=np.int64)),
+             const("axis2", np.array([2], dtype=np.int64)), const("n0", np.array([0], dtype=np.int64)),
+             const("n1", np.array([n], dtype=np.int64)), const("n2", np.array([2 * n], dtype=np.int64))]
+    N = helper.make_node
+    nodes = [
+        # layer 1
+        N("MatMul", ["x", "W1T"], ["l1_lin"]), N("Add", ["l1_lin", "b1"], ["l1_pre"]), N("Relu", ["l1_pre"], ["h1"]),
+        # which gates are closed: some guard neuron positive (padding reads a column of exact zeros)
+        N("Shape", ["x"], ["x_shape"]), N("Slice", ["x_shape", "n0", "one_col"], ["batch"]),
+        N("Concat", ["batch", "one_col"], ["pad_shape"], axis=0),
+        N("ConstantOfShape", ["pad_shape"], ["pad"], value=helper.make_tensor("v", TensorProto.DOUBLE, [1], [0.0])),
+        N("Concat", ["h1", "pad"], ["h1_padded"], axis=1),
+        N("Gather", ["h1_padded", "guard"], ["guard_values"], axis=1),
+        N("Reshape", ["guard_values", "gates_by_guard"], ["guard_grid"]),
+        N("ReduceMax", ["guard_grid", "axis2"], ["guard_max"], keepdims=0),
+        N("Greater", ["guard_max", "zero"], ["closed"]),
+        N("Unsqueeze", ["closed", "axis2"], ["closed3"]),
+        # layer 2: the finite part reads relu(x) and relu(-x); a closed gate's neurons are relu(-inf) = 0
+        N("Slice", ["h1", "n0", "n1", "axis1"], ["relu_x"]), N("Slice", ["h1", "n1", "n2", "axis1"], ["relu_neg_x"]),
+        N("MatMul", ["relu_x", "maps"], ["from_pos"]), N("MatMul", ["relu_neg_x", "maps"], ["from_neg"]),
+        N("Sub", ["from_pos", "from_neg"], ["lin"]), N("Add", ["lin", "offsets"], ["z_flat"]),
+        N("Reshape", ["z_flat", "gates_by_outputs"], ["z"]), N("Neg", ["z"], ["neg_z"]),
+        N("Relu", ["z"], ["p_open"]), N("Relu", ["neg_z"], ["q_open"]),
+        N("Where", ["closed3", "zero", "p_open"], ["p"]), N("Where", ["closed3", "zero", "q_open"], ["q"]),
+        # layer 3: y_j = sum_G c_G (p_Gj - q_Gj) + b3_j
+        N("Sub", ["p", "q"], ["pq"]), N("Mul", ["pq", "coeff"], ["weighted"]),
+        N("ReduceSum", ["weighted", "axis1"], ["summed"], keepdims=0), N("Add", ["summed", "b3"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "shallowrelu_shallow_network",
+                              [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", n])],
+                              [helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["N", m])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="shallowrelu",
+                              doc_string=doc)
+    model.ir_version = min(model.ir_version, onnx.IR_VERSION)
+    return model
+
+
+def save_onnx_model(model, path: str | os.PathLike) -> None:
+    """Check ``model`` fully (``onnx.checker``) and write it to ``path`` atomically.
+
+    Raises
+    ------
+    ShallowReLUError
+        If the checker refuses the model.
+    """
+    import onnx
+
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise ShallowReLUError(f"{path}: the ONNX graph does not pass onnx.checker: {exc}") from None
+    with atomic_path(path) as tmp:
+        onnx.save(model, tmp)
