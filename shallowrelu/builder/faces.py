@@ -147,22 +147,37 @@ def _region_faces(V: np.ndarray, G: np.ndarray, g: np.ndarray) -> tuple[np.ndarr
 
     The polytope itself comes first (no tight row); every other face is an
     intersection of facet vertex sets, found by closing them under ``&``.
+    Vertex sets are bit strings (``uint64`` words), so a set is one value.
     """
     scale = FACE_TOL * (1.0 + np.abs(V).max())
     inc = np.abs(V @ G.T + g) <= scale                       # (vertices, rows)
-    rows = np.unique(inc.T[inc.any(axis=0)], axis=0)
-    full = np.ones((1, V.shape[0]), dtype=bool)
-    seen = {np.packbits(full[0]).tobytes()}
-    found, frontier = [full], rows
+    words = -(-V.shape[0] // 64)
+
+    def pack(M: np.ndarray) -> np.ndarray:
+        bits = np.packbits(M, axis=1, bitorder="little")
+        bits = np.pad(bits, ((0, 0), (0, 8 * words - bits.shape[1])))
+        return np.ascontiguousarray(bits).view(np.uint64).view(np.dtype((np.void, 8 * words))).ravel()
+
+    def unpack(K: np.ndarray) -> np.ndarray:
+        bits = np.frombuffer(K.tobytes(), dtype=np.uint8).reshape(len(K), 8 * words)
+        return np.unpackbits(bits, axis=1, bitorder="little")[:, :V.shape[0]].astype(bool)
+
+    rows = inc.T[inc.any(axis=0)]
+    row_keys = np.unique(pack(rows))
+    row_words = np.frombuffer(row_keys.tobytes(), dtype=np.uint64).reshape(len(row_keys), words)
+    found = [pack(np.ones((1, V.shape[0]), dtype=bool))]
+    frontier, seen = row_words, found[0]
     while frontier.shape[0]:
-        keys = [np.packbits(r).tobytes() for r in frontier]
-        fresh = [k not in seen for k in keys]
-        seen.update(keys)
-        frontier = frontier[np.array(fresh, dtype=bool)]
-        found.append(frontier)
-        meet = (frontier[:, None, :] & rows[None, :, :]).reshape(-1, V.shape[0])
-        frontier = np.unique(meet[meet.any(axis=1)], axis=0)
-    S = np.vstack(found)
+        keys = np.frombuffer(frontier.tobytes(), dtype=found[0].dtype)
+        keys = keys[~np.isin(keys, seen)]
+        found.append(keys)
+        seen = np.concatenate([seen, keys])
+        fresh = np.frombuffer(keys.tobytes(), dtype=np.uint64).reshape(len(keys), words)
+        meet = (fresh[:, None, :] & row_words[None, :, :]).reshape(-1, words)
+        meet = meet[meet.any(axis=1)]
+        frontier = np.frombuffer(np.unique(np.frombuffer(meet.tobytes(), dtype=found[0].dtype)).tobytes(),
+                                 dtype=np.uint64).reshape(-1, words)
+    S = unpack(np.concatenate(found))
     # a row is tight on a face when every vertex of the face is on it
     T = (S.astype(np.int32) @ (~inc).astype(np.int32)) == 0
     T[0] = False
@@ -240,8 +255,11 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES,
     box_G, box_g = (np.zeros((0, n)), np.zeros(0)) if bounded else _cutting_box(cat, net)
     everywhere = np.array([np.full(n, -np.inf), np.full(n, np.inf)])
     patterns = cat.patterns()
-    keys: dict[bytes, int] = {}
-    regions, parents, tight_lists, tight_G, points, extras, boxes, maps = [], [], [], [], [], [], [], {}
+    keys: set[bytes] = set()
+    # per piece: its new faces' region, parent, tight rows, points, extra rows (arrays, not one per face)
+    regions, parents, points, boxes, maps = [], [], [], [], {}
+    tight_n, tight_rows, rank_n, rank_rows, extra_n, extra_rows = [], [], [], [], [], []
+    F = 0
     for i in range(len(cat)):
         if progress is not None and i % 256 == 0:
             progress(i)
@@ -271,49 +289,65 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES,
                 fixed = (rows_at >= nf) & (rows_at < k0)   # the cutting box is not part of any gate
                 boxes.append(grown_box(Gp, gp, V.mean(axis=0), tol.boundary, fixed))
             else:
-                S, T, X = np.ones((1, 1), dtype=bool), np.zeros((1, 0), dtype=bool), V
+                T, X = np.zeros((1, 0), dtype=bool), V
                 boxes.append(everywhere)
             Z = X @ Mz.T + vz
             near = FACE_TOL * np.linalg.norm(Mz, axis=1) * (1 + np.abs(X).max(axis=1, keepdims=True))
-            signs = (np.sign(Z) * (np.abs(Z) > near)).astype(np.int8)
+            pos, neg = Z > near, Z < -near
+            # A face of the complex is known by its ternary sign vector; every cell is its own face
+            # (a piece can carry another region's signs).
+            new = np.zeros(len(X), dtype=bool)
+            new[0] = True
+            for f in range(1, len(X)):
+                key = np.packbits(pos[f]).tobytes() + np.packbits(neg[f]).tobytes()
+                if key not in keys:
+                    keys.add(key)
+                    new[f] = True
+            T, X = T[new], X[new]
+            if own is not None:
+                maps.update({f: own for f in range(F, F + len(X))})
+            regions.append(np.full(len(X), i))
+            parents.append(np.full(len(X), F))
+            points.append(X)
+            face, row = np.nonzero(T)
+            rank_n.append(T.sum(axis=1))
+            rank_rows.append(Gp[row])
+            facet = row < k0
+            tight_n.append(np.bincount(face[facet], minlength=len(X)))
+            tight_rows.append(row[facet] + sl.start)
             cuts = np.arange(k0, Gp.shape[0])
-            rows = np.hstack([Gp[cuts], gp[cuts, None]])
-            cell = len(regions)
-            for f, (tight_mask, x, sign) in enumerate(zip(T, X, signs)):
-                # Every cell is its own face (a piece can carry another region's signs).
-                key = sign.tobytes() if f else b"cell%d" % cell
-                if key in keys:
-                    continue
-                keys[key] = len(regions)
-                if own is not None:
-                    maps[len(regions)] = own
-                tight = np.flatnonzero(tight_mask)
-                regions.append(i)
-                parents.append(cell)
-                tight_lists.append(tight[tight < k0] + sl.start)
-                tight_G.append(Gp[tight])
-                extras.append(np.vstack([rows, -rows[np.isin(cuts, tight)]]) if cuts.size else rows)
-                points.append(x)
+            if cuts.size:  # a face needs the cuts of its piece, and the reversed ones it lies on
+                cut_rows = np.hstack([Gp[cuts], gp[cuts, None]])
+                per_face = [np.vstack([cut_rows, -cut_rows[np.isin(cuts, np.flatnonzero(m))]]) for m in T]
+                extra_n.append(np.array([len(e) for e in per_face]))
+                extra_rows.append(np.vstack(per_face))
+            else:
+                extra_n.append(np.zeros(len(X), dtype=np.int64))
+            F += len(X)
     if progress is not None:
         progress(len(cat))
-    counts = [len(x) for x in tight_lists]
-    n_extra = [len(x) for x in extras]
-    return FaceLattice(dim=_face_dims(tight_G, n), region=np.array(regions, dtype=np.int64),
-                       tight_ptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-                       tight=np.concatenate(tight_lists).astype(np.int64) if tight_lists else np.zeros(0, np.int64),
-                       point=np.array(points).reshape(-1, n),
-                       extra_ptr=np.concatenate([[0], np.cumsum(n_extra)]).astype(np.int64),
-                       extra=np.vstack(extras) if extras else np.zeros((0, n + 1)), maps=maps,
-                       parent=np.array(parents, dtype=np.int64), box=np.array(boxes).reshape(-1, 2, n))
+
+    def ptr(counts: list) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(np.concatenate(counts) if counts else [])]).astype(np.int64)
+
+    def stack(parts: list, shape: tuple, dtype=np.float64) -> np.ndarray:
+        return np.concatenate(parts).astype(dtype).reshape(shape) if parts else np.zeros((0,) + shape[1:], dtype)
+
+    return FaceLattice(dim=_face_dims(stack(rank_rows, (-1, n)), ptr(rank_n), n),
+                       region=stack(regions, (-1,), np.int64), tight_ptr=ptr(tight_n),
+                       tight=stack(tight_rows, (-1,), np.int64), point=stack(points, (-1, n)),
+                       extra_ptr=ptr(extra_n), extra=stack(extra_rows, (-1, n + 1)), maps=maps,
+                       parent=stack(parents, (-1,), np.int64), box=np.array(boxes).reshape(-1, 2, n))
 
 
-def _face_dims(tight_G: list[np.ndarray], n: int) -> np.ndarray:
-    """Dimension of each face: ``n`` minus the rank of its tight rows (the affine hull), ranks in batches."""
-    dims = np.full(len(tight_G), n, dtype=np.int64)
-    sizes = np.array([len(x) for x in tight_G], dtype=np.int64)
+def _face_dims(rows: np.ndarray, rows_ptr: np.ndarray, n: int) -> np.ndarray:
+    """Dimension of each face: ``n`` minus the rank of its tight rows (its affine hull), ranks in batches."""
+    sizes = np.diff(rows_ptr)
+    dims = np.full(sizes.size, n, dtype=np.int64)
     for k in np.unique(sizes[sizes > 0]):
-        idx = np.flatnonzero(sizes == k)
-        dims[idx] = n - np.linalg.matrix_rank(np.stack([tight_G[f] for f in idx]), tol=1e-9)
+        faces = np.flatnonzero(sizes == k)
+        idx = rows_ptr[faces][:, None] + np.arange(k)
+        dims[faces] = n - np.linalg.matrix_rank(rows[idx], tol=1e-9)
     return dims
 
 
