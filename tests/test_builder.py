@@ -227,3 +227,14 @@ def test_slivers_below_min_radius_keep_the_complex_face_to_face(seed, n, depth, 
     assert np.diff(lattice.extra_ptr).max() > 0 and bool(lattice.maps) == maps
     report = sr.check_equivalence(net, sr.build_shallow(cat), cat, samples=300)
     assert report.passed, report
+
+
+def test_neurons_are_numbered_the_same_whatever_the_block_size(monkeypatch):
+    from shallowrelu.builder import construct
+
+    cat = sr.enumerate_regions(random_net([3, 8, 8, 2], seed=3), sr.Box(-1, 1))
+    whole = sr.build_shallow(cat)
+    monkeypatch.setattr(construct, "_BLOCK_USES", 7)   # hundreds of blocks
+    blocked = sr.build_shallow(cat)
+    for name in ("W1", "b1", "guard_ptr", "guard", "gate_map", "parent"):
+        np.testing.assert_array_equal(getattr(blocked, name), getattr(whole, name))

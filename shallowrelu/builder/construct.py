@@ -29,7 +29,11 @@ from .shallow import ShallowNetwork, ragged
 MODES = SHALLOW_MODES
 
 
-def _hyperplane_neurons(rows: np.ndarray, uses: np.ndarray, gate_of_use: np.ndarray,
+# Uses of candidate rows handled at once when gates are given their neurons: bounds the scratch memory.
+_BLOCK_USES = 1 << 22
+
+
+def _hyperplane_neurons(rows: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
                         n_gates: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Layer-1 hyperplane neurons: each distinct row ``[a | c]`` (up to rounding) once, in order of first use.
 
@@ -37,8 +41,10 @@ def _hyperplane_neurons(rows: np.ndarray, uses: np.ndarray, gate_of_use: np.ndar
     ----------
     rows : ndarray, shape (K, n + 1)
         Candidate rows ``a . x + c`` with unit normals ``a``.
-    uses, gate_of_use : ndarray of int
-        The rows each gate uses, in gate order, and the gate of each use.
+    parts : list of (starts, counts, candidates)
+        A gate uses ``candidates[starts[g]:starts[g] + counts[g]]`` of each
+        part, in the parts' order; gates are taken in blocks of
+        ``_BLOCK_USES`` uses.
 
     Returns
     -------
@@ -47,18 +53,39 @@ def _hyperplane_neurons(rows: np.ndarray, uses: np.ndarray, gate_of_use: np.ndar
     guard_ptr, guard : ndarray of int
         Per gate, its neurons (sorted, each once), as a ragged array.
     """
-    keys = np.round(rows, 9) + 0.0
-    _, canon = np.unique(keys, axis=0, return_inverse=True)
-    seq = canon.ravel()[uses]
-    distinct, first = np.unique(seq, return_index=True)
-    order = np.argsort(first, kind="stable")
-    number = np.empty(canon.max(initial=-1) + 1, dtype=np.int64)
-    number[distinct[order]] = np.arange(distinct.size)
-    neuron_rows = rows[uses[first[order]]]
-    pairs = np.unique(gate_of_use * max(distinct.size, 1) + number[seq])
-    gate, neuron = np.divmod(pairs, max(distinct.size, 1))
-    guard_ptr = np.searchsorted(gate, np.arange(n_gates + 1)).astype(np.int64)
-    return neuron_rows, guard_ptr, neuron
+    _, canon = np.unique(np.round(rows, 9) + 0.0, axis=0, return_inverse=True)
+    canon = canon.ravel()
+    number = np.full(canon.max(initial=-1) + 1, -1, dtype=np.int64)
+    neuron_rows, guards, guard_counts = [], [], []
+    uses_per_gate = np.sum([counts for _, counts, _ in parts], axis=0)
+    ends = np.searchsorted(np.cumsum(uses_per_gate), np.arange(1, uses_per_gate.sum() // _BLOCK_USES + 2)
+                           * _BLOCK_USES, side="right")
+    g0, assigned = 0, 0
+    for g1 in np.unique(np.append(np.minimum(ends, n_gates), n_gates)):
+        if g1 <= g0:
+            continue
+        owners, used = [], []
+        for starts, counts, candidates in parts:
+            idx, owner = ragged(starts[g0:g1], counts[g0:g1])
+            owners.append(owner)
+            used.append(candidates[idx])
+        order = np.argsort(np.concatenate(owners), kind="stable")   # gate by gate, parts in order
+        owner, used = np.concatenate(owners)[order], np.concatenate(used)[order]
+        seq = canon[used]
+        fresh = np.flatnonzero(number[seq] < 0)
+        ids, first = np.unique(seq[fresh], return_index=True)
+        by_use = np.argsort(first)
+        number[ids[by_use]] = assigned + np.arange(ids.size)
+        assigned += ids.size
+        neuron_rows.append(rows[used[fresh[first[by_use]]]])
+        pairs = np.unique(owner * len(number) + number[seq])
+        gate, neuron = np.divmod(pairs, len(number))
+        guards.append(neuron)
+        guard_counts.append(np.bincount(gate, minlength=g1 - g0))
+        g0 = g1
+    guard_ptr = np.concatenate([[0], np.cumsum(np.concatenate(guard_counts) if guard_counts else [])])
+    return (np.vstack(neuron_rows) if neuron_rows else np.zeros((0, rows.shape[1])), guard_ptr.astype(np.int64),
+            np.concatenate(guards) if guards else np.zeros(0, dtype=np.int64))
 
 
 def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT_TOLERANCES,
@@ -131,14 +158,7 @@ def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT
              (t.facet_ptr[region], np.diff(t.facet_ptr)[region], H0 + np.arange(F)),
              (tight_ptr[:-1], np.diff(tight_ptr), H0 + F + tight),
              (extra_ptr[:-1], np.diff(extra_ptr), H0 + 2 * F + np.arange(extra.shape[0]))]
-    used, gate_of = [], []
-    for starts, counts, candidate in parts:
-        idx, owner = ragged(starts, counts)
-        used.append(candidate[idx])
-        gate_of.append(owner)
-    order = np.argsort(np.concatenate(gate_of), kind="stable")
-    uses = np.concatenate(used)[order]
-    neuron_rows, guard_ptr, guard = _hyperplane_neurons(candidates, uses, np.concatenate(gate_of)[order], G)
+    neuron_rows, guard_ptr, guard = _hyperplane_neurons(candidates, parts, G)
     H = neuron_rows.shape[0]
     W1 = np.vstack([np.eye(n_x), -np.eye(n_x), neuron_rows[:, :n_x]])
     b1 = np.concatenate([np.zeros(2 * n_x), neuron_rows[:, n_x] - tol.boundary])
