@@ -21,8 +21,8 @@ def load_network(path: str | os.PathLike, normalize: bool = False) -> ReLUNetwor
         ``.npz`` with arrays ``W0, b0, W1, b1, ...`` (``W`` shaped ``(out, in)``
         as in PyTorch; ReLU after every layer but the last); ``.onnx``
         (MatMul, Gemm, Conv, Add, Sub, Mul, Div by constants, Relu, Flatten,
-        Reshape, Identity, BatchNormalization; needs ``pip install
-        'shallowrelu[onnx]'``); or ``.nnet`` (the ACAS Xu text format).
+        Reshape, Identity, BatchNormalization); or ``.nnet`` (the ACAS Xu
+        text format).
     normalize : bool
         ``.nnet`` only: fold the file's input normalisation and output
         scaling into the network, so that it takes raw inputs and gives raw

@@ -1,4 +1,4 @@
-"""ONNX graphs of affine layers and ReLUs read into a network (``pip install 'shallowrelu[onnx]'``).
+"""ONNX graphs of affine layers and ReLUs read into a network (onnx is a default dependency).
 
 Owns the walk over the graph's nodes and each supported operator's meaning
 as an affine map. The onnx package is imported only when a file is read.
@@ -20,7 +20,7 @@ def load_onnx(path: Path) -> ReLUNetwork:
         import onnx
         from onnx import numpy_helper
     except ImportError:
-        raise NetworkFormatError(f"{path}: reading ONNX needs the onnx package: pip install 'shallowrelu[onnx]'") \
+        raise NetworkFormatError(f"{path}: reading ONNX needs the onnx package: pip install onnx") \
             from None
     try:
         model = onnx.load(str(path))

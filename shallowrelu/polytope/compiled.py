@@ -1,4 +1,4 @@
-"""Compiled kernels for small polytopes (numba; ``pip install 'shallowrelu[fast]'``).
+"""Compiled kernels for small polytopes (numba, a default dependency).
 
 Two steps of the search cost far more in numpy calls than in arithmetic:
 a split (:func:`split`: a node's vertices cut by a hyperplane, and bounds on
@@ -43,6 +43,29 @@ def _solve(M, b):  # pragma: no cover - runs compiled
             x[c] -= M[c, j] * x[j]
         x[c] /= M[c, c]
     return x
+
+
+@njit(cache=True)
+def _least_squares(A, b):  # pragma: no cover - runs compiled
+    """Minimum-norm ``lam`` minimising ``|A^T lam - b|`` (``A`` is ``t x m``) by the smaller normal
+    equations, in loops (``np.linalg.lstsq`` alone would add seconds to the first compile); NaN if singular."""
+    t, m = A.shape
+    if t <= m:  # (A A^T) lam = A b
+        gram, rhs = np.empty((t, t)), np.empty(t)
+        for i in range(t):
+            rhs[i] = _dot(A[i], b)
+            for j in range(t):
+                gram[i, j] = _dot(A[i], A[j])
+        return _solve(gram, rhs)
+    gram = np.empty((m, m))   # lam = A (A^T A)^-1 b
+    for i in range(m):
+        for j in range(m):
+            gram[i, j] = _dot(A[:, i], A[:, j])
+    z = _solve(gram, b)
+    lam = np.empty(t)
+    for i in range(t):
+        lam[i] = _dot(A[i], z)
+    return lam
 
 
 @njit(cache=True)
@@ -171,9 +194,11 @@ def proof_error(G, g, centre, radius, tight):  # pragma: no cover - runs compile
     unit = np.zeros(n + 1)
     unit[n] = 1.0
     lam = _solve(A.T.copy(), unit) if t == n + 1 else np.full(1, np.nan)
-    if np.isnan(lam[0]):  # not square, or singular
-        lam = np.linalg.lstsq(A.T.copy(), unit)[0]
-    resid = A.T @ lam - unit
+    if np.isnan(lam[0]):  # not square, or singular: the least-squares multipliers
+        lam = _least_squares(A, unit)
+    resid = -unit
+    for i in range(t):
+        resid = resid + lam[i] * A[i]
     off = 0.0
     for i in range(t):
         off = max(off, abs(_dot(A[i, :n], centre) + radius + g[tight[i]]))

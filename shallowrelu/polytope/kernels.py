@@ -9,18 +9,33 @@ import :mod:`.compiled` themselves, so numba is loaded only when a run needs it.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from functools import lru_cache
 from typing import Callable
 
 _NUMBA = importlib.util.find_spec("numba") is not None
+_COLD_NOTICE = ("shallowrelu: compiling the numba kernels for this machine, once (about 15 s); later runs load "
+                "them from numba's cache in well under a second")
 # Below this dimension the numpy code is quick enough that loading the
 # compiled kernels (about a second per process) would cost more than it saves.
 _COMPILED_MIN_DIM = 3
 
 
 def use_compiled(n: int) -> bool:
-    """Whether the compiled kernels serve a polytope in ``n`` dimensions."""
-    return _NUMBA and n >= _COMPILED_MIN_DIM
+    """Whether the compiled kernels serve a polytope in ``n`` dimensions (numba present and loading)."""
+    return _NUMBA and n >= _COMPILED_MIN_DIM and _loads()
+
+
+@lru_cache(maxsize=None)
+def _loads() -> bool:
+    """Whether numba imports here; where it does not (say, built for another numpy) the numpy code runs."""
+    try:
+        from . import compiled  # noqa: F401
+    except Exception as exc:  # any failure to load numba means: run without it
+        print(f"shallowrelu: numba does not load ({type(exc).__name__}: {exc}); the search runs without the "
+              "compiled kernels, slower", file=sys.stderr, flush=True)
+        return False
+    return True
 
 
 @lru_cache(maxsize=None)
@@ -34,6 +49,7 @@ def kernel(name: str) -> Callable:
     """
     from . import compiled
 
+    _announce(compiled)
     fn = getattr(compiled, name)
 
     def call(*args):
@@ -48,3 +64,17 @@ def kernel(name: str) -> Callable:
             raise KeyboardInterrupt from exc
     return call
 
+
+def _cold(dispatcher) -> bool:
+    """Whether numba's cache has no up-to-date entry for a kernel (reads numba's cache index)."""
+    try:
+        return not dispatcher._cache._cache_file._load_index()
+    except Exception:  # numba changed its internals: say nothing, compile as usual
+        return False
+
+
+@lru_cache(maxsize=None)
+def _announce(compiled) -> None:
+    """Once per process: if numba's cache lacks a kernel, say on stderr that it is being compiled."""
+    if any(_cold(getattr(compiled, name)) for name in ("split", "leaf")):
+        print(_COLD_NOTICE, file=sys.stderr, flush=True)

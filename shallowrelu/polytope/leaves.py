@@ -125,7 +125,7 @@ def regions_by_vertices(Gs: list[np.ndarray], gs: list[np.ndarray], Vs: list[np.
     in 1-D and 2-D from the (n+1)-subsets of the facets
     (:func:`_balls_from_subsets`), all regions at once in numpy; from 3-D by
     the compiled active-set method of :mod:`.compiled` where numba is
-    installed (``pip install 'shallowrelu[fast]'``), kept only with its
+    installed (a default dependency), kept only with its
     proof of optimality checked again from the tight rows.
 
     Returns
