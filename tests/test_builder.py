@@ -195,13 +195,13 @@ def test_a_request_that_cannot_fit_in_memory_says_how_much_it_needs(monkeypatch)
 
 
 def test_chunks_of_points_fit_the_scratch_budget(monkeypatch, rng):
-    from shallowrelu.builder import shallow as shallow_module
+    from shallowrelu.builder import index
 
     net = random_net([2, 8, 8, 2], seed=15)
     shallow = sr.build_shallow(sr.enumerate_regions(net, sr.Box(-1, 1)))
     X = rng.uniform(-1, 1, size=(3000, 2))
     whole = shallow(X)
-    monkeypatch.setattr(shallow_module, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(index, "CHUNK_BYTES", 4096)
     chunks = shallow._index.chunks(X)
     assert len(chunks) > 10 and chunks[0].start == 0 and chunks[-1].stop == len(X)
     assert all(a.stop == b.start for a, b in zip(chunks, chunks[1:]))

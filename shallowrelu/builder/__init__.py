@@ -5,6 +5,7 @@ The rooms, in the order :func:`build_shallow` and :func:`check_equivalence` use 
 - :mod:`.faces`: the face lattice of the region complex (the ``faces`` gates);
 - :mod:`.construct`: the layers, gate by gate, hyperplane neurons shared;
 - :mod:`.shallow`: the network as data, its evaluators and its file;
+- :mod:`.index`: which gates can be open at a point;
 - :mod:`.extended`: extended-real arithmetic (``0 * inf = 0``);
 - :mod:`.check`: the shallow network against the deep one on probe points.
 

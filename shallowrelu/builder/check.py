@@ -19,7 +19,8 @@ from ..network import ReLUNetwork
 from ..polytope.lp import bounding_box
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from .faces import complex_vertices
-from .shallow import CHUNK_BYTES, ShallowNetwork
+from .index import CHUNK_BYTES
+from .shallow import ShallowNetwork
 
 
 @dataclass(frozen=True)

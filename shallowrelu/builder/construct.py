@@ -24,7 +24,8 @@ from ..choices import SHALLOW_MODES
 from ..errors import ShallowReLUError
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from .faces import cell_boxes, face_lattice
-from .shallow import ShallowNetwork, ragged
+from .index import ragged
+from .shallow import ShallowNetwork
 
 MODES = SHALLOW_MODES
 
