@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -38,6 +41,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"check: max error {report.max_abs:.2g} over {counts} probes (vertices, facets, near-facet, random): "
           f"{'equivalent' if report.passed else 'DIFFERENT'}")
     print(f"  shallow network at x: {np.round(shallow(x)[0], 6).tolist()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        graph = Path(tmp) / "shallow.onnx"
+        shallow.to_onnx(graph)
+        line = f"export: a standard ONNX graph, {graph.stat().st_size / 1e3:.0f} kB, passes onnx.checker"
+        if importlib.util.find_spec("onnxruntime") is not None:
+            import onnxruntime
+
+            y = onnxruntime.InferenceSession(str(graph)).run(None, {"x": x})[0][0]
+            line += f"; onnxruntime at x: {np.round(y, 6).tolist()}"
+        print(line)
     print("explain:")
     print("\n".join("  " + line for line in report_lines(explain(cat, x[0], shallow))))
     top = output_bounds(net, Box(-1.0, 1.0), 0)
@@ -58,7 +71,7 @@ def add_demo(sub) -> None:
     """The ``demo`` command."""
     p = sub.add_parser("demo", help="run the whole path on the example network that ships with the package",
                        description="Enumerate the example network, convert it to the shallow network, "
-                                   "check the two agree, explain one input, find the exact output range "
+                                   "check the two agree, export it to ONNX, explain one input, find the exact output range "
                                    "and verify two properties by both methods.",
                        epilog="example: shallowrelu demo")
     p.set_defaults(func=cmd_demo)
