@@ -71,7 +71,7 @@ def add_demo(sub) -> None:
     """The ``demo`` command."""
     p = sub.add_parser("demo", help="run the whole path on the example network that ships with the package",
                        description="Enumerate the example network, convert it to the shallow network, "
-                                   "check the two agree, export it to ONNX, explain one input, find the exact output range "
-                                   "and verify two properties by both methods.",
+                                   "check the two agree, export it to ONNX, explain one input, find the exact "
+                                   "output range and verify two properties by all three methods.",
                        epilog="example: shallowrelu demo")
     p.set_defaults(func=cmd_demo)
