@@ -31,10 +31,11 @@ def ragged(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarr
 class GateIndex:
     """Which gates can be open at a point, without visiting the others.
 
-    A uniform grid over the cell gates' boxes lists in each bin the cells
-    whose box meets it (points outside the grid go to its nearest bin, and
-    a box reaching out of the grid covers those bins). A point tests the
-    guards of its bin's cells, then of the gates inside the open cells: a
+    A uniform grid over the bounded boxes of the cell gates lists in each
+    bin the cells whose box meets it (points outside the grid go to its
+    nearest bin, which no bounded box outside the grid can hold); cells
+    with an unbounded box are tried at every point. A point tests the
+    guards of those cells, then of the gates inside the open cells: a
     gate whose parent cell is closed is closed, as its guard holds the
     parent's. Every test and every value is the one the full pass computes.
     """
@@ -43,7 +44,10 @@ class GateIndex:
         self.net = net
         G = net.n_gates
         cells = np.flatnonzero(net.parent == np.arange(G))
-        lo, hi = net.box[:, 0], net.box[:, 1]
+        bounded = np.all(np.isfinite(net.box), axis=(1, 2))
+        self.far = cells[~bounded]
+        cells = cells[bounded]
+        lo, hi = net.box[bounded, 0], net.box[bounded, 1]
         ends = np.concatenate([lo, hi])
         ends = np.where(np.isfinite(ends), ends, np.nan)
         with np.errstate(invalid="ignore"):
@@ -90,7 +94,8 @@ class GateIndex:
         sums = np.concatenate([[0.0], np.cumsum(glen[self.bin_cells] + 1.0)])[self.bin_ptr]
         widest = np.zeros(stride)
         np.maximum.at(widest, np.repeat(np.arange(stride), np.diff(self.bin_ptr)), family[self.bin_cells])
-        self.bin_cost = np.diff(sums) + widest + 1.0
+        far = glen[self.far] + 1.0
+        self.bin_cost = np.diff(sums) + np.maximum(widest, family[self.far].max(initial=0.0)) + far.sum() + 1.0
 
     def _bin_range(self, v: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):
@@ -133,7 +138,7 @@ class GateIndex:
         """A bin's cells, their guard neurons, and which cell each neuron guards (cells x neurons)."""
         if b not in self._bins_seen:
             net = self.net
-            cells = self.bin_cells[self.bin_ptr[b]:self.bin_ptr[b + 1]]
+            cells = np.concatenate([self.bin_cells[self.bin_ptr[b]:self.bin_ptr[b + 1]], self.far])
             idx, owner = ragged(net.guard_ptr[cells], net.guard_ptr[cells + 1] - net.guard_ptr[cells])
             neurons, local = np.unique(net.guard[idx], return_inverse=True)
             incidence = sp.csr_matrix((np.ones(idx.size), (owner, local)), shape=(cells.size, neurons.size))
