@@ -1,7 +1,9 @@
 """When and how the compiled kernels of :mod:`.compiled` are called.
 
-Owns the switch (numba installed, dimension large enough) and the wrapper
-that keeps an interrupt an interrupt while numba loads a kernel. The
+Owns the switch (numba installed and loading, dimension large enough), the
+one line on stderr when numba's cache has to be filled (or numba does not
+load), and the wrapper that keeps an interrupt an interrupt while numba
+loads a kernel. The
 geometry modules ask :func:`use_compiled` and call :func:`kernel`; they never
 import :mod:`.compiled` themselves, so numba is loaded only when a run needs it.
 """
