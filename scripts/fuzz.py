@@ -11,6 +11,11 @@ shallow network (faces mode) must pass the equivalence check.
 
     python scripts/fuzz.py --nets 1000            # prints a summary; exit 1 on any mismatch
     python scripts/fuzz.py --nets 300 --dims 4 5  # the vertex search in 4-D and 5-D against LPs alone
+    python scripts/fuzz.py --nets 300 --dims 1 2 --exact   # also against the exact rational oracle
+
+``--exact`` also compares the regions with those of interval or polygon
+splitting in exact rational arithmetic (the float64 weights taken as exact
+numbers), which finds every region of positive length or area however thin.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import shallowrelu as sr  # noqa: E402
 from shallowrelu.enumerator import search  # noqa: E402
 from nets import fuzz_net  # noqa: E402
-from oracles import compare_with_oracle  # noqa: E402
+from oracles import compare_with_exact, compare_with_oracle  # noqa: E402
 
 
 def _against_lps(net: sr.ReLUNetwork, cat: sr.Catalogue) -> list[str]:
@@ -52,6 +57,8 @@ def main() -> int:
     p.add_argument("--dims", type=int, nargs="+", default=[1, 2, 3], choices=range(1, 6),
                    help="input dimensions, taken in turn (default: 1 2 3); from 4-D the oracle is sampling "
                         "and the same search by LPs alone, without carried vertices")
+    p.add_argument("--exact", action="store_true",
+                   help="1-D and 2-D nets: also compare with the exact rational oracle (every region, however thin)")
     args = p.parse_args()
     tol = sr.Tolerances()
     start = time.perf_counter()
@@ -69,6 +76,8 @@ def main() -> int:
                 problems.append(f"certificate failed: {cat.info['certificate']}")
             if n >= 4:
                 problems += _against_lps(net, cat)
+            if args.exact and n <= 2:
+                problems += compare_with_exact(cat, net, n)
             report = sr.check_equivalence(net, sr.build_shallow(cat), cat, samples=300)
             if not report.passed:
                 problems.append(f"shallow network differs: max rel error {report.max_rel:.3g}")

@@ -2,10 +2,14 @@
 
 Polygon splitting in 2-D and interval splitting in 1-D follow the network
 neuron by neuron with plain geometry; they share no code with shallowrelu.
+With ``exact=True`` they take the float64 weights as exact rationals and
+compute in fractions: every region of positive length or area is found,
+however thin, and no rounding debris is left.
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
 from math import comb
 
 import numpy as np
@@ -36,26 +40,38 @@ def polygon_area(poly: np.ndarray) -> float:
     if len(poly) < 3:
         return 0.0
     x, y = poly[:, 0], poly[:, 1]
-    return 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+    return abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2
 
 
-def _layers(net_layers):
+def _exact(a) -> np.ndarray:
+    """An array of the exact rational values of the float64 entries of ``a``."""
+    a = np.asarray(a, float)
+    return np.array([Fraction(v) for v in a.ravel()], dtype=object).reshape(a.shape)
+
+
+def _layers(net_layers, exact: bool = False):
+    if exact:
+        return [(_exact(W), _exact(b)) for W, b in net_layers]
     return [(np.asarray(W, float), np.asarray(b, float)) for W, b in net_layers]
 
 
-def polygon_regions(net_layers, polygon: np.ndarray) -> dict[tuple, float]:
+def polygon_regions(net_layers, polygon: np.ndarray, exact: bool = False) -> dict[tuple, float]:
     """Map pattern (tuple of 0/1) -> area for a 2-input network over a convex polygon."""
-    return {pat: polygon_area(poly) for pat, poly in polygon_pieces(net_layers, polygon).items()}
+    return {pat: polygon_area(poly) for pat, poly in polygon_pieces(net_layers, polygon, exact=exact).items()}
 
 
-def polygon_pieces(net_layers, polygon: np.ndarray, min_area: float = AREA_EPS) -> dict[tuple, np.ndarray]:
+def polygon_pieces(net_layers, polygon: np.ndarray, min_area: float = AREA_EPS,
+                   exact: bool = False) -> dict[tuple, np.ndarray]:
     """Map pattern -> the region's polygon (vertices in order), by plain clipping.
 
     Pieces of area ``<= min_area`` are dropped (clipping through a vertex
-    leaves such slivers of rounding).
+    leaves such slivers of rounding); in exact arithmetic every piece of
+    positive area is kept.
     """
-    layers = _layers(net_layers)
-    pieces = [(np.asarray(polygon, float), (), np.eye(2), np.zeros(2))]
+    layers = _layers(net_layers, exact)
+    convert = _exact if exact else (lambda a: np.asarray(a, float))
+    min_area = 0 if exact else min_area
+    pieces = [(convert(polygon), (), convert(np.eye(2)), convert(np.zeros(2)))]
     for W, b in layers[:-1]:
         pieces = [(poly, pat, W @ M, W @ v + b) for poly, pat, M, v in pieces]
         for j in range(W.shape[0]):
@@ -84,7 +100,7 @@ def _pattern(layers, x: np.ndarray) -> tuple:
     for W, b in layers[:-1]:
         z = W @ h + b
         bits += [int(v > 0) for v in z]
-        h = np.maximum(z, 0.0)
+        h = np.maximum(z, 0)
     return tuple(bits)
 
 
@@ -97,10 +113,13 @@ def distance_to_polygon_boundary(x: np.ndarray, poly: np.ndarray) -> float:
     return best
 
 
-def interval_regions(net_layers, lo: float, hi: float) -> dict[tuple, float]:
+def interval_regions(net_layers, lo: float, hi: float, exact: bool = False) -> dict[tuple, float]:
     """Map pattern -> length for a 1-input network over [lo, hi]."""
-    layers = _layers(net_layers)
-    pieces = [((lo, hi), (), np.ones(1), np.zeros(1))]
+    layers = _layers(net_layers, exact)
+    convert = _exact if exact else (lambda a: np.asarray(a, float))
+    shortest = 0 if exact else 1e-12
+    lo, hi = (Fraction(lo), Fraction(hi)) if exact else (lo, hi)
+    pieces = [((lo, hi), (), convert(np.ones(1)), convert(np.zeros(1)))]
     for W, b in layers[:-1]:
         pieces = [(iv, pat, W @ M, W @ v + b) for iv, pat, M, v in pieces]
         for j in range(W.shape[0]):
@@ -115,7 +134,7 @@ def interval_regions(net_layers, lo: float, hi: float) -> dict[tuple, float]:
                     # left of the root z has the sign of -a
                     parts = [(left, int(a < 0)), (right, int(a > 0))]
                 for (pl, ph), sign in parts:
-                    if ph - pl > 1e-12:
+                    if ph - pl > shortest:
                         nxt.append(((pl, ph), pat + (sign,), M, v))
             pieces = nxt
         width = W.shape[0]
@@ -174,4 +193,24 @@ def compare_with_oracle(cat, net, n: int, min_radius: float, rng) -> list[str]:
         idx = cat.region_of(X)
         if np.any(idx < 0):
             problems.append("a sample point inside the domain was not located")
+    return problems
+
+
+def compare_with_exact(cat, net, n: int) -> list[str]:
+    """Differences between a catalogue over [-1, 1]^n (n = 1 or 2) and the exact oracle: every region
+    of positive length or area of the network whose float64 weights are taken as exact numbers."""
+    square = np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
+    if n == 1:
+        radius = {p: float(length) / 2 for p, length in interval_regions(net.layers, -1.0, 1.0, exact=True).items()}
+    else:
+        radius = {p: inradius_bounds(poly.astype(float))[1]
+                  for p, poly in polygon_pieces(net.layers, square, exact=True).items()}
+    mine = {tuple(int(b) for b in p) for p in cat.patterns()}
+    missing, extra = set(radius) - mine, mine - set(radius)
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} regions of the exact oracle missing (inradius at most "
+                        f"{max(radius[p] for p in missing):.2g})")
+    if extra:
+        problems.append(f"{len(extra)} catalogued regions that do not exist in exact arithmetic")
     return problems
