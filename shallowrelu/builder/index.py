@@ -9,13 +9,10 @@ Knows the network only through its arrays.
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-
-if TYPE_CHECKING:
-    from .shallow import ShallowNetwork
 
 # Scratch memory one chunk of points may take in an evaluation; chunks are
 # cut to fit it, so evaluating a huge network needs little more than the network.
@@ -26,6 +23,19 @@ def ragged(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """``concatenate([arange(s, s + c) ...])`` over ``zip(starts, counts)``, and the list each entry is from."""
     owner = np.repeat(np.arange(counts.size), counts)
     return np.repeat(starts, counts) + np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts), owner
+
+
+@dataclass(frozen=True)
+class Guards:
+    """What the index reads of a shallow network: layer 1, each gate's guard neurons (ragged),
+    its parent cell gate, and the cell gates' boxes."""
+
+    W1: np.ndarray
+    b1: np.ndarray
+    guard_ptr: np.ndarray
+    guard: np.ndarray
+    parent: np.ndarray
+    box: np.ndarray
 
 
 class GateIndex:
@@ -40,9 +50,9 @@ class GateIndex:
     parent's. Every test and every value is the one the full pass computes.
     """
 
-    def __init__(self, net: "ShallowNetwork") -> None:
+    def __init__(self, net: "Guards") -> None:
         self.net = net
-        G = net.n_gates
+        G = net.parent.size
         cells = np.flatnonzero(net.parent == np.arange(G))
         bounded = np.all(np.isfinite(net.box), axis=(1, 2))
         self.far = cells[~bounded]

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from ..errors import ShallowReLUError
 from ..io.files import atomic_savez, read_npz
 from .extended import ExtLinear
-from .index import CHUNK_BYTES, GateIndex, ragged
+from .index import CHUNK_BYTES, GateIndex, Guards, ragged
 
 SHALLOW_FORMAT = "shallowrelu-shallow/2"
 
@@ -286,7 +286,7 @@ class ShallowNetwork:
 
     @cached_property
     def _index(self) -> GateIndex:
-        return GateIndex(self)
+        return GateIndex(Guards(self.W1, self.b1, self.guard_ptr, self.guard, self.parent, self.box))
 
     @cached_property
     def _dense_layers(self) -> tuple[ExtLinear, ExtLinear]:
