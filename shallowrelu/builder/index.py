@@ -50,8 +50,8 @@ class GateIndex:
     parent's. Every test and every value is the one the full pass computes.
     """
 
-    def __init__(self, net: "Guards") -> None:
-        self.net = net
+    def __init__(self, net: Guards) -> None:
+        self.guards = net
         G = net.parent.size
         cells = np.flatnonzero(net.parent == np.arange(G))
         bounded = np.all(np.isfinite(net.box), axis=(1, 2))
@@ -131,7 +131,7 @@ class GateIndex:
             if cells.size == 0:
                 continue
             # one product for the bin's points and the guard neurons of its cells
-            positive = (X[rows] @ self.net.W1[neurons].T + self.net.b1[neurons] > 0).astype(np.float64)
+            positive = (X[rows] @ self.guards.W1[neurons].T + self.guards.b1[neurons] > 0).astype(np.float64)
             cell, row = np.nonzero(incidence @ positive.T == 0)
             found_p.append(rows[row])
             found_c.append(cells[cell])
@@ -147,7 +147,7 @@ class GateIndex:
     def _bin_guards(self, b: int) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
         """A bin's cells, their guard neurons, and which cell each neuron guards (cells x neurons)."""
         if b not in self._bins_seen:
-            net = self.net
+            net = self.guards
             cells = np.concatenate([self.bin_cells[self.bin_ptr[b]:self.bin_ptr[b + 1]], self.far])
             idx, owner = ragged(net.guard_ptr[cells], net.guard_ptr[cells + 1] - net.guard_ptr[cells])
             neurons, local = np.unique(net.guard[idx], return_inverse=True)
@@ -157,7 +157,7 @@ class GateIndex:
 
     def _passes(self, X: np.ndarray, p: np.ndarray, g: np.ndarray) -> np.ndarray:
         """Whether gate ``g`` is open at row ``p``: none of its guard neurons is positive."""
-        net = self.net
+        net = self.guards
         idx, owner = ragged(net.guard_ptr[g], net.guard_ptr[g + 1] - net.guard_ptr[g])
         neuron = net.guard[idx]
         value = np.einsum("kn,kn->k", X[p[owner]], net.W1[neuron]) + net.b1[neuron]
