@@ -233,8 +233,8 @@ class ShallowNetwork:
 
         The ``-inf`` weights become a comparison and ``Where`` (see
         :mod:`shallowrelu.io.onnx_export`); the graph passes
-        ``onnx.checker``'s full check. Evaluating it takes about
-        ``8 G K`` bytes per point (``K`` the longest guard).
+        ``onnx.checker``'s full check. It evaluates every gate: about 8
+        bytes per guard entry and per layer-2 neuron for each point.
 
         Parameters
         ----------

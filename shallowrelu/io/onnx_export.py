@@ -52,16 +52,27 @@ def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets
     H, n = W1.shape
     G, m = offsets.shape
     counts = np.diff(guard_ptr)
-    K = max(int(counts.max(initial=0)), 1)
-    # each gate's guard neurons, padded with a zero column appended to layer 1 (index H)
-    padded = np.full((G, K), H, dtype=np.int64)
-    padded[np.repeat(np.arange(G), counts), np.arange(guard.size) - np.repeat(guard_ptr[:-1], counts)] = guard
+    # Gates go in groups by guard length (up to the next power of two), each group's guards padded
+    # with a column of exact zeros appended to layer 1 (index H): memory per point is then about the
+    # number of guard entries, not G times the longest guard.
+    width = 2 ** np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64)
+    groups, padded = [], []
+    for k in np.unique(width):
+        gates = np.flatnonzero(width == k)
+        c = counts[gates]
+        row = np.repeat(np.arange(gates.size), c)
+        slot = np.arange(c.sum()) - np.repeat(np.cumsum(c) - c, c)
+        block = np.full((gates.size, int(k)), H, dtype=np.int64)
+        block[row, slot] = guard[np.repeat(guard_ptr[gates], c) + slot]
+        groups.append(gates)
+        padded.append(block)
+    back = np.argsort(np.concatenate(groups)) if groups else np.zeros(0, dtype=np.int64)
 
     def const(name: str, value) -> onnx.TensorProto:
         return numpy_helper.from_array(np.asarray(value), name)
 
     inits = [const("W1T", W1.T.astype(np.float64)), const("b1", b1.astype(np.float64)),
-             const("guard", padded.ravel()), const("gates_by_guard", np.array([-1, G, K], dtype=np.int64)),
+             const("back", back),
              const("maps", maps.reshape(G * m, n).T.astype(np.float64)),
              const("offsets", offsets.ravel().astype(np.float64)),
              const("gates_by_outputs", np.array([-1, G, m], dtype=np.int64)),
@@ -70,6 +81,9 @@ def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets
              const("axis1", np.array([1], dtype=np.int64)),
              const("axis2", np.array([2], dtype=np.int64)), const("n0", np.array([0], dtype=np.int64)),
              const("n1", np.array([n], dtype=np.int64)), const("n2", np.array([2 * n], dtype=np.int64))]
+    for i, block in enumerate(padded):
+        inits += [const(f"guard{i}", block.ravel()),
+                  const(f"guard_shape{i}", np.array([-1, *block.shape], dtype=np.int64))]
     N = helper.make_node
     nodes = [
         # layer 1
@@ -79,9 +93,12 @@ def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets
         N("Concat", ["batch", "one_col"], ["pad_shape"], axis=0),
         N("ConstantOfShape", ["pad_shape"], ["pad"], value=helper.make_tensor("v", TensorProto.DOUBLE, [1], [0.0])),
         N("Concat", ["h1", "pad"], ["h1_padded"], axis=1),
-        N("Gather", ["h1_padded", "guard"], ["guard_values"], axis=1),
-        N("Reshape", ["guard_values", "gates_by_guard"], ["guard_grid"]),
-        N("ReduceMax", ["guard_grid", "axis2"], ["guard_max"], keepdims=0),
+        *[node for i, block in enumerate(padded) for node in (
+            N("Gather", ["h1_padded", f"guard{i}"], [f"guard_values{i}"], axis=1),
+            N("Reshape", [f"guard_values{i}", f"guard_shape{i}"], [f"guard_grid{i}"]),
+            N("ReduceMax", [f"guard_grid{i}", "axis2"], [f"guard_max{i}"], keepdims=0))],
+        N("Concat", [f"guard_max{i}" for i in range(len(padded))], ["grouped_max"], axis=1),
+        N("Gather", ["grouped_max", "back"], ["guard_max"], axis=1),
         N("Greater", ["guard_max", "zero"], ["closed"]),
         N("Unsqueeze", ["closed", "axis2"], ["closed3"]),
         # layer 2: the finite part reads relu(x) and relu(-x); a closed gate's neurons are relu(-inf) = 0
