@@ -97,6 +97,21 @@ def test_cli_explain_json_keys(tmp_path):
     assert len(json.loads(proc.stdout)["explanations"]) == 2
 
 
+def test_cli_explain_reads_a_saved_shallow_network(tmp_path):
+    cat, shallow, other = tmp_path / "cat.npz", tmp_path / "s.npz", tmp_path / "other.npz"
+    sr.enumerate_regions(sr.load_network(sr.example_path()), sr.Box(-1, 1)).save(cat)
+    sr.build_shallow(sr.Catalogue.load(cat)).save(shallow)
+    explain = [sys.executable, "-m", "shallowrelu", "explain", str(cat), "--point=-0.5,0.25", "--json", "--shallow"]
+    proc = subprocess.run(explain + [str(shallow)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    built = subprocess.run(explain[:-1], capture_output=True, text=True, timeout=120)
+    assert json.loads(proc.stdout) == json.loads(built.stdout)   # the same open gates as a fresh build
+    assert json.loads(proc.stdout)["shallow_gates"]
+    sr.build_shallow(sr.enumerate_regions(random_net([2, 4, 2], seed=9), sr.Box(-1, 1))).save(other)
+    proc = subprocess.run(explain + [str(other)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "another network" in proc.stderr
+
+
 def test_milp_counterfactual_agrees_with_the_catalogue_search(classifier):
     # two independent exact methods for the same l_inf distance
     net, cat = classifier

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from ..choices import COUNTERFACTUAL_METHODS, SHALLOW_MODES
+from ..errors import ShallowReLUError
 from .common import (EXIT_CHECK_FAILED, EXIT_OK, NET_OR_CATALOGUE, catalogue_for, check_output, emit,
                      peak_memory_mb, points_from_args, progress_bar, subcommand)
 
@@ -91,7 +92,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     net, cat = catalogue_for(args)
     X = points_from_args(args, net.n_inputs)
-    shallow = build_shallow(cat) if args.shallow_gates else None
+    if args.shallow is not None:
+        from ..builder import ShallowNetwork
+
+        shallow = ShallowNetwork.load(args.shallow)
+        if shallow.info.get("network_fingerprint") != net.fingerprint():
+            raise ShallowReLUError(f"{args.shallow}: the shallow network was built from another network")
+    else:
+        shallow = build_shallow(cat) if args.shallow_gates else None
     found = [explain(cat, x, shallow, norms=tuple(args.norms), counterfactual_method=args.counterfactual_method)
              for x in X]
     if args.json:
@@ -154,3 +162,5 @@ def add_explain(sub) -> None:
                         "label, l_inf only (an independent cross-check)")
     p.add_argument("--shallow-gates", action=argparse.BooleanOptionalAction, default=True,
                    help="also build the shallow network and report its open gates (default on)")
+    p.add_argument("--shallow", metavar="SHALLOW", help="report the open gates of this saved shallow network "
+                   "(from convert) instead of building one")

@@ -189,6 +189,22 @@ class ChebyshevModel:
             self._h.changeRowBounds(k, -INF, -c)
 
 
+def _run(h: _Highs) -> highspy.HighsModelStatus:
+    """Solve; on numerical trouble at our tight tolerances (any status but optimal, infeasible or
+    unbounded), once more with presolve and HiGHS's own looser defaults before giving up."""
+    h.run()
+    status = h.getModelStatus()
+    if status not in (_OK, _INFEASIBLE, highspy.HighsModelStatus.kUnbounded,
+                      highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        h.setOptionValue("presolve", "on")
+        h.setOptionValue("primal_feasibility_tolerance", 1e-7)
+        h.setOptionValue("dual_feasibility_tolerance", 1e-7)
+        h.clearSolver()
+        h.run()
+        status = h.getModelStatus()
+    return status
+
+
 def _pass_model(h: _Highs, cost: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray,
                 lower: np.ndarray, upper: np.ndarray) -> None:
     n = cost.shape[0]
@@ -224,18 +240,7 @@ def solve_lp(cost: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray,
     n = cost.shape[0]
     h = _new_highs(tol)
     _pass_model(h, cost, A_ub, b_ub, np.full(n, -INF), np.full(n, INF))
-    h.run()
-    status = h.getModelStatus()
-    if status not in (_OK, _INFEASIBLE, highspy.HighsModelStatus.kUnbounded,
-                      highspy.HighsModelStatus.kUnboundedOrInfeasible):
-        # Numerical trouble at our tight tolerances: once more with presolve
-        # and HiGHS's own (looser) defaults before giving up.
-        h.setOptionValue("presolve", "on")
-        h.setOptionValue("primal_feasibility_tolerance", 1e-7)
-        h.setOptionValue("dual_feasibility_tolerance", 1e-7)
-        h.clearSolver()
-        h.run()
-        status = h.getModelStatus()
+    status = _run(h)
     if status == _INFEASIBLE:
         return LPResult(False, np.inf, np.full(n, np.nan))
     if status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
@@ -260,6 +265,57 @@ def nearest_point(x: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray, norm: str,
         if the set is empty.
     """
     n = x.shape[0]
+    lower, upper = np.full(n, -INF), np.full(n, INF)
+    result = _nearest(x, A_ub, b_ub, norm, tol, lower, upper)
+    if result is None:
+        # HiGHS's QP solver can fail on such a small problem with free variables (ACAS Xu regions):
+        # from a feasible point the LP finds, a box that holds the answer, then our own active set.
+        feasible = solve_lp(np.zeros(n), A_ub, b_ub, tol)
+        if not feasible.feasible:
+            return LPResult(False, np.inf, np.full(n, np.nan))
+        reach = np.sqrt(n) * float(np.abs(feasible.x - x).max()) + 1.0
+        result = _nearest(x, A_ub, b_ub, norm, tol, x - reach, x + reach)
+        if result is None and norm == "2":
+            y = _projection(x, A_ub, b_ub, feasible.x)
+            if _is_projection(x, y, A_ub, b_ub, tol):
+                result = LPResult(True, float(np.linalg.norm(y - x)), y)
+    if result is None:
+        raise SolverError(f"nearest point ({norm} norm) failed", "no optimum on three attempts")
+    return result
+
+
+def _projection(x: np.ndarray, A: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The point of ``{A y <= b}`` nearest to ``x`` (l_2) by a primal active-set method from the
+    feasible ``y``; the caller checks the answer with :func:`_is_projection`."""
+    scale = 1.0 + float(np.abs(b).max(initial=0.0))
+    work: list[int] = []
+    for _ in range(8 * (A.shape[0] + A.shape[1])):
+        W = A[work]
+        # the step towards x that keeps the working rows tight: x - y minus its part in their span
+        lam = np.linalg.lstsq(W.T, x - y, rcond=None)[0] if work else np.zeros(0)
+        step = (x - y) - W.T @ lam
+        if np.linalg.norm(step) <= 1e-13 * scale:
+            if lam.size == 0 or lam.min() >= -1e-12:
+                return y
+            work.pop(int(np.argmin(lam)))
+            continue
+        Ap = A @ step
+        with np.errstate(divide="ignore", invalid="ignore"):
+            room = np.where(Ap > 1e-15, np.maximum(b - A @ y, 0.0) / Ap, np.inf)
+        room[work] = np.inf
+        k = int(np.argmin(room))
+        if room[k] >= 1.0:
+            y = y + step
+        else:
+            y = y + room[k] * step
+            work.append(k)
+    return y
+
+
+def _nearest(x: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray, norm: str, tol: Tolerances,
+             lower: np.ndarray, upper: np.ndarray) -> LPResult | None:
+    """One attempt of :func:`nearest_point` with bounds on ``y``; None when HiGHS finds no optimum."""
+    n = x.shape[0]
     h = _new_highs(tol)
     if norm == "inf":
         # variables (y, s): min s with -s <= y_i - x_i <= s
@@ -268,10 +324,10 @@ def nearest_point(x: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray, norm: str,
                        np.hstack([eye, -np.ones((n, 1))]), np.hstack([-eye, -np.ones((n, 1))])])
         b = np.concatenate([b_ub, x, -x])
         cost = np.append(np.zeros(n), 1.0)
-        _pass_model(h, cost, A, b, np.append(np.full(n, -INF), 0.0), np.full(n + 1, INF))
+        _pass_model(h, cost, A, b, np.append(lower, 0.0), np.append(upper, INF))
     elif norm == "2":
         # min |y|^2 - 2 x.y, i.e. |y - x|^2 - |x|^2
-        _pass_model(h, -2.0 * x, A_ub, b_ub, np.full(n, -INF), np.full(n, INF))
+        _pass_model(h, -2.0 * x, A_ub, b_ub, lower, upper)
         hess = highspy.HighsHessian()
         hess.dim_ = n
         hess.format_ = highspy.HessianFormat.kTriangular
@@ -281,14 +337,33 @@ def nearest_point(x: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray, norm: str,
         h.passHessian(hess)
     else:
         raise ValueError(f"norm must be 'inf' or '2', got {norm!r}")
-    h.run()
-    status = h.getModelStatus()
+    status = _run(h)
     if status == _INFEASIBLE:
         return LPResult(False, np.inf, np.full(n, np.nan))
-    if status != _OK:
-        raise SolverError(f"nearest point ({norm} norm) failed", h.modelStatusToString(status))
     y = np.array(h.getSolution().col_value)[:n]
+    if status != _OK and not (norm == "2" and _is_projection(x, y, A_ub, b_ub, tol)):
+        return None
     return LPResult(True, float(np.linalg.norm(y - x, np.inf if norm == "inf" else 2)), y)
+
+
+def _is_projection(x: np.ndarray, y: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray, tol: Tolerances) -> bool:
+    """Whether ``y`` is the point of ``{A_ub y <= b_ub}`` nearest to ``x`` in the l_2 norm, checked from the
+    optimality conditions alone: ``y`` feasible and ``x - y`` a non-negative combination of the rows
+    tight at ``y`` (HiGHS's QP solver reports a solve error on some problems it has solved)."""
+    from scipy.optimize import nnls
+
+    if not np.all(np.isfinite(y)):
+        return False
+    scale = 1.0 + float(np.abs(b_ub).max(initial=0.0)) + float(np.abs(y).max(initial=0.0))
+    slack = A_ub @ y - b_ub
+    if slack.max(initial=-np.inf) > tol.lp_feasibility * scale * 10:
+        return False
+    tight = slack >= -1e-9 * scale
+    target = x - y
+    if not tight.any():
+        return bool(np.linalg.norm(target) <= 1e-12 * scale)
+    _, residual = nnls(A_ub[tight].T, target)
+    return bool(residual <= 1e-9 * (1.0 + np.linalg.norm(target)))
 
 
 def chebyshev_ball(G: np.ndarray, g: np.ndarray, r_max: float,
