@@ -31,6 +31,15 @@ def run(cmd, **kw) -> subprocess.CompletedProcess:
     return proc
 
 
+def _writable(folder: Path, writable: bool) -> None:
+    """Give or take away write permission on ``folder`` and everything in it."""
+    write = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+    for parent, _, files in os.walk(folder):
+        for name in files + [""]:
+            p = Path(parent) / name
+            p.chmod(p.stat().st_mode | stat.S_IWUSR if writable else p.stat().st_mode & ~write)
+
+
 @pytest.mark.slow
 def test_wheel_and_sdist_build_and_the_wheel_runs_in_a_fresh_venv(tmp_path):
     dist = tmp_path / "dist"
@@ -58,10 +67,7 @@ def test_wheel_and_sdist_build_and_the_wheel_runs_in_a_fresh_venv(tmp_path):
         f.unlink()
     pycache.rmdir()
     pycache.write_text("not a folder: numba cannot cache here")
-    for folder, _, files in os.walk(package):
-        for name in files + [""]:
-            p = Path(folder) / name
-            p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    _writable(package, False)
     cache = tmp_path / "user-cache"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")} | {
         "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(cache)}
@@ -80,10 +86,7 @@ def test_wheel_and_sdist_build_and_the_wheel_runs_in_a_fresh_venv(tmp_path):
     verdict = run([str(cli), "verify", str(DATA / "test_small.onnx"), str(DATA / "test_small.vnnlib"), "--json"],
                   env=env, cwd=tmp_path)
     assert json.loads(verdict.stdout)["verdict"] == "unsat"
-    for folder, _, files in os.walk(package):   # let pytest clean the temporary folder
-        for name in files + [""]:
-            p = Path(folder) / name
-            p.chmod(p.stat().st_mode | stat.S_IWUSR)
+    _writable(package, True)   # let pytest clean the temporary folder
 
 
 def test_a_numba_that_does_not_load_leaves_the_numpy_path(tmp_path):

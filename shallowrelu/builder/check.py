@@ -130,9 +130,7 @@ def check_equivalence(net: ReLUNetwork, shallow: ShallowNetwork, cat: Catalogue,
     ShallowReLUError
         If the shallow network was built from another network.
     """
-    fp = shallow.info.get("network_fingerprint")
-    if fp is not None and fp != net.fingerprint():
-        raise ShallowReLUError("the shallow network was built from another network (fingerprints differ)")
+    shallow.check_source(net)
     if shallow.W1.shape[1] != net.n_inputs or shallow.A.shape[1] != net.n_outputs:
         raise ShallowReLUError(f"the shallow network maps {shallow.W1.shape[1]} inputs to {shallow.A.shape[1]} "
                                f"outputs; the network {net.n_inputs} to {net.n_outputs}")

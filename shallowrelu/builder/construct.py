@@ -149,8 +149,7 @@ def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT
     # A flat domain's hull is an equality every gate enforces.
     hull_rows = np.zeros((0, n_x + 1))
     if hull.flat:
-        normals = np.linalg.svd(hull.B.T)[2][n:]
-        hull_rows = np.vstack([np.append(s * e, -s * e @ hull.x0) for e in normals for s in (1.0, -1.0)])
+        hull_rows = np.vstack([np.append(s * e, -s * e @ hull.x0) for e in hull.normals for s in (1.0, -1.0)])
     facets = to_x(np.hstack([t.facet_G, t.facet_g[:, None]]))
     candidates = np.vstack([hull_rows, facets, -facets, to_x(extra)])
     H0, F = hull_rows.shape[0], facets.shape[0]
@@ -191,7 +190,7 @@ def _x_boxes(box_t: np.ndarray, hull, eps: float) -> np.ndarray:
     ends = np.where(B == 0, 0.0, ends)
     lo = hull.x0 + ends.min(axis=0).sum(axis=2)
     hi = hull.x0 + ends.max(axis=0).sum(axis=2)
-    slab = eps * np.abs(np.linalg.svd(B.T)[2][B.shape[1]:]).sum(axis=0) if hull.flat else 0.0
+    slab = eps * np.abs(hull.normals).sum(axis=0)
     margin = 1e-9 * (1.0 + np.maximum(np.abs(lo), np.abs(hi)))
     margin = np.where(np.isfinite(margin), margin, 0.0)
     return np.stack([lo - slab - margin, hi + slab + margin], axis=1)

@@ -184,6 +184,11 @@ def _region_faces(V: np.ndarray, G: np.ndarray, g: np.ndarray) -> tuple[np.ndarr
     return S, T
 
 
+def _everywhere(n: int) -> np.ndarray:
+    """The box of all of space, ``(2, n)``."""
+    return np.array([np.full(n, -np.inf), np.full(n, np.inf)])
+
+
 def grown_box(G: np.ndarray, g: np.ndarray, inner: np.ndarray, eps: float, fixed: np.ndarray) -> np.ndarray:
     """A box ``(2, n)`` around ``{t : G t + g <= eps}`` where a gate of the polytope can open.
 
@@ -196,12 +201,12 @@ def grown_box(G: np.ndarray, g: np.ndarray, inner: np.ndarray, eps: float, fixed
     grown = g - np.where(fixed, 0.0, eps)
     V = vertices_or_empty(G, grown, inner)
     if V.shape[0] == 0:
-        return np.array([np.full(n, -np.inf), np.full(n, np.inf)])
+        return _everywhere(n)
     lo, hi = V.min(axis=0), V.max(axis=0)
     if fixed.any():
         V2 = vertices_or_empty(G, np.where(fixed, 2.0 * grown, grown), inner)
         if V2.shape[0] == 0:
-            return np.array([np.full(n, -np.inf), np.full(n, np.inf)])
+            return _everywhere(n)
         moved = 1e-6 * (1.0 + np.abs(g[fixed]).max())
         lo = np.where(V2.min(axis=0) < lo - moved, -np.inf, lo)
         hi = np.where(V2.max(axis=0) > hi + moved, np.inf, hi)
@@ -209,20 +214,23 @@ def grown_box(G: np.ndarray, g: np.ndarray, inner: np.ndarray, eps: float, fixed
     return np.array([lo - margin, hi + margin])
 
 
-def cell_boxes(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> np.ndarray:
-    """:func:`grown_box` of every region (``t`` coordinates), shape ``(R, 2, n)``: the ``cells`` gates."""
-    t = cat.table
-    n = cat.dim
+def _region_rows(cat: Catalogue):
+    """Per region ``(i, facet rows slice, G, g)``: its facets, then over an unbounded domain the
+    cutting box (:func:`_cutting_box`), as rows ``G t + g <= 0``."""
+    t, n = cat.table, cat.dim
     bounded = bool(cat.info.get("bounded", True))
     box_G, box_g = (np.zeros((0, n)), np.zeros(0)) if bounded else _cutting_box(cat, cat.work_network)
-    out = np.empty((len(cat), 2, n))
     for i in range(len(cat)):
         sl = cat.facet_rows(i)
-        G = np.vstack([t.facet_G[sl], box_G])
-        g = np.concatenate([t.facet_g[sl], box_g])
+        yield i, sl, np.vstack([t.facet_G[sl], box_G]), np.concatenate([t.facet_g[sl], box_g])
+
+
+def cell_boxes(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> np.ndarray:
+    """:func:`grown_box` of every region (``t`` coordinates), shape ``(R, 2, n)``: the ``cells`` gates."""
+    out = np.empty((len(cat), 2, cat.dim))
+    for i, sl, G, g in _region_rows(cat):
         fixed = np.arange(G.shape[0]) >= sl.stop - sl.start
-        out[i] = grown_box(G, g, t.interior[i], tol.boundary, fixed) if G.shape[0] else \
-            np.array([np.full(n, -np.inf), np.full(n, np.inf)])
+        out[i] = grown_box(G, g, cat.table.interior[i], tol.boundary, fixed) if G.shape[0] else _everywhere(cat.dim)
     return out
 
 
@@ -251,21 +259,15 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES,
     net = cat.work_network
     t = cat.table
     n = cat.dim
-    bounded = bool(cat.info.get("bounded", True))
-    box_G, box_g = (np.zeros((0, n)), np.zeros(0)) if bounded else _cutting_box(cat, net)
-    everywhere = np.array([np.full(n, -np.inf), np.full(n, np.inf)])
     patterns = cat.patterns()
     keys: set[bytes] = set()
     # per piece: its new faces' region, parent, tight rows, points, extra rows (arrays, not one per face)
     regions, parents, points, boxes, maps = [], [], [], [], {}
     tight_n, tight_rows, rank_n, rank_rows, extra_n, extra_rows = [], [], [], [], [], []
     F = 0
-    for i in range(len(cat)):
+    for i, sl, G, g in _region_rows(cat):
         if progress is not None and i % 256 == 0:
             progress(i)
-        sl = cat.facet_rows(i)
-        G = np.vstack([t.facet_G[sl], box_G])
-        g = np.concatenate([t.facet_g[sl], box_g])
         nf, k0 = sl.stop - sl.start, G.shape[0]
         Mz, vz, _, _ = net.pattern_maps(patterns[i])
         if G.shape[0] == 0:  # the whole space is one region
@@ -290,7 +292,7 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES,
                 boxes.append(grown_box(Gp, gp, V.mean(axis=0), tol.boundary, fixed))
             else:
                 T, X = np.zeros((1, 0), dtype=bool), V
-                boxes.append(everywhere)
+                boxes.append(_everywhere(n))
             Z = X @ Mz.T + vz
             near = FACE_TOL * np.linalg.norm(Mz, axis=1) * (1 + np.abs(X).max(axis=1, keepdims=True))
             pos, neg = Z > near, Z < -near

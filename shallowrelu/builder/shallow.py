@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from ..errors import ShallowReLUError
 from ..io.files import atomic_savez, read_npz
+from ..network import ReLUNetwork
 from .extended import ExtLinear
 from .index import CHUNK_BYTES, GateIndex, Guards, ragged
 
@@ -125,6 +126,13 @@ class ShallowNetwork:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+
+    def check_source(self, net: ReLUNetwork, where: str = "the shallow network") -> None:
+        """Raise :class:`ShallowReLUError` if the network was built from another deep network than ``net``
+        (its recorded fingerprint differs)."""
+        fp = self.info.get("network_fingerprint")
+        if fp is not None and fp != net.fingerprint():
+            raise ShallowReLUError(f"{where} was built from another network (fingerprints differ)")
 
     @property
     def n_gates(self) -> int:

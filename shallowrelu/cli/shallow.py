@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 from ..choices import COUNTERFACTUAL_METHODS, SHALLOW_MODES
-from ..errors import ShallowReLUError
 from .common import (EXIT_CHECK_FAILED, EXIT_OK, NET_OR_CATALOGUE, catalogue_for, check_output, emit,
                      peak_memory_mb, points_from_args, progress_bar, subcommand)
 
@@ -96,8 +95,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         from ..builder import ShallowNetwork
 
         shallow = ShallowNetwork.load(args.shallow)
-        if shallow.info.get("network_fingerprint") != net.fingerprint():
-            raise ShallowReLUError(f"{args.shallow}: the shallow network was built from another network")
+        shallow.check_source(net, args.shallow)
     else:
         shallow = build_shallow(cat) if args.shallow_gates else None
     found = [explain(cat, x, shallow, norms=tuple(args.norms), counterfactual_method=args.counterfactual_method)

@@ -34,6 +34,11 @@ class AffineHull:
         """True when the hull has lower dimension than the ambient space."""
         return self.B.shape[1] < self.B.shape[0]
 
+    @property
+    def normals(self) -> np.ndarray:
+        """Orthonormal rows spanning the directions normal to the hull (none when it is not flat)."""
+        return np.linalg.svd(self.B.T)[2][self.B.shape[1]:]
+
     def to_t(self, X: np.ndarray) -> np.ndarray:
         """Coordinates on the hull of points ``X`` (rows)."""
         return (np.atleast_2d(X) - self.x0) @ self.B
