@@ -77,7 +77,7 @@ def main() -> int:
             if n >= 4:
                 problems += _against_lps(net, cat)
             if args.exact and n <= 2:
-                problems += compare_with_exact(cat, net, n)
+                problems += compare_with_exact(cat, net, n, tol.resolution)
             report = sr.check_equivalence(net, sr.build_shallow(cat), cat, samples=300)
             if not report.passed:
                 problems.append(f"shallow network differs: max rel error {report.max_rel:.3g}")

@@ -405,8 +405,8 @@ class Catalogue:
         nf = np.diff(self.table.facet_ptr)
         out = {"regions": len(self), "inputs": self.network.n_inputs, "dimension": self.dim,
                "neurons": self.network.n_neurons, "hidden": list(self.network.hidden_sizes)}
-        out.update({k: self.info[k] for k in ("lps", "seconds", "thin", "complete", "interrupted")
-                    if k in self.info})
+        out.update({k: self.info[k] for k in ("lps", "seconds", "thin", "exact_decisions", "below_resolution",
+                                              "complete", "interrupted") if k in self.info})
         if len(self):
             out.update(facets_mean=float(nf.mean()), facets_max=int(nf.max()),
                        inradius_min=float(r.min()), inradius_median=float(np.median(r)))

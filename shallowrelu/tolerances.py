@@ -18,10 +18,16 @@ class Tolerances:
     lp_feasibility : float
         Primal and dual feasibility tolerance given to HiGHS.
     min_radius : float
-        A side of a split is a region only if it holds a ball of this radius
-        (input units): thinner sets are lower-dimensional as far as the LP
-        solver can tell. Every thicker one is kept, so the regions always meet
-        face to face.
+        Floats decide a side of a split that holds a ball of this radius
+        (input units) or is clearly empty; a side in between is decided in
+        exact rational arithmetic (``info["exact_decisions"]``), so a region
+        however thin is found. The regions always meet face to face.
+    resolution : float
+        Regions whose inradius is below this, relative to the size of their
+        centre (``r < resolution * (1 + max|t|)``), exist but cannot be held by
+        float64 centres and facets: they are counted in
+        ``info["below_resolution"]``, not stored, and their points belong to
+        a neighbour.
     min_inradius : float
         Regions that hold no ball of this radius are reported as ``thin``
         (how many, and the thinnest); they stay in the catalogue.
@@ -41,6 +47,7 @@ class Tolerances:
 
     lp_feasibility: float = 1e-10
     min_radius: float = 2e-9
+    resolution: float = 1e-14
     min_inradius: float = 1e-7
     facet_margin: float = 1e-9
     equivalence: float = 1e-9

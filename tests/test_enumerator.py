@@ -120,9 +120,15 @@ def test_thin_region_is_kept_and_reported():
     slab = cat.region_of(np.array([[5e-9, 0.3]]))[0]
     assert cat[slab].inradius == pytest.approx(5e-9, rel=1e-3)
     assert cat.info["complete"]
-    # thinner than min_radius it is no region: lower-dimensional as far as the LP can tell
+    assert cat.info["exact_decisions"] == 0  # floats decide a slab thicker than min_radius
+    # thinner than min_radius, exact arithmetic decides it is a region
     net = sr.ReLUNetwork([(W1, np.array([0.0, -1e-12])), (np.ones((1, 2)), np.zeros(1))])
-    assert len(sr.enumerate_regions(net, sr.Box(-1, 1))) == 2
+    cat = sr.enumerate_regions(net, sr.Box(-1, 1))
+    assert len(cat) == 3 and cat.info["exact_decisions"] > 0 and cat.info["complete"]
+    # below float resolution it exists, is counted and not stored
+    net = sr.ReLUNetwork([(W1, np.array([0.0, -1e-16])), (np.ones((1, 2)), np.zeros(1))])
+    cat = sr.enumerate_regions(net, sr.Box(-1, 1))
+    assert len(cat) == 2 and cat.info["below_resolution"] == 1 and cat.info["complete"]
 
 
 def test_network_without_hidden_layer_has_one_region():

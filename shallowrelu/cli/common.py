@@ -214,6 +214,10 @@ def summary_lines(name: str, cat: Catalogue) -> list[str]:
                 if cert.get("volume_checked") else ")"),
              f"thin regions (inradius <= {cat.info['min_inradius']:g}, kept): {s['thin']}"
              + (f", thinnest {cat.info['thin_min_radius']:.3g}" if s['thin'] else "")]
+    if "exact_decisions" in s:
+        below = s["below_resolution"]
+        lines.append(f"decided in exact arithmetic: {s['exact_decisions']}"
+                     + (f"; {below} regions below float resolution (exist, not stored)" if below else ""))
     if s["regions"]:
         lines.append(f"facets per region: mean {s['facets_mean']:.2f}, max {s['facets_max']}; "
                      f"inradius min {s['inradius_min']:.3g}, median {s['inradius_median']:.3g}")

@@ -150,6 +150,8 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         "facet_lps": st.facet_lps,
         "thin": st.thin,
         "thin_min_radius": None if st.thin == 0 else st.thin_min_radius,
+        "exact_decisions": st.exact,
+        "below_resolution": st.below_resolution,
         "interrupted": run.interrupted,
         "unresolved": st.unresolved,
         "unresolved_error": st.unresolved_error or None,

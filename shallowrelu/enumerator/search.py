@@ -45,8 +45,9 @@ from ..polytope.hull import AffineHull
 from ..polytope.leaves import regions_by_vertices
 from ..polytope.lp import ChebyshevModel, LPResult, bounding_box
 from ..polytope.polygon import clip_polygon, polygon, polygon_inradius_bounds
-from ..polytope.vertices import distinct_vertices, split_vertices, vertices_or_empty
+from ..polytope.vertices import distinct_vertices, split_vertices, vertex_eps, vertices_or_empty
 from ..tolerances import Tolerances
+from .exact import ExactSides
 from .hooks import ProgressFn, SearchHooks
 
 # Rays shot from a region's centre per candidate facet row, besides the rows'
@@ -81,6 +82,9 @@ class Node:
     # Vertices of the node's polytope (bounded domain, low dimension; else
     # None), each split cuts the parent's. In the plane in order: a polygon.
     V: np.ndarray | None = None
+    # Decided to exist in exact arithmetic (thinner than min_radius): floats
+    # cannot be trusted with its vertices, ball or facets.
+    thin: bool = False
 
 
 @dataclass
@@ -92,6 +96,9 @@ class Stats:
     # Subtrees left out because an LP failed on every attempt, and the first error.
     unresolved: int = 0
     unresolved_error: str = ""
+    # Sides decided in exact arithmetic, and those found to exist below float resolution.
+    exact: int = 0
+    below_resolution: int = 0
 
     def add(self, other: "Stats") -> None:
         self.search_lps += other.search_lps
@@ -100,6 +107,8 @@ class Stats:
         self.thin_min_radius = min(self.thin_min_radius, other.thin_min_radius)
         self.unresolved += other.unresolved
         self.unresolved_error = self.unresolved_error or other.unresolved_error
+        self.exact += other.exact
+        self.below_resolution += other.below_resolution
 
 
 def _row_norms(M: np.ndarray) -> np.ndarray:
@@ -131,6 +140,7 @@ class Search:
         self.carry = self.bounded and self.n <= _VERTEX_MAX_DIM
         self.planar = self.carry and self.n == 2
         self._model: ChebyshevModel | None = None
+        self._exact: ExactSides | None = None
         self.src: list[tuple[int, int]] = [(0, int(i)) for i in np.flatnonzero(nonzero)[keep]]
         self.stats = Stats()
         self.task_keys = 0  # facet sources of the plan, kept by every task (set by plan)
@@ -220,35 +230,56 @@ class Search:
             return (clip_polygon(node.V, vals), None, None, None), (clip_polygon(node.V, -vals), None, None, None)
         return split_vertices(node.V, node.G, node.g, a, c, vals)
 
-    def _side(self, node: Node, a: np.ndarray, c: float, known: bool, part: tuple | None):
-        """Whether ``node`` meets ``a . t + c <= 0`` (unit ``a``) in a ball of radius > min_radius.
+    def _side(self, node: Node, j: int, negative: bool, a: np.ndarray, c: float, known: bool, part: tuple | None):
+        """Whether ``node`` meets ``a . t + c < 0`` (unit ``a``: neuron ``j`` of the node's layer on
+        its ``negative`` side, or the other) in an open set.
 
         ``part`` is that part from :meth:`_split` when the node carries
-        vertices (else None). Returns ``(exists, new_point)``, a point at
-        least min_radius inside the part when one was found on the way. The
-        part's inradius bounds settle all but the sides near min_radius,
-        so the answer is the LP's.
+        vertices (else None). Returns ``(exists, new_point, thin)``: a point
+        inside the part when one was found on the way, and whether it was
+        decided exactly (:meth:`_exact_side`). The part's inradius bounds
+        settle most sides; an LP the rest, but for a side it finds thinner
+        than min_radius and not empty.
         """
         if known:
-            return True, None
+            return True, None, False
         if part is not None:
             P, low, high, centre = part
             if low is None:
                 low, high = polygon_inradius_bounds(P)
             # the relative guard keeps rounding out of the decision
             if high * (1 + 1e-6) <= self.tol.min_radius:
-                return False, None
+                return self._exact_side(node, j, negative)
             if low * (1 - 1e-6) > self.tol.min_radius:
-                return True, centre
+                return True, centre, False
         ball = self._synced(node.keys, node.G, node.g).chebyshev((a, c))
         self.stats.search_lps += 1
-        if not ball.feasible or ball.value <= self.tol.min_radius:
-            return False, None
-        return True, ball.x
+        if not ball.feasible:
+            return False, None, False
+        if ball.value > self.tol.min_radius:
+            return True, ball.x, False
+        return self._exact_side(node, j, negative)
+
+    def _exacts(self) -> ExactSides:
+        if self._exact is None:
+            self._exact = ExactSides(self.net, self.hull, self.box, self.r_max, self.tol)
+        return self._exact
+
+    def _exact_side(self, node: Node, j: int, negative: bool) -> tuple[bool, np.ndarray | None, bool]:
+        """:meth:`_side` in exact arithmetic, for a side floats leave within the tolerance."""
+        self.stats.exact += 1
+        pattern = np.concatenate([node.prefix, np.array(node.signs, dtype=bool)])
+        verdict = self._exacts().side(node.layer, pattern, [self.src[k] for k in node.keys], j, negative)
+        self.stats.below_resolution += verdict.below
+        return verdict.exists, verdict.point, verdict.exists and verdict.radius <= self.tol.min_radius
 
     def _child(self, node: Node, j: int, active: bool, a: np.ndarray, c: float, keep: np.ndarray,
-               point: np.ndarray | None, piece: np.ndarray | None) -> Node:
-        """The part of ``node`` where neuron ``j`` is ``active``: ``a . t + c <= 0`` (unit ``a``)."""
+               side: tuple, part: tuple | None) -> Node:
+        """The part of ``node`` where neuron ``j`` is ``active``: ``a . t + c <= 0`` (unit ``a``);
+        ``side`` and ``part`` as :meth:`_side` and :meth:`_split` gave them."""
+        _, point, thin = side
+        thin = thin or node.thin
+        piece = None if part is None or thin else part[0]
         key = len(self.src)
         self.src.append((node.layer + 1, j))
         pts, Z = node.pts[keep], node.Z[keep]
@@ -259,7 +290,7 @@ class Search:
         lo, hi = (node.lo, node.hi) if piece is not None else tighten_box(node.lo, node.hi, a, c)
         return Node(node.layer, node.signs + [active], node.prefix, node.M, node.v,
                     node.keys + (key,), np.concatenate((node.G, a[None])), np.concatenate((node.g, (c,))),
-                    lo, hi, pts, Z, node.scale, piece)
+                    lo, hi, pts, Z, node.scale, piece, thin)
 
     def _next_layer(self, node: Node) -> tuple[Node | None, np.ndarray, np.ndarray, np.ndarray]:
         """Fix the finished layer's signs; return the node of the next layer (None at a leaf)."""
@@ -270,7 +301,7 @@ class Search:
         if node.layer + 2 == len(self.net.layers):
             return None, prefix, M, v
         return (Node(node.layer + 1, [], prefix, M, v, node.keys, node.G, node.g,
-                     node.lo, node.hi, node.pts, (node.Z * s) @ W.T + b, _row_norms(M), node.V),
+                     node.lo, node.hi, node.pts, (node.Z * s) @ W.T + b, _row_norms(M), node.V, node.thin),
                 prefix, M, v)
 
     def expand(self, node: Node) -> tuple[Node, Node] | None:
@@ -312,31 +343,41 @@ class Search:
                 zmin, zmax = deep.min(axis=0), deep.max(axis=0)
                 settled = (zmax <= delta) | (zmin >= -delta)
                 sign = zmax > -zmin
+                # A side at most min_radius deep and not clearly empty (past the
+                # vertices' rounding) is decided exactly; the other side holds
+                # the node's ball. A constant neuron splits nothing.
+                tau = vertex_eps(node.V)
+                doubt = settled & np.any(M, axis=1) & np.where(sign, zmin <= tau, zmax >= -tau)
             else:
                 zero = ~np.any(M, axis=1)
                 zmin, zmax = affine_range(M, v, node.lo, node.hi)
                 settled = zero | (zmax <= 0) | (zmin >= 0)
                 sign = np.where(zero, v > 0, zmin >= 0) & ~(zmax <= 0)
+                doubt = np.zeros_like(settled)
             dist = node.Z[:, j0:] / scale
             known_neg = dist.min(axis=0, initial=np.inf) < -delta
             known_pos = dist.max(axis=0, initial=-np.inf) > delta
             done = 0  # the neurons before this one have their signs
-            for off in np.flatnonzero(~settled):
+            for off in np.flatnonzero(~settled | doubt):
                 node.signs.extend(sign[done:off].tolist())
                 done = off + 1
-                a, c = M[off], float(v[off])
+                a, c, j = M[off], float(v[off]), j0 + off
                 neg = pos = None
                 if node.V is not None:  # the children need their vertices whatever decides the sides
                     neg, pos = self._split(node, a, c, deep[:, off])
-                has_neg, pt_neg = self._side(node, a, c, known_neg[off], neg)
-                has_pos, pt_pos = self._side(node, -a, -c, known_pos[off], pos)
-                if has_neg and has_pos:
-                    j, d = j0 + off, dist[:, off]
-                    return (self._child(node, j, False, a, c, d < -delta, pt_neg, None if neg is None else neg[0]),
-                            self._child(node, j, True, -a, -c, d > delta, pt_pos, None if pos is None else pos[0]))
+                if doubt[off]:
+                    thin_side, thick_side = self._exact_side(node, j, bool(sign[off])), (True, None, False)
+                    neg_side, pos_side = (thin_side, thick_side) if sign[off] else (thick_side, thin_side)
+                else:
+                    neg_side = self._side(node, j, True, a, c, known_neg[off], neg)
+                    pos_side = self._side(node, j, False, -a, -c, known_pos[off], pos)
+                if neg_side[0] and pos_side[0]:
+                    d = dist[:, off]
+                    return (self._child(node, j, False, a, c, d < -delta, neg_side, neg),
+                            self._child(node, j, True, -a, -c, d > delta, pos_side, pos))
                 # One side only (or, in a node thinner than the tolerance,
                 # neither): the neuron is stable here and adds no inequality.
-                node.signs.append(bool(has_pos))
+                node.signs.append(bool(pos_side[0]))
             node.signs.extend(sign[done:].tolist())
 
     def _pruned(self, node: Node) -> bool:
@@ -370,8 +411,13 @@ class Search:
             self._record(node, pattern, A, d, *(next(found) if node.V is not None else (None, None)))
 
     def _record(self, node: Node, pattern: np.ndarray, A: np.ndarray, d: np.ndarray,
-                exact: tuple | None, ball: LPResult | None) -> None:
-        """Append a region, asking HiGHS for what its vertices did not settle."""
+                facets: tuple | None, ball: LPResult | None) -> None:
+        """Append a region, asking HiGHS for what its vertices did not settle (exact
+        arithmetic for a region too thin for floats)."""
+        if node.thin:
+            self.stats.exact += 1
+            centre, radius, *facets = self._exacts().region(node.layer, pattern, [self.src[k] for k in node.keys])
+            ball = LPResult(True, radius, centre)
         if ball is None:
             ball = self._synced(node.keys, node.G, node.g).chebyshev()
             self.stats.search_lps += 1
@@ -382,13 +428,29 @@ class Search:
         if radius <= self.tol.min_inradius:
             self.stats.thin += 1
             self.stats.thin_min_radius = min(self.stats.thin_min_radius, float(radius))
-        facet, witness, margin = exact or self._facets(node, centre)
+        if facets is None:
+            facet, witness, margin = self._facets(node, centre)
+            near = ~facet & (margin > -self.tol.facet_margin)
+        else:
+            facet, witness, margin = facets
+            near = ~facet if node.V is None else (  # exact facets, or from the vertices
+                ~facet & (np.abs(node.V @ node.G.T + node.g) <= vertex_eps(node.V)).any(axis=0))
+        # A facet kept with less than the margin (short, or beside a nearly
+        # parallel row), or a row through a vertex left out, is too close to
+        # call in floats.
+        doubt = np.flatnonzero(facet & (margin <= self.tol.facet_margin) | near)
+        if doubt.size and not node.thin:
+            self.stats.exact += 1
+            facet, witness, margin = facet.copy(), witness.copy(), margin.copy()
+            facet[doubt], witness[doubt], margin[doubt] = self._exacts().facets(
+                node.layer, pattern, [self.src[k] for k in node.keys], centre, doubt)
         self.regions.append(pattern, A, d, node.G[facet], node.g[facet],
                             [self.src[node.keys[k]] for k in np.flatnonzero(facet)], witness[facet], margin[facet],
                             centre, radius)
 
     def _facets(self, node: Node, centre: np.ndarray):
-        """Which rows of the node are facets, each with a point on it and that point's margin."""
+        """Which rows of the node are facets, each with a point on it and that point's margin
+        (for a row the LP found no facet, the LP's best margin, at most ``facet_margin``)."""
         G, g = node.G, node.g
         k = len(g)
         if k == 0:
@@ -419,7 +481,8 @@ class Search:
             for f in np.flatnonzero(~facet):
                 res = model.facet(int(f))
                 self.stats.facet_lps += 1
-                if res.feasible and res.value > self.tol.facet_margin:
-                    facet[f], witness[f], margin[f] = True, res.x, res.value
+                facet[f], margin[f] = res.feasible and res.value > self.tol.facet_margin, res.value
+                if res.feasible:
+                    witness[f] = res.x
         return facet, witness, margin
 

@@ -1,0 +1,165 @@
+"""The search's exact decisions: a side too thin for float64, and the regions it leaves.
+
+Owns :class:`ExactSides`: the rows of a node of the search in exact rational
+arithmetic (the network's float64 weights and the domain's rows taken as the
+exact numbers they are), whether a side of a split holds an interior point,
+and the ball and facets of a region whose existence was decided so. The
+search (:mod:`.search`) asks only where floats leave the answer within the
+tolerance; the exact LP is :func:`shallowrelu.polytope.exact.max_margin`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from ..network import ReLUNetwork
+from ..polytope.exact import ExactNetwork, Margin, dyadic, max_margin, norm_weight, rational
+from ..polytope.hull import AffineHull
+from ..tolerances import Tolerances
+
+# Half-width of the box exact decisions look in over an unbounded domain.
+_UNBOUNDED_BOX = 2.0 ** 30
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Exact rows ``A t + c <= 0`` (integer object arrays) and their norm weights."""
+
+    A: np.ndarray
+    c: np.ndarray
+    w: list[Fraction]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An exact side decision: ``exists`` (and a float point strictly inside, its margin ``radius``),
+    or ``below`` (it exists, thinner than floats can hold: ``radius`` is its inradius)."""
+
+    exists: bool
+    below: bool = False
+    point: np.ndarray | None = None
+    radius: float = 0.0
+
+
+class ExactSides:
+    """Exact decisions for one search: built on first use, as they are rare."""
+
+    def __init__(self, net: ReLUNetwork, hull: AffineHull, box: tuple[np.ndarray, np.ndarray],
+                 r_max: float, tol: Tolerances) -> None:
+        self.net = ExactNetwork(net)
+        P, Dp = dyadic(hull.domain.P)
+        p, Dq = dyadic(hull.domain.p)
+        D = max(Dp, Dq)
+        self.domain = (P * (D // Dp), -p * (D // Dq))
+        lo, hi = box
+        n = len(lo)
+        big = np.full(n, _UNBOUNDED_BOX)
+        lo = np.where(np.isfinite(lo), lo - (1 + np.abs(lo)), -big)
+        hi = np.where(np.isfinite(hi), hi + (1 + np.abs(hi)), big)
+        self.lo, self.hi = rational(lo), rational(hi)
+        self.cap = Fraction(r_max)
+        self.resolution = tol.resolution
+
+    def rows(self, layer: int, pattern: np.ndarray, sources: list[tuple[int, int]],
+             extra: tuple[int, bool] | None) -> Rows:
+        """A node's rows, exactly: per source ``(0, i)`` domain row ``i``, ``(l, j)`` neuron ``j`` of
+        hidden layer ``l - 1`` on its side in ``pattern``; plus ``z_j < 0`` (``extra = (j, True)``)
+        or ``z_j > 0`` (``(j, False)``) for neuron ``j`` of hidden layer ``layer``."""
+        forms = self.net.forms(pattern, layer + 1)
+        offsets = self.net.offsets
+        A, c = [], []
+        for l, j in sources:
+            if l == 0:
+                A.append(self.domain[0][j])
+                c.append(self.domain[1][j])
+                continue
+            f = forms[l - 1]
+            sign = -1 if pattern[offsets[l - 1] + j] else 1
+            A.append(sign * f.M[j])
+            c.append(sign * f.v[j])
+        if extra is not None:
+            j, negative = extra
+            sign = 1 if negative else -1
+            A.append(sign * forms[layer].M[j])
+            c.append(sign * forms[layer].v[j])
+        return Rows(np.array(A, dtype=object).reshape(len(A), -1), np.array(c, dtype=object),
+                    [norm_weight(a) for a in A])
+
+    def _margin(self, rows: Rows) -> Margin:
+        return max_margin(rows.A, rows.c, rows.w, self.lo, self.hi, self.cap)
+
+    def _verdict(self, best: Margin) -> Verdict:
+        if best.value <= 0:
+            return Verdict(False)
+        point = np.array([float(v) for v in best.point])
+        radius = float(best.value)
+        if radius < self.resolution * (1.0 + np.abs(point).max()):
+            return Verdict(False, below=True, radius=radius)
+        return Verdict(True, point=point, radius=radius)
+
+    def side(self, layer: int, pattern: np.ndarray, sources: list[tuple[int, int]], j: int,
+             negative: bool) -> Verdict:
+        """Whether the node of :meth:`rows` meets ``z_j < 0`` (``negative``) or ``z_j > 0`` in an open set."""
+        return self._verdict(self._margin(self.rows(layer, pattern, sources, (j, negative))))
+
+    def region(self, layer: int, pattern: np.ndarray, sources: list[tuple[int, int]]):
+        """A region's ball and facets from its exact rows.
+
+        Returns
+        -------
+        (centre, radius, facet, point, margin)
+            ``facet`` marks the rows whose removal would enlarge the region
+            by a set above float resolution (decided exactly), ``point`` a
+            point on each such facet and ``margin`` that point's distance to
+            the other rows.
+        """
+        rows = self.rows(layer, pattern, sources, None)
+        ball = self._margin(rows)
+        facet, point, margin = self._facets(rows, ball.point, range(len(sources)))
+        return np.array([float(v) for v in ball.point]), float(ball.value), facet, point, margin
+
+    def facets(self, layer: int, pattern: np.ndarray, sources: list[tuple[int, int]], centre: np.ndarray,
+               which: np.ndarray):
+        """:meth:`region`'s facet test for the rows ``which`` only, with the float point ``centre``
+        inside the region (its exact ball when rounding put it outside).
+
+        Returns
+        -------
+        (facet, point, margin)
+            Over the rows ``which``.
+        """
+        rows = self.rows(layer, pattern, sources, None)
+        inner = rational(centre)
+        if any(sum(a * x for a, x in zip(A, inner)) + c >= 0 for A, c in zip(rows.A, rows.c)):
+            inner = self._margin(rows).point
+        facet, point, margin = self._facets(rows, inner, which)
+        return facet[which], point[which], margin[which]
+
+    def _facets(self, rows: Rows, centre: list[Fraction], which) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k, n = len(rows.c), len(self.lo)
+        facet = np.zeros(k, dtype=bool)
+        point = np.zeros((k, n))
+        margin = np.zeros(k)
+        for f in which:
+            flipped = Rows(rows.A.copy(), rows.c.copy(), rows.w)
+            flipped.A[f], flipped.c[f] = -rows.A[f], -rows.c[f]
+            beyond = self._margin(flipped)
+            # Without the row the region would grow by the set beyond it: a row
+            # whose set is below resolution (its facet too: a sliver's end)
+            # is no facet at float resolution.
+            if self._verdict(beyond).exists is False:
+                continue
+            # Where the segment from the centre to the point beyond row f crosses it: on the facet,
+            # strictly inside every other row.
+            at_c = sum(a * x for a, x in zip(rows.A[f], centre)) + rows.c[f]
+            at_b = sum(a * x for a, x in zip(rows.A[f], beyond.point)) + rows.c[f]
+            lam = at_c / (at_c - at_b)
+            x = [xc + lam * (xb - xc) for xc, xb in zip(centre, beyond.point)]
+            others = [-(sum(a * v for a, v in zip(rows.A[i], x)) + rows.c[i]) / rows.w[i] for i in range(k) if i != f]
+            facet[f] = True
+            point[f] = [float(v) for v in x]
+            margin[f] = float(min(others, default=Fraction(1)))
+        return facet, point, margin

@@ -1,0 +1,179 @@
+"""Exact rational decisions where float64 cannot decide.
+
+Owns the network's weights taken as the exact binary numbers they are
+(:class:`ExactNetwork`: integers over a power of two, so every quantity of a
+forward pass is exact) and one small exact LP (:func:`max_margin`): the
+largest ball-like margin of ``{t : A t + c < 0}`` in rational arithmetic.
+The search calls it only for the rare side whose float inradius lies within
+the tolerance (:mod:`shallowrelu.enumerator.search`); nothing here talks to
+HiGHS. Python's integers and ``Fraction`` do the arithmetic: the decisions
+are few and small (a handful of variables), so a dependency would not pay.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from ..errors import SolverError
+from ..network import ReLUNetwork
+
+# Pivots before an exact LP gives up (Bland's rule cannot cycle; this is a guard).
+_MAX_PIVOTS = 10_000
+
+
+def dyadic(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integers ``N`` (object array) and a power of two ``D`` with ``a == N / D`` exactly."""
+    flat = np.asarray(a, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(flat)):
+        raise ValueError("exact arithmetic needs finite numbers")
+    ratios = [float(v).as_integer_ratio() for v in flat]
+    D = max((den for _, den in ratios), default=1)
+    N = np.array([num * (D // den) for num, den in ratios], dtype=object).reshape(np.shape(a))
+    return N, D
+
+
+@dataclass(frozen=True)
+class Forms:
+    """Affine functions ``(M t + v) / D`` with integer ``M`` (rows) and ``v`` (object arrays)."""
+
+    M: np.ndarray
+    v: np.ndarray
+    D: int
+
+
+class ExactNetwork:
+    """A ReLU network whose float64 weights are taken as exact numbers.
+
+    Parameters
+    ----------
+    net : ReLUNetwork
+        In the coordinates the search works in (restricted to a flat
+        domain's hull, when it is flat).
+    """
+
+    def __init__(self, net: ReLUNetwork) -> None:
+        self.layers = [(dyadic(W), dyadic(b)) for W, b in net.layers]
+        self.offsets = np.concatenate([[0], np.cumsum(net.hidden_sizes)]).astype(int)
+        self._cache: tuple[bytes, list[Forms]] | None = None
+
+    def forms(self, pattern: np.ndarray, layers: int) -> list[Forms]:
+        """Pre-activations of hidden layers ``0 .. layers-1`` as exact affine functions of the input,
+        on the set where the earlier layers have the signs ``pattern`` (at least ``offsets[layers-1]`` long)."""
+        key = np.asarray(pattern[:self.offsets[layers - 1]], dtype=bool).tobytes() + bytes([layers])
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        (W, DW), (b, Db) = self.layers[0]
+        D = max(DW, Db)
+        out = [Forms(W * (D // DW), b * (D // Db), D)]
+        for l in range(1, layers):
+            prev = out[-1]
+            s = np.asarray(pattern[self.offsets[l - 1]:self.offsets[l]], dtype=bool)
+            (W, DW), (b, Db) = self.layers[l]
+            D = max(DW * prev.D, Db)
+            M = W[:, s].dot(prev.M[s]) if s.any() else np.zeros((W.shape[0], prev.M.shape[1]), dtype=object)
+            v = W[:, s].dot(prev.v[s]) if s.any() else np.zeros(W.shape[0], dtype=object)
+            k = D // (DW * prev.D)
+            out.append(Forms(M * k, v * k + b * (D // Db), D))
+        self._cache = (key, out)
+        return out
+
+
+def rational(x: np.ndarray) -> list[Fraction]:
+    """The exact values of float64 numbers."""
+    return [Fraction(float(v)) for v in np.ravel(x)]
+
+
+def _solve(A: list[list[Fraction]], rhs: list[Fraction]) -> list[Fraction]:
+    """``A x = rhs`` for a small non-singular ``A``, exactly (Gaussian elimination)."""
+    d = len(rhs)
+    M = [list(row) + [r] for row, r in zip(A, rhs)]
+    for col in range(d):
+        piv = next(r for r in range(col, d) if M[r][col] != 0)
+        M[col], M[piv] = M[piv], M[col]
+        inv = 1 / Fraction(M[col][col])
+        for r in range(d):
+            if r != col and M[r][col] != 0:
+                f = M[r][col] * inv
+                M[r] = [a - f * b for a, b in zip(M[r], M[col])]
+    return [M[r][d] / M[r][r] for r in range(d)]
+
+
+@dataclass(frozen=True)
+class Margin:
+    """The optimum of :func:`max_margin`: ``value`` > 0 iff the open set is non-empty, ``point`` attains it."""
+
+    value: Fraction
+    point: list[Fraction]
+
+
+def max_margin(A: np.ndarray, c: np.ndarray, weights: list[Fraction], lo: list[Fraction], hi: list[Fraction],
+               cap: Fraction) -> Margin:
+    """Largest ``s <= cap`` with a point ``t`` in the box ``[lo, hi]`` where ``A t + c + w s <= 0``, exactly.
+
+    ``A`` (rows) and ``c`` are integers or fractions (object arrays), ``w``
+    positive weights (with ``w`` the rows' norms, ``s`` is the radius of the
+    largest ball). The set ``{t : A t + c < 0}`` meets the box's interior iff
+    the answer is positive. Primal simplex over the vertices of
+    ``{(t, s)}``, Bland's rule, from a corner of the box.
+
+    Raises
+    ------
+    SolverError
+        If the pivot guard is reached (it should not be).
+    """
+    n = len(lo)
+    rows: list[list[Fraction]] = []
+    rhs: list[Fraction] = []
+    for i in range(n):  # the box first: lower rows 0..n-1, upper n..2n-1
+        rows.append([Fraction(-1 if j == i else 0) for j in range(n)] + [Fraction(0)])
+        rhs.append(-lo[i])
+    for i in range(n):
+        rows.append([Fraction(1 if j == i else 0) for j in range(n)] + [Fraction(0)])
+        rhs.append(hi[i])
+    rows.append([Fraction(0)] * n + [Fraction(1)])
+    rhs.append(cap)
+    for a, ci, w in zip(A, c, weights):
+        rows.append([Fraction(v) for v in a] + [w])
+        rhs.append(-Fraction(ci))
+    d = n + 1
+    # A feasible vertex: the box's lower corner and the largest s there.
+    x = list(lo) + [Fraction(0)]
+    slack0 = [r - sum(rows[k][j] * x[j] for j in range(n)) for k, r in enumerate(rhs)]
+    ratios = [(slack0[k] / rows[k][n], k) for k in range(2 * n, len(rows))]
+    s0, first = min(ratios)
+    x[n] = s0
+    basis = list(range(n)) + [first]
+    slack = [slack0[k] - rows[k][n] * s0 for k in range(len(rows))]
+    objective = [Fraction(0)] * n + [Fraction(1)]
+    for _ in range(_MAX_PIVOTS):
+        AB = [rows[k] for k in basis]
+        y = _solve([list(col) for col in zip(*AB)], objective)
+        negative = [(basis[p], p) for p in range(d) if y[p] < 0]
+        if not negative:
+            return Margin(x[n], x[:n])
+        _, p = min(negative)
+        direction = _solve(AB, [Fraction(-1 if q == p else 0) for q in range(d)])
+        moving = [j for j in range(d) if direction[j]]
+        rates = [sum(row[j] * direction[j] for j in moving) for row in rows]
+        in_basis = set(basis)
+        steps = [(slack[k] / rates[k], k) for k in range(len(rows)) if rates[k] > 0 and k not in in_basis]
+        if not steps:  # the cap and the box bound every direction
+            raise SolverError("exact LP unbounded (cannot happen with a box)", "")
+        step, enter = min(steps)
+        x = [xi + step * di for xi, di in zip(x, direction)]
+        slack = [sk - step * rk for sk, rk in zip(slack, rates)]
+        basis[p] = enter
+    raise SolverError(f"exact LP did not finish in {_MAX_PIVOTS} pivots", "")
+
+
+def norm_weight(a: np.ndarray) -> Fraction:
+    """A positive exact weight near the Euclidean norm of an integer row (1 for a zero row)."""
+    big = max((abs(int(v)) for v in a), default=0)
+    if big == 0:
+        return Fraction(1)
+    value = math.sqrt(sum(float(Fraction(int(v), big)) ** 2 for v in a))
+    return Fraction(value) * big
