@@ -173,3 +173,19 @@ def test_acas_prop_4_has_19143_regions():
     assert len(cat) == 19143
     assert cat.info["complete"]
     assert 0 < cat.info["exact_decisions"] < 100
+
+
+def test_cli_reports_exact_decisions_and_regions_below_resolution(tmp_path):
+    import json
+    import subprocess
+    import sys
+    for radius, below in ((1e-12, False), (0.3e-16, True)):
+        path = tmp_path / "slab.npz"
+        sr.save_network(slab_net(2, 2 * radius, 3 * radius), path)
+        cmd = [sys.executable, "-m", "shallowrelu", "enumerate", str(path), "--box=-1,1"]
+        data = json.loads(subprocess.run(cmd + ["--json"], capture_output=True, text=True, check=True).stdout)
+        assert data["exact_decisions"] > 0 and (data["below_resolution"] > 0) == below
+        assert data["regions"] == (4 if below else 9)
+        text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        assert f"decided in exact arithmetic: {data['exact_decisions']}" in text
+        assert ("below float resolution" in text) == below

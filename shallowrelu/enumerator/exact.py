@@ -105,31 +105,24 @@ class ExactSides:
         """Whether the node of :meth:`rows` meets ``z_j < 0`` (``negative``) or ``z_j > 0`` in an open set."""
         return self._verdict(self._margin(self.rows(layer, pattern, sources, (j, negative))))
 
-    def region(self, layer: int, pattern: np.ndarray, sources: list[tuple[int, int]]):
-        """A region's ball and facets from its exact rows.
-
-        Returns
-        -------
-        (centre, radius, facet, point, margin)
-            ``facet`` marks the rows whose removal would enlarge the region
-            by a set above float resolution (decided exactly), ``point`` a
-            point on each such facet and ``margin`` that point's distance to
-            the other rows.
-        """
-        rows = self.rows(layer, pattern, sources, None)
-        ball = self._margin(rows)
-        facet, point, margin = self._facets(rows, ball.point, range(len(sources)))
-        return np.array([float(v) for v in ball.point]), float(ball.value), facet, point, margin
+    def ball(self, layer: int, pattern: np.ndarray, sources: list[tuple[int, int]]) -> tuple[np.ndarray, float]:
+        """A region's largest ball (centre rounded to floats, radius) from its exact rows."""
+        best = self._margin(self.rows(layer, pattern, sources, None))
+        return np.array([float(v) for v in best.point]), float(best.value)
 
     def facets(self, layer: int, pattern: np.ndarray, sources: list[tuple[int, int]], centre: np.ndarray,
                which: np.ndarray):
-        """:meth:`region`'s facet test for the rows ``which`` only, with the float point ``centre``
-        inside the region (its exact ball when rounding put it outside).
+        """Which of the rows ``which`` of a region are facets, decided exactly, given the float point
+        ``centre`` inside the region (its exact ball is used when rounding put it outside).
+
+        A row is a facet when without it the region would grow by a set
+        above float resolution.
 
         Returns
         -------
         (facet, point, margin)
-            Over the rows ``which``.
+            Over the rows ``which``: the facet mask, a point on each facet and
+            that point's distance to the other rows.
         """
         rows = self.rows(layer, pattern, sources, None)
         inner = rational(centre)

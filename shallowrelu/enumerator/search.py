@@ -14,7 +14,10 @@ pre-activation is one affine function ``a . t + c`` there. It is settled
 without an LP when interval bounds over the node's box show one sign, or when
 carried interior points lie on both sides; otherwise one warm Chebyshev LP
 decides the unknown side and, if it is non-empty, yields an interior point for
-it. Leaves are regions; each gets its Chebyshev ball and its facets before
+it. A side floats leave within the tolerance (thinner than ``min_radius``
+yet not clearly empty) is decided in exact arithmetic (:mod:`.exact`); so is
+a region found so (a "thin" node: its vertices are dropped, its ball is
+exact) and a facet test too close to call. Leaves are regions; each gets its Chebyshev ball and its facets before
 it is recorded (leaves with vertices a batch at a time, at the latest when
 their subtree ends), so an interrupted run keeps finished regions only.
 
@@ -412,12 +415,12 @@ class Search:
 
     def _record(self, node: Node, pattern: np.ndarray, A: np.ndarray, d: np.ndarray,
                 facets: tuple | None, ball: LPResult | None) -> None:
-        """Append a region, asking HiGHS for what its vertices did not settle (exact
-        arithmetic for a region too thin for floats)."""
+        """Append a region, asking HiGHS for what its vertices did not settle, and exact
+        arithmetic for what floats cannot decide (the ball of a region thinner than
+        min_radius, a facet too close to call)."""
         if node.thin:
             self.stats.exact += 1
-            centre, radius, *facets = self._exacts().region(node.layer, pattern, [self.src[k] for k in node.keys])
-            ball = LPResult(True, radius, centre)
+            ball = LPResult(True, *self._exacts().ball(node.layer, pattern, [self.src[k] for k in node.keys])[::-1])
         if ball is None:
             ball = self._synced(node.keys, node.G, node.g).chebyshev()
             self.stats.search_lps += 1
@@ -433,13 +436,12 @@ class Search:
             near = ~facet & (margin > -self.tol.facet_margin)
         else:
             facet, witness, margin = facets
-            near = ~facet if node.V is None else (  # exact facets, or from the vertices
-                ~facet & (np.abs(node.V @ node.G.T + node.g) <= vertex_eps(node.V)).any(axis=0))
+            near = ~facet & (np.abs(node.V @ node.G.T + node.g) <= vertex_eps(node.V)).any(axis=0)
         # A facet kept with less than the margin (short, or beside a nearly
         # parallel row), or a row through a vertex left out, is too close to
         # call in floats.
         doubt = np.flatnonzero(facet & (margin <= self.tol.facet_margin) | near)
-        if doubt.size and not node.thin:
+        if doubt.size:
             self.stats.exact += 1
             facet, witness, margin = facet.copy(), witness.copy(), margin.copy()
             facet[doubt], witness[doubt], margin[doubt] = self._exacts().facets(

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import SolverError
 from ..network import ReLUNetwork
+from .lp import solve_lp
 
 # Pivots before an exact LP gives up (Bland's rule cannot cycle; this is a guard).
 _MAX_PIVOTS = 10_000
@@ -118,7 +119,9 @@ def max_margin(A: np.ndarray, c: np.ndarray, weights: list[Fraction], lo: list[F
     positive weights (with ``w`` the rows' norms, ``s`` is the radius of the
     largest ball). The set ``{t : A t + c < 0}`` meets the box's interior iff
     the answer is positive. Primal simplex over the vertices of
-    ``{(t, s)}``, Bland's rule, from a corner of the box.
+    ``{(t, s)}``, Bland's rule, from the vertex of the float LP's optimum
+    when it is feasible exactly (most often it is also optimal), else from
+    a corner of the box.
 
     Raises
     ------
@@ -140,14 +143,8 @@ def max_margin(A: np.ndarray, c: np.ndarray, weights: list[Fraction], lo: list[F
         rows.append([Fraction(v) for v in a] + [w])
         rhs.append(-Fraction(ci))
     d = n + 1
-    # A feasible vertex: the box's lower corner and the largest s there.
-    x = list(lo) + [Fraction(0)]
-    slack0 = [r - sum(rows[k][j] * x[j] for j in range(n)) for k, r in enumerate(rhs)]
-    ratios = [(slack0[k] / rows[k][n], k) for k in range(2 * n, len(rows))]
-    s0, first = min(ratios)
-    x[n] = s0
-    basis = list(range(n)) + [first]
-    slack = [slack0[k] - rows[k][n] * s0 for k in range(len(rows))]
+    x, basis = _float_start(rows, rhs) or _corner(rows, rhs, lo)
+    slack = [r - sum(a * v for a, v in zip(row, x) if v) for row, r in zip(rows, rhs)]
     objective = [Fraction(0)] * n + [Fraction(1)]
     for _ in range(_MAX_PIVOTS):
         AB = [rows[k] for k in basis]
@@ -168,6 +165,44 @@ def max_margin(A: np.ndarray, c: np.ndarray, weights: list[Fraction], lo: list[F
         slack = [sk - step * rk for sk, rk in zip(slack, rates)]
         basis[p] = enter
     raise SolverError(f"exact LP did not finish in {_MAX_PIVOTS} pivots", "")
+
+
+def _corner(rows: list[list[Fraction]], rhs: list[Fraction], lo: list[Fraction]):
+    """A vertex of :func:`max_margin`'s LP: the box's lower corner and the largest ``s`` there."""
+    n = len(lo)
+    x = list(lo) + [Fraction(0)]
+    slack = [r - sum(row[j] * x[j] for j in range(n)) for row, r in zip(rows, rhs)]
+    s0, first = min((slack[k] / rows[k][n], k) for k in range(2 * n, len(rows)))
+    x[n] = s0
+    return x, list(range(n)) + [first]
+
+
+def _float_start(rows: list[list[Fraction]], rhs: list[Fraction]):
+    """The vertex of :func:`max_margin`'s LP at the float LP's optimum (its tightest independent rows),
+    or None if exact arithmetic finds it infeasible or singular."""
+    d = len(rows[0])
+    scale = [max(max(abs(v) for v in row), abs(r)) or Fraction(1) for row, r in zip(rows, rhs)]
+    A = np.array([[float(v / sc) for v in row] for row, sc in zip(rows, scale)])
+    b = np.array([float(r / sc) for r, sc in zip(rhs, scale)])
+    try:
+        res = solve_lp(np.append(np.zeros(d - 1), -1.0), A, b)
+    except SolverError:
+        return None
+    if not res.feasible or not np.all(np.isfinite(res.x)):
+        return None
+    basis: list[int] = []
+    for k in np.argsort(b - A @ res.x, kind="stable"):
+        if np.linalg.matrix_rank(A[basis + [int(k)]], tol=1e-9) == len(basis) + 1:
+            basis.append(int(k))
+            if len(basis) == d:
+                break
+    try:
+        x = _solve([rows[k] for k in basis], [rhs[k] for k in basis])
+    except (StopIteration, ZeroDivisionError, IndexError):
+        return None
+    if any(sum(a * v for a, v in zip(row, x) if v) > r for row, r in zip(rows, rhs)):
+        return None
+    return x, basis
 
 
 def norm_weight(a: np.ndarray) -> Fraction:
