@@ -48,7 +48,7 @@ from ..polytope.hull import AffineHull
 from ..polytope.leaves import regions_by_vertices
 from ..polytope.lp import ChebyshevModel, LPResult, bounding_box
 from ..polytope.polygon import clip_polygon, polygon, polygon_inradius_bounds
-from ..polytope.vertices import distinct_vertices, split_vertices, vertex_eps, vertices_or_empty
+from ..polytope.vertices import VERTEX_TOL, distinct_vertices, split_vertices, vertices_or_empty
 from ..tolerances import Tolerances
 from .exact import ExactSides
 from .hooks import ProgressFn, SearchHooks
@@ -141,6 +141,8 @@ class Search:
         self.bounded = bool(np.all(np.isfinite(widths)))
         self.r_max = float(widths.max() / 2) if self.bounded else tol.radius_cap
         self.carry = self.bounded and self.n <= _VERTEX_MAX_DIM
+        # The vertices' rounding: a neuron's range on a node, from them, is this uncertain.
+        self.tau = VERTEX_TOL * (1.0 + float(np.abs(self.box).max())) if self.carry else 0.0
         self.planar = self.carry and self.n == 2
         self._model: ChebyshevModel | None = None
         self._exact: ExactSides | None = None
@@ -344,31 +346,35 @@ class Search:
                 # min_radius cannot hold a ball of that radius.
                 deep = node.V @ M.T + v
                 zmin, zmax = deep.min(axis=0), deep.max(axis=0)
-                settled = (zmax <= delta) | (zmin >= -delta)
                 sign = zmax > -zmin
-                # A side at most min_radius deep and not clearly empty (past the
-                # vertices' rounding) is decided exactly; the other side holds
-                # the node's ball. A constant neuron splits nothing.
-                tau = vertex_eps(node.V)
-                doubt = settled & np.any(M, axis=1) & np.where(sign, zmin <= tau, zmax >= -tau)
+                # All but the neurons clearly on one side: those that cut, and
+                # those with a side at most min_radius deep but not clearly
+                # empty (beyond the vertices' rounding), decided exactly below.
+                todo = (zmax >= -self.tau) & (zmin <= self.tau)
             else:
                 zero = ~np.any(M, axis=1)
                 zmin, zmax = affine_range(M, v, node.lo, node.hi)
                 settled = zero | (zmax <= 0) | (zmin >= 0)
                 sign = np.where(zero, v > 0, zmin >= 0) & ~(zmax <= 0)
-                doubt = np.zeros_like(settled)
+                todo = ~settled
             dist = node.Z[:, j0:] / scale
             known_neg = dist.min(axis=0, initial=np.inf) < -delta
             known_pos = dist.max(axis=0, initial=-np.inf) > delta
             done = 0  # the neurons before this one have their signs
-            for off in np.flatnonzero(~settled | doubt):
+            for off in np.flatnonzero(todo):
                 node.signs.extend(sign[done:off].tolist())
                 done = off + 1
                 a, c, j = M[off], float(v[off]), j0 + off
+                # (a node's range along a unit normal is wider than 2 min_radius)
+                shallow = node.V is not None and (zmax[off] <= delta or zmin[off] >= -delta)
+                if shallow and not a.any():  # a constant neuron splits nothing
+                    node.signs.append(bool(sign[off]))
+                    continue
                 neg = pos = None
                 if node.V is not None:  # the children need their vertices whatever decides the sides
                     neg, pos = self._split(node, a, c, deep[:, off])
-                if doubt[off]:
+                if shallow:
+                    # One side is at most min_radius deep: decided exactly; the other holds the node's ball.
                     thin_side, thick_side = self._exact_side(node, j, bool(sign[off])), (True, None, False)
                     neg_side, pos_side = (thin_side, thick_side) if sign[off] else (thick_side, thin_side)
                 else:
@@ -431,17 +437,14 @@ class Search:
         if radius <= self.tol.min_inradius:
             self.stats.thin += 1
             self.stats.thin_min_radius = min(self.stats.thin_min_radius, float(radius))
-        if facets is None:
-            facet, witness, margin = self._facets(node, centre)
-            near = ~facet & (margin > -self.tol.facet_margin)
-        else:
-            facet, witness, margin = facets
-            near = ~facet & (np.abs(node.V @ node.G.T + node.g) <= vertex_eps(node.V)).any(axis=0)
+        facet, witness, margin = facets or self._facets(node, centre)
         # A facet kept with less than the margin (short, or beside a nearly
-        # parallel row), or a row through a vertex left out, is too close to
-        # call in floats.
-        doubt = np.flatnonzero(facet & (margin <= self.tol.facet_margin) | near)
-        if doubt.size:
+        # parallel row), or a row left out that touches the region, is too
+        # close to call in floats (the margins of rows that are no facets say;
+        # NaN for a row that misses the region).
+        close = margin <= self.tol.facet_margin
+        if close.any():
+            doubt = np.flatnonzero(close)
             self.stats.exact += 1
             facet, witness, margin = facet.copy(), witness.copy(), margin.copy()
             facet[doubt], witness[doubt], margin[doubt] = self._exacts().facets(
@@ -452,7 +455,8 @@ class Search:
 
     def _facets(self, node: Node, centre: np.ndarray):
         """Which rows of the node are facets, each with a point on it and that point's margin
-        (for a row the LP found no facet, the LP's best margin, at most ``facet_margin``)."""
+        (for a row that is no facet, the LP's best margin, at most ``facet_margin``, or NaN
+        when its hyperplane misses the region)."""
         G, g = node.G, node.g
         k = len(g)
         if k == 0:
@@ -486,5 +490,7 @@ class Search:
                 facet[f], margin[f] = res.feasible and res.value > self.tol.facet_margin, res.value
                 if res.feasible:
                     witness[f] = res.x
+                else:
+                    margin[f] = np.nan
         return facet, witness, margin
 

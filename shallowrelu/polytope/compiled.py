@@ -302,7 +302,8 @@ def split(V, G, g, a, c, vals, eps):  # pragma: no cover - runs compiled
 def facets(G, g, V, margin_tol, eps):  # pragma: no cover - runs compiled
     """The vertex test of :func:`shallowrelu.polytope._facets_by_vertices` for one region, as loops.
 
-    Returns ``(facet, point, margin, done)``; ``done`` is False when a row
+    Returns ``(facet, point, margin, done)`` (``margin`` as there, also for
+    the rows that are not facets); ``done`` is False when a row
     on ``n`` or more vertices fails the margin and needs the span test (the
     caller then runs the numpy version).
     """
@@ -333,9 +334,8 @@ def facets(G, g, V, margin_tol, eps):  # pragma: no cover - runs compiled
         facet[r] = counts[r] >= n and best > margin_tol
         if counts[r] >= n and not facet[r] and n > 1:
             return facet, point, margin, False
-        if facet[r]:
-            margin[r] = best
-        else:
+        margin[r] = best if counts[r] > 0 else np.nan
+        if not facet[r]:
             point[r] = 0.0
     return facet, point, margin, True
 

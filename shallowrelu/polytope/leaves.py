@@ -51,7 +51,10 @@ def _facets_by_vertices(G: np.ndarray, g: np.ndarray, rows: np.ndarray, V: np.nd
     (facet, point, margin)
         ``facet[l]`` marks the irredundant rows of polytope ``l``;
         ``point[l, k]`` is that centroid and ``margin[l, k]`` its distance to
-        the other rows (zero for rows that are not facets).
+        the other rows. For a row that is no facet, ``margin`` is that of the
+        centroid of the vertices on it (at most ``margin_tol``, or 0 on
+        fewer than ``n``: a row through a vertex is too close to call) and
+        NaN when no vertex lies on it.
     """
     L, K, n = G.shape
     scale = 1.0 + np.abs(V).max(axis=(1, 2))
@@ -73,8 +76,8 @@ def _facets_by_vertices(G: np.ndarray, g: np.ndarray, rows: np.ndarray, V: np.nd
         keep[c] = np.linalg.svd(V[l, on[l, :, r]] - point[l, r], compute_uv=False)[n - 2] > _SPAN_TOL * scale[l]
     facet = np.zeros((L, K), dtype=bool)
     facet[cl[keep], cr[keep]] = True
-    margin = np.zeros((L, K))
-    margin[cl[keep], cr[keep]] = least[keep]
+    margin = np.where(counts > 0, 0.0, np.nan)
+    margin[cl, cr] = least
     return facet, np.where(facet[..., None], point, 0.0), margin
 
 
