@@ -111,6 +111,15 @@ def test_constructed_slivers_are_found_however_thin(n, radius):
     assert np.abs(r.A @ r.interior + r.d - y).max() <= 1e-12 * max(1.0, np.abs(y).max())
 
 
+def test_thin_regions_over_an_unbounded_domain():
+    # over R^2 the always-active neuron of the box is cut at u_2 = -4 too: 3 x 4 regions; the exact
+    # LP's optimum lies 2^30 out along the slabs, where 1e-13 is below resolution, so the slabs are
+    # found again in boxes around the origin
+    cat = sr.enumerate_regions(slab_net(2, 2e-13, 3e-13))
+    assert len(cat) == 12 and cat.info["below_resolution"] == 0 and cat.info["complete"]
+    assert cat.table.inradius.min() == pytest.approx(1e-13, rel=1e-2)
+
+
 def test_below_float_resolution_regions_are_counted_not_stored():
     net = slab_net(3, 1e-16, 0.0)
     cat = sr.enumerate_regions(net, sr.Box(-1, 1))

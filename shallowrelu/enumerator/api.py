@@ -87,8 +87,11 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         ``None`` is all of R^n (the paper's setting). A flat domain is
         handled in the coordinates of its affine hull.
     tol : Tolerances
-        ``tol.min_radius`` decides what counts as full-dimensional;
-        regions thinner than ``tol.min_inradius`` are counted as ``thin``.
+        Floats decide the sides of a split thicker than ``tol.min_radius``;
+        thinner ones are decided in exact arithmetic, so every region is
+        found down to ``tol.resolution`` (thinner ones exist but are only
+        counted); regions thinner than ``tol.min_inradius`` are counted as
+        ``thin``.
     samples : int
         Random interior points thrown in at the start; each region that
         catches one needs no LP to be found. Fixed by ``seed``.
@@ -116,7 +119,8 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     Catalogue
         Regions in depth-first order (inactive side first), the same for
         the same network, domain and options. ``cat.info`` holds ``lps``,
-        ``seconds``, ``thin``, ``interrupted``, ``complete`` and ``chunks``
+        ``seconds``, ``thin``, ``exact_decisions``, ``below_resolution``,
+        ``interrupted``, ``complete`` and ``chunks``
         (per subtree: its index, its region count, finished or not). A run
         stopped by Ctrl-C returns the regions found so far with
         ``interrupted`` True; pass it as ``resume`` to finish it.

@@ -20,7 +20,7 @@ from ..polytope.exact import ExactNetwork, Margin, dyadic, max_margin, norm_weig
 from ..polytope.hull import AffineHull
 from ..tolerances import Tolerances
 
-# Half-width of the box exact decisions look in over an unbounded domain.
+# Half-width of the box exact decisions look in at last over an unbounded domain.
 _UNBOUNDED_BOX = 2.0 ** 30
 
 
@@ -54,12 +54,8 @@ class ExactSides:
         p, Dq = dyadic(hull.domain.p)
         D = max(Dp, Dq)
         self.domain = (P * (D // Dp), -p * (D // Dq))
-        lo, hi = box
-        n = len(lo)
-        big = np.full(n, _UNBOUNDED_BOX)
-        lo = np.where(np.isfinite(lo), lo - (1 + np.abs(lo)), -big)
-        hi = np.where(np.isfinite(hi), hi + (1 + np.abs(hi)), big)
-        self.lo, self.hi = rational(lo), rational(hi)
+        self.box = box
+        self.n = len(box[0])
         self.cap = Fraction(r_max)
         self.resolution = tol.resolution
 
@@ -89,7 +85,26 @@ class ExactSides:
                     [norm_weight(a) for a in A])
 
     def _margin(self, rows: Rows) -> Margin:
-        return max_margin(rows.A, rows.c, rows.w, self.lo, self.hi, self.cap)
+        """:func:`max_margin` in the domain's box, grown a little (over an unbounded domain, in
+        ``|t| <= 2^30``). The optimum of a set that reaches far is one of its vertices, which can
+        lie where floats resolve no thin set: such a set is tried again in growing boxes around
+        the origin, the first where it is above resolution kept."""
+        best = self._in_box(rows, _UNBOUNDED_BOX)
+        if np.all(np.isfinite(self.box)) or best.value <= 0 or self._verdict(best).exists:
+            return best
+        reach = 1.0
+        while reach < _UNBOUNDED_BOX:
+            near = self._in_box(rows, reach)
+            if self._verdict(near).exists:
+                return near
+            reach *= 8
+        return best
+
+    def _in_box(self, rows: Rows, reach: float) -> Margin:
+        lo = np.where(np.isfinite(self.box[0]), self.box[0], -reach)
+        hi = np.where(np.isfinite(self.box[1]), self.box[1], reach)
+        return max_margin(rows.A, rows.c, rows.w, rational(lo - (1 + np.abs(lo))), rational(hi + (1 + np.abs(hi))),
+                          self.cap)
 
     def _verdict(self, best: Margin) -> Verdict:
         if best.value <= 0:
@@ -132,7 +147,7 @@ class ExactSides:
         return facet[which], point[which], margin[which]
 
     def _facets(self, rows: Rows, centre: list[Fraction], which) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        k, n = len(rows.c), len(self.lo)
+        k, n = len(rows.c), self.n
         facet = np.zeros(k, dtype=bool)
         point = np.zeros((k, n))
         margin = np.zeros(k)
