@@ -111,6 +111,25 @@ def test_constructed_slivers_are_found_however_thin(n, radius):
     assert np.abs(r.A @ r.interior + r.d - y).max() <= 1e-12 * max(1.0, np.abs(y).max())
 
 
+@pytest.mark.parametrize("n", [2, 3, 5])
+@pytest.mark.parametrize("radius", [1e-10, 1e-13])
+def test_shallow_network_is_exact_on_constructed_slivers(n, radius):
+    net = slab_net(n, 2 * radius, 3 * radius)
+    cat = sr.enumerate_regions(net, sr.Box(-1, 1))
+    r = cat[int(np.argmin(cat.table.inradius))]
+    rng = np.random.default_rng(n)
+    D = rng.normal(size=(200, n))
+    X = r.interior + 0.9 * r.inradius * rng.random((200, 1)) * D / np.linalg.norm(D, axis=1, keepdims=True)
+    Y = net(X)
+    for mode in ("faces", "cells"):
+        shallow = sr.build_shallow(cat, mode=mode)
+        # the sliver's two facets are two hyperplanes, however close
+        assert shallow.info["hyperplanes"] >= 4
+        assert sr.check_equivalence(net, shallow, cat, samples=300).passed, mode
+    # faces mode inside the sliver: the deep network, to the gates' boundary tolerance times the slopes
+    assert np.abs(sr.build_shallow(cat)(X) - Y).max() <= 1e-10
+
+
 def test_thin_regions_over_an_unbounded_domain():
     # over R^2 the always-active neuron of the box is cut at u_2 = -4 too: 3 x 4 regions; the exact
     # LP's optimum lies 2^30 out along the slabs, where 1e-13 is below resolution, so the slabs are

@@ -19,7 +19,7 @@ from ..network import ReLUNetwork
 from ..polytope.lp import bounding_box
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from .faces import complex_vertices
-from .index import CHUNK_BYTES
+from .index import CHUNK_BYTES, ragged
 from .shallow import ShallowNetwork
 
 
@@ -108,6 +108,18 @@ def cells_reference(cat: Catalogue, X: np.ndarray, eps: float) -> np.ndarray:
     return out
 
 
+def _boundary_depth(cat: Catalogue, X: np.ndarray) -> np.ndarray:
+    """How far inside its own region each point lies: the least distance to the region's facets."""
+    t = cat.table
+    region = cat.region_of(X)
+    T = cat.hull.to_t(X)
+    counts = np.where(region >= 0, np.diff(t.facet_ptr)[region], 0)
+    rows, owner = ragged(t.facet_ptr[region], counts)
+    out = np.full(len(X), np.inf)
+    np.minimum.at(out, owner, -(np.einsum("kn,kn->k", t.facet_G[rows], T[owner]) + t.facet_g[rows]))
+    return out
+
+
 def check_equivalence(net: ReLUNetwork, shallow: ShallowNetwork, cat: Catalogue,
                       tol: Tolerances = DEFAULT_TOLERANCES, samples: int = 2000, seed: int = 0,
                       progress: Callable[..., None] | None = None) -> EquivalenceReport:
@@ -115,10 +127,12 @@ def check_equivalence(net: ReLUNetwork, shallow: ShallowNetwork, cat: Catalogue,
     facet midpoints and points within 1e-9 of facets.
 
     A ``faces`` network must equal the deep network at every probe. A
-    ``cells`` network must equal it off the boundaries and, on a facet or at
-    a vertex, return the sum over the regions that hold the point (checked
-    against :func:`cells_reference`, on at most ``5 * samples`` facet and as
-    many vertex probes, drawn with ``seed``).
+    ``cells`` network must equal it farther than the gates' boundary
+    tolerance from every facet and, on a facet, at a vertex or nearer than
+    that (probes in a region that thin, say), return the sum over the
+    regions that hold the point (checked against :func:`cells_reference`, on
+    at most ``5 * samples`` facet and as many vertex probes, drawn with
+    ``seed``).
 
     Parameters
     ----------
@@ -149,8 +163,14 @@ def check_equivalence(net: ReLUNetwork, shallow: ShallowNetwork, cat: Catalogue,
             X = points[i:i + block]
             Y = net(X)
             scale = max(scale, float(np.abs(Y).max()))
+            eps = shallow.info.get("boundary_eps", tol.boundary)
             if shallow.mode == "cells" and kind in ("facet", "vertex"):
-                Y = cells_reference(cat, X, shallow.info.get("boundary_eps", tol.boundary))
+                Y = cells_reference(cat, X, eps)
+            elif shallow.mode == "cells":
+                # a point this close to its region's boundary may open a neighbour's gate too
+                near = _boundary_depth(cat, X) <= 2 * eps
+                if near.any():
+                    Y[near] = cells_reference(cat, X[near], eps)
             err = np.abs(shallow(X) - Y).max(axis=1)
             err = np.where(np.isnan(err), np.inf, err)
             k = int(np.argmax(err))

@@ -36,7 +36,11 @@ _BLOCK_USES = 1 << 22
 
 def _hyperplane_neurons(rows: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
                         n_gates: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Layer-1 hyperplane neurons: each distinct row ``[a | c]`` (up to rounding) once, in order of first use.
+    """Layer-1 hyperplane neurons: each distinct row ``[a | c]`` once, in order of first use.
+
+    Rows are told apart bit for bit: the search computes a facet shared by
+    two regions once, so its rows are equal, and rounding them would merge
+    the two facets of a sliver.
 
     Parameters
     ----------
@@ -54,7 +58,7 @@ def _hyperplane_neurons(rows: np.ndarray, parts: list[tuple[np.ndarray, np.ndarr
     guard_ptr, guard : ndarray of int
         Per gate, its neurons (sorted, each once), as a ragged array.
     """
-    _, canon = np.unique(np.round(rows, 9) + 0.0, axis=0, return_inverse=True)
+    _, canon = np.unique(rows + 0.0, axis=0, return_inverse=True)
     canon = canon.ravel()
     number = np.full(canon.max(initial=-1) + 1, -1, dtype=np.int64)
     neuron_rows, guards, guard_counts = [], [], []
