@@ -472,9 +472,9 @@ class ChunkLog:
         first = chunks[0]
         if any(c.network.fingerprint() != first.network.fingerprint() for c in chunks):
             raise CatalogueFormatError(f"{path}: chunks of different networks")
-        info = {k: v for k, v in first.info.items() if k != "chunk"}
+        info = {k: v for k, v in first.info.items() if k not in ("chunk", "counts")}
         info.update(interrupted=True, complete=False, certificate=None,
-                    chunks=[[c.info["chunk"], len(c), True] for c in chunks])
+                    chunks=[[c.info["chunk"], len(c), True, c.info.get("counts", {})] for c in chunks])
         return Catalogue(first.network, first.hull, RegionTable.concat([c.table for c in chunks]), info)
 
 

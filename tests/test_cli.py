@@ -258,10 +258,10 @@ def test_interrupt_keeps_the_regions_found_so_far(tmp_path, sig):
 def assert_chunks_agree(partial, full):
     """Each subtree (chunk) of ``partial`` holds the first regions of the same subtree of ``full``."""
     where, start = {}, 0
-    for i, count, _ in full.info["chunks"]:
+    for i, count, *_ in full.info["chunks"]:
         where[i], start = (start, count), start + count
     start = 0
-    for i, count, done in partial.info["chunks"]:
+    for i, count, done, _ in partial.info["chunks"]:
         at, full_count = where[i]
         assert count == full_count if done else count <= full_count
         np.testing.assert_array_equal(partial.table.patterns[start:start + count],

@@ -33,9 +33,12 @@ def full(net):
 
 def test_the_run_is_cut_into_subtrees(full):
     chunks = full.info["chunks"]
-    assert len(chunks) > 20 and all(done for _, _, done in chunks)
-    assert sum(count for _, count, _ in chunks) == len(full)
-    assert [i for i, _, _ in chunks] == sorted(i for i, _, _ in chunks)
+    assert len(chunks) > 20 and all(done for _, _, done, _ in chunks)
+    assert sum(count for _, count, _, _ in chunks) == len(full)
+    assert [c[0] for c in chunks] == sorted(c[0] for c in chunks)
+    # each finished subtree keeps the work it took, so that a resumed run counts it
+    counted = [c[3] for c in chunks if c[3]]
+    assert counted and all({"search_lps", "thin", "exact", "below_resolution"} <= set(c) for c in counted)
 
 
 @pytest.mark.slow
@@ -85,11 +88,11 @@ def test_an_interrupt_between_subtrees_keeps_the_finished_one(net, full, at):
         if at == "progress" and len(streamed) == 3 and regions == boundary:
             raise KeyboardInterrupt
 
-    boundary = sum(count for _, count, _ in full.info["chunks"][:3])
+    boundary = sum(count for _, count, *_ in full.info["chunks"][:3])
     cat = sr.enumerate_regions(net, sr.Box(-1, 1), on_chunk=on_chunk, progress=progress)
     assert cat.info["interrupted"]
     assert [c[:2] for c in cat.info["chunks"]] == [c[:2] for c in full.info["chunks"][:3]]
-    assert all(done for _, _, done in cat.info["chunks"])
+    assert all(done for _, _, done, _ in cat.info["chunks"])
     assert_chunks_agree(cat, full)
 
 
@@ -130,7 +133,7 @@ def test_the_chunk_log_survives_a_cut_tail(net, full, tmp_path):
     log = ChunkLog(tmp_path / "c.part")
     sr.enumerate_regions(net, sr.Box(-1, 1), on_chunk=log.append)
     whole = ChunkLog.read(log.path)
-    tasks = [i for i, _, _ in whole.info["chunks"]]
+    tasks = [i for i, *_ in whole.info["chunks"]]
     assert len(tasks) > 20 and whole.info["interrupted"]
     data = log.path.read_bytes()
     for cut in (len(data) - 1, len(data) // 2, len(data) // 3 + 7):
@@ -142,6 +145,8 @@ def test_the_chunk_log_survives_a_cut_tail(net, full, tmp_path):
         more = ChunkLog(log.path, keep=True)
         resumed = sr.enumerate_regions(net, sr.Box(-1, 1), resume=partial, on_chunk=more.append)
         assert_same_table(resumed, full)
+        for key in ("lps", "thin", "thin_min_radius", "exact_decisions", "below_resolution"):
+            assert resumed.info[key] == full.info[key], key
         assert len(ChunkLog.read(log.path).info["chunks"]) == len(tasks)
 
 
@@ -230,7 +235,7 @@ def test_resume_after_an_interrupt_before_any_subtree_finished(tmp_path, net, fu
     (tmp_path / "cat.npz.part").write_bytes(log)
     if saved == "partial catalogue":
         stopped = sr.enumerate_regions(net, sr.Box(-1, 1), progress=_stop_after(3))
-        assert stopped.info["interrupted"] and not all(done for _, _, done in stopped.info["chunks"])
+        assert stopped.info["interrupted"] and not all(done for _, _, done, _ in stopped.info["chunks"])
         stopped.save(out)
     argv = ["enumerate", str(tmp_path / "n.npz"), "--box=-1,1", "-o", str(out), "--jobs", "1"]
     assert main(argv + ["--resume"]) == 0

@@ -9,6 +9,7 @@ and :mod:`.run`'s.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Callable
 
 import numpy as np
@@ -22,7 +23,7 @@ from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from .hooks import ProgressFn, SearchHooks
 from .plan import plan
 from .run import check_parallel, run_plan
-from .search import Node, Search
+from .search import Node, Search, Stats
 
 def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
                    tol: Tolerances = DEFAULT_TOLERANCES, samples: int = 256, seed: int = 0, jobs: int | None = 1,
@@ -51,7 +52,7 @@ def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
 
 
 def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: dict,
-              items: list) -> dict[int, RegionTable]:
+              items: list) -> dict[int, tuple[RegionTable, Stats]]:
     """The finished tasks of an interrupted catalogue, after checking it comes from the same run."""
     if resume.network.fingerprint() != net.fingerprint():
         raise ValueError("the catalogue to resume is of another network")
@@ -67,9 +68,9 @@ def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: di
     if chunks is None:
         raise ValueError("the catalogue to resume has no record of its tasks (made by an older version)")
     reuse, start = {}, 0
-    for i, count, done in chunks:
+    for i, count, done, *counts in chunks:
         if done and i < len(items) and isinstance(items[i], Node):
-            reuse[i] = resume.table.rows(start, start + count)
+            reuse[i] = resume.table.rows(start, start + count), Stats(**(counts[0] if counts else {}))
         start += count
     return reuse
 
@@ -121,7 +122,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         the same network, domain and options. ``cat.info`` holds ``lps``,
         ``seconds``, ``thin``, ``exact_decisions``, ``below_resolution``,
         ``interrupted``, ``complete`` and ``chunks``
-        (per subtree: its index, its region count, finished or not). A run
+        (per subtree: its index, its region count, finished or not, the work it took). A run
         stopped by Ctrl-C returns the regions found so far with
         ``interrupted`` True; pass it as ``resume`` to finish it.
 
@@ -145,7 +146,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     items = plan(search)
     reuse = {} if resume is None else _reusable(resume, net, hull, options, items)
     stream = None if on_chunk is None else (
-        lambda i, found: on_chunk(Catalogue(net, hull, found, {"chunk": i, **options})))
+        lambda i, found, stats: on_chunk(Catalogue(net, hull, found, {"chunk": i, "counts": asdict(stats), **options})))
     run = run_plan(search, items, jobs, progress, reuse, stream, backend)
     st = run.stats
     info = {
@@ -163,7 +164,8 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         "bounded": search.bounded,
         "radius_cap": search.r_max,
         **options,
-        "chunks": [[i, len(c), done] for i, (c, done) in enumerate(zip(run.chunks, run.done)) if c is not None],
+        "chunks": [[i, len(c), done, asdict(s) if s is not None else {}]
+                   for i, (c, done, s) in enumerate(zip(run.chunks, run.done, run.counts)) if c is not None],
     }
     tables = [c for c in run.chunks if c is not None]
     run.chunks.clear()  # so that the chunks go as soon as they are joined

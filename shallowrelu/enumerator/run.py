@@ -28,41 +28,48 @@ _POOL_WORTH = 1.0
 
 @dataclass
 class Run:
-    """The plan's items, each with its regions once found (None: a task not run)."""
+    """The plan's items, each with its regions once found (None: a task not run) and, once
+    finished, the work it took (so that a resumed run counts what it reuses)."""
 
     chunks: list[RegionTable | None]
     done: list[bool]
     stats: Stats
     interrupted: bool
+    counts: list[Stats | None]
 
 
 def run_plan(search: Search, items: list, jobs: int | None, progress: ProgressFn | None,
-             reuse: dict[int, RegionTable], stream: Callable[[int, RegionTable], None] | None = None,
+             reuse: dict[int, tuple[RegionTable, Stats]],
+             stream: Callable[[int, RegionTable, Stats], None] | None = None,
              backend: str = "local") -> Run:
     """Run the plan's open subtrees here, in order, and on ``jobs`` workers what is left after
     ``_POOL_AFTER`` seconds if that looks like ``_POOL_WORTH`` seconds or more.
 
     The workers are local processes, or Ray tasks with ``backend="ray"``.
-    ``reuse`` holds regions of tasks finished by an earlier, interrupted run;
-    ``stream`` gets each task's regions as soon as the task is finished.
+    ``reuse`` holds regions of tasks finished by an earlier, interrupted run,
+    with the work they took; ``stream`` gets each task's regions and work as
+    soon as the task is finished.
     Ctrl-C stops the work and keeps every region found so far (in-process,
     also those of the task under way, marked not done).
     """
-    run = Run([it if isinstance(it, RegionTable) else reuse.get(i) for i, it in enumerate(items)], [], Stats(),
-              False)
+    run = Run([it if isinstance(it, RegionTable) else reuse.get(i, (None,))[0] for i, it in enumerate(items)], [],
+              Stats(), False, [reuse[i][1] if i in reuse else None for i in range(len(items))])
     run.done = [c is not None for c in run.chunks]
     run.stats.add(search.stats)
+    for counts in run.counts:
+        if counts is not None:
+            run.stats.add(counts)
     todo = [(i, it) for i, it in enumerate(items) if not run.done[i]]
     found = sum(len(c) for c in run.chunks if c is not None)
 
     def finish(i: int, regions: RegionTable, stats: Stats) -> None:
         # The books first: a Ctrl-C landing in the callbacks keeps the finished subtree.
         nonlocal found
-        run.chunks[i], run.done[i] = regions, True
+        run.chunks[i], run.done[i], run.counts[i] = regions, True, stats
         run.stats.add(stats)
         found += len(regions)
         if stream is not None:
-            stream(i, regions)
+            stream(i, regions, stats)
         if progress is not None:
             progress(found, run.stats.search_lps + run.stats.facet_lps)
 
