@@ -157,13 +157,13 @@ def check_equivalence(net: ReLUNetwork, shallow: ShallowNetwork, cat: Catalogue,
     worst = (0.0, "none", [])
     scale = 1.0
     done, total = 0, sum(len(v) for v in probes.values())
+    eps = shallow.info.get("boundary_eps", tol.boundary)
     block = 1 << 15
     for kind, points in probes.items():
         for i in range(0, len(points), block):
             X = points[i:i + block]
             Y = net(X)
             scale = max(scale, float(np.abs(Y).max()))
-            eps = shallow.info.get("boundary_eps", tol.boundary)
             if shallow.mode == "cells" and kind in ("facet", "vertex"):
                 Y = cells_reference(cat, X, eps)
             elif shallow.mode == "cells":

@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..network import ReLUNetwork
-from ..polytope.exact import ExactNetwork, Margin, dyadic, max_margin, norm_weight, rational
+from ..polytope.exact import ExactNetwork, Margin, dot, dyadic, max_margin, norm_weight, rational
 from ..polytope.hull import AffineHull
 from ..tolerances import Tolerances
 
@@ -141,7 +141,7 @@ class ExactSides:
         """
         rows = self.rows(layer, pattern, sources, None)
         inner = rational(centre)
-        if any(sum(a * x for a, x in zip(A, inner)) + c >= 0 for A, c in zip(rows.A, rows.c)):
+        if any(dot(A, inner) + c >= 0 for A, c in zip(rows.A, rows.c)):
             inner = self._margin(rows).point
         facet, point, margin = self._facets(rows, inner, which)
         return facet[which], point[which], margin[which]
@@ -158,15 +158,15 @@ class ExactSides:
             # Without the row the region would grow by the set beyond it: a row
             # whose set is below resolution (its facet too: a sliver's end)
             # is no facet at float resolution.
-            if self._verdict(beyond).exists is False:
+            if not self._verdict(beyond).exists:
                 continue
             # Where the segment from the centre to the point beyond row f crosses it: on the facet,
             # strictly inside every other row.
-            at_c = sum(a * x for a, x in zip(rows.A[f], centre)) + rows.c[f]
-            at_b = sum(a * x for a, x in zip(rows.A[f], beyond.point)) + rows.c[f]
+            at_c = dot(rows.A[f], centre) + rows.c[f]
+            at_b = dot(rows.A[f], beyond.point) + rows.c[f]
             lam = at_c / (at_c - at_b)
             x = [xc + lam * (xb - xc) for xc, xb in zip(centre, beyond.point)]
-            others = [-(sum(a * v for a, v in zip(rows.A[i], x)) + rows.c[i]) / rows.w[i] for i in range(k) if i != f]
+            others = [-(dot(rows.A[i], x) + rows.c[i]) / rows.w[i] for i in range(k) if i != f]
             facet[f] = True
             point[f] = [float(v) for v in x]
             margin[f] = float(min(others, default=Fraction(1)))

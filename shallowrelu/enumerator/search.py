@@ -270,11 +270,15 @@ class Search:
             self._exact = ExactSides(self.net, self.hull, self.box, self.r_max, self.tol)
         return self._exact
 
+    def _sources(self, node: Node) -> list[tuple[int, int]]:
+        """Where each row of the node comes from: ``(0, i)`` a domain row, ``(l, j)`` a neuron."""
+        return [self.src[k] for k in node.keys]
+
     def _exact_side(self, node: Node, j: int, negative: bool) -> tuple[bool, np.ndarray | None, bool]:
         """:meth:`_side` in exact arithmetic, for a side floats leave within the tolerance."""
         self.stats.exact += 1
         pattern = np.concatenate([node.prefix, np.array(node.signs, dtype=bool)])
-        verdict = self._exacts().side(node.layer, pattern, [self.src[k] for k in node.keys], j, negative)
+        verdict = self._exacts().side(node.layer, pattern, self._sources(node), j, negative)
         self.stats.below_resolution += verdict.below
         return verdict.exists, verdict.point, verdict.exists and verdict.radius <= self.tol.min_radius
 
@@ -426,7 +430,7 @@ class Search:
         min_radius, a facet too close to call)."""
         if node.thin:
             self.stats.exact += 1
-            ball = LPResult(True, *self._exacts().ball(node.layer, pattern, [self.src[k] for k in node.keys])[::-1])
+            ball = LPResult(True, *self._exacts().ball(node.layer, pattern, self._sources(node))[::-1])
         if ball is None:
             ball = self._synced(node.keys, node.G, node.g).chebyshev()
             self.stats.search_lps += 1
@@ -448,7 +452,7 @@ class Search:
             self.stats.exact += 1
             facet, witness, margin = facet.copy(), witness.copy(), margin.copy()
             facet[doubt], witness[doubt], margin[doubt] = self._exacts().facets(
-                node.layer, pattern, [self.src[k] for k in node.keys], centre, doubt)
+                node.layer, pattern, self._sources(node), centre, doubt)
         self.regions.append(pattern, A, d, node.G[facet], node.g[facet],
                             [self.src[node.keys[k]] for k in np.flatnonzero(facet)], witness[facet], margin[facet],
                             centre, radius)

@@ -75,12 +75,16 @@ class ExactNetwork:
             s = np.asarray(pattern[self.offsets[l - 1]:self.offsets[l]], dtype=bool)
             (W, DW), (b, Db) = self.layers[l]
             D = max(DW * prev.D, Db)
-            M = W[:, s].dot(prev.M[s]) if s.any() else np.zeros((W.shape[0], prev.M.shape[1]), dtype=object)
-            v = W[:, s].dot(prev.v[s]) if s.any() else np.zeros(W.shape[0], dtype=object)
+            M, v = W[:, s].dot(prev.M[s]), W[:, s].dot(prev.v[s])  # exact zeros when no neuron is active
             k = D // (DW * prev.D)
             out.append(Forms(M * k, v * k + b * (D // Db), D))
         self._cache = (key, out)
         return out
+
+
+def dot(row, x) -> Fraction:
+    """``row . x`` in exact arithmetic (zero entries of ``x`` skipped)."""
+    return sum((a * v for a, v in zip(row, x) if v), Fraction(0))
 
 
 def rational(x: np.ndarray) -> list[Fraction]:
@@ -144,7 +148,7 @@ def max_margin(A: np.ndarray, c: np.ndarray, weights: list[Fraction], lo: list[F
         rhs.append(-Fraction(ci))
     d = n + 1
     x, basis = _float_start(rows, rhs) or _corner(rows, rhs, lo)
-    slack = [r - sum(a * v for a, v in zip(row, x) if v) for row, r in zip(rows, rhs)]
+    slack = [r - dot(row, x) for row, r in zip(rows, rhs)]
     objective = [Fraction(0)] * n + [Fraction(1)]
     for _ in range(_MAX_PIVOTS):
         AB = [rows[k] for k in basis]
@@ -154,8 +158,7 @@ def max_margin(A: np.ndarray, c: np.ndarray, weights: list[Fraction], lo: list[F
             return Margin(x[n], x[:n])
         _, p = min(negative)
         direction = _solve(AB, [Fraction(-1 if q == p else 0) for q in range(d)])
-        moving = [j for j in range(d) if direction[j]]
-        rates = [sum(row[j] * direction[j] for j in moving) for row in rows]
+        rates = [dot(row, direction) for row in rows]
         in_basis = set(basis)
         steps = [(slack[k] / rates[k], k) for k in range(len(rows)) if rates[k] > 0 and k not in in_basis]
         if not steps:  # the cap and the box bound every direction
@@ -171,7 +174,7 @@ def _corner(rows: list[list[Fraction]], rhs: list[Fraction], lo: list[Fraction])
     """A vertex of :func:`max_margin`'s LP: the box's lower corner and the largest ``s`` there."""
     n = len(lo)
     x = list(lo) + [Fraction(0)]
-    slack = [r - sum(row[j] * x[j] for j in range(n)) for row, r in zip(rows, rhs)]
+    slack = [r - dot(row, x) for row, r in zip(rows, rhs)]
     s0, first = min((slack[k] / rows[k][n], k) for k in range(2 * n, len(rows)))
     x[n] = s0
     return x, list(range(n)) + [first]
@@ -200,7 +203,7 @@ def _float_start(rows: list[list[Fraction]], rhs: list[Fraction]):
         x = _solve([rows[k] for k in basis], [rhs[k] for k in basis])
     except (StopIteration, ZeroDivisionError, IndexError):
         return None
-    if any(sum(a * v for a, v in zip(row, x) if v) > r for row, r in zip(rows, rhs)):
+    if any(dot(row, x) > r for row, r in zip(rows, rhs)):
         return None
     return x, basis
 
