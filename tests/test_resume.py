@@ -1,6 +1,7 @@
 """Parallel subtrees, interruption, streaming and resume: the catalogue never depends on how the run went."""
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -39,6 +40,9 @@ def test_the_run_is_cut_into_subtrees(full):
     # each finished subtree keeps the work it took, so that a resumed run counts it
     counted = [c[3] for c in chunks if c[3]]
     assert counted and all({"search_lps", "thin", "exact", "below_resolution"} <= set(c) for c in counted)
+    # plain JSON in the file: a subtree without thin regions has no thinnest radius, not infinity
+    assert "Infinity" not in json.dumps(full.info) and all(c["thin_min_radius"] is None for c in counted
+                                                             if c["thin"] == 0)
 
 
 @pytest.mark.slow

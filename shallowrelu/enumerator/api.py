@@ -9,7 +9,6 @@ and :mod:`.run`'s.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from typing import Callable
 
 import numpy as np
@@ -70,7 +69,7 @@ def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: di
     reuse, start = {}, 0
     for i, count, done, *counts in chunks:
         if done and i < len(items) and isinstance(items[i], Node):
-            reuse[i] = resume.table.rows(start, start + count), Stats(**(counts[0] if counts else {}))
+            reuse[i] = resume.table.rows(start, start + count), Stats.from_record(counts[0] if counts else {})
         start += count
     return reuse
 
@@ -146,7 +145,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     items = plan(search)
     reuse = {} if resume is None else _reusable(resume, net, hull, options, items)
     stream = None if on_chunk is None else (
-        lambda i, found, stats: on_chunk(Catalogue(net, hull, found, {"chunk": i, "counts": asdict(stats), **options})))
+        lambda i, found, stats: on_chunk(Catalogue(net, hull, found, {"chunk": i, "counts": stats.record(), **options})))
     run = run_plan(search, items, jobs, progress, reuse, stream, backend)
     st = run.stats
     info = {
@@ -164,7 +163,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         "bounded": search.bounded,
         "radius_cap": search.r_max,
         **options,
-        "chunks": [[i, len(c), done, asdict(s) if s is not None else {}]
+        "chunks": [[i, len(c), done, s.record() if s is not None else {}]
                    for i, (c, done, s) in enumerate(zip(run.chunks, run.done, run.counts)) if c is not None],
     }
     tables = [c for c in run.chunks if c is not None]

@@ -35,7 +35,7 @@ root's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -112,6 +112,18 @@ class Stats:
         self.unresolved_error = self.unresolved_error or other.unresolved_error
         self.exact += other.exact
         self.below_resolution += other.below_resolution
+
+    def record(self) -> dict:
+        """The counts as plain JSON (no infinity: ``thin_min_radius`` is None without thin regions)."""
+        out = asdict(self)
+        out["thin_min_radius"] = None if self.thin == 0 else self.thin_min_radius
+        return out
+
+    @classmethod
+    def from_record(cls, record: dict) -> "Stats":
+        """The counts :meth:`record` wrote (an empty record: none)."""
+        fields = {k: v for k, v in record.items() if v is not None}
+        return cls(**fields)
 
 
 def _row_norms(M: np.ndarray) -> np.ndarray:
