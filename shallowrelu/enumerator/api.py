@@ -145,7 +145,8 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     items = plan(search)
     reuse = {} if resume is None else _reusable(resume, net, hull, options, items)
     stream = None if on_chunk is None else (
-        lambda i, found, stats: on_chunk(Catalogue(net, hull, found, {"chunk": i, "counts": stats.record(), **options})))
+        lambda i, found, stats: on_chunk(Catalogue(net, hull, found,
+                                                   {"chunk": i, "counts": stats.record(), **options})))
     run = run_plan(search, items, jobs, progress, reuse, stream, backend)
     st = run.stats
     info = {
