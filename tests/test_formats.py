@@ -182,3 +182,92 @@ def test_maxpool_is_named_as_unsupported(tmp_path):
     onnx.save(helper.make_model(graph), str(tmp_path / "pool.onnx"))
     with pytest.raises(sr.NetworkFormatError, match="pool.onnx: node 'pool' \\(op MaxPool\\) is not supported"):
         sr.load_network(tmp_path / "pool.onnx")
+
+
+def _dense(name, x, W, b, out):
+    """MatMul + Add nodes computing ``out = x @ W + b`` and their initializers."""
+    inits = [helper.make_tensor(f"{name}_W", TensorProto.FLOAT, W.shape, W.ravel()),
+             helper.make_tensor(f"{name}_b", TensorProto.FLOAT, b.shape, b)]
+    nodes = [helper.make_node("MatMul", [x, f"{name}_W"], [f"{name}_mm"], name=f"{name}_mm"),
+             helper.make_node("Add", [f"{name}_mm", f"{name}_b"], [out], name=f"{name}_add")]
+    return nodes, inits
+
+
+def _graph_file(tmp_path, nodes, inits, n_in, name):
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, n_in])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    path = tmp_path / name
+    onnx.save(helper.make_model(graph), str(path))
+    return path
+
+
+def test_nodes_are_read_in_data_flow_order_not_file_order(tmp_path, rng):
+    W1, b1 = rng.normal(size=(3, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+    W2, b2 = rng.normal(size=(5, 2)).astype(np.float32), rng.normal(size=2).astype(np.float32)
+    n1, i1 = _dense("l1", "x", W1, b1, "z1")
+    n2, i2 = _dense("l2", "h1", W2, b2, "y")
+    relu = helper.make_node("Relu", ["z1"], ["h1"], name="relu")
+    unused = helper.make_node("Relu", ["x"], ["dead"], name="dead_end")  # not on the way to the output
+    path = _graph_file(tmp_path, n2[::-1] + [relu, unused] + n1[::-1], i1 + i2, 3, "shuffled.onnx")
+    net = sr.load_network(path)
+    X = rng.normal(size=(20, 3))
+    np.testing.assert_allclose(net(X), np.maximum(X @ W1 + b1, 0) @ W2 + b2, rtol=1e-12, atol=1e-12)
+
+
+def test_skip_connection_is_never_misread(tmp_path, rng):
+    # y = c(relu(b(h)) + h), h = relu(a(x)): the graph of the report that used to load silently wrong
+    Wa, ba = rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=4).astype(np.float32)
+    Wb, bb = rng.normal(size=(4, 4)).astype(np.float32), rng.normal(size=4).astype(np.float32)
+    Wc, bc = rng.normal(size=(4, 2)).astype(np.float32), rng.normal(size=2).astype(np.float32)
+    na, ia = _dense("a", "x", Wa, ba, "za")
+    nb, ib = _dense("b", "h", Wb, bb, "zb")
+    nc, ic = _dense("c", "s", Wc, bc, "y")
+    nodes = na + [helper.make_node("Relu", ["za"], ["h"], name="r1")] + nb + [
+        helper.make_node("Relu", ["zb"], ["g"], name="r2"), helper.make_node("Add", ["g", "h"], ["s"], name="skip")]
+    path = _graph_file(tmp_path, nodes + nc, ia + ib + ic, 3, "skip.onnx")
+    try:
+        net = sr.load_network(path)
+    except sr.NetworkFormatError as exc:
+        assert "skip.onnx: node 'skip' (op Add)" in str(exc)
+        return
+    X = rng.normal(size=(50, 3))
+    h = np.maximum(X @ Wa + ba, 0)
+    np.testing.assert_allclose(net(X), (np.maximum(h @ Wb + bb, 0) + h) @ Wc + bc, rtol=1e-12, atol=1e-12)
+
+
+def test_parallel_branches_are_refused_by_node(tmp_path, rng):
+    # y = relu(x A) @ B + relu(x C) @ D: the second ReLU reads the input after the first layer was made
+    mats = [rng.normal(size=s).astype(np.float32) for s in [(2, 3), (3, 2), (2, 3), (3, 2)]]
+    inits = [helper.make_tensor(k, TensorProto.FLOAT, m.shape, m.ravel()) for k, m in zip("ABCD", mats)]
+    nodes = [helper.make_node("MatMul", ["x", "A"], ["a"]), helper.make_node("Relu", ["a"], ["ra"], name="left"),
+             helper.make_node("MatMul", ["x", "C"], ["c"]), helper.make_node("Relu", ["c"], ["rc"], name="right"),
+             helper.make_node("MatMul", ["ra", "B"], ["yb"]), helper.make_node("MatMul", ["rc", "D"], ["yd"]),
+             helper.make_node("Add", ["yb", "yd"], ["y"], name="join")]
+    path = _graph_file(tmp_path, nodes, inits, 2, "branches.onnx")
+    try:
+        net = sr.load_network(path)
+    except sr.NetworkFormatError as exc:
+        assert "branches.onnx: node" in str(exc)
+        return
+    X = rng.normal(size=(50, 2))
+    A, B, C, D = mats
+    np.testing.assert_allclose(net(X), np.maximum(X @ A, 0) @ B + np.maximum(X @ C, 0) @ D, rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_a_graph_read_differently_from_onnxruntime_is_refused(tmp_path, monkeypatch):
+    # The comparison with onnxruntime is the last line of defence: make the reader misread a Relu on purpose.
+    from shallowrelu.io import onnx as reader
+
+    original = reader._onnx_op
+
+    def misread(node, args, layers, where, numpy_helper):
+        out = original(node, args, layers, where, numpy_helper)
+        if node.op_type == "Relu":
+            W, b = layers[-1]
+            layers[-1] = (W, b + 0.5)
+        return out
+
+    monkeypatch.setattr(reader, "_onnx_op", misread)
+    with pytest.raises(sr.NetworkFormatError, match="test_small.onnx: the graph as read differs from onnxruntime"):
+        sr.load_network(DATA / "test_small.onnx")

@@ -14,10 +14,19 @@ from ..network import MAX_WEIGHTS
 
 
 class Affine:
-    """A tensor that is an affine function ``M h + v`` of the current ReLU input ``h``."""
+    """A tensor that is an affine function ``M h + v`` of the output ``h`` of hidden layer ``stamp``.
 
-    def __init__(self, M: np.ndarray, v: np.ndarray, shape: tuple[int, ...]) -> None:
-        self.M, self.v, self.shape = M, v, shape
+    ``stamp`` 0 is the network's input. A layered network can only read the
+    newest layer's output, so the readers refuse an operation that mixes
+    stamps (a skip connection) rather than add maps of different variables.
+    """
+
+    def __init__(self, M: np.ndarray, v: np.ndarray, shape: tuple[int, ...], stamp: int = 0) -> None:
+        self.M, self.v, self.shape, self.stamp = M, v, shape, stamp
+
+    def like(self, M: np.ndarray, v: np.ndarray, shape: tuple[int, ...] | None = None) -> "Affine":
+        """Another map of the same variables."""
+        return Affine(M, v, self.shape if shape is None else shape, self.stamp)
 
 
 def batch_norm(x: Affine, scale, bias, mean, var, eps: float) -> Affine:
@@ -25,7 +34,7 @@ def batch_norm(x: Affine, scale, bias, mean, var, eps: float) -> Affine:
     s = np.asarray(scale, float) / np.sqrt(np.asarray(var, float) + eps)
     rep = x.v.size // s.size
     s_full, shift = np.repeat(s, rep), np.repeat(np.asarray(bias, float) - np.asarray(mean, float) * s, rep)
-    return Affine(x.M * s_full[:, None], x.v * s_full + shift, x.shape)
+    return x.like(x.M * s_full[:, None], x.v * s_full + shift)
 
 
 def conv(x: Affine, weight: np.ndarray, bias: np.ndarray | None, strides, pads, dilations, group: int,
@@ -58,4 +67,4 @@ def conv(x: Affine, weight: np.ndarray, bias: np.ndarray | None, strides, pads, 
                     K[o, oi, oj, ci, rows[oi], cols[oj]] += weight[o, c, a, b]
     K = K.reshape(O * Ho * Wo, C * H * Wd)
     shift = np.repeat(np.zeros(O) if bias is None else np.asarray(bias, float), Ho * Wo)
-    return Affine(K @ x.M, K @ x.v + shift, (O, Ho, Wo))
+    return x.like(K @ x.M, K @ x.v + shift, (O, Ho, Wo))

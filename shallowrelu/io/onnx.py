@@ -14,6 +14,12 @@ from ..errors import NetworkFormatError
 from ..network import ReLUNetwork
 from .affine import Affine, batch_norm, conv
 
+# Points at which the graph as read is compared with onnxruntime, and the
+# error allowed relative to the output's size: onnxruntime computes a float32
+# graph in float32, we in float64.
+_CHECK_POINTS = 8
+_CHECK_RTOL = {np.float32: 1e-4, np.float64: 1e-9}
+
 
 def load_onnx(path: Path) -> ReLUNetwork:
     try:
@@ -39,18 +45,94 @@ def load_onnx(path: Path) -> ReLUNetwork:
         raise NetworkFormatError(f"{path}: input {inputs[0].name!r} has unusable shape {dims}")
     values[inputs[0].name] = Affine(np.eye(n), np.zeros(n), shape)
     layers: list = []
-    for node in g.node:
+    output = g.output[0].name
+    for node in _data_flow_order(g, output, set(values), path):
         where = f"{path}: node {node.name or node.output[0]!r} (op {node.op_type})"
-        args = [values.get(name) for name in node.input if name]
-        if any(a is None for a in args):
-            raise NetworkFormatError(f"{where}: an input is not computed before it")
+        args = [values[name] for name in node.input if name]
         out = _onnx_op(node, args, layers, where, numpy_helper)
         values[node.output[0]] = out
-    result = values.get(g.output[0].name)
+    result = values[output]
     if not isinstance(result, Affine):
         raise NetworkFormatError(f"{path}: the output does not depend on the input")
+    if result.stamp != len(layers):
+        raise NetworkFormatError(f"{path}: output {output!r} reads the output of hidden layer {result.stamp}, "
+                                 f"not the last one ({len(layers)}): a skip connection is not supported")
     layers.append((result.M, result.v))
-    return ReLUNetwork(tuple(layers), source=str(path))
+    net = ReLUNetwork(tuple(layers), source=str(path))
+    _compare_with_onnxruntime(path, model, inputs[0], net)
+    return net
+
+
+def _data_flow_order(graph, output: str, known: set[str], path: Path) -> list:
+    """The nodes the output depends on, each after the nodes that compute its inputs.
+
+    The order of ``graph.node`` is not trusted: each input is found by name.
+    """
+    producer = {}
+    for node in graph.node:
+        for name in node.output:
+            producer[name] = node
+    order, state = [], {}  # state: 1 while a node's inputs are being visited, 2 once it is placed
+    stack = [(output, False)]
+    while stack:
+        name, ready = stack.pop()
+        if name in known:
+            continue
+        node = producer.get(name)
+        if node is None:
+            raise NetworkFormatError(f"{path}: tensor {name!r} is neither an input, an initializer nor "
+                                     "the output of a node")
+        key = id(node)
+        if ready:
+            if state.get(key) != 2:
+                state[key] = 2
+                order.append(node)
+                known.update(node.output)
+            continue
+        if state.get(key) == 1:
+            raise NetworkFormatError(f"{path}: node {node.name or node.output[0]!r} depends on its own output")
+        if state.get(key) == 2:
+            continue
+        state[key] = 1
+        stack.append((name, True))
+        stack.extend((i, False) for i in reversed(node.input) if i)
+    return order
+
+
+def _compare_with_onnxruntime(path: Path, model, graph_input, net: ReLUNetwork) -> None:
+    """Refuse the network if onnxruntime (where installed) computes something else at a few points.
+
+    The walk over the graph is the reader's own understanding of it; an
+    independent runtime catches a graph it has misread.
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return
+    try:
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001 - a graph onnxruntime cannot run cannot be compared
+        return
+    inp = session.get_inputs()[0]
+    dtype = {"tensor(float)": np.float32, "tensor(double)": np.float64}.get(inp.type)
+    if dtype is None or inp.name != graph_input.name:
+        return
+    shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
+    X = np.random.default_rng(0).normal(size=(_CHECK_POINTS, net.n_inputs)).astype(dtype)
+    try:
+        Y = np.vstack([np.asarray(session.run(None, {inp.name: x.reshape(shape)})[0], np.float64).reshape(1, -1)
+                       for x in X])
+    except Exception:  # noqa: BLE001
+        return
+    if Y.shape != (_CHECK_POINTS, net.n_outputs):
+        raise NetworkFormatError(f"{path}: onnxruntime gives {Y.shape[1]} outputs per point, the graph as read "
+                                 f"{net.n_outputs}")
+    mine = net(X.astype(np.float64))
+    err = float(np.abs(mine - Y).max())
+    scale = max(1.0, float(np.abs(Y).max()))
+    if not err <= _CHECK_RTOL[dtype] * scale:
+        raise NetworkFormatError(f"{path}: the graph as read differs from onnxruntime by {err:.3g} at random "
+                                 "points; refused rather than analysed wrongly")
 
 
 def _attr(node, name: str, default):
@@ -83,39 +165,45 @@ def _onnx_op(node, args, layers, where, numpy_helper):
                 "Flatten": lambda: a[0].reshape(a[0].shape[0], -1)}[op]()
     if op == "Relu":
         x = args[0]
+        if x.stamp != len(layers):
+            raise NetworkFormatError(f"{where}: reads the output of hidden layer {x.stamp} after hidden layer "
+                                     f"{len(layers)} was computed: parallel branches are not supported")
         layers.append((x.M, x.v))
         k = x.v.size
-        return Affine(np.eye(k), np.zeros(k), x.shape)
+        return Affine(np.eye(k), np.zeros(k), x.shape, len(layers))
     if op in ("Flatten", "Reshape"):
         x = args[0]
-        return Affine(x.M, x.v, (x.v.size,))
+        return x.like(x.M, x.v, (x.v.size,))
     if op in ("Add", "Sub"):
         x, y = args
         sign = 1.0 if op == "Add" else -1.0
         if isinstance(x, Affine) and isinstance(y, Affine):
+            if x.stamp != y.stamp:
+                raise NetworkFormatError(f"{where}: adds the outputs of hidden layers {x.stamp} and {y.stamp}: "
+                                         "a skip connection is not supported")
             if x.v.size != y.v.size:
                 raise NetworkFormatError(f"{where}: operands of different sizes")
-            return Affine(x.M + sign * y.M, x.v + sign * y.v, x.shape)
+            return x.like(x.M + sign * y.M, x.v + sign * y.v)
         if isinstance(x, Affine):
-            return _elementwise(x, y, where, lambda c: Affine(x.M, x.v + sign * c, x.shape))
-        return _elementwise(y, x, where, lambda c: Affine(sign * y.M, sign * y.v + c, y.shape))
+            return _elementwise(x, y, where, lambda c: x.like(x.M, x.v + sign * c))
+        return _elementwise(y, x, where, lambda c: y.like(sign * y.M, sign * y.v + c))
     if op in ("Mul", "Div") and sum(isinstance(a, Affine) for a in args) == 1:
         x, c = (args[0], args[1]) if isinstance(args[0], Affine) else (args[1], args[0])
         if op == "Div" and not isinstance(args[0], Affine):
             raise NetworkFormatError(f"{where}: dividing by the input is not affine")
         c = 1.0 / c if op == "Div" else c
-        return _elementwise(x, c, where, lambda s: Affine(x.M * s[:, None], x.v * s, x.shape))
+        return _elementwise(x, c, where, lambda s: x.like(x.M * s[:, None], x.v * s))
     if op == "MatMul" and isinstance(args[0], Affine) and isinstance(args[1], np.ndarray) and args[1].ndim == 2:
         x, W = args
         if W.shape[0] != x.shape[-1]:
             raise NetworkFormatError(f"{where}: MatMul of shape {x.shape} by {W.shape}")
         WT = W.T
-        return Affine(WT @ x.M, WT @ x.v, x.shape[:-1] + (W.shape[1],))
+        return x.like(WT @ x.M, WT @ x.v, x.shape[:-1] + (W.shape[1],))
     if op == "MatMul" and isinstance(args[0], np.ndarray) and isinstance(args[1], Affine) and args[0].ndim == 2:
         W, x = args  # a column vector on the right: W @ x
         if W.shape[1] != x.v.size:
             raise NetworkFormatError(f"{where}: MatMul of shape {W.shape} by {x.shape}")
-        return Affine(W @ x.M, W @ x.v, (W.shape[0],))
+        return x.like(W @ x.M, W @ x.v, (W.shape[0],))
     if op == "Gemm" and isinstance(args[0], Affine):
         x, B = args[0], args[1]
         if _attr(node, "transA", 0):
@@ -124,7 +212,7 @@ def _onnx_op(node, args, layers, where, numpy_helper):
         alpha, beta = _attr(node, "alpha", 1.0), _attr(node, "beta", 1.0)
         C = args[2] if len(args) > 2 else np.zeros(B.shape[1])
         BT = alpha * B.T
-        return Affine(BT @ x.M, BT @ x.v + beta * np.broadcast_to(C, (B.shape[1],)), (B.shape[1],))
+        return x.like(BT @ x.M, BT @ x.v + beta * np.broadcast_to(C, (B.shape[1],)), (B.shape[1],))
     if op == "BatchNormalization" and isinstance(args[0], Affine):
         return batch_norm(args[0], *args[1:5], _attr(node, "epsilon", 1e-5))
     if op == "Conv" and isinstance(args[0], Affine) and all(isinstance(a, np.ndarray) for a in args[1:]):
