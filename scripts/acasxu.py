@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Run the ACAS Xu VNN-COMP instances and compare with the published verdicts.
 
-Reads ../shared/data/acasxu (or --data): the instance list, the majority
+Reads DATA/acasxu (``--data DATA``, default ../shared/data beside the repository): the instance list, the majority
 verdicts of the VNN-COMP 2021/2022 tools, and their runtimes. Writes one CSV
 row per instance (instance, verdict, seconds, expected, agree) and prints a
 summary: solved, agree, disagree (must be 0), time totals, and nnenum's
@@ -25,15 +25,16 @@ import time
 from pathlib import Path
 
 import shallowrelu as sr
-from shallowrelu.verify import METHODS
-from shallowrelu.verify.result import meets
+from shallowrelu.verification import METHODS
+from shallowrelu.verification.result import meets
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "acasxu"
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help="the folder of third-party data, holding acasxu/ (default: %(default)s)")
     p.add_argument("--props", type=int, nargs="+", default=list(range(1, 11)))
     p.add_argument("--nets", nargs="+", help="e.g. 1_1 2_9 (default: every net the instance list has)")
     p.add_argument("--timeout", type=float, default=116.0, help="seconds per instance (default 116, VNN-COMP's)")
@@ -41,12 +42,15 @@ def main() -> int:
     p.add_argument("--method", choices=METHODS, default="bab")
     p.add_argument("-o", "--output", default="acasxu_results.csv")
     args = p.parse_args()
-    with open(args.data / "acasxu_instances.csv") as f:
+    data = args.data / "acasxu"
+    if not (data / "acasxu_instances.csv").is_file():
+        p.exit(1, f"acasxu.py: {data}: no ACAS Xu data there (acasxu_instances.csv); give the folder with --data\n")
+    with open(data / "acasxu_instances.csv") as f:
         instances = [(r[0], r[1]) for r in csv.reader(f) if r]
-    with open(args.data / "expected_verdicts.csv") as f:
+    with open(data / "expected_verdicts.csv") as f:
         expected = {(r["onnx"], r["vnnlib"]): r["expected"] for r in csv.DictReader(f)}
     nnenum: dict[tuple, float] = {}
-    with open(args.data / "vnncomp_results_long.csv") as f:
+    with open(data / "vnncomp_results_long.csv") as f:
         for r in csv.DictReader(f):
             if r["tool"] == "nnenum" and r["year"] == "2022" and r["runtime_s"]:
                 nnenum[(r["onnx"], r["vnnlib"])] = float(r["runtime_s"])
@@ -55,8 +59,8 @@ def main() -> int:
               and (not args.nets or o.split("_")[2] + "_" + o.split("_")[3] in args.nets)]
     rows, start = [], time.perf_counter()
     for onnx_name, prop_name in chosen:
-        net = sr.load_network(args.data / onnx_name)
-        prop = sr.load_vnnlib(args.data / prop_name)
+        net = sr.load_network(data / onnx_name)
+        prop = sr.load_vnnlib(data / prop_name)
         res = sr.verify(net, prop, timeout=args.timeout, jobs=args.jobs, method=args.method)
         want = expected.get((onnx_name, prop_name), "")
         decided = res.verdict.value in ("sat", "unsat")

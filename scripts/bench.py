@@ -286,7 +286,9 @@ def main() -> None:
                         help="net of the stream table (default %(default)s)")
     parser.add_argument("--convert-nets", nargs="*", default=DEFAULT_NETS + ["4-16,16,16-1"], metavar="N-H1,H2-M",
                         help="random nets of the convert table, besides ACAS Xu 1_1 (default: %(default)s)")
-    parser.add_argument("--acas", type=Path, default=ACAS_DATA, help="the ACAS Xu folder (default: %(default)s)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="the folder of third-party data, holding acasxu/ for --only convert "
+                             "(default: %(default)s)")
     parser.add_argument("--only", choices=["main", "peers", "polygon", "jobs", "scaling", "stream", "convert"],
                         help="print only this table")
     parser.add_argument("--one", nargs=2, metavar=("TOOL", "NET"), help=argparse.SUPPRESS)
@@ -302,7 +304,10 @@ def main() -> None:
     if args.only == "stream":
         return stream_table(args.stream_net, args.seed, args.jobs[-1])
     if args.only == "convert":
-        return convert_table(args.convert_nets, args.seed, args.acas)
+        acas = args.data / "acasxu"
+        if not (acas / "prop_3.vnnlib").is_file():
+            parser.exit(1, f"bench.py: {acas}: no ACAS Xu data there; give the folder with --data\n")
+        return convert_table(args.convert_nets, args.seed, acas)
     if args.only in (None, "main"):
         main_table(args)
     if args.only in (None, "peers") and args.peer_nets:
@@ -379,7 +384,7 @@ def shallow_table(catalogues: dict, max_regions: int) -> None:
               f"{report.max_rel:>13.2e}" + ("" if report.passed else "  FAILED"), flush=True)
 
 
-ACAS_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "acasxu"
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def _cli(*args: str) -> dict:
@@ -393,7 +398,7 @@ def _cli(*args: str) -> dict:
 def convert_table(specs: list[str], seed: int, acas: Path) -> None:
     """The whole path through the CLI, each command its own process: enumerate (the pace to keep),
     convert, check and export, with seconds, sizes and each process's peak RSS."""
-    from shallowrelu.verify.vnnlib import load_vnnlib
+    from shallowrelu.verification.vnnlib import load_vnnlib
 
     _header(f"{'net':<22}{'regions':>8}{'gates':>8}{'layer 1':>8}{'layer 2':>9}{'non-zeros':>11}{'file MB':>8}"
             f"{'enum s':>7}{'conv s':>7}{'conv MB':>8}{'check s':>8}{'check MB':>9}{'max rel':>9}"

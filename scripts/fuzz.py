@@ -24,16 +24,13 @@ import argparse
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-import shallowrelu as sr  # noqa: E402
-from shallowrelu.enumerator import search  # noqa: E402
-from nets import fuzz_net  # noqa: E402
-from oracles import compare_with_exact, compare_with_oracle  # noqa: E402
+import shallowrelu as sr
+from shallowrelu.enumerator import search
+from shallowrelu.testing.nets import fuzz_net
+from shallowrelu.testing.oracles import compare_with_exact, compare_with_oracle
 
 
 def _against_lps(net: sr.ReLUNetwork, cat: sr.Catalogue) -> list[str]:

@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 import shallowrelu as sr
-from shallowrelu.verify import METHODS
-from shallowrelu.verify.result import meets
+from shallowrelu.verification import METHODS
+from shallowrelu.verification.result import meets
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SETS = ("reach_prob_density", "rl_cartpole", "tllverifybench")

@@ -3,14 +3,13 @@
 The names of the public API are loaded on first use, so that ``import
 shallowrelu`` and ``shallowrelu --help`` cost almost nothing and a command
 pays only for the modules it runs (``verify`` never loads the shallow
-network's scipy.sparse, ``enumerate`` never loads PuLP).
+network's scipy.sparse, ``enumerate`` never loads PuLP). ``dir(shallowrelu)``
+lists the API and nothing else.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 
 # Each public name and the module it comes from.
 _EXPORTS = {
@@ -19,7 +18,7 @@ _EXPORTS = {
     "ext_affine": ".builder", "face_lattice": ".builder",
     "Catalogue": ".catalogue", "Certificate": ".catalogue", "Region": ".catalogue",
     "enumerate_regions": ".enumerator",
-    "Explanation": ".explain", "counterfactual": ".explain", "explain": ".explain",
+    "Explanation": ".explanation", "counterfactual": ".explanation", "explain": ".explanation",
     "OutputBounds": ".milp", "PatternCount": ".milp", "count_patterns": ".milp", "output_bounds": ".milp",
     "CatalogueFormatError": ".errors", "DomainError": ".errors", "NetworkFormatError": ".errors",
     "ShallowReLUError": ".errors", "SolverError": ".errors",
@@ -28,12 +27,12 @@ _EXPORTS = {
     "ReLUNetwork": ".network",
     "Box": ".polytope", "Polytope": ".polytope",
     "Tolerances": ".tolerances",
-    "Property": ".verify", "Verdict": ".verify", "VerifyResult": ".verify", "VnnlibError": ".verify",
-    "load_vnnlib": ".verify", "parse_vnnlib": ".verify", "verify": ".verify",
+    "Property": ".verification", "Verdict": ".verification", "VerifyResult": ".verification",
+    "VnnlibError": ".verification", "load_vnnlib": ".verification", "parse_vnnlib": ".verification",
+    "verify": ".verification",
 }
 
 __all__ = sorted(_EXPORTS)
-
 
 
 def _version() -> str:
@@ -47,6 +46,7 @@ def _version() -> str:
 
 
 def __getattr__(name: str):
+    """A public name, imported from its module on first use."""
     if name == "__version__":
         globals()[name] = _version()
         return globals()[name]
@@ -58,22 +58,5 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
-
-
-class _Package(types.ModuleType):
-    """Keeps the functions ``verify`` and ``explain`` where Python would put the subpackages of those names.
-
-    Importing the subpackage ``shallowrelu.verify`` sets the attribute
-    ``shallowrelu.verify`` to it; the public API has always had the function
-    there, so a submodule never replaces an exported name (it stays in
-    ``sys.modules``, where ``from shallowrelu.verify import ...`` finds it).
-    """
-
-    def __setattr__(self, name: str, value) -> None:
-        if isinstance(value, types.ModuleType) and name in _EXPORTS and value.__name__ == f"{__name__}.{name}":
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+    """The public API only."""
+    return [*__all__, "__version__"]

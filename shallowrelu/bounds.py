@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .network import ReLUNetwork
+from .tolerances import ROUNDING_REL, TINY
 
 
 def affine_range(a: np.ndarray, c: float | np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple:
@@ -52,7 +53,7 @@ def tighten_box(lo: np.ndarray, hi: np.ndarray, a: np.ndarray, c: float) -> tupl
     with np.errstate(divide="ignore", invalid="ignore"):
         bound = (-c - rest) / a
     # Rounding must never cut into the feasible set: widen by a relative hair.
-    hair = 1e-12 * (1.0 + np.abs(bound))
+    hair = ROUNDING_REL * (1.0 + np.abs(bound))
     lo, hi = lo.copy(), hi.copy()
     up, down = a > 0, a < 0
     hi[up] = np.minimum(hi[up], bound[up] + hair[up])
@@ -106,6 +107,7 @@ def _propagate(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     relax = [_relaxation(l0, u0)]
 
     def lower(Lam: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+        """Lower bound of ``Lam @ relu(z_k) + c``, back through the layers to the input box."""
         # lower bound of Lam @ relu(z_k) + c, rows independent
         while True:
             lo_s, up_s, up_i = relax[k]
@@ -118,6 +120,7 @@ def _propagate(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
             Lam, c, k = Lam_z @ W, c + Lam_z @ b, k - 1
 
     def intervals(W, b, k):
+        """Interval bounds of ``W relu(z_k) + b`` from the bounds of ``z_k``."""
         lo_k, hi_k = pre[k]
         return affine_range(W, b, np.maximum(lo_k, 0.0), np.maximum(hi_k, 0.0))
 
@@ -205,6 +208,7 @@ def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray
     unstable = np.zeros(B, dtype=np.int64)
 
     def backward(Lam: np.ndarray, c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per box, the lower bound of ``Lam @ relu(z_k) + c``, back through the layers."""
         # Lam (B, r, width of layer k): lower bound of Lam @ relu(z_k) + c over each box
         r = Lam.shape[1]
         while True:
@@ -271,7 +275,7 @@ def combined_lower(coef: np.ndarray, const: np.ndarray, lo: np.ndarray, hi: np.n
     B, k, _ = coef.shape
     lam = np.full((B, k), 1.0 / k)
     best = np.full(B, -np.inf)
-    scale = np.abs(coef).sum(axis=2).max(axis=1) * np.abs(hi - lo).max(axis=1) + np.abs(const).max(axis=1) + 1e-300
+    scale = np.abs(coef).sum(axis=2).max(axis=1) * np.abs(hi - lo).max(axis=1) + np.abs(const).max(axis=1) + TINY
     for step in range(steps):
         s = np.einsum("bk,bkn->bn", lam, coef)
         corner = np.where(s > 0, lo, hi)

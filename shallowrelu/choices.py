@@ -4,9 +4,9 @@ The command line builds its parser from these without loading the modules
 that implement them, so ``shallowrelu --help`` stays instant.
 """
 
-# Where the subtrees of a search run: processes of this machine, or tasks of a Ray cluster.
+# Where the chunks of a search run: processes of this machine, or tasks of a Ray cluster.
 BACKENDS = ("local", "ray")
-# The two constructions of the shallow network (DESIGN.md section 2).
+# The two constructions of the shallow network (docs/design.md section 2).
 SHALLOW_MODES = ("faces", "cells")
 # How verify decides a property.
 VERIFY_METHODS = ("bab", "tree", "milp")

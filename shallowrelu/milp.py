@@ -24,7 +24,7 @@ from .network import ReLUNetwork
 from .polytope import Domain, normalise_rows
 from .polytope.hull import affine_hull
 from .polytope.lp import bounding_box
-from .tolerances import DEFAULT_TOLERANCES, Tolerances
+from .tolerances import DEFAULT_TOLERANCES, MILP_COUNT_MARGIN, MILP_LABEL_MARGIN, Tolerances
 
 # Interior margin cap (activation units) of the counting model.
 _RHO_MAX = 1.0
@@ -76,6 +76,7 @@ class NetworkMILP:
 
 
 def _hull_and_box(net: ReLUNetwork, domain: Domain, tol: Tolerances):
+    """The domain's hull, the network in its coordinates, and its bounding box (refused if unbounded)."""
     if domain is None:
         raise DomainError("the MILP needs a bounded domain: give a box or a polytope")
     hull = affine_hull(domain, net.n_inputs, tol)
@@ -151,6 +152,7 @@ def build_milp(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, P: np.ndarray, 
 
 
 def _solve(prob: pulp.LpProblem, time_limit: float | None) -> str:
+    """Solve with HiGHS (quietly, within the time limit) and return PuLP's status word."""
     solver = pulp.HiGHS(msg=False, timeLimit=time_limit) if time_limit else pulp.HiGHS(msg=False)
     with _quiet():
         status = prob.solve(solver)
@@ -161,8 +163,20 @@ def _solve(prob: pulp.LpProblem, time_limit: float | None) -> str:
 class PatternCount:
     """Result of :func:`count_patterns`.
 
-    ``status`` is ``"complete"``, or ``"timeout"`` when the time limit
-    stopped the search (then ``patterns`` is a lower bound, never a guess).
+    Parameters
+    ----------
+    count : int
+        Patterns found.
+    patterns : ndarray of bool, shape (count, N)
+        One row per pattern, in the order found.
+    points : ndarray, shape (count, n)
+        An interior point of each.
+    solves : int
+        MILPs solved.
+    seconds : float
+    status : str
+        ``"complete"``, or ``"timeout"`` when the time limit stopped the
+        search (then ``patterns`` is a lower bound, never a guess).
     """
 
     count: int
@@ -174,7 +188,7 @@ class PatternCount:
 
 
 def count_patterns(net: ReLUNetwork, domain: Domain, method: str = "milp", *,
-                   min_margin: float = 1e-7, time_limit: float | None = None,
+                   min_margin: float = MILP_COUNT_MARGIN, time_limit: float | None = None,
                    tol: Tolerances = DEFAULT_TOLERANCES) -> PatternCount:
     """Count the full-dimensional activation regions by MILP with no-good cuts.
 
@@ -195,9 +209,14 @@ def count_patterns(net: ReLUNetwork, domain: Domain, method: str = "milp", *,
     domain : Box or Polytope
         Bounded.
     method : {"milp"}
+        The only method (the name leaves room for others).
     min_margin : float
+        A pattern counts when an interior point clears every one of its
+        neurons' sides by more than this (activation units).
     time_limit : float, optional
         Seconds for the whole count.
+    tol : Tolerances
+        The numerical knobs (``docs/design.md`` section 4).
 
     Returns
     -------
@@ -246,7 +265,18 @@ def count_patterns(net: ReLUNetwork, domain: Domain, method: str = "milp", *,
 class OutputBounds:
     """Exact range of one output over the domain, with the points that attain it.
 
-    ``status`` is ``"optimal"``, or ``"timeout"`` (then the values are None).
+    Parameters
+    ----------
+    output : int
+        The output's index.
+    min, max : float or None
+        Its exact minimum and maximum (None on a timeout).
+    argmin, argmax : ndarray or None
+        Inputs that attain them.
+    status : str
+        ``"optimal"``, or ``"timeout"`` (then the values are None).
+    seconds : float
+        Wall time of the two MILPs.
     """
 
     output: int
@@ -268,6 +298,18 @@ class OutputBounds:
 def output_bounds(net: ReLUNetwork, domain: Domain, j: int, *, time_limit: float | None = None,
                   tol: Tolerances = DEFAULT_TOLERANCES) -> OutputBounds:
     """Exact minimum and maximum of output ``j`` over a bounded domain (two MILPs).
+
+    Parameters
+    ----------
+    net : ReLUNetwork
+    domain : Box or Polytope
+        Bounded.
+    j : int
+        The output.
+    time_limit : float, optional
+        Seconds for each MILP; past it the answer is ``timeout``.
+    tol : Tolerances
+        The numerical knobs (``docs/design.md`` section 4).
 
     Raises
     ------
@@ -327,7 +369,8 @@ def least_violation(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, C: np.ndar
     return Violation(float(t.value()), np.array([v.value() for v in model.x]), "optimal")
 
 
-def nearest_label_change(net: ReLUNetwork, domain: Domain, x: np.ndarray, label: int, *, margin: float = 1e-5,
+def nearest_label_change(net: ReLUNetwork, domain: Domain, x: np.ndarray, label: int, *,
+                         margin: float = MILP_LABEL_MARGIN,
                          time_limit: float | None = None,
                          tol: Tolerances = DEFAULT_TOLERANCES) -> tuple[np.ndarray, int] | None:
     """The nearest input (l_inf) of a full-dimensional bounded domain whose argmax label is not ``label``.

@@ -26,6 +26,7 @@ MAX_WEIGHTS = 200_000_000
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
+    """A read-only float64 copy."""
     a = np.array(a, dtype=np.float64, copy=True)
     a.setflags(write=False)
     return a
@@ -96,6 +97,14 @@ class ReLUNetwork:
             n_in = W.shape[0]
         object.__setattr__(self, "layers", tuple(checked))
 
+    def describe(self) -> str:
+        """The layer widths, e.g. ``"2-8-8-2 network"``."""
+        widths = [self.n_inputs, *self.hidden_sizes, self.n_outputs]
+        return "-".join(str(w) for w in widths) + " network"
+
+    def __repr__(self) -> str:
+        return f"ReLUNetwork({self.describe()}, {self.n_neurons} hidden neurons, from {self.source})"
+
     @property
     def n_inputs(self) -> int:
         """Input dimension ``n``."""
@@ -121,6 +130,7 @@ class ReLUNetwork:
         return [(l + 1, i) for l, w in enumerate(self.hidden_sizes) for i in range(w)]
 
     def _as_batch(self, X: np.ndarray) -> np.ndarray:
+        """``X`` as a ``(k, n)`` float64 batch."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X[None, :]

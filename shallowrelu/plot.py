@@ -14,10 +14,11 @@ import numpy as np
 
 from .catalogue import Catalogue
 from .errors import DomainError, ShallowReLUError
-from .explain import Explanation
+from .explanation import Explanation
 from .io.files import atomic_path
 from .network import ReLUNetwork
 from .polytope.vertices import vertices
+from .tolerances import RANK_REL
 
 # Fill colours: neighbouring regions never share one (greedy colouring of the
 # adjacency graph, cycling if a region has more neighbours than colours).
@@ -39,7 +40,7 @@ def slice_network(net: ReLUNetwork, origin: np.ndarray, d1: np.ndarray, d2: np.n
         raise DomainError(f"slice origin and directions must have {n} entries, got "
                           f"{origin.size}, {d1.size}, {d2.size}")
     B = np.stack([d1, d2], axis=1)
-    if np.linalg.matrix_rank(B, tol=1e-12) < 2:
+    if np.linalg.matrix_rank(B, tol=RANK_REL) < 2:
         raise DomainError("slice directions are parallel (or zero)")
     return net.restrict(origin, B)
 
@@ -61,6 +62,7 @@ def colouring(cat: Catalogue) -> np.ndarray:
 
 
 def _polygon(cat: Catalogue, i: int) -> np.ndarray:
+    """The vertices of a 2-D region, in order around it."""
     sl = cat.facet_rows(i)
     V = vertices(cat.table.facet_G[sl], cat.table.facet_g[sl], cat.table.interior[i])
     c = V.mean(axis=0)

@@ -54,6 +54,7 @@ class CatalogueStats:
     def as_dict(self) -> dict:
         """JSON-ready summary with distributions as quantiles."""
         def dist(a):
+            """Quantiles and mean of the finite values (None when there are none)."""
             a = a[np.isfinite(a)]
             if a.size == 0:
                 return None

@@ -1,5 +1,11 @@
+"""Fixtures every test folder uses."""
+
+import highspy  # noqa: F401 - the status names the flaky fixture is given
 import numpy as np
 import pytest
+
+from shallowrelu.polytope import lp
+from tests.helpers import FlakyHighs
 
 
 @pytest.fixture
@@ -9,8 +15,8 @@ def rng():
 
 @pytest.fixture
 def pool_from_the_start(monkeypatch):
-    """Every subtree but the last goes to the workers (the nets in tests are too small to need a pool);
-    returns the list of task counts each pool got, so a test can check one ran."""
+    """Every chunk but the last goes to the workers (the nets in tests are too small to need a pool);
+    returns the list of chunk counts each pool got, so a test can check one ran."""
     from shallowrelu.enumerator import run, workers
 
     monkeypatch.setattr(run, "_POOL_AFTER", 0.0)
@@ -18,8 +24,33 @@ def pool_from_the_start(monkeypatch):
     for name in ("pool_results", "ray_results"):
         real = getattr(workers, name)
 
-        def spy(init, tasks, jobs, real=real):
-            sizes.append(len(tasks))
-            return real(init, tasks, jobs)
+        def spy(spec, chunks, jobs, real=real):
+            sizes.append(len(chunks))
+            return real(spec, chunks, jobs)
         monkeypatch.setattr(workers, name, spy)
     return sizes
+
+
+@pytest.fixture
+def flaky(monkeypatch):
+    def install(fault, failing):
+        real_new = lp._new_highs
+        FlakyHighs.count = 0
+        monkeypatch.setattr(lp, "_new_highs", lambda tol: FlakyHighs(real_new(tol), fault, failing))
+    return install
+
+
+@pytest.fixture(scope="session")
+def net():
+    """A 3-input net whose search is cut into many chunks (the resume and chunk-log tests)."""
+    from shallowrelu.testing.nets import random_net
+
+    return random_net([3, 10, 10, 1], seed=4)
+
+
+@pytest.fixture(scope="session")
+def full(net):
+    """``net``'s catalogue over [-1, 1]^3 from one uninterrupted run."""
+    import shallowrelu as sr
+
+    return sr.enumerate_regions(net, sr.Box(-1, 1))

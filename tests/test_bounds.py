@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from nets import random_net
 from shallowrelu.bounds import affine_range, interval_bounds, linear_bounds, tighten_box
+from shallowrelu.testing.nets import random_net
 
 
 def test_affine_range_is_exact_over_a_box(rng):

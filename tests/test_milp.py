@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import shallowrelu as sr
-from shallowrelu.polytope.vertices import vertices
-from nets import degenerate_nets, random_net
 from shallowrelu.bounds import interval_bounds, layer_bounds
 from shallowrelu.milp import build_milp
+from shallowrelu.polytope.vertices import vertices
+from shallowrelu.testing.nets import degenerate_nets, random_net
 
 
 def same_patterns(cat, count):

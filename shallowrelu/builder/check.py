@@ -17,7 +17,7 @@ from ..catalogue import Catalogue
 from ..errors import ShallowReLUError
 from ..network import ReLUNetwork
 from ..polytope.lp import bounding_box
-from ..tolerances import DEFAULT_TOLERANCES, Tolerances
+from ..tolerances import DEFAULT_TOLERANCES, NEAR_FACET_STEP, Tolerances
 from .faces import complex_vertices
 from .index import CHUNK_BYTES, ragged
 from .shallow import ShallowNetwork
@@ -82,7 +82,8 @@ def equivalence_probes(cat: Catalogue, samples: int = 2000, seed: int = 0,
         T = rng.normal(size=(samples, n)) * spread
     normals = t.facet_G
     probes = {"random": T, "interior": t.interior, "vertex": complex_vertices(cat), "facet": t.facet_point,
-              "near_facet": np.vstack([t.facet_point + 1e-9 * normals, t.facet_point - 1e-9 * normals])}
+              "near_facet": np.vstack([t.facet_point + NEAR_FACET_STEP * normals,
+                                        t.facet_point - NEAR_FACET_STEP * normals])}
     if cat.info.get("bounded", True):
         probes = {k: v[hull.domain.contains(v, tol.boundary)] if len(v) else v for k, v in probes.items()}
     return {k: hull.to_x(v) if len(v) else np.zeros((0, hull.B.shape[0])) for k, v in probes.items()}
@@ -136,6 +137,18 @@ def check_equivalence(net: ReLUNetwork, shallow: ShallowNetwork, cat: Catalogue,
 
     Parameters
     ----------
+    net : ReLUNetwork
+        The deep network.
+    shallow : ShallowNetwork
+        Built from a catalogue of ``net``.
+    cat : Catalogue
+        That catalogue: where the probes come from.
+    tol : Tolerances
+        ``tol.equivalence`` is the error allowed, relative to the output scale.
+    samples : int
+        Random probes in the domain.
+    seed : int
+        Seed of the random probes and of the sampled boundary probes.
     progress : callable, optional
         Called as ``progress(done, total=total)`` with the probes done so far.
 

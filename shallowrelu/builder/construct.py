@@ -1,11 +1,11 @@
-"""From a complete catalogue to the equivalent three-layer network (DESIGN.md section 2).
+"""From a complete catalogue to the equivalent three-layer network (docs/design.md section 2).
 
 Layer 1 (finite): ``relu(x)``, ``relu(-x)`` and, for each distinct facet
 hyperplane ``h`` a gate uses, ``relu(h - eps)`` and/or ``relu(-h - eps)``.
 Layer 2 (extended reals): per gate ``G`` and output ``j`` the pair
 ``relu(+-(A_G x + d_G)_j - inf * sum_k u_k)`` over the layer-1 neurons ``u_k``
 that are positive exactly where ``G`` is violated. Layer 3 (finite):
-``y_j = sum_G c_G (p_Gj - q_Gj)``. See DESIGN.md section 2.
+``y_j = sum_G c_G (p_Gj - q_Gj)``. See docs/design.md section 2.
 
 Owns the two constructions (``faces``: exact everywhere; ``cells``: the
 paper's) and the sharing of layer-1 hyperplane neurons between gates. The
@@ -22,7 +22,7 @@ import numpy as np
 from ..catalogue import Catalogue
 from ..choices import SHALLOW_MODES
 from ..errors import ShallowReLUError
-from ..tolerances import DEFAULT_TOLERANCES, Tolerances
+from ..tolerances import DEFAULT_TOLERANCES, GATE_MARGIN, Tolerances
 from .faces import cell_boxes, face_lattice
 from .index import ragged
 from .shallow import ShallowNetwork
@@ -195,6 +195,6 @@ def _x_boxes(box_t: np.ndarray, hull, eps: float) -> np.ndarray:
     lo = hull.x0 + ends.min(axis=0).sum(axis=2)
     hi = hull.x0 + ends.max(axis=0).sum(axis=2)
     slab = eps * np.abs(hull.normals).sum(axis=0)
-    margin = 1e-9 * (1.0 + np.maximum(np.abs(lo), np.abs(hi)))
+    margin = GATE_MARGIN * (1.0 + np.maximum(np.abs(lo), np.abs(hi)))
     margin = np.where(np.isfinite(margin), margin, 0.0)
     return np.stack([lo - slab - margin, hi + slab + margin], axis=1)

@@ -58,7 +58,7 @@ class ExtLinear:
         self.minus_inf = sp.csr_matrix((np.ones(np.count_nonzero(v_ < 0)), (r_[v_ < 0], c_[v_ < 0])), shape=shape)
 
     def apply(self, b: np.ndarray, H: np.ndarray) -> np.ndarray:
-        """``H @ W.T + b`` in extended-real arithmetic (DESIGN.md section 2).
+        """``H @ W.T + b`` in extended-real arithmetic (docs/design.md section 2).
 
         ``0 * (+-inf) = 0``; ``a * inf`` is ``+-inf`` by the sign of ``a != 0``;
         ``inf + finite = inf``.
@@ -108,6 +108,7 @@ class ExtLinear:
 
 
 def _any_positive(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    """Where either count is positive (None when both are absent)."""
     if a is None and b is None:
         return None
     total = (0 if a is None else a) + (0 if b is None else b)
@@ -115,6 +116,23 @@ def _any_positive(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | No
 
 
 def ext_affine(W: sp.spmatrix | np.ndarray, b: np.ndarray, H: np.ndarray) -> np.ndarray:
-    """``H @ W.T + b`` in extended-real arithmetic; see :meth:`ExtLinear.apply`."""
+    """``H @ W.T + b`` in extended-real arithmetic; see :meth:`ExtLinear.apply`.
+
+    Parameters
+    ----------
+    W : ndarray or scipy sparse matrix, shape (out, in)
+        Weights, possibly ``+-inf``.
+    b : ndarray, shape (out,)
+    H : ndarray, shape (k, in)
+        Inputs, possibly ``+-inf``.
+
+    Returns
+    -------
+    ndarray, shape (k, out)
+
+    Raises
+    ------
+    ExtendedRealError
+        Where a sum would be ``inf - inf``."""
     return ExtLinear(sp.csr_matrix(W)).apply(np.asarray(b, dtype=np.float64), np.atleast_2d(H))
 

@@ -23,14 +23,8 @@ import numpy as np
 from ..catalogue import Catalogue
 from ..errors import ShallowReLUError
 from ..polytope.vertices import cut_vertices, vertices_or_empty
-from ..tolerances import DEFAULT_TOLERANCES, Tolerances
-
-
-# A vertex this close (relative) to a facet hyperplane lies on it, and a face
-# point this close to a neuron's hyperplane has sign 0 there. Well above the
-# rounding of qhull's vertices, and small enough that vertices a hair apart
-# (slivers between nearly parallel hyperplanes) stay distinct faces.
-FACE_TOL = 1e-11
+from ..tolerances import (DEFAULT_TOLERANCES, FACE_RANK_TOL, FACE_TOL, GATE_MARGIN, GATE_MOVED, RANK_REL, SINGULAR_DET,
+                          Tolerances)
 
 
 class FaceLatticeError(ShallowReLUError, RuntimeError):
@@ -101,7 +95,7 @@ class FaceLattice:
 def _row_space(W: np.ndarray) -> np.ndarray:
     """Orthonormal basis (columns) of the row space of ``W``: the complement of the lineality space."""
     _, sing, Vt = np.linalg.svd(W)
-    rank = int(np.sum(sing > 1e-12 * max(sing.max(initial=0.0), 1.0)))
+    rank = int(np.sum(sing > RANK_REL * max(sing.max(initial=0.0), 1.0)))
     return Vt[:rank].T
 
 
@@ -118,12 +112,12 @@ def _minimal_face_points(G: np.ndarray, g: np.ndarray, basis: np.ndarray) -> np.
     combos = np.array(list(combinations(range(k), r)))
     A = Gs[combos]                       # (C, r, r)
     det = np.linalg.det(A)
-    ok = np.abs(det) > 1e-12
+    ok = np.abs(det) > SINGULAR_DET
     if not ok.any():
         return np.zeros((0, G.shape[1]))
     s = np.linalg.solve(A[ok], -g[combos[ok]][..., None])[..., 0]
     X = s @ basis.T
-    feasible = np.all(X @ G.T + g <= 1e-9 * (1 + np.abs(X).max(axis=1, keepdims=True)), axis=1)
+    feasible = np.all(X @ G.T + g <= GATE_MARGIN * (1 + np.abs(X).max(axis=1, keepdims=True)), axis=1)
     return X[feasible]
 
 
@@ -154,11 +148,13 @@ def _region_faces(V: np.ndarray, G: np.ndarray, g: np.ndarray) -> tuple[np.ndarr
     words = -(-V.shape[0] // 64)
 
     def pack(M: np.ndarray) -> np.ndarray:
+        """Each row of a bool matrix as one hashable block of 64-bit words."""
         bits = np.packbits(M, axis=1, bitorder="little")
         bits = np.pad(bits, ((0, 0), (0, 8 * words - bits.shape[1])))
         return np.ascontiguousarray(bits).view(np.uint64).view(np.dtype((np.void, 8 * words))).ravel()
 
     def unpack(K: np.ndarray) -> np.ndarray:
+        """The bool rows that :func:`pack` packed."""
         bits = np.frombuffer(K.tobytes(), dtype=np.uint8).reshape(len(K), 8 * words)
         return np.unpackbits(bits, axis=1, bitorder="little")[:, :V.shape[0]].astype(bool)
 
@@ -207,10 +203,10 @@ def grown_box(G: np.ndarray, g: np.ndarray, inner: np.ndarray, eps: float, fixed
         V2 = vertices_or_empty(G, np.where(fixed, 2.0 * grown, grown), inner)
         if V2.shape[0] == 0:
             return _everywhere(n)
-        moved = 1e-6 * (1.0 + np.abs(g[fixed]).max())
+        moved = GATE_MOVED * (1.0 + np.abs(g[fixed]).max())
         lo = np.where(V2.min(axis=0) < lo - moved, -np.inf, lo)
         hi = np.where(V2.max(axis=0) > hi + moved, np.inf, hi)
-    margin = 1e-9 * (1.0 + np.abs(V).max())
+    margin = GATE_MARGIN * (1.0 + np.abs(V).max())
     return np.array([lo - margin, hi + margin])
 
 
@@ -330,9 +326,11 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES,
         progress(len(cat))
 
     def ptr(counts: list) -> np.ndarray:
+        """Offsets of ragged parts from their counts."""
         return np.concatenate([[0], np.cumsum(np.concatenate(counts) if counts else [])]).astype(np.int64)
 
     def stack(parts: list, shape: tuple, dtype=np.float64) -> np.ndarray:
+        """Ragged parts as one array (empty with the right shape when there are none)."""
         return np.concatenate(parts).astype(dtype).reshape(shape) if parts else np.zeros((0,) + shape[1:], dtype)
 
     return FaceLattice(dim=_face_dims(stack(rank_rows, (-1, n)), ptr(rank_n), n),
@@ -349,7 +347,7 @@ def _face_dims(rows: np.ndarray, rows_ptr: np.ndarray, n: int) -> np.ndarray:
     for k in np.unique(sizes[sizes > 0]):
         faces = np.flatnonzero(sizes == k)
         idx = rows_ptr[faces][:, None] + np.arange(k)
-        dims[faces] = n - np.linalg.matrix_rank(rows[idx], tol=1e-9)
+        dims[faces] = n - np.linalg.matrix_rank(rows[idx], tol=FACE_RANK_TOL)
     return dims
 
 
@@ -359,7 +357,7 @@ def _pieces(cat: Catalogue, i: int, pattern: np.ndarray, V: np.ndarray, G: np.nd
 
     A neuron's pattern form has one sign on a region, except across a sliver
     of depth below ``min_radius`` that the search left inside it (by design,
-    DESIGN.md section 4) or that a facet too short to detect pokes into a
+    docs/design.md section 4) or that a facet too short to detect pokes into a
     neighbour. The neighbours are split by that hyperplane, so without a
     cut the complex would not be face-to-face there. A piece that lies in
     another catalogued region is dropped (the poke); a merged sliver stays,
@@ -386,7 +384,7 @@ def _pieces(cat: Catalogue, i: int, pattern: np.ndarray, V: np.ndarray, G: np.nd
                 continue
             # the piece where side * (a . t + c) <= 0, on the lattice's own tolerance
             for side, Vn in zip((1.0, -1.0), cut_vertices(Vp, Gp, gp, s, eps)):
-                owner = cat._locate_t(Vn.mean(axis=0, keepdims=True))[0] if len(Vn) else i
+                owner = cat.locate_t(Vn.mean(axis=0, keepdims=True))[0] if len(Vn) else i
                 if owner in (i, -1):
                     split.append((Vn, np.vstack([Gp, side * a]), np.append(gp, side * c)))
         pieces = split

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from ..tolerances import INDEX_CLIP, SPAN_ACTIVE, TINY
 
 # Scratch memory one chunk of points may take in an evaluation; chunks are
 # cut to fit it, so evaluating a huge network needs little more than the network.
@@ -67,11 +68,11 @@ class GateIndex:
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # all-infinite boxes: no typical extent
             typical = np.nan_to_num(np.nanmedian(extent, axis=0), nan=0.0)
-        active = span > 1e-6 * span.max(initial=0.0)
+        active = span > SPAN_ACTIVE * span.max(initial=0.0)
         # bins about a typical cell wide, coarsened until the grid and the cells' coverage stay linear in C
         scale = 1.0
         while True:
-            per_axis = np.ceil(span / np.maximum(scale * typical, span / max(len(cells), 1) + 1e-300))
+            per_axis = np.ceil(span / np.maximum(scale * typical, span / max(len(cells), 1) + TINY))
             self.bins = np.where(active, np.maximum(per_axis, 1), 1).astype(np.int64)
             self.width = np.where(active, span / self.bins, 1.0)
             first, last = self._bin_range(lo), self._bin_range(hi)
@@ -108,9 +109,11 @@ class GateIndex:
         self.bin_cost = np.diff(sums) + np.maximum(widest, family[self.far].max(initial=0.0)) + far.sum() + 1.0
 
     def _bin_range(self, v: np.ndarray) -> np.ndarray:
+        """The bin of each coordinate value, infinite ones clipped to the grid's ends."""
         with np.errstate(invalid="ignore"):
             k = np.floor((v - self.origin) / self.width)
-        return np.clip(np.nan_to_num(k, nan=0.0, posinf=1e18, neginf=-1e18), 0, self.bins - 1).astype(np.int64)
+        k = np.nan_to_num(k, nan=0.0, posinf=INDEX_CLIP, neginf=-INDEX_CLIP)
+        return np.clip(k, 0, self.bins - 1).astype(np.int64)
 
     def chunks(self, X: np.ndarray) -> list[slice]:
         """Consecutive slices of the rows of ``X`` whose gathers fit ``CHUNK_BYTES``."""

@@ -127,6 +127,11 @@ class ShallowNetwork:
             if not ok:
                 raise ValueError(message)
 
+    def __repr__(self) -> str:
+        z = self.sizes
+        return (f"ShallowNetwork({z['inputs']} -> {z['layer1']} -> {z['layer2']} -> {z['outputs']}, "
+                f"{self.n_gates} gates ({self.mode} mode), {z['inf_weights']} infinite weights)")
+
     def check_source(self, net: ReLUNetwork, where: str = "the shallow network") -> None:
         """Raise :class:`ShallowReLUError` if the network was built from another deep network than ``net``
         (its recorded fingerprint differs)."""
@@ -279,6 +284,7 @@ class ShallowNetwork:
             raise ShallowFormatError(f"{path}: incomplete or inconsistent shallow network ({exc})") from None
 
     def _points(self, X: np.ndarray) -> np.ndarray:
+        """``X`` as a batch of points of the right width."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         if X.shape[1] != self.W1.shape[1]:
             raise ValueError(f"expected points with {self.W1.shape[1]} coordinates, got {X.shape[1]}")
@@ -294,10 +300,12 @@ class ShallowNetwork:
 
     @cached_property
     def _index(self) -> GateIndex:
+        """The index of the gates' boxes, built on first use."""
         return GateIndex(Guards(self.W1, self.b1, self.guard_ptr, self.guard, self.parent, self.box))
 
     @cached_property
     def _dense_layers(self) -> tuple[ExtLinear, ExtLinear]:
+        """Layers 2 and 3 as extended-real sparse products, built on first use."""
         return ExtLinear(self.W2), ExtLinear(self.W3)
 
 

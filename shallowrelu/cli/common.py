@@ -43,6 +43,7 @@ NET_OR_CATALOGUE = "network (.npz, .onnx, .nnet) or catalogue (.npz from enumera
 
 
 def floats(text: str, what: str) -> np.ndarray:
+    """Comma-separated finite numbers, or a one-line :class:`UsageError` naming the option."""
     try:
         values = np.array([float(v) for v in text.split(",")])
     except ValueError:
@@ -53,6 +54,7 @@ def floats(text: str, what: str) -> np.ndarray:
 
 
 def npz_arrays(path: str, names: tuple[str, ...], what: str) -> list[np.ndarray]:
+    """The named arrays of an ``.npz`` file given on the command line, as float64."""
     data = read_npz(path, UsageError, what)
     missing = [k for k in names if k not in data]
     if missing:
@@ -75,6 +77,7 @@ def domain_from_args(args: argparse.Namespace) -> Domain:
 
 
 def add_domain_options(p: argparse.ArgumentParser) -> None:
+    """``--box``, ``--bounds``, ``--polytope`` (one at most)."""
     g = p.add_mutually_exclusive_group()
     g.add_argument("--box", metavar="LO,HI", help="the cube [LO,HI]^n; write --box=-1,1 (or --box -1,1)")
     g.add_argument("--bounds", metavar="B.npz", help="a box with per-coordinate arrays lo, hi")
@@ -94,6 +97,7 @@ def subcommand(sub, name: str, func, summary: str, description: str, example: st
 
 
 def add_search_options(p: argparse.ArgumentParser) -> None:
+    """The options of the region search."""
     p.add_argument("--samples", type=int, default=256, help="random interior points to start with (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed of those points and of facet rays (default 0)")
     p.add_argument("--min-inradius", type=float, default=Tolerances().min_inradius,
@@ -102,6 +106,7 @@ def add_search_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_jobs(p: argparse.ArgumentParser) -> None:
+    """``--jobs`` and ``--backend``."""
     p.add_argument("--jobs", type=int, metavar="N",
                    help=f"workers for independent subtrees (default: all cores, here {os.cpu_count() or 1}; "
                         "with --backend ray all CPUs of the cluster); the answer is the same for every N")
@@ -111,6 +116,7 @@ def add_jobs(p: argparse.ArgumentParser) -> None:
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
+    """``--json`` and ``--progress``."""
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
@@ -131,6 +137,7 @@ def progress_bar(enabled: bool | None, unit: str = " regions", total: int | None
     bar = tqdm(unit=unit, total=total, file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
 
     def update(done: int, lps: int | None = None, total: int | None = None) -> None:
+        """Move the bar to ``done`` (and show the LPs, set the total where given)."""
         if total is not None:
             bar.total = total
         bar.n = done
@@ -149,6 +156,7 @@ def peak_memory_mb() -> float:
 
 
 def check_jobs(args: argparse.Namespace) -> None:
+    """Refuse a bad ``--jobs`` or a Ray backend that is not installed."""
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: must be 1 or more")
     if args.backend == "ray" and importlib.util.find_spec("ray") is None:
@@ -156,6 +164,7 @@ def check_jobs(args: argparse.Namespace) -> None:
 
 
 def search_options(args: argparse.Namespace) -> Tolerances:
+    """The search options checked, and the tolerances they set."""
     if args.samples < 0:
         raise UsageError(f"--samples {args.samples}: must be 0 or more")
     if not args.min_inradius > 0:
@@ -168,7 +177,7 @@ def search_options(args: argparse.Namespace) -> Tolerances:
 
 def enumerate_from_args(net: ReLUNetwork, args: argparse.Namespace, resume: Catalogue | None = None,
                         log_path: str | None = None) -> Catalogue:
-    """Enumerate over the domain options; with ``log_path``, stream finished subtrees there.
+    """Enumerate over the domain options; with ``log_path``, stream finished chunks there.
 
     The log is opened only after every option has been checked, so a usage
     error never touches it.
@@ -191,11 +200,13 @@ def enumerate_from_args(net: ReLUNetwork, args: argparse.Namespace, resume: Cata
 
 
 def check_output(path: str | None) -> None:
+    """Refuse an output path whose directory does not exist, before any work."""
     if path is not None and not Path(path).resolve().parent.is_dir():
         raise UsageError(f"{path}: directory {Path(path).parent} does not exist")
 
 
 def emit(args: argparse.Namespace, payload: dict, lines: list[str]) -> None:
+    """Print the result: one JSON object with ``--json``, else the human lines."""
     if args.json:
         print(json.dumps(payload, sort_keys=True))
     else:
@@ -203,16 +214,18 @@ def emit(args: argparse.Namespace, payload: dict, lines: list[str]) -> None:
 
 
 def summary_lines(name: str, cat: Catalogue) -> list[str]:
+    """The human summary of an enumeration."""
     s = cat.summary()
     cert = cat.info.get("certificate") or {}
     done = "interrupted" if cat.info.get("interrupted") else ("yes" if s.get("complete") else "NO")
-    lines = [f"{name}: {s['regions']} regions over a {s['dimension']}-D domain "
+    where = f"a {s['dimension']}-D domain" if cat.info.get("bounded", True) else f"all of R^{s['dimension']}"
+    lines = [f"{name}: {s['regions']} regions over {where} "
              f"({s['neurons']} hidden neurons {s['hidden']}) in {s['seconds']:.2f} s, {s['lps']} LPs",
              f"complete: {done} ({cert.get('facets_checked', 0)} inner facets checked, "
              f"{cert.get('facets_without_neighbour', 0)} without a neighbour"
              + (f"; volumes {cert['volume_sum']:.6g} of {cert['domain_volume']:.6g})"
                 if cert.get("volume_checked") else ")"),
-             f"thin regions (inradius <= {cat.info['min_inradius']:g}, kept): {s['thin']}"
+             f"thin regions (inradius <= {cat.tol.min_inradius:g}, kept): {s['thin']}"
              + (f", thinnest {cat.info['thin_min_radius']:.3g}" if s['thin'] else "")]
     if "exact_decisions" in s:
         below = s["below_resolution"]
@@ -249,6 +262,7 @@ def catalogue_for(args: argparse.Namespace) -> tuple[ReLUNetwork, Catalogue]:
 
 
 def points_from_args(args: argparse.Namespace, n: int) -> np.ndarray:
+    """The points of ``--point`` or ``--points``, checked against the network's inputs."""
     if (args.point is None) == (args.points is None):
         raise UsageError("give exactly one of --point X1,X2,... or --points FILE.npy")
     if args.point is not None:
@@ -266,6 +280,7 @@ def points_from_args(args: argparse.Namespace, n: int) -> np.ndarray:
 
 
 def npy_vector(path: str) -> np.ndarray:
+    """A vector from an ``.npy`` file, flattened."""
     try:
         return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64).ravel()
     except (OSError, ValueError) as exc:

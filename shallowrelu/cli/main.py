@@ -27,6 +27,7 @@ _NEGATIVE_VALUE_OPTIONS = ("--box", "--point")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``shallowrelu`` command and all its subcommands."""
     parser = argparse.ArgumentParser(
         prog="shallowrelu",
         description="Exact activation regions of ReLU networks and their three-layer form.",
@@ -54,6 +55,7 @@ class _Version(argparse.Action):
 
 
 def _merge_negative_values(argv: list[str]) -> list[str]:
+    """``--box -1,1`` rewritten as ``--box=-1,1``, so argparse does not read ``-1,1`` as a flag."""
     out: list[str] = []
     i = 0
     while i < len(argv):
@@ -67,6 +69,7 @@ def _merge_negative_values(argv: list[str]) -> list[str]:
 
 
 def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    """SIGTERM handled as Ctrl-C, so every command stops the same way."""
     raise KeyboardInterrupt
 
 
@@ -97,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         part = Path(f"{getattr(args, 'output', None)}{PART_SUFFIX}")
         if args.command == "enumerate" and args.output and part.exists():
-            # stopped outside the search (checking or saving the catalogue): the log has every subtree
-            print(f"shallowrelu: interrupted; the finished subtrees are in {part}; to continue, run the same "
+            # stopped outside the search (checking or saving the catalogue): the log has every finished chunk
+            print(f"shallowrelu: interrupted; the finished chunks are in {part}; to continue, run the same "
                   "command with --resume", file=sys.stderr)
         else:
             print("shallowrelu: interrupted", file=sys.stderr)

@@ -18,6 +18,7 @@ from .common import (EXIT_OK, UsageError, add_common, add_jobs, check_jobs, chec
 
 
 def cmd_bounds(args: argparse.Namespace) -> int:
+    """``shallowrelu bounds``: the exact output range by MILP."""
     from ..milp import output_bounds
 
     search_options(args)
@@ -34,7 +35,8 @@ def cmd_bounds(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from ..verify import load_vnnlib, verify
+    """``shallowrelu verify``: a VNN-LIB property of an ONNX network."""
+    from ..verification import load_vnnlib, verify
 
     check_output(args.output)
     check_jobs(args)

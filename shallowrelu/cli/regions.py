@@ -23,6 +23,7 @@ from .common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_SOLVER, NET_OR_CATALOGUE, P
 
 
 def cmd_enumerate(args: argparse.Namespace) -> int:
+    """``shallowrelu enumerate``: every region over the domain, to a catalogue."""
     check_output(args.output)
     net = load_network(args.net)
     if args.method == "milp":
@@ -41,13 +42,13 @@ def cmd_enumerate(args: argparse.Namespace) -> int:
         lines.append(f"wrote {args.output}")
     emit(args, payload, lines)
     if cat.info.get("unresolved"):
-        print(f"shallowrelu: {cat.info['unresolved']} subtrees unresolved ({cat.info['unresolved_error']}); "
+        print(f"shallowrelu: {cat.info['unresolved']} chunks unresolved ({cat.info['unresolved_error']}); "
               "their regions are missing and the catalogue is marked incomplete", file=sys.stderr)
         return EXIT_SOLVER
     if interrupted:
         if args.output:
             print(f"shallowrelu: interrupted after {len(cat)} regions; they are saved to {args.output} "
-                  f"(finished subtrees also in {args.output}{PART_SUFFIX}); to continue, run the same command "
+                  f"(finished chunks also in {args.output}{PART_SUFFIX}); to continue, run the same command "
                   "with --resume", file=sys.stderr)
         else:
             print(f"shallowrelu: interrupted after {len(cat)} regions; they are not saved (no -o given)",
@@ -59,8 +60,8 @@ def cmd_enumerate(args: argparse.Namespace) -> int:
 def _resume_from(args: argparse.Namespace) -> Catalogue | None:
     """The interrupted run behind ``-o``: its chunk log, else the catalogue it saved, else None (start again).
 
-    A run stopped before its first subtree finished (while the tree was cut
-    into subtrees, or the pool started) leaves a log with no complete chunk,
+    A run stopped before its first chunk finished (while the tree was cut
+    into chunks, or the pool started) leaves a log with no complete chunk,
     and a partial catalogue or none: what it found is redone, so the end is
     the catalogue an uninterrupted run gives.
     """
@@ -79,6 +80,7 @@ def _resume_from(args: argparse.Namespace) -> Catalogue | None:
 
 
 def _enumerate_milp(net: ReLUNetwork, args: argparse.Namespace) -> int:
+    """``enumerate --method milp``: count the patterns by MILP with no-good cuts."""
     from ..milp import count_patterns
 
     search_options(args)
@@ -96,6 +98,7 @@ def _enumerate_milp(net: ReLUNetwork, args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    """``shallowrelu stats``: counts, volumes, facets and inradii of a catalogue."""
     from ..stats import catalogue_stats, write_table
 
     if args.output and Path(args.output).suffix not in (".csv", ".parquet"):
@@ -123,8 +126,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    """``shallowrelu plot``: the regions of a 2-D domain or slice, to PNG."""
     from ..catalogue import Catalogue
-    from ..explain import explain
+    from ..explanation import explain
     from ..plot import plot_partition, slice_network
 
     check_output(args.output)
@@ -162,7 +166,7 @@ def add_enumerate(sub) -> None:
                         "with no-good cuts (bounded domains; slower; the independent cross-check)")
     p.add_argument("--time-limit", type=float, metavar="S", help="seconds for --method milp")
     p.add_argument("--resume", action="store_true",
-                   help=f"continue an interrupted run of the same command: reads CAT{PART_SUFFIX} (the subtrees "
+                   help=f"continue an interrupted run of the same command: reads CAT{PART_SUFFIX} (the chunks "
                         "streamed so far, also after a crash) or else CAT, and ends with the catalogue an "
                         "uninterrupted run gives")
 

@@ -18,6 +18,7 @@ from .common import (EXIT_CHECK_FAILED, EXIT_OK, NET_OR_CATALOGUE, catalogue_for
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    """``shallowrelu convert``: the shallow network of a catalogue."""
     from ..builder import build_shallow
 
     check_output(args.output)
@@ -48,6 +49,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """``shallowrelu check``: probe a shallow network against the deep one."""
     from ..builder import ShallowNetwork, check_equivalence
 
     net, cat = catalogue_for(args)
@@ -70,6 +72,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """``shallowrelu export``: a shallow network as a standard ONNX graph."""
     from ..builder import ShallowNetwork
 
     check_output(args.output)
@@ -86,8 +89,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    """``shallowrelu explain``: the region, local model and facets of each point."""
     from ..builder import build_shallow
-    from ..explain import explain, report_lines
+    from ..explanation import explain, report_lines
 
     net, cat = catalogue_for(args)
     X = points_from_args(args, net.n_inputs)

@@ -20,7 +20,7 @@ from ..polytope import Domain
 from ..polytope.hull import AffineHull, affine_hull
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from .hooks import ProgressFn, SearchHooks
-from .plan import plan
+from .plan import Chunk, plan
 from .run import check_parallel, run_plan
 from .search import Node, Search, Stats
 
@@ -29,14 +29,14 @@ def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
                    backend: str = "local") -> dict:
     """Run the region search with ``hooks`` deciding what to prune and what to do with each region.
 
-    With ``jobs > 1`` (or ``backend="ray"``) the subtrees run in worker
+    With ``jobs > 1`` (or ``backend="ray"``) the chunks run in worker
     processes, each with its own copy of ``hooks`` (so they must pickle); an
     exception a hook raises there ends the search and is raised here.
 
     Returns
     -------
     dict
-        ``lps`` (search LPs), ``interrupted``, and ``unresolved`` (subtrees
+        ``lps`` (search LPs), ``interrupted``, and ``unresolved`` (chunks
         left out because an LP failed on every attempt).
     """
     hull = affine_hull(domain, net.n_inputs, tol)
@@ -45,14 +45,14 @@ def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
     jobs = check_parallel(jobs, backend)
     hooks.hull = hull
     work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
-    search = Search(work_net, hull, tol, samples, seed, None, hooks)
-    run = run_plan(search, plan(search), jobs, None, {}, backend=backend)
+    search = Search(work_net, hull, tol, samples=samples, seed=seed, hooks=hooks)
+    run = run_plan(search, plan(search), jobs=jobs, backend=backend)
     return {"lps": run.stats.search_lps, "interrupted": run.interrupted, "unresolved": run.stats.unresolved}
 
 
 def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: dict,
-              items: list) -> dict[int, tuple[RegionTable, Stats]]:
-    """The finished tasks of an interrupted catalogue, after checking it comes from the same run."""
+              chunks: list[Chunk]) -> dict[int, tuple[RegionTable, Stats]]:
+    """The finished chunks of an interrupted catalogue, after checking it comes from the same run."""
     if resume.network.fingerprint() != net.fingerprint():
         raise ValueError("the catalogue to resume is of another network")
     same_domain = (resume.hull.B.shape == hull.B.shape and np.array_equal(resume.hull.x0, hull.x0)
@@ -60,15 +60,17 @@ def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: di
                    and np.array_equal(resume.hull.domain.p, hull.domain.p))
     if not same_domain:
         raise ValueError("the catalogue to resume was made over another domain")
-    changed = [k for k, v in options.items() if resume.info.get(k) != v]
+    changed = [k for k in ("samples", "seed") if resume.info.get(k) != options[k]]
+    if Tolerances.from_info(resume.info).record() != options["tolerances"]:
+        changed.append("tolerances")
     if changed:
         raise ValueError(f"the catalogue to resume was made with other options: {', '.join(changed)}")
-    chunks = resume.info.get("chunks")
-    if chunks is None:
-        raise ValueError("the catalogue to resume has no record of its tasks (made by an older version)")
+    logged = resume.info.get("chunks")
+    if logged is None:
+        raise ValueError("the catalogue to resume has no record of its chunks (made by an older version)")
     reuse, start = {}, 0
-    for i, count, done, *counts in chunks:
-        if done and i < len(items) and isinstance(items[i], Node):
+    for i, count, done, *counts in logged:
+        if done and i < len(chunks) and isinstance(chunks[i], Node):
             reuse[i] = resume.table.rows(start, start + count), Stats.from_record(counts[0] if counts else {})
         start += count
     return reuse
@@ -97,7 +99,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         catches one needs no LP to be found. Fixed by ``seed``.
     seed : int
     jobs : int or None
-        Workers for the independent subtrees (1: all in this process;
+        Workers for the chunks, the independent subtrees of the search (1: all in this process;
         None: one per core, or per CPU of the Ray cluster). The catalogue is
         the same for every value.
     backend : {"local", "ray"}
@@ -107,11 +109,11 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         ``ray.init(...)`` is used as it is. Same catalogue either way.
     resume : Catalogue, optional
         An interrupted catalogue of the same network, domain and options:
-        its finished subtrees are kept, the rest is searched.
+        its finished chunks are kept, the rest is searched.
     progress : callable(regions, lps), optional
-        Called after every region (after every subtree with ``jobs > 1``).
+        Called after every region (after every chunk with ``jobs > 1``).
     on_chunk : callable(Catalogue), optional
-        Gets each finished subtree's regions as a small catalogue with
+        Gets each finished chunk's regions as a small catalogue with
         ``info["chunk"]``, its index in the plan (see :class:`ChunkLog`).
 
     Returns
@@ -121,7 +123,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         the same network, domain and options. ``cat.info`` holds ``lps``,
         ``seconds``, ``thin``, ``exact_decisions``, ``below_resolution``,
         ``interrupted``, ``complete`` and ``chunks``
-        (per subtree: its index, its region count, finished or not, the work it took). A run
+        (per chunk: its index, its region count, finished or not, the work it took). A run
         stopped by Ctrl-C returns the regions found so far with
         ``interrupted`` True; pass it as ``resume`` to finish it.
 
@@ -140,14 +142,14 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     if hull.B.shape[1] == 0:
         raise DomainError("domain is a single point; there is nothing to enumerate")
     work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
-    options = {"samples": samples, "seed": seed, "min_inradius": tol.min_inradius, "min_radius": tol.min_radius}
-    search = Search(work_net, hull, tol, samples, seed, None)
-    items = plan(search)
-    reuse = {} if resume is None else _reusable(resume, net, hull, options, items)
+    options = {"samples": samples, "seed": seed, "tolerances": tol.record()}
+    search = Search(work_net, hull, tol, samples=samples, seed=seed)
+    chunks = plan(search)
+    reuse = {} if resume is None else _reusable(resume, net, hull, options, chunks)
     stream = None if on_chunk is None else (
         lambda i, found, stats: on_chunk(Catalogue(net, hull, found,
                                                    {"chunk": i, "counts": stats.record(), **options})))
-    run = run_plan(search, items, jobs, progress, reuse, stream, backend)
+    run = run_plan(search, chunks, jobs=jobs, progress=progress, reuse=reuse, stream=stream, backend=backend)
     st = run.stats
     info = {
         "lps": st.search_lps + st.facet_lps,

@@ -101,12 +101,14 @@ class ExactSides:
         return best
 
     def _in_box(self, rows: Rows, reach: float) -> Margin:
+        """:func:`max_margin` of ``rows`` in the domain's box grown by 1 (``reach`` where it is unbounded)."""
         lo = np.where(np.isfinite(self.box[0]), self.box[0], -reach)
         hi = np.where(np.isfinite(self.box[1]), self.box[1], reach)
         return max_margin(rows.A, rows.c, rows.w, rational(lo - (1 + np.abs(lo))), rational(hi + (1 + np.abs(hi))),
                           self.cap)
 
     def _verdict(self, best: Margin) -> Verdict:
+        """What an exact margin says: empty, below float resolution, or a float point inside."""
         if best.value <= 0:
             return Verdict(False)
         point = np.array([float(v) for v in best.point])
@@ -147,6 +149,7 @@ class ExactSides:
         return facet[which], point[which], margin[which]
 
     def _facets(self, rows: Rows, centre: list[Fraction], which) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Facet mask, a point on each facet and its margin, for the rows ``which`` (exactly)."""
         k, n = len(rows.c), self.n
         facet = np.zeros(k, dtype=bool)
         point = np.zeros((k, n))

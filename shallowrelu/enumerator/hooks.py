@@ -31,9 +31,11 @@ class SearchHooks:
 
     def prune(self, lo: np.ndarray, hi: np.ndarray, layer: int, M: np.ndarray, v: np.ndarray,
               signs: list[bool]) -> bool:
+        """Whether to drop the node's whole subtree (never, by default)."""
         return False
 
     def leaf(self, G: np.ndarray, g: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:
+        """Take a region found (nothing, by default)."""
         return None
 
     def tally(self) -> dict[str, int]:

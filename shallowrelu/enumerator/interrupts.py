@@ -31,6 +31,7 @@ def interrupts_held() -> Iterator[None]:
     owner, held = os.getpid(), []
 
     def hold(signum, frame):  # noqa: ARG001 - signal handler signature
+        """Keep the signal for later (a forked child takes its default action)."""
         if os.getpid() != owner:
             signal.signal(signum, signal.SIG_DFL)
             signal.raise_signal(signum)

@@ -1,7 +1,7 @@
-"""Running the plan: the first subtrees in this process, the rest on workers if that pays.
+"""Running the plan: the first chunks in this process, the rest on workers if that pays.
 
 Owns the schedule (in process until a pool looks worth its start-up), the
-books kept per subtree (its regions, finished or not, in plan order) and
+books kept per chunk (its regions, finished or not, in plan order) and
 what Ctrl-C leaves: every region found so far. Where the workers run is
 :mod:`.workers`'s.
 """
@@ -16,20 +16,34 @@ from typing import Callable
 from ..catalogue import RegionTable
 from . import workers
 from .hooks import ProgressFn
+from .plan import Chunk
 from .search import Search, Stats
 from .workers import BACKENDS
 
-# Seconds of work in this process before the remaining subtrees may go to a
+# Seconds of work in this process before the remaining chunks may go to a
 # pool; and the seconds of work that must still be left (estimated from the
-# subtrees done so far) to be worth a pool's start-up.
+# chunks done so far) to be worth a pool's start-up.
 _POOL_AFTER = 1.0
 _POOL_WORTH = 1.0
 
 
 @dataclass
 class Run:
-    """The plan's items, each with its regions once found (None: a task not run) and, once
-    finished, the work it took (so that a resumed run counts what it reuses)."""
+    """The outcome of a plan, chunk by chunk.
+
+    Attributes
+    ----------
+    chunks : list
+        Per chunk of the plan, its regions once found (None: not run).
+    done : list of bool
+        Per chunk, whether it finished (an interrupted one keeps its first regions).
+    stats : Stats
+        The work of the whole run, reused chunks included.
+    interrupted : bool
+        Ctrl-C or SIGTERM stopped the run.
+    counts : list
+        Per finished chunk, the work it took (so that a resumed run counts what it reuses).
+    """
 
     chunks: list[RegionTable | None]
     done: list[bool]
@@ -38,32 +52,34 @@ class Run:
     counts: list[Stats | None]
 
 
-def run_plan(search: Search, items: list, jobs: int | None, progress: ProgressFn | None,
-             reuse: dict[int, tuple[RegionTable, Stats]],
+def run_plan(search: Search, chunks: list[Chunk], *, jobs: int | None, progress: ProgressFn | None = None,
+             reuse: dict[int, tuple[RegionTable, Stats]] | None = None,
              stream: Callable[[int, RegionTable, Stats], None] | None = None,
              backend: str = "local") -> Run:
-    """Run the plan's open subtrees here, in order, and on ``jobs`` workers what is left after
+    """Run the plan's open chunks here, in order, and on ``jobs`` workers what is left after
     ``_POOL_AFTER`` seconds if that looks like ``_POOL_WORTH`` seconds or more.
 
     The workers are local processes, or Ray tasks with ``backend="ray"``.
-    ``reuse`` holds regions of tasks finished by an earlier, interrupted run,
-    with the work they took; ``stream`` gets each task's regions and work as
-    soon as the task is finished.
+    ``reuse`` holds regions of chunks finished by an earlier, interrupted run,
+    with the work they took; ``stream`` gets each chunk's regions and work as
+    soon as the chunk is finished.
     Ctrl-C stops the work and keeps every region found so far (in-process,
-    also those of the task under way, marked not done).
+    also those of the chunk under way, marked not done).
     """
-    run = Run([it if isinstance(it, RegionTable) else reuse.get(i, (None,))[0] for i, it in enumerate(items)], [],
-              Stats(), False, [reuse[i][1] if i in reuse else None for i in range(len(items))])
+    reuse = reuse or {}
+    run = Run([c if isinstance(c, RegionTable) else reuse.get(i, (None,))[0] for i, c in enumerate(chunks)], [],
+              Stats(), False, [reuse[i][1] if i in reuse else None for i in range(len(chunks))])
     run.done = [c is not None for c in run.chunks]
     run.stats.add(search.stats)
     for counts in run.counts:
         if counts is not None:
             run.stats.add(counts)
-    todo = [(i, it) for i, it in enumerate(items) if not run.done[i]]
+    todo = [(i, c) for i, c in enumerate(chunks) if not run.done[i]]
     found = sum(len(c) for c in run.chunks if c is not None)
 
     def finish(i: int, regions: RegionTable, stats: Stats) -> None:
-        # The books first: a Ctrl-C landing in the callbacks keeps the finished subtree.
+        """Book a finished chunk, then stream it and report progress."""
+        # The books first: a Ctrl-C landing in the callbacks keeps the finished chunk.
         nonlocal found
         run.chunks[i], run.done[i], run.counts[i] = regions, True, stats
         run.stats.add(stats)
@@ -77,7 +93,7 @@ def run_plan(search: Search, items: list, jobs: int | None, progress: ProgressFn
     local_only = backend == "local" and jobs == 1
 
     def here(k: int) -> bool:
-        """Whether task ``k`` runs in this process: a pool costs about half a second to start."""
+        """Whether chunk ``k`` of the todo list runs in this process: a pool costs about half a second to start."""
         if local_only or len(todo) - k == 1:
             return True
         elapsed = time.monotonic() - start
@@ -91,17 +107,16 @@ def run_plan(search: Search, items: list, jobs: int | None, progress: ProgressFn
                 base = (found, run.stats.search_lps + run.stats.facet_lps)
                 search.progress = lambda r, lps, base=base: progress(base[0] + r, base[1] + lps)
             try:
-                regions, stats = search.run_task(node)
+                regions, stats = search.run_chunk(node)
             except KeyboardInterrupt:
-                run.chunks[i] = search.take()  # the subtree's first regions, marked not done
+                run.chunks[i] = search.take()  # the chunk's first regions, marked not done
                 run.stats.add(search.stats)
                 raise
             finish(i, regions, stats)
             k += 1
         if k < len(todo):
-            init = (search.net, search.hull, search.tol, search.samples, search.seed, search.src, search.task_keys,
-                    search.hooks)
-            results = (workers.ray_results if backend == "ray" else workers.pool_results)(init, todo[k:], jobs)
+            results = (workers.ray_results if backend == "ray" else workers.pool_results)(search.spec(), todo[k:],
+                                                                                           jobs)
             try:
                 for i, regions, stats, counts in results:
                     if search.hooks is not None:

@@ -4,8 +4,8 @@ Owns the tree's nodes and what is done at each: the neurons settled without
 an LP (interval bounds, carried points, carried vertices), the split of a
 node by the first unsettled neuron, the children that hold a ball of radius
 ``min_radius``, and at a leaf the region's ball and facets. It records the
-regions of one subtree (:meth:`Search.run_task`); cutting the tree into
-subtrees is :mod:`.plan`'s, running them :mod:`.run`'s. LPs go through
+regions of one chunk (:meth:`Search.run_chunk`); cutting the tree into
+chunks is :mod:`.plan`'s, running them :mod:`.run`'s. LPs go through
 :mod:`shallowrelu.polytope.lp`, never to HiGHS directly.
 
 The search walks the neurons in order (layer by layer). A node is a convex
@@ -17,9 +17,10 @@ decides the unknown side and, if it is non-empty, yields an interior point for
 it. A side floats leave within the tolerance (thinner than ``min_radius``
 yet not clearly empty) is decided in exact arithmetic (:mod:`.exact`); so is
 a region found so (a "thin" node: its vertices are dropped, its ball is
-exact) and a facet test too close to call. Leaves are regions; each gets its Chebyshev ball and its facets before
-it is recorded (leaves with vertices a batch at a time, at the latest when
-their subtree ends), so an interrupted run keeps finished regions only.
+exact) and a facet test too close to call. Leaves are regions; each gets its
+Chebyshev ball and its facets before it is recorded (leaves with vertices a
+batch at a time, at the latest when their chunk ends), so an interrupted run
+keeps finished regions only.
 
 Over a bounded domain in up to five dimensions every node carries its
 vertices: a split cuts them (new vertices where edges cross the hyperplane),
@@ -30,12 +31,13 @@ decides only the rare side in between. A leaf's facets come from its
 vertices and its largest ball from its facets (the (n+1)-subsets in 1-D and
 2-D, many leaves per numpy call; the compiled method of :mod:`.compiled`
 from 3-D where numba is installed), so such a search needs no LP beyond the
-root's.
+root's. The whole walk is explained in ``docs/design.md`` section 3.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,8 +50,9 @@ from ..polytope.hull import AffineHull
 from ..polytope.leaves import regions_by_vertices
 from ..polytope.lp import ChebyshevModel, LPResult, bounding_box
 from ..polytope.polygon import clip_polygon, polygon, polygon_inradius_bounds
-from ..polytope.vertices import VERTEX_TOL, distinct_vertices, split_vertices, vertices_or_empty
-from ..tolerances import Tolerances
+from ..polytope.vertices import Part, distinct_vertices, split_vertices, vertices_or_empty
+from ..tolerances import (DOMAIN_ROW_DECIMALS, INRADIUS_BOUND_SLACK, RAY_CROSS_MIN, RAY_TIE_ABS, RAY_TIE_REL,
+                          TINY, VERTEX_TOL, Tolerances)
 from .exact import ExactSides
 from .hooks import ProgressFn, SearchHooks
 
@@ -62,48 +65,114 @@ _VERTEX_MAX_DIM = 5
 # Leaves with vertices recorded at once (numpy calls amortised; the padded arrays stay small).
 _LEAF_BATCH = 256
 
+Source = tuple[int, int]
+"""Where a row of a node comes from: ``(0, i)`` domain row ``i``, ``(l, j)`` neuron ``j`` of hidden layer ``l``."""
+
 
 @dataclass
 class Node:
+    """A node of the search tree: a polytope on which every neuron before the next one has a sign.
+
+    All maps are in the domain's hull coordinates ``t``.
+
+    Attributes
+    ----------
+    layer : int
+        The hidden layer being decided (0-based).
+    signs : list of bool
+        The signs decided so far for that layer's neurons, in order.
+    earlier : ndarray of bool
+        The pattern of the layers before it.
+    pre_A, pre_c : ndarray
+        The layer's pre-activations on the node, ``z = pre_A t + pre_c``.
+    row_keys : tuple of int
+        The node's rows as keys into the search's :attr:`Search.sources` (and
+        the LP model, which keeps a row under its key).
+    normals, offsets : ndarray
+        The node's rows ``normals . t + offsets <= 0`` (unit normals).
+    box_lo, box_hi : ndarray
+        A box around the node; a node with vertices keeps the domain's, its
+        own tight box is the vertices' (:meth:`Search.box_of`).
+    points : ndarray
+        Interior points carried down from the parent (and found by LPs).
+    point_z : ndarray
+        The layer's pre-activations at those points.
+    row_scale : ndarray
+        Norms of the rows of ``pre_A`` (1 for zero rows): ``pre_A / row_scale``
+        are unit normals, so ``point_z / row_scale`` are signed distances,
+        what the inradius tolerance measures.
+    vertices : ndarray or None
+        The node's vertices (bounded domain, low dimension; else None); each
+        split cuts the parent's. In the plane in order: a polygon.
+    thin : bool
+        Decided to exist in exact arithmetic (thinner than ``min_radius``):
+        floats cannot be trusted with its vertices, ball or facets.
+    """
+
     layer: int
     signs: list[bool]
-    prefix: np.ndarray
-    M: np.ndarray
-    v: np.ndarray
-    keys: tuple[int, ...]
-    G: np.ndarray
-    g: np.ndarray
-    # A box around the node; a node with vertices keeps the domain's, its
-    # own tight box is the vertices' (:meth:`Search._box`).
-    lo: np.ndarray
-    hi: np.ndarray
-    pts: np.ndarray
-    Z: np.ndarray
-    # Norms of the rows of M (1 for zero rows): M / scale are unit normals,
-    # so Z / scale are signed distances, what the inradius tolerance measures.
-    scale: np.ndarray
-    # Vertices of the node's polytope (bounded domain, low dimension; else
-    # None), each split cuts the parent's. In the plane in order: a polygon.
-    V: np.ndarray | None = None
-    # Decided to exist in exact arithmetic (thinner than min_radius): floats
-    # cannot be trusted with its vertices, ball or facets.
+    earlier: np.ndarray
+    pre_A: np.ndarray
+    pre_c: np.ndarray
+    row_keys: tuple[int, ...]
+    normals: np.ndarray
+    offsets: np.ndarray
+    box_lo: np.ndarray
+    box_hi: np.ndarray
+    points: np.ndarray
+    point_z: np.ndarray
+    row_scale: np.ndarray
+    vertices: np.ndarray | None = None
     thin: bool = False
+
+
+class Side(NamedTuple):
+    """Whether one side of a split holds an open set.
+
+    ``point`` is a point strictly inside it when one was found on the way;
+    ``thin`` says it was found to exist in exact arithmetic, thinner than
+    ``min_radius``.
+    """
+
+    exists: bool
+    point: np.ndarray | None = None
+    thin: bool = False
+
+
+_KNOWN = Side(True)
 
 
 @dataclass
 class Stats:
+    """The work a search (or one chunk of it) took, added up across chunks and resumed runs.
+
+    Attributes
+    ----------
+    search_lps, facet_lps : int
+        LPs run to decide sides and balls, and to decide facets.
+    thin : int
+        Regions holding no ball of radius ``min_inradius``; ``thin_min_radius``
+        the thinnest (inf when there is none).
+    unresolved : int
+        Chunks left out because an LP failed on every attempt;
+        ``unresolved_error`` the first error.
+    exact : int
+        Decisions made in exact arithmetic.
+    below_resolution : int
+        Regions found to exist below float resolution (counted, not stored).
+    """
+
     search_lps: int = 0
     facet_lps: int = 0
     thin: int = 0
     thin_min_radius: float = np.inf
-    # Subtrees left out because an LP failed on every attempt, and the first error.
     unresolved: int = 0
     unresolved_error: str = ""
-    # Sides decided in exact arithmetic, and those found to exist below float resolution.
     exact: int = 0
     below_resolution: int = 0
 
     def add(self, other: "Stats") -> None:
+        """Add ``other``'s counts to these."""
         self.search_lps += other.search_lps
         self.facet_lps += other.facet_lps
         self.thin += other.thin
@@ -126,25 +195,75 @@ class Stats:
         return cls(**fields)
 
 
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker process needs to rebuild the search and run chunks of its plan.
+
+    ``sources`` are the row sources the plan created (every chunk starts
+    from them), ``plan_sources`` how many there are.
+    """
+
+    net: ReLUNetwork
+    hull: AffineHull
+    tol: Tolerances
+    samples: int
+    seed: int
+    sources: tuple[Source, ...]
+    plan_sources: int
+    hooks: SearchHooks | None
+
+    def search(self) -> "Search":
+        """A search ready to run chunks of the plan."""
+        search = Search(self.net, self.hull, self.tol, samples=self.samples, seed=self.seed, hooks=self.hooks)
+        search.sources, search.plan_sources = list(self.sources), self.plan_sources
+        return search
+
+
 def _row_norms(M: np.ndarray) -> np.ndarray:
+    """Row norms of ``M``, 1 for zero rows (so that dividing by them is safe)."""
     norms = np.linalg.norm(M, axis=1)
     return np.where(norms > 0, norms, 1.0)
 
 
 class Search:
-    def __init__(self, net: ReLUNetwork, hull: AffineHull, tol: Tolerances,
-                 samples: int, seed: int, progress: ProgressFn | None, hooks: SearchHooks | None = None) -> None:
-        self.net, self.hull, self.seed = net, hull, seed
-        self.hooks = hooks
-        self.tol = tol
-        self.progress = progress
+    """The region search of one network over one domain, a node at a time.
+
+    Parameters
+    ----------
+    net : ReLUNetwork
+        The network in the domain's hull coordinates ``t``.
+    hull : AffineHull
+        The domain and its affine hull.
+    tol : Tolerances
+    samples : int
+        Random interior points thrown in at the root (fixed by ``seed``).
+    seed : int
+        Seed of those points and of the facet rays.
+    progress : callable(regions, lps), optional
+        Called after every region found.
+    hooks : SearchHooks, optional
+        Prune nodes and take the regions in place of the catalogue (``verify``).
+
+    Notes
+    -----
+    :meth:`root` makes the tree's root; :meth:`expand` a node's two
+    children, or records the region the node ends in; :meth:`run_chunk`
+    runs one chunk (an independent subtree) to the end; :meth:`take` hands
+    over the regions recorded so far. Every row a node carries has a key
+    into :attr:`sources`, which says which neuron or domain row made it.
+    """
+
+    def __init__(self, net: ReLUNetwork, hull: AffineHull, tol: Tolerances, *, samples: int, seed: int,
+                 progress: ProgressFn | None = None, hooks: SearchHooks | None = None) -> None:
+        self.net, self.hull, self.tol, self.seed = net, hull, tol, seed
+        self.samples, self.progress, self.hooks = samples, progress, hooks
         self.n = net.n_inputs
         P, p = hull.domain.P, hull.domain.p
         G, g = normalise_rows(P, -p)
         nonzero = np.linalg.norm(G, axis=1) > 0  # zero rows were checked feasible by affine_hull
         G, g = G[nonzero], g[nonzero]
         # A repeated domain row would hide the facet it describes.
-        _, first = np.unique(np.round(np.hstack([G, g[:, None]]), 12), axis=0, return_index=True)
+        _, first = np.unique(np.round(np.hstack([G, g[:, None]]), DOMAIN_ROW_DECIMALS), axis=0, return_index=True)
         keep = np.sort(first)
         self.domain_G, self.domain_g = G[keep], g[keep]
         self.box = bounding_box(hull.domain, tol) if P.shape[0] else (
@@ -158,24 +277,29 @@ class Search:
         self.planar = self.carry and self.n == 2
         self._model: ChebyshevModel | None = None
         self._exact: ExactSides | None = None
-        self.src: list[tuple[int, int]] = [(0, int(i)) for i in np.flatnonzero(nonzero)[keep]]
+        self.sources: list[Source] = [(0, int(i)) for i in np.flatnonzero(nonzero)[keep]]
+        self.plan_sources = 0  # the sources the plan made, kept by every chunk (set by plan)
         self.stats = Stats()
-        self.task_keys = 0  # facet sources of the plan, kept by every task (set by plan)
         self.regions = RegionArrays(self.n, net.n_outputs, net.n_neurons)
         self._pending: list[tuple[Node, np.ndarray, np.ndarray, np.ndarray]] = []  # leaves not yet recorded
         self.rng = np.random.default_rng(seed)
-        self.samples = samples
         rays = self.rng.normal(size=(_EXTRA_RAYS, self.n))
         self.rays = rays / np.linalg.norm(rays, axis=1, keepdims=True)
 
+    def spec(self) -> WorkerSpec:
+        """What a worker needs to run chunks of this search's plan."""
+        return WorkerSpec(self.net, self.hull, self.tol, self.samples, self.seed, tuple(self.sources),
+                          self.plan_sources, self.hooks)
+
     # -- set-up ------------------------------------------------------------
     def _initial_points(self, centre: np.ndarray) -> np.ndarray:
+        """``samples`` random points of the domain (around ``centre`` over an unbounded one)."""
         lo, hi = self.box
         if self.bounded:
             pts = lo + (hi - lo) * self.rng.random((self.samples, self.n))
         else:
             W, b = self.net.layers[0]
-            offsets = np.abs(b) / np.maximum(np.linalg.norm(W, axis=1), 1e-300)
+            offsets = np.abs(b) / np.maximum(np.linalg.norm(W, axis=1), TINY)
             scale = max(1.0, 2.0 * float(np.median(offsets)))
             pts = centre + scale * self.rng.normal(size=(self.samples, self.n))
         pts = np.vstack([centre, pts])
@@ -213,16 +337,16 @@ class Search:
         """Regions found since the last :meth:`take`, recorded or pending."""
         return len(self.regions) + len(self._pending)
 
-    def run_task(self, node: Node) -> tuple[RegionTable, Stats]:
-        """All regions of one subtree in depth-first order, from a fresh LP model, and the work it took.
+    def run_chunk(self, node: Node) -> tuple[RegionTable, Stats]:
+        """All regions of one chunk in depth-first order, from a fresh LP model, and the work it took.
 
-        A fresh model (no warm state from other subtrees; built at the
-        task's first LP, most need none) makes the answer independent of
-        which process ran which task before. Ctrl-C leaves
-        the regions found so far in ``self.regions`` and re-raises.
+        A fresh model (no warm state from other chunks; built at the
+        chunk's first LP, most need none) makes the answer independent of
+        which process ran which chunk before. Ctrl-C leaves the regions
+        found so far in ``self.regions`` and re-raises.
         """
         self._model = None
-        del self.src[self.task_keys:]
+        del self.sources[self.plan_sources:]
         self.stats = Stats()
         stack = [node]
         while stack:
@@ -233,104 +357,111 @@ class Search:
 
     def take(self) -> RegionTable:
         """Hand over the regions found since the last call, pending leaves recorded first."""
-        # A finished subtree is kept as flat arrays: a tenth of the memory of
+        # A finished chunk is kept as flat arrays: a tenth of the memory of
         # the per-region arrays it was gathered in, and quick to pickle home.
         self._flush()
         found, self.regions = self.regions, RegionArrays(self.n, self.net.n_outputs, self.net.n_neurons)
         return found.freeze()
 
-    def _split(self, node: Node, a: np.ndarray, c: float, vals: np.ndarray) -> tuple[tuple, tuple]:
-        """The node's parts where ``a . t + c`` (``vals`` at its vertices) is <= 0 and >= 0:
-        each as ``(vertices, low, high, centre)``, ``low <= inradius <= high`` (for a polygon
-        None until :meth:`_side` needs them: most sides are known from points)."""
-        if self.planar:
-            return (clip_polygon(node.V, vals), None, None, None), (clip_polygon(node.V, -vals), None, None, None)
-        return split_vertices(node.V, node.G, node.g, a, c, vals)
+    # -- one split ---------------------------------------------------------
+    def _split(self, node: Node, a: np.ndarray, c: float, vals: np.ndarray) -> tuple[Part, Part]:
+        """The node's parts where ``a . t + c`` (``vals`` at its vertices) is <= 0 and >= 0.
 
-    def _side(self, node: Node, j: int, negative: bool, a: np.ndarray, c: float, known: bool, part: tuple | None):
+        For a polygon the inradius bounds stay None until :meth:`_side`
+        needs them: most sides are known from points.
+        """
+        if self.planar:
+            return (Part(clip_polygon(node.vertices, vals), None, None, None),
+                    Part(clip_polygon(node.vertices, -vals), None, None, None))
+        return split_vertices(node.vertices, node.normals, node.offsets, a, c, vals)
+
+    def _side(self, node: Node, j: int, negative: bool, a: np.ndarray, c: float, known: bool,
+              part: Part | None) -> Side:
         """Whether ``node`` meets ``a . t + c < 0`` (unit ``a``: neuron ``j`` of the node's layer on
         its ``negative`` side, or the other) in an open set.
 
         ``part`` is that part from :meth:`_split` when the node carries
-        vertices (else None). Returns ``(exists, new_point, thin)``: a point
-        inside the part when one was found on the way, and whether it was
-        decided exactly (:meth:`_exact_side`). The part's inradius bounds
-        settle most sides; an LP the rest, but for a side it finds thinner
-        than min_radius and not empty.
+        vertices (else None). The part's inradius bounds settle most sides;
+        an LP the rest, but for a side it finds thinner than min_radius and
+        not empty, which is decided exactly (:meth:`_exact_side`).
         """
         if known:
-            return True, None, False
+            return _KNOWN
         if part is not None:
-            P, low, high, centre = part
+            low, high = part.low, part.high
             if low is None:
-                low, high = polygon_inradius_bounds(P)
-            # the relative guard keeps rounding out of the decision
-            if high * (1 + 1e-6) <= self.tol.min_radius:
+                low, high = polygon_inradius_bounds(part.vertices)
+            if high * (1 + INRADIUS_BOUND_SLACK) <= self.tol.min_radius:
                 return self._exact_side(node, j, negative)
-            if low * (1 - 1e-6) > self.tol.min_radius:
-                return True, centre, False
-        ball = self._synced(node.keys, node.G, node.g).chebyshev((a, c))
+            if low * (1 - INRADIUS_BOUND_SLACK) > self.tol.min_radius:
+                return Side(True, part.centre)
+        ball = self._synced(node.row_keys, node.normals, node.offsets).chebyshev((a, c))
         self.stats.search_lps += 1
         if not ball.feasible:
-            return False, None, False
+            return Side(False)
         if ball.value > self.tol.min_radius:
-            return True, ball.x, False
+            return Side(True, ball.x)
         return self._exact_side(node, j, negative)
 
     def _exacts(self) -> ExactSides:
+        """The exact decisions of this search, set up on first use (they are rare)."""
         if self._exact is None:
             self._exact = ExactSides(self.net, self.hull, self.box, self.r_max, self.tol)
         return self._exact
 
-    def _sources(self, node: Node) -> list[tuple[int, int]]:
-        """Where each row of the node comes from: ``(0, i)`` a domain row, ``(l, j)`` a neuron."""
-        return [self.src[k] for k in node.keys]
+    def _sources(self, node: Node) -> list[Source]:
+        """Where each row of the node comes from."""
+        return [self.sources[k] for k in node.row_keys]
 
-    def _exact_side(self, node: Node, j: int, negative: bool) -> tuple[bool, np.ndarray | None, bool]:
+    def _exact_side(self, node: Node, j: int, negative: bool) -> Side:
         """:meth:`_side` in exact arithmetic, for a side floats leave within the tolerance."""
         self.stats.exact += 1
-        pattern = np.concatenate([node.prefix, np.array(node.signs, dtype=bool)])
+        pattern = np.concatenate([node.earlier, np.array(node.signs, dtype=bool)])
         verdict = self._exacts().side(node.layer, pattern, self._sources(node), j, negative)
         self.stats.below_resolution += verdict.below
-        return verdict.exists, verdict.point, verdict.exists and verdict.radius <= self.tol.min_radius
+        return Side(verdict.exists, verdict.point, verdict.exists and verdict.radius <= self.tol.min_radius)
 
     def _child(self, node: Node, j: int, active: bool, a: np.ndarray, c: float, keep: np.ndarray,
-               side: tuple, part: tuple | None) -> Node:
-        """The part of ``node`` where neuron ``j`` is ``active``: ``a . t + c <= 0`` (unit ``a``);
-        ``side`` and ``part`` as :meth:`_side` and :meth:`_split` gave them."""
-        _, point, thin = side
-        thin = thin or node.thin
-        piece = None if part is None or thin else part[0]
-        key = len(self.src)
-        self.src.append((node.layer + 1, j))
-        pts, Z = node.pts[keep], node.Z[keep]
-        if point is not None:
-            pts = np.concatenate((pts, point[None]))
-            Z = np.concatenate((Z, (node.M @ point + node.v)[None]))
-        # a node with vertices keeps its parent's box: its own is theirs (see _box)
-        lo, hi = (node.lo, node.hi) if piece is not None else tighten_box(node.lo, node.hi, a, c)
-        return Node(node.layer, node.signs + [active], node.prefix, node.M, node.v,
-                    node.keys + (key,), np.concatenate((node.G, a[None])), np.concatenate((node.g, (c,))),
-                    lo, hi, pts, Z, node.scale, piece, thin)
+               side: Side, part: Part | None) -> Node:
+        """The part of ``node`` where neuron ``j`` is ``active``: ``a . t + c <= 0`` (unit ``a``).
+
+        ``side`` and ``part`` are what :meth:`_side` and :meth:`_split` gave
+        for it; ``keep`` marks the parent's points that lie in it.
+        """
+        thin = side.thin or node.thin
+        piece = None if part is None or thin else part.vertices
+        key = len(self.sources)
+        self.sources.append((node.layer + 1, j))
+        pts, Z = node.points[keep], node.point_z[keep]
+        if side.point is not None:
+            pts = np.concatenate((pts, side.point[None]))
+            Z = np.concatenate((Z, (node.pre_A @ side.point + node.pre_c)[None]))
+        # a node with vertices keeps its parent's box: its own is theirs (see box_of)
+        lo, hi = (node.box_lo, node.box_hi) if piece is not None else tighten_box(node.box_lo, node.box_hi, a, c)
+        return Node(node.layer, node.signs + [active], node.earlier, node.pre_A, node.pre_c,
+                    node.row_keys + (key,), np.concatenate((node.normals, a[None])),
+                    np.concatenate((node.offsets, (c,))), lo, hi, pts, Z, node.row_scale, piece, thin)
 
     def _next_layer(self, node: Node) -> tuple[Node | None, np.ndarray, np.ndarray, np.ndarray]:
-        """Fix the finished layer's signs; return the node of the next layer (None at a leaf)."""
+        """Fix the finished layer's signs; return the node of the next layer (None at a leaf),
+        the pattern so far and the next layer's map ``M t + v`` (the output's at a leaf)."""
         s = np.array(node.signs, dtype=bool)
         W, b = self.net.layers[node.layer + 1]
-        M, v = W @ (node.M * s[:, None]), W @ (node.v * s) + b
-        prefix = np.concatenate([node.prefix, s])
+        M, v = W @ (node.pre_A * s[:, None]), W @ (node.pre_c * s) + b
+        earlier = np.concatenate([node.earlier, s])
         if node.layer + 2 == len(self.net.layers):
-            return None, prefix, M, v
-        return (Node(node.layer + 1, [], prefix, M, v, node.keys, node.G, node.g,
-                     node.lo, node.hi, node.pts, (node.Z * s) @ W.T + b, _row_norms(M), node.V, node.thin),
-                prefix, M, v)
+            return None, earlier, M, v
+        return (Node(node.layer + 1, [], earlier, M, v, node.row_keys, node.normals, node.offsets,
+                     node.box_lo, node.box_hi, node.points, (node.point_z * s) @ W.T + b, _row_norms(M),
+                     node.vertices, node.thin),
+                earlier, M, v)
 
     def expand(self, node: Node) -> tuple[Node, Node] | None:
         """The node's two children, or None where it ended in a region, was pruned or left unresolved."""
         try:
             return self._expand_node(node)
         except SolverError as exc:
-            # Never guess: the subtree is left out, counted, and the catalogue is not complete.
+            # Never guess: the chunk is left out, counted, and the catalogue is not complete.
             self.stats.unresolved += 1
             self.stats.unresolved_error = self.stats.unresolved_error or str(exc)
             return None
@@ -345,22 +476,22 @@ class Search:
         delta = self.tol.min_radius
         while True:
             j0 = len(node.signs)
-            if j0 == node.M.shape[0]:
-                nxt, prefix, M, v = self._next_layer(node)
+            if j0 == node.pre_A.shape[0]:
+                nxt, pattern, M, v = self._next_layer(node)
                 if nxt is None:
-                    self.leaf(node, prefix, M, v)
+                    self.leaf(node, pattern, M, v)
                     return None
                 if self._pruned(nxt):
                     return None
                 node = nxt
                 continue
             # Everything cheap about the remaining neurons of this node, at once.
-            scale = node.scale[j0:]
-            M, v = node.M[j0:] / scale[:, None], node.v[j0:] / scale
-            if node.V is not None:
+            scale = node.row_scale[j0:]
+            M, v = node.pre_A[j0:] / scale[:, None], node.pre_c[j0:] / scale
+            if node.vertices is not None:
                 # The exact range, from the vertices: a side no deeper than
                 # min_radius cannot hold a ball of that radius.
-                deep = node.V @ M.T + v
+                deep = node.vertices @ M.T + v
                 zmin, zmax = deep.min(axis=0), deep.max(axis=0)
                 sign = zmax > -zmin
                 # All but the neurons clearly on one side: those that cut, and
@@ -369,11 +500,11 @@ class Search:
                 todo = (zmax >= -self.tau) & (zmin <= self.tau)
             else:
                 zero = ~np.any(M, axis=1)
-                zmin, zmax = affine_range(M, v, node.lo, node.hi)
+                zmin, zmax = affine_range(M, v, node.box_lo, node.box_hi)
                 settled = zero | (zmax <= 0) | (zmin >= 0)
                 sign = np.where(zero, v > 0, zmin >= 0) & ~(zmax <= 0)
                 todo = ~settled
-            dist = node.Z[:, j0:] / scale
+            dist = node.point_z[:, j0:] / scale
             known_neg = dist.min(axis=0, initial=np.inf) < -delta
             known_pos = dist.max(axis=0, initial=-np.inf) > delta
             done = 0  # the neurons before this one have their signs
@@ -382,42 +513,46 @@ class Search:
                 done = off + 1
                 a, c, j = M[off], float(v[off]), j0 + off
                 # (a node's range along a unit normal is wider than 2 min_radius)
-                shallow = node.V is not None and (zmax[off] <= delta or zmin[off] >= -delta)
+                shallow = node.vertices is not None and (zmax[off] <= delta or zmin[off] >= -delta)
                 if shallow and not a.any():  # a constant neuron splits nothing
                     node.signs.append(bool(sign[off]))
                     continue
                 neg = pos = None
-                if node.V is not None:  # the children need their vertices whatever decides the sides
+                if node.vertices is not None:  # the children need their vertices whatever decides the sides
                     neg, pos = self._split(node, a, c, deep[:, off])
                 if shallow:
                     # One side is at most min_radius deep: decided exactly; the other holds the node's ball.
-                    thin_side, thick_side = self._exact_side(node, j, bool(sign[off])), (True, None, False)
-                    neg_side, pos_side = (thin_side, thick_side) if sign[off] else (thick_side, thin_side)
+                    thin_side = self._exact_side(node, j, bool(sign[off]))
+                    neg_side, pos_side = (thin_side, _KNOWN) if sign[off] else (_KNOWN, thin_side)
                 else:
                     neg_side = self._side(node, j, True, a, c, known_neg[off], neg)
                     pos_side = self._side(node, j, False, -a, -c, known_pos[off], pos)
-                if neg_side[0] and pos_side[0]:
+                if neg_side.exists and pos_side.exists:
                     d = dist[:, off]
                     return (self._child(node, j, False, a, c, d < -delta, neg_side, neg),
                             self._child(node, j, True, -a, -c, d > delta, pos_side, pos))
                 # One side only (or, in a node thinner than the tolerance,
                 # neither): the neuron is stable here and adds no inequality.
-                node.signs.append(bool(pos_side[0]))
+                node.signs.append(bool(pos_side.exists))
             node.signs.extend(sign[done:].tolist())
 
     def _pruned(self, node: Node) -> bool:
-        return self.hooks is not None and self.hooks.prune(*self._box(node), node.layer, node.M, node.v,
+        """Whether the hooks drop the node's subtree."""
+        return self.hooks is not None and self.hooks.prune(*self.box_of(node), node.layer, node.pre_A, node.pre_c,
                                                            node.signs)
 
     @staticmethod
-    def _box(node: Node) -> tuple[np.ndarray, np.ndarray]:
-        return (node.V.min(axis=0), node.V.max(axis=0)) if node.V is not None else (node.lo, node.hi)
+    def box_of(node: Node) -> tuple[np.ndarray, np.ndarray]:
+        """The tightest box the node knows around itself."""
+        if node.vertices is not None:
+            return node.vertices.min(axis=0), node.vertices.max(axis=0)
+        return node.box_lo, node.box_hi
 
     # -- leaves ------------------------------------------------------------
     def leaf(self, node: Node, pattern: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:
         """A region: to the hooks, or to the pending batch to be recorded."""
         if self.hooks is not None:
-            self.hooks.leaf(node.G, node.g, A, d)
+            self.hooks.leaf(node.normals, node.offsets, A, d)
             return
         self._pending.append((node, pattern, A, d))
         # In batches: numpy's cost per call, not per region, dominates the small systems of a leaf.
@@ -429,11 +564,11 @@ class Search:
     def _flush(self) -> None:
         """Record the pending leaves, in order."""
         batch, self._pending = self._pending, []
-        carried = [b for b in batch if b[0].V is not None]
-        found = iter(regions_by_vertices([b[0].G for b in carried], [b[0].g for b in carried],
-                                         [b[0].V for b in carried], self.tol))
+        carried = [b[0] for b in batch if b[0].vertices is not None]
+        found = iter(regions_by_vertices([c.normals for c in carried], [c.offsets for c in carried],
+                                         [c.vertices for c in carried], self.tol))
         for node, pattern, A, d in batch:
-            self._record(node, pattern, A, d, *(next(found) if node.V is not None else (None, None)))
+            self._record(node, pattern, A, d, *(next(found) if node.vertices is not None else (None, None)))
 
     def _record(self, node: Node, pattern: np.ndarray, A: np.ndarray, d: np.ndarray,
                 facets: tuple | None, ball: LPResult | None) -> None:
@@ -444,12 +579,12 @@ class Search:
             self.stats.exact += 1
             ball = LPResult(True, *self._exacts().ball(node.layer, pattern, self._sources(node))[::-1])
         if ball is None:
-            ball = self._synced(node.keys, node.G, node.g).chebyshev()
+            ball = self._synced(node.row_keys, node.normals, node.offsets).chebyshev()
             self.stats.search_lps += 1
         if ball.feasible:
             centre, radius = ball.x, ball.value
         else:  # cannot happen for a node that holds a point; keep that point
-            centre, radius = node.pts[0], 0.0
+            centre, radius = node.points[0], 0.0
         if radius <= self.tol.min_inradius:
             self.stats.thin += 1
             self.stats.thin_min_radius = min(self.stats.thin_min_radius, float(radius))
@@ -465,15 +600,15 @@ class Search:
             facet, witness, margin = facet.copy(), witness.copy(), margin.copy()
             facet[doubt], witness[doubt], margin[doubt] = self._exacts().facets(
                 node.layer, pattern, self._sources(node), centre, doubt)
-        self.regions.append(pattern, A, d, node.G[facet], node.g[facet],
-                            [self.src[node.keys[k]] for k in np.flatnonzero(facet)], witness[facet], margin[facet],
-                            centre, radius)
+        self.regions.append(pattern, A, d, node.normals[facet], node.offsets[facet],
+                            [self.sources[node.row_keys[k]] for k in np.flatnonzero(facet)], witness[facet],
+                            margin[facet], centre, radius)
 
     def _facets(self, node: Node, centre: np.ndarray):
         """Which rows of the node are facets, each with a point on it and that point's margin
         (for a row that is no facet, the LP's best margin, at most ``facet_margin``, or NaN
         when its hyperplane misses the region)."""
-        G, g = node.G, node.g
+        G, g = node.normals, node.offsets
         k = len(g)
         if k == 0:
             return np.zeros(0, dtype=bool), np.zeros((0, self.n)), np.zeros(0)
@@ -481,12 +616,12 @@ class Search:
         rays = np.vstack([G, self.rays])
         D = rays @ G.T
         with np.errstate(divide="ignore", invalid="ignore"):
-            tau = np.where(D > 1e-12, slack / D, np.inf)
+            tau = np.where(D > RAY_CROSS_MIN, slack / D, np.inf)
         order = np.argsort(tau, axis=1, kind="stable")
         first = order[:, 0]
         t1 = tau[np.arange(len(rays)), first]
         t2 = tau[np.arange(len(rays)), order[:, 1]] if k > 1 else np.full(len(rays), np.inf)
-        alone = np.isfinite(t1) & (t2 > t1 * (1 + 1e-9) + 1e-12)
+        alone = np.isfinite(t1) & (t2 > t1 * (1 + RAY_TIE_REL) + RAY_TIE_ABS)
         facet = np.zeros(k, dtype=bool)
         witness = np.zeros((k, self.n))
         margin = np.zeros(k)
@@ -499,7 +634,7 @@ class Search:
             others[f] = np.inf
             facet[f], witness[f], margin[f] = True, x, others.min()
         if k and not facet.all():
-            model = self._synced(node.keys, G, g)
+            model = self._synced(node.row_keys, G, g)
             for f in np.flatnonzero(~facet):
                 res = model.facet(int(f))
                 self.stats.facet_lps += 1
@@ -509,4 +644,3 @@ class Search:
                 else:
                     margin[f] = np.nan
         return facet, witness, margin
-

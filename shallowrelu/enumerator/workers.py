@@ -1,9 +1,9 @@
-"""Where the subtrees run when not in this process: a local process pool or Ray tasks.
+"""Where the chunks run when not in this process: a local process pool or Ray tasks.
 
 Owns the worker side (a search per worker process, rebuilt from the plan's
-arguments, that runs one task at a time and sends its regions home as a flat
-table) and the two backends that hand out the tasks. The order in which
-results come back is free; :mod:`.run` puts them in plan order.
+:class:`WorkerSpec`, that runs one chunk at a time and sends its regions home
+as a flat table) and the two backends that hand out the chunks. The order in
+which results come back is free; :mod:`.run` puts them in plan order.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from contextlib import ExitStack
 from typing import Iterator
 
 from ..catalogue import RegionTable
-from ..choices import BACKENDS  # noqa: F401 - re-exported: where the subtrees run
+from ..choices import BACKENDS  # noqa: F401 - re-exported: where the chunks run
 from .interrupts import interrupts_held
-from .search import Node, Search, Stats
+from .search import Node, Search, Stats, WorkerSpec
+
+Result = tuple[int, RegionTable, Stats, dict]
+"""A finished chunk: its index in the plan, its regions, the work it took, the hooks' tally."""
 
 
 _worker: Search | None = None
@@ -27,66 +30,66 @@ _worker_error: Exception | None = None
 
 
 def _exit_if_orphaned(parent: int, poll: float = 0.0) -> None:
+    """Leave quietly once the parent is gone (polling every ``poll`` seconds if positive)."""
     # A parent killed outright (SIGKILL) cannot stop its pool: leave quietly
-    # rather than finish the task and fail on the broken pipe.
+    # rather than finish the chunk and fail on the broken pipe.
     while poll and os.getppid() == parent:
         time.sleep(poll)
     if os.getppid() != parent:
         os._exit(1)
 
 
-def _make_worker(args: tuple) -> Search:
-    net, hull, tol, samples, seed, src, task_keys, hooks = args
-    search = Search(net, hull, tol, samples, seed, None, hooks)
-    search.src, search.task_keys = list(src), task_keys
-    return search
-
-
-def _start_worker(args: tuple) -> None:
+def _start_worker(spec: WorkerSpec) -> None:
+    """A pool process's start: signals left to the parent, the search rebuilt once."""
     global _worker, _worker_error
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent takes Ctrl-C and stops the pool,
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # which ends a worker by SIGTERM, quietly
     threading.Thread(target=_exit_if_orphaned, args=(os.getppid(), 0.2), daemon=True).start()
     try:
-        _worker = _make_worker(args)
+        _worker = spec.search()
     except Exception as exc:  # noqa: BLE001 - a failing initializer makes the pool respawn workers forever
         _worker_error = exc
 
 
-def _finish_task(search: Search, task: tuple[int, Node]) -> tuple[int, RegionTable, Stats, dict]:
-    i, node = task
-    regions, stats = search.run_task(node)
+def _finish_chunk(search: Search, chunk: tuple[int, Node]) -> Result:
+    """Run one chunk and pack its result with the hooks' tally."""
+    i, node = chunk
+    regions, stats = search.run_chunk(node)
     return i, regions, stats, {} if search.hooks is None else search.hooks.tally()
 
 
-def _work(task: tuple[int, Node]) -> tuple[int, RegionTable, Stats, dict]:
+def _work(chunk: tuple[int, Node]) -> Result:
+    """One chunk in a pool process."""
     if _worker_error is not None:
         raise _worker_error
     parent = os.getppid()
-    result = _finish_task(_worker, task)
+    result = _finish_chunk(_worker, chunk)
     _exit_if_orphaned(parent)
     return result
 
 
-def pool_results(init: tuple, tasks: list, jobs: int) -> Iterator[tuple]:
+def pool_results(spec: WorkerSpec, chunks: list[tuple[int, Node]], jobs: int) -> Iterator[Result]:
+    """Run the chunks (each with its plan index) on a pool of ``jobs`` local processes, yielding as they end."""
     with ExitStack() as stack:
         with interrupts_held():
-            pool = stack.enter_context(_pool_context().Pool(min(jobs, len(tasks)), _start_worker, (init,)))
-        yield from pool.imap_unordered(_work, tasks)
+            pool = stack.enter_context(_pool_context().Pool(min(jobs, len(chunks)), _start_worker, (spec,)))
+        yield from pool.imap_unordered(_work, chunks)
 
 
-# A Ray worker process keeps its search between tasks of the same run.
+# A Ray worker process keeps its search between chunks of the same run.
 _ray_worker: tuple[str, Search] | None = None
 
 
-def _ray_work(run_id: str, init: tuple, task: tuple[int, Node]) -> tuple[int, RegionTable, Stats, dict]:
+def _ray_work(run_id: str, spec: WorkerSpec, chunk: tuple[int, Node]) -> Result:
+    """One chunk in a Ray worker, the search rebuilt once per run."""
     global _ray_worker
     if _ray_worker is None or _ray_worker[0] != run_id:
-        _ray_worker = (run_id, _make_worker(init))
-    return _finish_task(_ray_worker[1], task)
+        _ray_worker = (run_id, spec.search())
+    return _finish_chunk(_ray_worker[1], chunk)
 
 
 def _import_ray():
+    """Ray, or an ImportError that says how to install it."""
     try:
         import ray
     except ImportError:
@@ -94,8 +97,8 @@ def _import_ray():
     return ray
 
 
-def ray_results(init: tuple, tasks: list, jobs: int | None) -> Iterator[tuple]:
-    """Run the tasks as Ray tasks, at most ``jobs`` at a time (None: one per CPU of the cluster).
+def ray_results(spec: WorkerSpec, chunks: list[tuple[int, Node]], jobs: int | None) -> Iterator[Result]:
+    """Run the chunks as Ray tasks, at most ``jobs`` at a time (None: one per CPU of the cluster).
 
     Connects to the cluster in ``RAY_ADDRESS`` if set, else starts Ray on
     this machine, unless the caller has already called ``ray.init``.
@@ -106,12 +109,12 @@ def ray_results(init: tuple, tasks: list, jobs: int | None) -> Iterator[tuple]:
     if jobs is None:
         jobs = max(1, int(ray.cluster_resources().get("CPU", 1)))
     remote = ray.remote(num_cpus=1, max_retries=0)(_ray_work)
-    run_id, init_ref = os.urandom(8).hex(), ray.put(init)
-    queue, running = list(tasks), []
+    run_id, spec_ref = os.urandom(8).hex(), ray.put(spec)
+    queue, running = list(chunks), []
     try:
         while queue or running:
             while queue and len(running) < jobs:
-                running.append(remote.remote(run_id, init_ref, queue.pop(0)))
+                running.append(remote.remote(run_id, spec_ref, queue.pop(0)))
             ready, running = ray.wait(running, num_returns=1)
             try:
                 yield ray.get(ready[0])
@@ -123,6 +126,7 @@ def ray_results(init: tuple, tasks: list, jobs: int | None) -> Iterator[tuple]:
 
 
 def _pool_context():
+    """The multiprocessing context of the pool: fork where the platform has it."""
     # fork starts a worker in milliseconds and needs no importable __main__
     # (spawn re-runs the main script, which fails for a script read from
     # stdin); the LPs run single-threaded, so no solver thread is cut off by it.

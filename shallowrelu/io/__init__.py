@@ -10,8 +10,8 @@ Files come from other people: nothing is unpickled, sizes are checked before
 anything is allocated.
 """
 
-from .load import example_path, load_network
-from .npz import network_from_arrays, save_network
+from .load import example_path, load_network, save_network
+from .npz import network_from_arrays
 from .torch import from_torch
 
 __all__ = ["example_path", "from_torch", "load_network", "network_from_arrays", "save_network"]

@@ -42,6 +42,7 @@ def npz_arrays(data: bytes, label: str, error: type[Exception], what: str) -> di
 
 
 def _npz_arrays(f, label, error: type[Exception], what: str) -> dict[str, np.ndarray]:
+    """The arrays of an open ``.npz`` file, refusing anything but plain numeric arrays."""
     head = f.read(4)
     f.seek(0)
     path = label
@@ -99,6 +100,7 @@ def npz_bytes(arrays: dict) -> bytes:
 
 
 def _write_npz(f, arrays: dict) -> None:
+    """Write ``arrays`` as an ``.npz`` file with fixed timestamps, so equal arrays give equal bytes."""
     with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in sorted(arrays):
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
@@ -146,6 +148,12 @@ def starts_as_record_log(path: str | os.PathLike) -> bool:
     with open(path, "rb") as f:
         head = f.read(len(_RECORD_MAGIC))
     return _RECORD_MAGIC.startswith(head)
+
+
+def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` as an ``.npy`` file, atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array, allow_pickle=False)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -1,4 +1,4 @@
-"""The one way in for network files: the format by suffix, and the example that ships with the package."""
+"""The one way in and out for network files: the format by suffix, and the example that ships with the package."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import NetworkFormatError
 from ..network import ReLUNetwork
 from .nnet import load_nnet
-from .npz import load_npz
+from .npz import load_npz, save_npz
 from .onnx import load_onnx
 
 
@@ -65,3 +65,40 @@ def load_network(path: str | os.PathLike, normalize: bool = False) -> ReLUNetwor
 def example_path() -> Path:
     """Path of the example network shipped with the package (2 inputs, hidden 8-8, 2 outputs)."""
     return Path(__file__).parent.parent / "data" / "example.npz"
+
+
+def save_network(net: ReLUNetwork, path: str | os.PathLike) -> None:
+    """Write ``net`` to a file, atomically, in the format its suffix names.
+
+    Parameters
+    ----------
+    net : ReLUNetwork
+    path : str or path
+        ``.npz`` (arrays ``W0, b0, W1, b1, ...``, the project's own format)
+        or ``.onnx`` (a float64 graph of MatMul, Add and Relu that
+        :func:`load_network`, onnxruntime and verification tools read).
+
+    Raises
+    ------
+    NetworkFormatError
+        For any other suffix.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, shallowrelu as sr
+    >>> net = sr.load_network(sr.example_path())
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     sr.save_network(net, pathlib.Path(d) / "net.onnx")
+    ...     sr.load_network(pathlib.Path(d) / "net.onnx").fingerprint() == net.fingerprint()
+    True
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npz":
+        save_npz(net, path)
+    elif suffix == ".onnx":
+        from .onnx_export import deep_onnx_model, save_onnx_model
+
+        save_onnx_model(deep_onnx_model(list(net.layers), doc=f"from {net.source}"), path)
+    else:
+        raise NetworkFormatError(f"{path}: cannot write networks as {suffix or '(no extension)'!r}; "
+                                 "use .npz or .onnx")

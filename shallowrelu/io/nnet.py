@@ -20,6 +20,7 @@ def load_nnet(path: Path, normalize: bool) -> ReLUNetwork:
     pos = 0
 
     def numbers(what: str) -> list[float]:
+        """The numbers of the next line, or an error naming what was expected there."""
         nonlocal pos
         if pos >= len(lines):
             raise NetworkFormatError(f"{path}: file ends before the {what}")

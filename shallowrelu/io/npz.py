@@ -20,11 +20,19 @@ _KEY = re.compile(r"^([Wb])(\d+)$")
 
 
 def load_npz(path: Path) -> ReLUNetwork:
+    """A network from an ``.npz`` file of arrays ``W0, b0, W1, b1, ...``."""
     return network_from_arrays(read_npz(path, NetworkFormatError, "network"), source=str(path))
 
 
 def network_from_arrays(arrays: dict[str, np.ndarray], source: str = "<memory>") -> ReLUNetwork:
     """Build a network from ``{"W0": ..., "b0": ..., "W1": ...}``.
+
+    Parameters
+    ----------
+    arrays : dict of str to ndarray
+        ``Wi`` shaped ``(out, in)`` and ``bi`` shaped ``(out,)`` for ``i = 0..L``.
+    source : str
+        Where the arrays came from, for messages.
 
     Raises
     ------
@@ -53,7 +61,7 @@ def network_from_arrays(arrays: dict[str, np.ndarray], source: str = "<memory>")
     return ReLUNetwork(tuple(layers), source=source)
 
 
-def save_network(net: ReLUNetwork, path: str | os.PathLike) -> None:
+def save_npz(net: ReLUNetwork, path: str | os.PathLike) -> None:
     """Write ``net`` as an ``.npz`` (``W0, b0, ...``), atomically."""
     arrays = {}
     for i, (W, b) in enumerate(net.layers):

@@ -12,16 +12,18 @@ import numpy as np
 
 from ..errors import NetworkFormatError
 from ..network import ReLUNetwork
+from ..tolerances import RUNTIME_AGREE_F32, RUNTIME_AGREE_F64
 from .affine import Affine, batch_norm, conv
 
-# Points at which the graph as read is compared with onnxruntime, and the
-# error allowed relative to the output's size: onnxruntime computes a float32
-# graph in float32, we in float64.
+# Points at which the graph as read is compared with onnxruntime.
 _CHECK_POINTS = 8
-_CHECK_RTOL = {np.float32: 1e-4, np.float64: 1e-9}
+_CHECK_RTOL = {np.float32: RUNTIME_AGREE_F32, np.float64: RUNTIME_AGREE_F64}
+# The ONNX specification's default epsilon of BatchNormalization.
+_BN_EPSILON = 1e-5
 
 
 def load_onnx(path: Path) -> ReLUNetwork:
+    """A network from an ONNX file: the graph traced from its input to its first output."""
     try:
         import onnx
         from onnx import numpy_helper
@@ -136,6 +138,7 @@ def _compare_with_onnxruntime(path: Path, model, graph_input, net: ReLUNetwork) 
 
 
 def _attr(node, name: str, default):
+    """A node attribute's value, or ``default``."""
     for a in node.attribute:
         if a.name == name:
             return {1: a.f, 2: a.i, 3: a.s, 7: list(a.ints), 6: list(a.floats)}.get(a.type, default)
@@ -143,6 +146,7 @@ def _attr(node, name: str, default):
 
 
 def _elementwise(x, c: np.ndarray, where: str, op) -> "Affine":
+    """``op`` applied with the constant ``c`` broadcast to the traced tensor ``x``."""
     try:
         cb = np.broadcast_to(c.reshape(c.shape[-len(x.shape):]) if c.ndim > len(x.shape) else c, x.shape)
     except ValueError:
@@ -151,6 +155,7 @@ def _elementwise(x, c: np.ndarray, where: str, op) -> "Affine":
 
 
 def _onnx_op(node, args, layers, where, numpy_helper):
+    """One node's output: a constant, or an :class:`Affine` map (a Relu also closes a layer)."""
     op = node.op_type
     consts = all(isinstance(a, np.ndarray) for a in args)
     if op == "Constant":
@@ -214,7 +219,7 @@ def _onnx_op(node, args, layers, where, numpy_helper):
         BT = alpha * B.T
         return x.like(BT @ x.M, BT @ x.v + beta * np.broadcast_to(C, (B.shape[1],)), (B.shape[1],))
     if op == "BatchNormalization" and isinstance(args[0], Affine):
-        return batch_norm(args[0], *args[1:5], _attr(node, "epsilon", 1e-5))
+        return batch_norm(args[0], *args[1:5], _attr(node, "epsilon", _BN_EPSILON))
     if op == "Conv" and isinstance(args[0], Affine) and all(isinstance(a, np.ndarray) for a in args[1:]):
         x, weight = args[0], args[1]
         k = weight.ndim - 2

@@ -1,6 +1,6 @@
-"""The shallow network as a standard ONNX graph (float64), computing exactly the extended-real network.
+"""Networks as standard ONNX graphs (float64): the deep network, and the shallow one exactly.
 
-Owns the graph. A ``-inf`` weight on a layer-1 neuron ``u`` makes a layer-2
+Owns both graphs. In the shallow network's, a ``-inf`` weight on a layer-1 neuron ``u`` makes a layer-2
 neuron ``relu(z - inf * u)`` equal to 0 where ``u > 0`` and to ``relu(z)``
 where ``u = 0`` (``inf * 0 = 0``); the graph computes exactly that with a
 comparison and ``Where``, never a big finite number in place of ``inf``.
@@ -69,6 +69,7 @@ def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets
     back = np.argsort(np.concatenate(groups)) if groups else np.zeros(0, dtype=np.int64)
 
     def const(name: str, value) -> onnx.TensorProto:
+        """An initializer of the graph."""
         return numpy_helper.from_array(np.asarray(value), name)
 
     inits = [const("W1T", W1.T.astype(np.float64)), const("b1", b1.astype(np.float64)),
@@ -112,8 +113,38 @@ def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets
         N("Sub", ["p", "q"], ["pq"]), N("Mul", ["pq", "coeff"], ["weighted"]),
         N("ReduceSum", ["weighted", "axis1"], ["summed"], keepdims=0), N("Add", ["summed", "b3"], ["y"]),
     ]
-    graph = helper.make_graph(nodes, "shallowrelu_shallow_network",
-                              [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", n])],
+    return _model(nodes, inits, "shallowrelu_shallow_network", n, m, opset, doc)
+
+
+def deep_onnx_model(layers: list[tuple[np.ndarray, np.ndarray]], opset: int | None = None, doc: str = ""):
+    """The ONNX model of a deep ReLU network: per layer a MatMul and an Add, a Relu between layers.
+
+    Float64, so that reading the file back gives the same weights bit for
+    bit. Input ``x`` of shape ``(N, n)``, output ``y`` of shape ``(N, m)``.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    opset = opset or onnx.defs.onnx_opset_version()
+    inits, nodes, h = [], [], "x"
+    for i, (W, b) in enumerate(layers):
+        inits += [numpy_helper.from_array(np.ascontiguousarray(W.T, dtype=np.float64), f"W{i}T"),
+                  numpy_helper.from_array(np.asarray(b, dtype=np.float64), f"b{i}")]
+        out = "y" if i == len(layers) - 1 else f"z{i}"
+        nodes += [helper.make_node("MatMul", [h, f"W{i}T"], [f"lin{i}"]),
+                  helper.make_node("Add", [f"lin{i}", f"b{i}"], [out])]
+        if out != "y":
+            h = f"h{i}"
+            nodes.append(helper.make_node("Relu", [out], [h]))
+    return _model(nodes, inits, "shallowrelu_deep_network", layers[0][0].shape[1], layers[-1][0].shape[0], opset, doc)
+
+
+def _model(nodes: list, inits: list, name: str, n: int, m: int, opset: int, doc: str):
+    """A float64 model from ``x`` of shape ``(N, n)`` to ``y`` of shape ``(N, m)``, in the given opset."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", n])],
                               [helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["N", m])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="shallowrelu",
                               doc_string=doc)

@@ -30,11 +30,13 @@ def from_torch(module, input_shape: tuple[int, ...] | None = None) -> ReLUNetwor
         Naming the module at fault.
     """
     def tensor(t) -> np.ndarray:
+        """A torch tensor as a float64 array."""
         return np.asarray(t.detach().cpu().numpy(), dtype=np.float64)
 
     mods = []
 
     def walk(m) -> None:
+        """Collect the leaf modules of nested Sequentials, in order."""
         if type(m).__name__ == "Sequential":
             for child in m:
                 walk(child)

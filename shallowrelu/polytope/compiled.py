@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from ..tolerances import KKT_MULTIPLIER, KKT_PROOF, PIVOT_MIN, ROUNDING_REL
 
 
 @njit(cache=True)
@@ -27,7 +28,7 @@ def _solve(M, b):  # pragma: no cover - runs compiled
     M, x = M.copy(), b.copy()
     for c in range(m):
         p = c + np.argmax(np.abs(M[c:, c]))
-        if abs(M[p, c]) < 1e-13:
+        if abs(M[p, c]) < PIVOT_MIN:
             x[:] = np.nan
             return x
         for j in range(m):
@@ -70,6 +71,7 @@ def _least_squares(A, b):  # pragma: no cover - runs compiled
 
 @njit(cache=True)
 def _dot(x, y):  # pragma: no cover - runs compiled
+    """A short dot product."""
     # a loop: numba's ``@`` calls BLAS, whose overhead dwarfs a length-4 product
     s = 0.0
     for i in range(x.shape[0]):
@@ -79,6 +81,7 @@ def _dot(x, y):  # pragma: no cover - runs compiled
 
 @njit(cache=True)
 def _slack(A, b, y):  # pragma: no cover - runs compiled
+    """``b - A y``."""
     k, m = A.shape
     s = b.copy()
     for i in range(k):
@@ -118,7 +121,7 @@ def _active_set(A, b, y, tol):  # pragma: no cover - runs compiled
             d[m - 1] = 1.0
             for i in range(w):
                 d -= mu[i] * A[rows[i]]
-            moving = np.abs(d).max() > 1e-12
+            moving = np.abs(d).max() > ROUNDING_REL
         else:
             WT = np.empty((m, m))
             for i in range(m):
@@ -131,7 +134,7 @@ def _active_set(A, b, y, tol):  # pragma: no cover - runs compiled
             return y, False, rows[:w].copy()
         if not moving:
             i = np.argmin(mu)
-            if mu[i] >= -1e-12:
+            if mu[i] >= -KKT_MULTIPLIER:
                 return y, _slack(A, b, y).min() >= -tol, rows[:w].copy()
             full = w == m
             if full:  # leave row i, stay on the others: W d = -e_i
@@ -148,7 +151,7 @@ def _active_set(A, b, y, tol):  # pragma: no cover - runs compiled
         for j in range(k):
             if not work[j]:
                 ad = _dot(A[j], d)
-                if ad > 1e-12 and max(s[j], 0.0) / ad < step:
+                if ad > ROUNDING_REL and max(s[j], 0.0) / ad < step:
                     step, enter = max(s[j], 0.0) / ad, j
         if enter < 0:
             return y, False, rows[:w].copy()
@@ -215,7 +218,7 @@ def proved_chebyshev(G, g, x0, tol):  # pragma: no cover - runs compiled
     centre, radius, ok, tight = chebyshev(G, g, x0, tol)
     if ok:
         lam_min, error, violation = proof_error(G, g, centre, radius, tight)
-        ok = lam_min >= -1e-9 and error <= 1e-9 and violation <= tol
+        ok = lam_min >= -KKT_PROOF and error <= KKT_PROOF and violation <= tol
     return centre, radius, ok
 
 @njit(cache=True)

@@ -55,6 +55,11 @@ class Box:
 
     A box with ``lo == hi`` in some coordinates is flat: enumeration then
     works in the remaining coordinates.
+
+    Parameters
+    ----------
+    lo, hi : float or ndarray, shape (n,)
+        The corners; finite, ``lo <= hi``.
     """
 
     lo: np.ndarray | float

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import SolverError
 from ..network import ReLUNetwork
 from .lp import solve_lp
+from ..tolerances import FACE_RANK_TOL
 
 # Pivots before an exact LP gives up (Bland's rule cannot cycle; this is a guard).
 _MAX_PIVOTS = 10_000
@@ -195,7 +196,7 @@ def _float_start(rows: list[list[Fraction]], rhs: list[Fraction]):
         return None
     basis: list[int] = []
     for k in np.argsort(b - A @ res.x, kind="stable"):
-        if np.linalg.matrix_rank(A[basis + [int(k)]], tol=1e-9) == len(basis) + 1:
+        if np.linalg.matrix_rank(A[basis + [int(k)]], tol=FACE_RANK_TOL) == len(basis) + 1:
             basis.append(int(k))
             if len(basis) == d:
                 break

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DomainError
-from ..tolerances import DEFAULT_TOLERANCES, Tolerances
+from ..tolerances import DEFAULT_TOLERANCES, RANK_REL, Tolerances
 from .domain import Box, Domain, Polytope, as_polytope, normalise_rows
 from .lp import chebyshev_ball, solve_lp
 
@@ -84,7 +84,7 @@ def affine_hull(domain: Domain, n: int, tol: Tolerances = DEFAULT_TOLERANCES) ->
     E, e = P[equal], p[equal]
     x0 = np.linalg.lstsq(E, e, rcond=None)[0]
     _, sing, Vt = np.linalg.svd(E)
-    rank = int(np.sum(sing > 1e-12 * max(sing.max(), 1.0)))
+    rank = int(np.sum(sing > RANK_REL * max(sing.max(), 1.0)))
     B = Vt[rank:].T
     keep = ~equal
     hull = AffineHull(x0, B, Polytope(P[keep] @ B, p[keep] - P[keep] @ x0))

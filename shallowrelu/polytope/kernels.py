@@ -55,6 +55,7 @@ def kernel(name: str) -> Callable:
     fn = getattr(compiled, name)
 
     def call(*args):
+        """The kernel, with a Ctrl-C raised inside compiled code given back as KeyboardInterrupt."""
         try:
             return fn(*args)
         except SystemError as exc:

@@ -13,17 +13,15 @@ import math
 
 import numpy as np
 
-from ..tolerances import Tolerances
+from ..tolerances import FIT_REL, SINGULAR_DET, SPAN_TOL, VERTEX_TOL, Tolerances
 from .kernels import kernel, use_compiled
 from .lp import LPResult
-from .vertices import VERTEX_TOL, subsets, vertex_eps
+from .vertices import subsets, vertex_eps
 
 
 # Beyond this many (n+1)-subsets of facets the LP solver is quicker.
 _MAX_SUBSETS = 2000
 
-# Vertices of a face closer than this (relative) are one vertex counted twice.
-_SPAN_TOL = 1e-11
 
 
 def _stack(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +71,7 @@ def _facets_by_vertices(G: np.ndarray, g: np.ndarray, rows: np.ndarray, V: np.nd
     # nearly parallel ones would stretch the region far past its corner.
     for c in np.flatnonzero(~keep) if n > 1 else ():
         l, r = cl[c], cr[c]
-        keep[c] = np.linalg.svd(V[l, on[l, :, r]] - point[l, r], compute_uv=False)[n - 2] > _SPAN_TOL * scale[l]
+        keep[c] = np.linalg.svd(V[l, on[l, :, r]] - point[l, r], compute_uv=False)[n - 2] > SPAN_TOL * scale[l]
     facet = np.zeros((L, K), dtype=bool)
     facet[cl[keep], cr[keep]] = True
     margin = np.where(counts > 0, 0.0, np.nan)
@@ -98,12 +96,12 @@ def _balls_from_subsets(F: np.ndarray, f: np.ndarray, fmask: np.ndarray) -> list
     T = subsets(width, n + 1)
     ls, ts = np.nonzero(few[:, None] & (T[:, -1][None, :] < count[:, None]))  # subsets in order, polytope by polytope
     A = np.concatenate([F[ls[:, None], T[ts]], np.ones((len(ls), n + 1, 1))], axis=2)  # [a, 1] . (x, r) = -c
-    ok = np.abs(np.linalg.det(A)) > 1e-12
+    ok = np.abs(np.linalg.det(A)) > SINGULAR_DET
     ls, sol = ls[ok], np.linalg.solve(A[ok], -f[ls[ok][:, None], T[ts[ok]]][..., None])[..., 0]
     slack = np.einsum("qkj,qj->qk", F[ls], sol[:, :n]) + f[ls] + sol[:, n:]
     slack[~fmask[ls]] = -np.inf
     size = np.abs(np.where(fmask, f, 0.0)).max(axis=1, initial=0.0)
-    fits = (slack.max(axis=1, initial=-np.inf) <= 1e-10 * (1.0 + size[ls])) & (sol[:, n] >= 0)
+    fits = (slack.max(axis=1, initial=-np.inf) <= FIT_REL * (1.0 + size[ls])) & (sol[:, n] >= 0)
     ls, sol = ls[fits], sol[fits]
     order = np.lexsort((-sol[:, n], ls))  # stable: the first subset of the largest radius leads
     lead = np.ones(len(order), dtype=bool)

@@ -16,7 +16,8 @@ import numpy as np
 from highspy._core import _Highs
 
 from ..errors import SolverError
-from ..tolerances import DEFAULT_TOLERANCES, Tolerances
+from ..tolerances import (DEFAULT_TOLERANCES, FALLBACK_LP_FEASIBILITY, KKT_ENTER, KKT_MULTIPLIER, KKT_PROOF,
+                          KKT_ZERO_STEP, ROUNDING_REL, Tolerances)
 from .domain import Polytope, normalise_rows
 
 INF = highspy.kHighsInf
@@ -34,6 +35,7 @@ class LPResult:
 
 
 def _new_highs(tol: Tolerances) -> _Highs:
+    """A silent HiGHS instance with this package's options."""
     # The bare core class: no per-solve Python callbacks and no start-up banner.
     h = _Highs()
     h.setOptionValue("output_flag", False)
@@ -99,9 +101,11 @@ class ChebyshevModel:
             self._g.append(float(g[k]))
 
     def _add(self, a: np.ndarray, c: float) -> None:
+        """Add the Chebyshev row ``a . t + c + |a| r <= 0`` (``a`` a unit row)."""
         self._h.addRow(-INF, -float(c), self.n + 1, self._idx, np.append(a, 1.0))
 
     def _violation(self, sol: np.ndarray, extra, equality: int | None) -> float:
+        """How far the solution ``sol`` breaks the model's rows (and ``extra``, and an equality row)."""
         G, g = np.array(self._G).reshape(-1, self.n), np.array(self._g)
         if extra is not None:
             G, g = np.vstack([G, extra[0]]), np.append(g, extra[1])
@@ -113,6 +117,7 @@ class ChebyshevModel:
         return worst if equality is None else max(worst, float(-v[equality]))
 
     def _solve(self, what: str, extra=None, equality: int | None = None) -> LPResult:
+        """Solve the model warm, then cold, then afresh; the first checked optimum or infeasibility wins."""
         self.solves += 1
         status = None
         for attempt in ("warm", "cold", "fresh"):
@@ -197,8 +202,8 @@ def _run(h: _Highs) -> highspy.HighsModelStatus:
     if status not in (_OK, _INFEASIBLE, highspy.HighsModelStatus.kUnbounded,
                       highspy.HighsModelStatus.kUnboundedOrInfeasible):
         h.setOptionValue("presolve", "on")
-        h.setOptionValue("primal_feasibility_tolerance", 1e-7)
-        h.setOptionValue("dual_feasibility_tolerance", 1e-7)
+        h.setOptionValue("primal_feasibility_tolerance", FALLBACK_LP_FEASIBILITY)
+        h.setOptionValue("dual_feasibility_tolerance", FALLBACK_LP_FEASIBILITY)
         h.clearSolver()
         h.run()
         status = h.getModelStatus()
@@ -207,6 +212,7 @@ def _run(h: _Highs) -> highspy.HighsModelStatus:
 
 def _pass_model(h: _Highs, cost: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray,
                 lower: np.ndarray, upper: np.ndarray) -> None:
+    """Load the LP ``min cost . x, A_ub x <= b_ub, lower <= x <= upper`` into ``h``."""
     n = cost.shape[0]
     lp = highspy.HighsLp()
     lp.num_col_ = n
@@ -294,14 +300,14 @@ def _projection(x: np.ndarray, A: np.ndarray, b: np.ndarray, y: np.ndarray) -> n
         # the step towards x that keeps the working rows tight: x - y minus its part in their span
         lam = np.linalg.lstsq(W.T, x - y, rcond=None)[0] if work else np.zeros(0)
         step = (x - y) - W.T @ lam
-        if np.linalg.norm(step) <= 1e-13 * scale:
-            if lam.size == 0 or lam.min() >= -1e-12:
+        if np.linalg.norm(step) <= KKT_ZERO_STEP * scale:
+            if lam.size == 0 or lam.min() >= -KKT_MULTIPLIER:
                 return y
             work.pop(int(np.argmin(lam)))
             continue
         Ap = A @ step
         with np.errstate(divide="ignore", invalid="ignore"):
-            room = np.where(Ap > 1e-15, np.maximum(b - A @ y, 0.0) / Ap, np.inf)
+            room = np.where(Ap > KKT_ENTER, np.maximum(b - A @ y, 0.0) / Ap, np.inf)
         room[work] = np.inf
         k = int(np.argmin(room))
         if room[k] >= 1.0:
@@ -358,12 +364,12 @@ def _is_projection(x: np.ndarray, y: np.ndarray, A_ub: np.ndarray, b_ub: np.ndar
     slack = A_ub @ y - b_ub
     if slack.max(initial=-np.inf) > tol.lp_feasibility * scale * 10:
         return False
-    tight = slack >= -1e-9 * scale
+    tight = slack >= -KKT_PROOF * scale
     target = x - y
     if not tight.any():
-        return bool(np.linalg.norm(target) <= 1e-12 * scale)
+        return bool(np.linalg.norm(target) <= ROUNDING_REL * scale)
     _, residual = nnls(A_ub[tight].T, target)
-    return bool(residual <= 1e-9 * (1.0 + np.linalg.norm(target)))
+    return bool(residual <= KKT_PROOF * (1.0 + np.linalg.norm(target)))
 
 
 def chebyshev_ball(G: np.ndarray, g: np.ndarray, r_max: float,

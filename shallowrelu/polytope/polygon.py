@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .vertices import vertices
+from ..tolerances import ROUNDING_REL
 
 
 def counter_clockwise(V: np.ndarray) -> np.ndarray:
@@ -21,7 +22,7 @@ def polygon(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
     """Vertices of a bounded polygon ``{x in R^2 : G x + g <= 0}`` in counter-clockwise order."""
     V = counter_clockwise(vertices(G, g, interior))
     # qhull lists a vertex once per pair of rows through it: keep one copy
-    keep = np.linalg.norm(V - np.roll(V, 1, axis=0), axis=1) > 1e-12 * (1.0 + np.abs(V).max())
+    keep = np.linalg.norm(V - np.roll(V, 1, axis=0), axis=1) > ROUNDING_REL * (1.0 + np.abs(V).max())
     return V[keep] if keep.any() else V[:1]
 
 
@@ -61,5 +62,6 @@ def polygon_inradius_bounds(V: np.ndarray) -> tuple[float, float]:
 
 
 def shoelace(V: np.ndarray, W: np.ndarray) -> float:
+    """Area of the polygon ``V`` (``W`` its vertices rolled by one)."""
     return 0.5 * abs(float(np.sum(V[:, 0] * W[:, 1] - V[:, 1] * W[:, 0])))
 

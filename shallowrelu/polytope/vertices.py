@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from itertools import combinations
+from typing import NamedTuple
 
 import numpy as np
 
 from .kernels import kernel, use_compiled
+from ..tolerances import EDGE_SINGULAR_MIN, VERTEX_TOL
 
 
 def vertices(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
@@ -52,11 +54,6 @@ def vertices_or_empty(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.
     return V if np.all(np.isfinite(V)) else np.zeros((0, G.shape[1]))
 
 
-
-# A vertex lies on a hyperplane (unit normal) within this distance, relative
-# to 1 + the largest coordinate: far above the rounding of a vertex carried
-# through a few dozen cuts, far below any feature the search resolves.
-VERTEX_TOL = 1e-9
 
 
 def vertex_eps(V: np.ndarray) -> float:
@@ -120,7 +117,7 @@ def _cut_numpy(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray,
     edge = holders == 2
     for e in np.flatnonzero(~edge):  # near-duplicate vertices: do the common rows meet in a line?
         rows = G[masks[e] > 0]
-        edge[e] = n == 1 or (len(rows) >= n - 1 and np.linalg.svd(rows, compute_uv=False)[n - 2] > 1e-9)
+        edge[e] = n == 1 or (len(rows) >= n - 1 and np.linalg.svd(rows, compute_uv=False)[n - 2] > EDGE_SINGULAR_MIN)
     Vn, Vp = V[neg][iu[edge]], V[pos][iw[edge]]
     sn, sp = vals[neg][iu[edge]], vals[pos][iw[edge]]
     new = Vn + (sn / (sn - sp))[:, None] * (Vp - Vn)
@@ -145,21 +142,31 @@ def inradius_bounds(V: np.ndarray, G: np.ndarray, g: np.ndarray) -> tuple[float,
 
 
 
+class Part(NamedTuple):
+    """One side of a polytope cut by a hyperplane: its vertices and ``low <= inradius <= high``
+    with ``centre`` the centre of a ball of radius ``low`` (bounds None where not yet computed)."""
+
+    vertices: np.ndarray
+    low: float | None
+    high: float | None
+    centre: np.ndarray | None
+
+
 def split_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, a: np.ndarray, c: float,
-                   vals: np.ndarray) -> tuple[tuple, tuple]:
+                   vals: np.ndarray) -> tuple[Part, Part]:
     """:func:`cut_vertices` by ``a . x + c`` (unit ``a``), with :func:`inradius_bounds` of both parts.
 
-    Returns ``((V_minus, low, high, centre), (V_plus, low, high, centre))``.
+    Returns the parts where ``a . x + c <= 0`` and ``>= 0``.
     """
     eps = vertex_eps(V)
     if use_compiled(V.shape[1]):
         minus, plus, done, b_minus, b_plus = kernel("split")(V, G, g, np.ascontiguousarray(a), float(c),
                                                              np.ascontiguousarray(vals), eps)
         if done:
-            return (minus, *b_minus), (plus, *b_plus)
+            return Part(minus, *b_minus), Part(plus, *b_plus)
     minus, plus = _cut_numpy(V, G, g, vals, eps)  # not cut_vertices: the compiled cut just declined
-    return ((minus, *inradius_bounds(minus, np.vstack([G, a]), np.append(g, c))),
-            (plus, *inradius_bounds(plus, np.vstack([G, -a]), np.append(g, -c))))
+    return (Part(minus, *inradius_bounds(minus, np.vstack([G, a]), np.append(g, c))),
+            Part(plus, *inradius_bounds(plus, np.vstack([G, -a]), np.append(g, -c))))
 
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .polygon import counter_clockwise, shoelace
-from .vertices import VERTEX_TOL, subsets, vertices_or_empty
+from .vertices import subsets, vertices_or_empty
+from ..tolerances import SINGULAR_DET, VERTEX_TOL
 
 
 def volume(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> float:
@@ -73,7 +74,7 @@ def _cone_volumes(G, g, first, k, T, interior):
     rows = first[:, None] + np.arange(k)                       # (R, k)
     Gr, gr = G[rows], g[rows]                                  # (R, k, n), (R, k)
     A, b = Gr[:, T], -gr[:, T]                                 # (R, S, n, n), (R, S, n)
-    ok = np.abs(np.linalg.det(A)) > 1e-12
+    ok = np.abs(np.linalg.det(A)) > SINGULAR_DET
     X = np.full(A.shape[:3], np.nan)
     X[ok] = np.linalg.solve(A[ok], b[ok][..., None])[..., 0]   # candidate vertices (R, S, n)
     vals = np.einsum("rsn,rkn->rsk", X, Gr) + gr[:, None, :]    # (R, S, k)

@@ -1,0 +1,207 @@
+"""The :class:`Catalogue`: every region of a network over a domain, and the questions it answers.
+
+Ties together the flat table (:mod:`.table`), point location
+(:mod:`.locate`), the completeness certificate (:mod:`.certificate`) and the
+file (:mod:`.fileformat`). Internally every region lives in the coordinates
+``t`` of the domain's affine hull (``x = x0 + B t``); :class:`Region`
+objects and :meth:`Catalogue.region_of` speak in input coordinates ``x``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CatalogueFormatError
+from ..io.files import atomic_savez, read_npz
+from ..network import ReLUNetwork
+from ..polytope.hull import AffineHull
+from ..tolerances import Tolerances
+from . import certificate as _certificate
+from .fileformat import from_arrays, to_arrays
+from .locate import PointIndex
+from .region import DOMAIN_FACET, Region
+from .table import RegionTable
+
+
+class Catalogue:
+    """Every full-dimensional activation region of a network over a domain.
+
+    Build one with :func:`shallowrelu.enumerate_regions` or :meth:`load`.
+    ``len(cat)``, ``cat[i]`` (a :class:`Region`), ``cat.region_of(X)``,
+    ``cat.save(path)``. ``cat.info`` holds how it was made (LPs, seconds,
+    thin regions, completeness, the tolerances). ``cat.work_network`` is the
+    network in the domain's hull coordinates ``t`` (the network itself unless
+    the domain is flat).
+
+    Parameters
+    ----------
+    network : ReLUNetwork
+    hull : AffineHull
+        The domain and its affine hull.
+    table : RegionTable
+        The regions, in ``t`` coordinates.
+    info : dict
+        How the catalogue was made (JSON-ready).
+    """
+
+    def __init__(self, network: ReLUNetwork, hull: AffineHull, table: RegionTable, info: dict) -> None:
+        self.network = network
+        self.hull = hull
+        self.table = table
+        self.info = info
+        self.work_network = network.restrict(hull.x0, hull.B) if hull.flat else network
+
+    def __repr__(self) -> str:
+        state = ("interrupted" if self.info.get("interrupted")
+                 else "complete" if self.info.get("complete") else "not certified complete")
+        return (f"Catalogue({len(self)} regions of a {self.network.describe()} over a {self.dim}-D domain, "
+                f"{state})")
+
+    # -- access -------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.table.patterns.shape[0]
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the domain (of its affine hull)."""
+        return self.hull.B.shape[1]
+
+    @property
+    def tol(self) -> Tolerances:
+        """The tolerances the catalogue was made with (from ``info["tolerances"]``)."""
+        return Tolerances.from_info(self.info)
+
+    def patterns(self) -> np.ndarray:
+        """All activation patterns as a ``(R, N)`` bool array."""
+        N = self.network.n_neurons
+        return np.unpackbits(self.table.patterns, axis=1, count=N).astype(bool)
+
+    def facet_rows(self, i: int) -> slice:
+        """Slice of the facet arrays that belongs to region ``i``."""
+        return self.table.facet_rows(i)
+
+    @property
+    def facet_owner(self) -> np.ndarray:
+        """The region of every row of the facet arrays."""
+        return self.table.facet_owner
+
+    def __getitem__(self, i: int) -> Region:
+        R = len(self)
+        if not -R <= i < R:
+            raise IndexError(f"region index {i} out of range for {R} regions")
+        i %= R
+        t, h = self.table, self.hull
+        sl = self.facet_rows(i)
+        Bt = h.B.T
+        A = t.A[i] @ Bt
+        G = t.facet_G[sl] @ Bt
+        neurons = tuple(DOMAIN_FACET if l == 0 else (int(l), int(k))
+                        for l, k in zip(t.facet_layer[sl], t.facet_index[sl]))
+        pattern = np.unpackbits(t.patterns[i], count=self.network.n_neurons).astype(bool)
+        return Region(index=i, pattern=pattern, A=A, d=t.d[i] - A @ h.x0, G=G, g=t.facet_g[sl] - G @ h.x0,
+                      neurons=neurons, interior=h.to_x(t.interior[i])[0], inradius=float(t.inradius[i]))
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    # -- point location -------------------------------------------------------
+    @cached_property
+    def _points(self) -> PointIndex:
+        """Point location, set up on first use."""
+        return PointIndex(self.table, self.work_network, self.tol.min_radius)
+
+    def region_of(self, X: np.ndarray) -> np.ndarray:
+        """Index of the region of each row of ``X``; -1 outside the domain.
+
+        A point on a boundary gets one of the regions whose closure holds it,
+        as does a point in a sliver too thin (``min_radius``) to be a region.
+        """
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        if X.shape[1] != self.network.n_inputs:
+            raise ValueError(f"expected points with {self.network.n_inputs} coordinates, got {X.shape[1]}")
+        T = self.hull.to_t(X)
+        out = np.full(X.shape[0], -1, dtype=np.int64)
+        slack = self._points.slack
+        inside = self.hull.domain.contains(T, slack)
+        if self.hull.flat:
+            inside &= np.linalg.norm(self.hull.to_x(T) - X, axis=1) <= slack * (1 + np.abs(X).max(axis=1))
+        out[inside] = self.locate_t(T[inside])
+        return out
+
+    def locate_t(self, T: np.ndarray) -> np.ndarray:
+        """Index of the region of each row of ``T`` (hull coordinates, not checked against the domain)."""
+        return self._points.locate(T)
+
+    def violation(self, t: np.ndarray) -> np.ndarray:
+        """Per region, the largest ``G t + g`` over its facets (``t`` coordinates): the signed
+        distance by which ``t`` lies outside the region's closed polytope (``-inf`` without facets)."""
+        return self._points.violation(t)
+
+    # -- completeness ---------------------------------------------------------
+    def volumes(self) -> np.ndarray:
+        """Exact volume of every region (bounded domains): up to 3-D from its facets in one batch,
+        above by qhull's vertices, ``nan`` where qhull fails."""
+        return _certificate.region_volumes(self.table, self.dim)
+
+    def neighbours(self, tol: Tolerances | None = None) -> np.ndarray:
+        """The region across each facet (indexed like the facet arrays of :attr:`table`):
+        ``-1`` for a domain facet or where none was found.
+
+        Parameters
+        ----------
+        tol : Tolerances, optional
+            Its ``min_radius`` sets the step across a facet; default the catalogue's own.
+        """
+        min_radius = (tol or self.tol).min_radius
+        return _certificate.neighbours(self.table, self.locate_t, min_radius)
+
+    def certificate(self, tol: Tolerances | None = None) -> _certificate.Certificate:
+        """Check that the regions cover the domain: every inner facet has a region beyond it
+        (:meth:`neighbours`); in dimension <= 3 over a bounded domain the region volumes
+        must also add up to the domain's.
+
+        Parameters
+        ----------
+        tol : Tolerances, optional
+            Default the catalogue's own.
+        """
+        return _certificate.certify(self.table, self.hull, bool(self.info.get("bounded", False)),
+                                    self.neighbours(tol))
+
+    # -- files ----------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the catalogue (with its network and domain) to an ``.npz`` file, atomically.
+
+        The file is written under a temporary name in the same directory and
+        renamed when complete, so a failure never leaves a partial file.
+        """
+        atomic_savez(path, to_arrays(self.network, self.hull, self.table, self.info))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Catalogue":
+        """Read a catalogue written by :meth:`save`.
+
+        Raises
+        ------
+        CatalogueFormatError
+            If the file is missing, truncated, not a catalogue, or inconsistent.
+        """
+        path = Path(path)
+        return cls(*from_arrays(read_npz(path, CatalogueFormatError, "catalogue"), path))
+
+    def summary(self) -> dict:
+        """Counts and figures for a report (JSON-ready)."""
+        r = self.table.inradius
+        nf = np.diff(self.table.facet_ptr)
+        out = {"regions": len(self), "inputs": self.network.n_inputs, "dimension": self.dim,
+               "neurons": self.network.n_neurons, "hidden": list(self.network.hidden_sizes)}
+        out.update({k: self.info[k] for k in ("lps", "seconds", "thin", "exact_decisions", "below_resolution",
+                                              "complete", "interrupted") if k in self.info})
+        if len(self):
+            out.update(facets_mean=float(nf.mean()), facets_max=int(nf.max()),
+                       inradius_min=float(r.min()), inradius_median=float(np.median(r)))
+        return out

@@ -1,0 +1,86 @@
+"""The chunk log an enumeration streams to (``OUT.part``): finished chunks, each forced to disk.
+
+Each finished chunk (an independent subtree of the search) is appended as
+one record, a small catalogue file with ``info["chunk"]``, its index in the
+run's plan. A crash, even SIGKILL, loses only the chunks under way.
+:meth:`ChunkLog.read` turns the log back into an interrupted catalogue to
+resume from.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import CatalogueFormatError
+from ..io.files import append_record, npz_arrays, npz_bytes, read_records, starts_as_record_log
+from .catalogue import Catalogue
+from .fileformat import from_arrays, to_arrays
+from .table import RegionTable
+
+
+class ChunkLog:
+    """Regions streamed to disk chunk by chunk as a run finds them.
+
+    Parameters
+    ----------
+    path : str or path
+    keep : bool
+        Keep the records already there (a resumed run), cutting a record a
+        crash left half-written; else start an empty log.
+    """
+
+    def __init__(self, path: str | os.PathLike, keep: bool = False) -> None:
+        self.path = Path(path)
+        if keep and self.path.exists():
+            # Cut a record that a crash left half-written, so appends stay readable.
+            _, good = read_records(self.path)
+            os.truncate(self.path, good)
+        else:
+            self.path.write_bytes(b"")
+
+    def append(self, chunk: Catalogue) -> None:
+        """Append one chunk's regions (``chunk.info["chunk"]`` is its index)."""
+        append_record(self.path, npz_bytes(to_arrays(chunk.network, chunk.hull, chunk.table, chunk.info)))
+
+    @staticmethod
+    def count(path: str | os.PathLike) -> int:
+        """How many finished chunks the log holds (0 for a missing file or one cut before its first).
+
+        Raises
+        ------
+        CatalogueFormatError
+            If the file is not a chunk log at all.
+        """
+        path = Path(path)
+        if not path.is_file():
+            return 0
+        if not starts_as_record_log(path):
+            raise CatalogueFormatError(f"{path}: not a shallowrelu chunk log")
+        return len(read_records(path)[0])
+
+    @staticmethod
+    def read(path: str | os.PathLike) -> Catalogue:
+        """The regions logged so far as one interrupted catalogue, chunks in plan order.
+
+        Raises
+        ------
+        CatalogueFormatError
+            If the file holds no complete record or records of different runs.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise CatalogueFormatError(f"{path}: no such chunk log")
+        records, _ = read_records(path)
+        if not records:
+            raise CatalogueFormatError(f"{path}: no complete chunk in the log")
+        chunks = sorted((Catalogue(*from_arrays(npz_arrays(r, f"{path} record {k}", CatalogueFormatError, "chunk"),
+                                                path)) for k, r in enumerate(records)),
+                        key=lambda c: c.info["chunk"])
+        first = chunks[0]
+        if any(c.network.fingerprint() != first.network.fingerprint() for c in chunks):
+            raise CatalogueFormatError(f"{path}: chunks of different networks")
+        info = {k: v for k, v in first.info.items() if k not in ("chunk", "counts")}
+        info.update(interrupted=True, complete=False, certificate=None,
+                    chunks=[[c.info["chunk"], len(c), True, c.info.get("counts", {})] for c in chunks])
+        return Catalogue(first.network, first.hull, RegionTable.concat([c.table for c in chunks]), info)

@@ -1,0 +1,1 @@
+"""Tests of shallowrelu, one folder per package (see docs/tests.md)."""

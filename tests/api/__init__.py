@@ -1,0 +1,1 @@
+"""The public API as a whole: names, docstrings, reprs."""

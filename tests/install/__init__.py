@@ -1,0 +1,1 @@
+"""The wheel and sdist, installed in a fresh venv."""
