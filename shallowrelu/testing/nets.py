@@ -8,6 +8,7 @@ from ..network import ReLUNetwork
 
 
 def random_net(sizes, seed=0, bias=0.1) -> ReLUNetwork:
+    """A He-initialised network with layer widths ``sizes`` (weights ``N(0, 2/fan_in)``, biases ``N(0, bias^2)``)."""
     rng = np.random.default_rng(seed)
     return ReLUNetwork([(rng.normal(size=(b, a)) * np.sqrt(2 / a), rng.normal(size=b) * bias)
                            for a, b in zip(sizes[:-1], sizes[1:])])
@@ -19,6 +20,7 @@ def degenerate_nets() -> dict[str, ReLUNetwork]:
     out = {}
 
     def net(W1, b1, extra=()):
+        """A 2-input net with first layer ``W1, b1`` and random hidden layers of the widths ``extra``."""
         W1, b1 = np.asarray(W1, float), np.asarray(b1, float)
         layers = [(W1, b1)]
         width = W1.shape[0]

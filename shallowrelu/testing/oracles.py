@@ -38,6 +38,7 @@ def _clip(poly: np.ndarray, a: np.ndarray, c: float) -> np.ndarray:
 
 
 def polygon_area(poly: np.ndarray) -> float:
+    """Area of a convex polygon (vertices in order), in the numbers it is given in."""
     if len(poly) < 3:
         return 0.0
     x, y = poly[:, 0], poly[:, 1]
@@ -51,6 +52,7 @@ def _exact(a) -> np.ndarray:
 
 
 def _layers(net_layers, exact: bool = False):
+    """The network's layers as float arrays, or as exact fractions."""
     if exact:
         return [(_exact(W), _exact(b)) for W, b in net_layers]
     return [(np.asarray(W, float), np.asarray(b, float)) for W, b in net_layers]
