@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .network import ReLUNetwork
+from .network import Kinks, ReLUNetwork
 from .tolerances import ROUNDING_REL, TINY
 
 
@@ -75,54 +75,135 @@ def interval_bounds(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray) -> list[tu
         Sound lower and upper bounds, one pair per hidden layer.
     """
     out = []
-    for W, b in net.layers[:-1]:
+    for l, (W, b) in enumerate(net.layers[:-1]):
         zlo, zhi = affine_range(W, b, lo, hi)
         out.append((zlo, zhi))
-        lo, hi = np.maximum(zlo, 0.0), np.maximum(zhi, 0.0)
+        lo, hi = output_range(zlo, zhi, net.kinks_of(l))
     return out
 
 
-def _relaxation(l: np.ndarray, u: np.ndarray):
-    """Linear bounds of relu on [l, u]: h >= lo_slope z, h <= up_slope z + up_icpt (CROWN)."""
+def output_range(l: np.ndarray, u: np.ndarray, kinks: Kinks | None = None,
+                 fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Sound bounds of a hidden layer's outputs, unit by unit, from bounds ``[l, u]`` of its pre-activations.
+
+    ``kinks`` None is a ReLU layer. A member of a max group outputs 0 or its
+    own ``z``; ``fixed`` (1: passes ``z``, 0: outputs 0, -1: free) settles
+    the members of groups already decided.
+    """
+    if kinks is None:
+        return np.maximum(l, 0.0), np.maximum(u, 0.0)
+    a = kinks.slope
+    at_l, at_u = np.where(l > 0, l, a * l), np.where(u > 0, u, a * u)
+    zero = np.where((l < 0) & (u > 0), 0.0, at_l)
+    lo, hi = np.minimum(np.minimum(at_l, at_u), zero), np.maximum(np.maximum(at_l, at_u), zero)
+    state = _member_state(l, u, kinks, fixed)
+    lo = np.where(state == 0, np.minimum(l, 0.0), lo)
+    hi = np.where(state == 0, np.maximum(u, 0.0), hi)
+    lo, hi = np.where(state == 1, l, lo), np.where(state == 1, u, hi)
+    return np.where(state == 2, 0.0, lo), np.where(state == 2, 0.0, hi)
+
+
+def _member_state(l: np.ndarray, u: np.ndarray, kinks: Kinks, fixed: np.ndarray | None) -> np.ndarray:
+    """Per unit (trailing axis): -1 elementwise, 0 a group member that may or may not win, 1 one that wins
+    everywhere, 2 one that never wins (another member's lower bound is above its upper bound)."""
+    state = np.where(kinks.group >= 0, 0, -1) + np.zeros(np.shape(l), dtype=np.int64)
+    for members in kinks.groups:
+        lm, um = l[..., members], u[..., members]
+        if members.size == 1:
+            state[..., members] = 1
+            continue
+        top = lm.max(axis=-1, keepdims=True)
+        others_top = np.stack([np.delete(um, i, axis=-1).max(axis=-1) for i in range(members.size)], axis=-1)
+        state[..., members] = np.where(um < top, 2, np.where(lm > others_top, 1, 0))
+    if fixed is not None:
+        state = np.where(fixed == 1, 1, np.where(fixed == 0, 2, state))
+    return state
+
+
+def _relaxation(l: np.ndarray, u: np.ndarray, kinks: Kinks | None = None, fixed: np.ndarray | None = None):
+    """Linear bounds of a hidden layer's outputs on ``[l, u]``, unit by unit (CROWN):
+    ``lo_slope z + lo_icpt <= h <= up_slope z + up_icpt``.
+
+    Returns ``(lo_slope, up_slope, up_icpt, lo_icpt)``; ``lo_icpt`` is None
+    for a ReLU layer, whose lower lines pass through the origin. A leaky
+    unit's function is convex (slope ``a <= 1``) or concave: its chord bounds
+    it on one side and a line through the origin on the other. A member of a
+    max group outputs 0 or its own ``z``, so it lies between ``min(0, z)``
+    and ``max(0, z)``, unless its bounds (or ``fixed``) settle it.
+    """
     active, dead = l >= 0, u <= 0
     unstable = ~active & ~dead
     width = np.where(unstable, u - l, 1.0)
-    up_slope = np.where(active, 1.0, np.where(unstable, u / width, 0.0))
-    up_icpt = np.where(unstable, -up_slope * l, 0.0)
-    lo_slope = np.where(active, 1.0, np.where(unstable, (u > -l).astype(np.float64), 0.0))
-    return lo_slope, up_slope, up_icpt
+    if kinks is None:
+        up_slope = np.where(active, 1.0, np.where(unstable, u / width, 0.0))
+        up_icpt = np.where(unstable, -up_slope * l, 0.0)
+        lo_slope = np.where(active, 1.0, np.where(unstable, (u > -l).astype(np.float64), 0.0))
+        return lo_slope, up_slope, up_icpt, None
+    a = kinks.slope
+    at_l = np.where(l > 0, l, a * l)
+    chord = np.where(unstable, (np.where(u > 0, u, a * u) - at_l) / width, 0.0)
+    chord_icpt = np.where(unstable, at_l - chord * l, 0.0)
+    tangent = np.where(u > -l, 1.0, a)
+    convex = a <= 1.0
+    up_slope = np.where(active, 1.0, np.where(dead, a, np.where(convex, chord, tangent)))
+    up_icpt = np.where(unstable & convex, chord_icpt, 0.0)
+    lo_slope = np.where(active, 1.0, np.where(dead, a, np.where(convex, tangent, chord)))
+    lo_icpt = np.where(unstable & ~convex, chord_icpt, 0.0)
+    state = _member_state(l, u, kinks, fixed)
+    # a member that may win: max(0, z) above (the ReLU chord), min(0, z) below (its chord)
+    relu_up = np.where(active, 1.0, np.where(unstable, u / width, 0.0))
+    min_lo = np.where(active, 0.0, np.where(unstable, -l / width, 1.0))
+    member = state == 0
+    up_slope, up_icpt = np.where(member, relu_up, up_slope), np.where(member & unstable, -relu_up * l, up_icpt)
+    lo_slope, lo_icpt = np.where(member, min_lo, lo_slope), np.where(member & unstable, -min_lo * u, lo_icpt)
+    for value, st in ((1.0, 1), (0.0, 2)):
+        settled = state == st
+        up_slope, lo_slope = np.where(settled, value, up_slope), np.where(settled, value, lo_slope)
+        up_icpt, lo_icpt = np.where(settled, 0.0, up_icpt), np.where(settled, 0.0, lo_icpt)
+    return lo_slope, up_slope, up_icpt, lo_icpt
 
 
 def _propagate(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-               layers: list[tuple[np.ndarray, np.ndarray]], signs: list[bool]):
-    """Pre-activation bounds of every hidden layer of a tail, and the backward bound on which they rest."""
+               layers: list[tuple[np.ndarray, np.ndarray]], signs: list[bool], kinks: list[Kinks | None]):
+    """Pre-activation bounds of every hidden layer of a tail, and the backward bound on which they rest.
+
+    ``kinks[k]`` are the kinks of the tail's hidden layer ``k`` (the one of
+    ``z_0 = M t + v`` first); ``signs`` the bits already decided for the first
+    units of ``z_0``.
+    """
     l0, u0 = affine_range(M, v, lo, hi)
     k = len(signs)
+    fixed = None
     if k:
         s = np.asarray(signs, dtype=bool)
         l0, u0 = l0.copy(), u0.copy()
-        l0[:k] = np.where(s, np.maximum(l0[:k], 0.0), l0[:k])
-        u0[:k] = np.where(s, u0[:k], np.minimum(u0[:k], 0.0))
+        member = np.zeros(k, dtype=bool) if kinks[0] is None else kinks[0].group[:k] >= 0
+        l0[:k] = np.where(s & ~member, np.maximum(l0[:k], 0.0), l0[:k])
+        u0[:k] = np.where(s | member, u0[:k], np.minimum(u0[:k], 0.0))
+        if member.any():
+            fixed = np.full(l0.shape, -1)
+            fixed[:k] = np.where(member, s.astype(int), -1)
     pre = [(l0, u0)]
-    relax = [_relaxation(l0, u0)]
+    relax = [_relaxation(l0, u0, kinks[0], fixed)]
+    fixes = [fixed]
 
     def lower(Lam: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
-        """Lower bound of ``Lam @ relu(z_k) + c``, back through the layers to the input box."""
-        # lower bound of Lam @ relu(z_k) + c, rows independent
+        """Lower bound of ``Lam @ act(z_k) + c``, back through the layers to the input box."""
         while True:
-            lo_s, up_s, up_i = relax[k]
+            lo_s, up_s, up_i, lo_i = relax[k]
             pos, neg = np.maximum(Lam, 0.0), np.minimum(Lam, 0.0)
             Lam_z = pos * lo_s + neg * up_s
             c = c + neg @ up_i
+            if lo_i is not None:
+                c = c + pos @ lo_i
             if k == 0:
                 return affine_range(Lam_z @ M, Lam_z @ v + c, lo, hi)[0]
             W, b = layers[k - 1]
             Lam, c, k = Lam_z @ W, c + Lam_z @ b, k - 1
 
     def intervals(W, b, k):
-        """Interval bounds of ``W relu(z_k) + b`` from the bounds of ``z_k``."""
-        lo_k, hi_k = pre[k]
-        return affine_range(W, b, np.maximum(lo_k, 0.0), np.maximum(hi_k, 0.0))
+        """Interval bounds of ``W act(z_k) + b`` from the bounds of ``z_k``."""
+        return affine_range(W, b, *output_range(*pre[k], kinks[k], fixes[k]))
 
     # Both the linear and the interval bounds are sound, and neither is always
     # the tighter: keep the better of the two at every layer. The lower and
@@ -132,28 +213,32 @@ def _propagate(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         both = lower(np.vstack([W, -W]), np.concatenate([b, -b]), k)
         width = W.shape[0]
         pre.append((np.maximum(both[:width], ilo), np.minimum(-both[width:], ihi)))
-        relax.append(_relaxation(*pre[-1]))
+        relax.append(_relaxation(*pre[-1], kinks[k + 1]))
+        fixes.append(None)
     return pre, lower, intervals
 
 
 def linear_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                   layers: list[tuple[np.ndarray, np.ndarray]], C: np.ndarray, e: np.ndarray,
-                  signs: list[bool] = ()) -> np.ndarray:
+                  signs: list[bool] = (), kinks: list[Kinks | None] | None = None) -> np.ndarray:
     """Sound lower bounds of ``C y - e`` for a network tail, by backward linear relaxation (CROWN).
 
     The first pre-activation is exact and affine in the input, ``z_0 = M t + v``,
     with ``t`` in the box ``[lo, hi]``; ``layers`` are the remaining
-    ``(W, b)``, the last one the output layer. Every relu between is relaxed
-    by the two lines of :func:`_relaxation` from bounds computed the same
-    way, layer by layer. ``signs`` fixes the first neurons of ``z_0``
-    (active: ``z >= 0``, inactive: ``z <= 0`` on the node).
+    ``(W, b)``, the last one the output layer. Every hidden layer between is
+    relaxed by the lines of :func:`_relaxation` from bounds computed the same
+    way, layer by layer. ``signs`` fixes the first units of ``z_0``
+    (active: ``z >= 0``, inactive: ``z <= 0`` on the node; for a max group,
+    which member wins). ``kinks`` gives the kinks of the hidden layers from
+    ``z_0`` on (None: all ReLU).
 
     Returns
     -------
     ndarray
         One lower bound per row of ``C``.
     """
-    pre, lower, intervals = _propagate(M, v, lo, hi, layers, signs)
+    kinks = list(kinks) if kinks is not None else [None] * len(layers)
+    pre, lower, intervals = _propagate(M, v, lo, hi, layers, signs, kinks)
     W, b = layers[-1]
     y_lo, y_hi = intervals(W, b, len(layers) - 1)
     return np.maximum(lower(C @ W, C @ b - e, len(layers) - 1), affine_range(C, -e, y_lo, y_hi)[0])
@@ -166,13 +251,14 @@ def layer_bounds(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray) -> list[tuple
     layer, so never looser than :func:`interval_bounds`.
     """
     W, b = net.layers[0]
-    pre, _, _ = _propagate(W, b, np.asarray(lo, float), np.asarray(hi, float), list(net.layers[1:]), [])
+    kinks = list(net.kinks or [None] * (len(net.layers) - 1))
+    pre, _, _ = _propagate(W, b, np.asarray(lo, float), np.asarray(hi, float), list(net.layers[1:]), [], kinks)
     return pre
 
 
-
 def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray, hi: np.ndarray,
-               C: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               C: np.ndarray, e: np.ndarray,
+               kinks: tuple[Kinks | None, ...] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sound lower bounds of ``C y - e`` over many input boxes at once (CROWN, batched).
 
     The bounds of :func:`linear_bounds` for a whole network, for ``B`` boxes
@@ -189,6 +275,8 @@ def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray
         The boxes.
     C : ndarray, shape (k, m)
     e : ndarray, shape (k,)
+    kinks : sequence of Kinks or None, optional
+        The kinks of the hidden layers (None: all ReLU).
 
     Returns
     -------
@@ -204,6 +292,7 @@ def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray
         Relus whose sign the bounds leave open on each box.
     """
     B = lo.shape[0]
+    kinks = tuple(kinks) if kinks is not None else (None,) * (len(layers) - 1)
     relax: list[tuple] = []
     unstable = np.zeros(B, dtype=np.int64)
 
@@ -212,10 +301,12 @@ def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray
         # Lam (B, r, width of layer k): lower bound of Lam @ relu(z_k) + c over each box
         r = Lam.shape[1]
         while True:
-            lo_s, up_s, up_i = relax[k]
-            neg = np.minimum(Lam, 0.0)
-            Lam_z = np.maximum(Lam, 0.0) * lo_s[:, None, :] + neg * up_s[:, None, :]
+            lo_s, up_s, up_i, lo_i = relax[k]
+            neg, pos = np.minimum(Lam, 0.0), np.maximum(Lam, 0.0)
+            Lam_z = pos * lo_s[:, None, :] + neg * up_s[:, None, :]
             c = c + np.einsum("brj,bj->br", neg, up_i)
+            if lo_i is not None:
+                c = c + np.einsum("brj,bj->br", pos, lo_i)
             W, b = layers[k]
             # one matrix product for every box: (B r, width) @ (width, width below)
             Lam, c, k = (Lam_z.reshape(-1, W.shape[0]) @ W).reshape(B, r, -1), c + Lam_z @ b, k - 1
@@ -226,11 +317,11 @@ def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray
     ilo, ihi = lo @ Wp.T + hi @ Wn.T + layers[0][1], hi @ Wp.T + lo @ Wn.T + layers[0][1]
     lower, upper = ilo, ihi  # the first layer's bounds are exact
     for k in range(1, len(layers)):
-        relax.append(_relaxation(lower, upper))  # elementwise: one row per box
+        relax.append(_relaxation(lower, upper, kinks[k - 1]))  # unit by unit: one row per box
         unstable += ((lower < 0) & (upper > 0)).sum(axis=1)
         W, b = layers[k]
         Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
-        hlo, hhi = np.maximum(lower, 0.0), np.maximum(upper, 0.0)
+        hlo, hhi = output_range(lower, upper, kinks[k - 1])
         ilo, ihi = hlo @ Wp.T + hhi @ Wn.T + b, hhi @ Wp.T + hlo @ Wn.T + b
         if k == len(layers) - 1:
             break

@@ -93,7 +93,9 @@ class Explanation:
     counterfactuals : list of Counterfactual
         The nearest inputs with another label, one per norm asked for.
     gates : list of GateReport
-        The shallow network's gates open at the input (empty without one)."""
+        The shallow network's gates open at the input (empty without one).
+    classes : tuple of str, optional
+        The network's class names, one per output (None: the labels are the output indices)."""
 
     point: np.ndarray
     region: int
@@ -108,15 +110,24 @@ class Explanation:
     nearest_facet_point: np.ndarray | None
     counterfactuals: list[Counterfactual]
     gates: list[GateReport]
+    classes: tuple[str, ...] | None = None
+
+    def class_of(self, label: int | None) -> str | None:
+        """The class name of an output index (its index in words where the network has no labels)."""
+        if label is None:
+            return None
+        return self.classes[label] if self.classes is not None else str(label)
 
     def as_dict(self) -> dict:
         """JSON-ready, with the keys promised by the CLI."""
-        cf = {c.norm: {"point": c.point.tolist(), "label": c.label, "distance": c.distance, "norm": c.norm,
+        cf = {c.norm: {"point": c.point.tolist(), "label": c.label, "class": self.class_of(c.label),
+                       "distance": c.distance, "norm": c.norm,
                        "changed": {str(k): v for k, v in c.changed.items()}, "method": c.method}
               for c in self.counterfactuals}
         out = {"point": self.point.tolist(), "region": self.region,
                "pattern": "".join("1" if b else "0" for b in self.pattern),
                "A": self.A.tolist(), "d": self.d.tolist(), "output": self.output.tolist(), "label": self.label,
+               "class": self.class_of(self.label),
                "contributions": [[{"input": i, "value": v} for i, v in row] for row in self.contributions],
                "radius": self.radius,
                "nearest_facet_point": None if self.nearest_facet_point is None else self.nearest_facet_point.tolist(),
@@ -132,7 +143,7 @@ class Explanation:
 
 
 def _neuron_name(neuron) -> str:
-    """A facet's source in words."""
+    """A facet's source in words (a unit of any kind is a neuron here, as in the catalogue)."""
     return "domain" if neuron == DOMAIN_FACET else f"layer {neuron[0]} neuron {neuron[1]}"
 
 
@@ -293,7 +304,7 @@ def explain(cat: Catalogue, x: np.ndarray, shallow: ShallowNetwork | None = None
             gates.append(GateReport(gidx, reg, dim, coef, value))
     return Explanation(point=x[0], region=i, pattern=r.pattern, A=r.A, d=r.d, output=y, label=label,
                        contributions=contributions, facets=facets, radius=float(radius),
-                       nearest_facet_point=foot, counterfactuals=cfs, gates=gates)
+                       nearest_facet_point=foot, counterfactuals=cfs, gates=gates, classes=cat.network.labels)
 
 
 def report_lines(e: Explanation) -> list[str]:
@@ -301,7 +312,8 @@ def report_lines(e: Explanation) -> list[str]:
     n = e.point.size
     lines = [f"input x = {np.round(e.point, 6).tolist()}",
              f"region #{e.region}, activation pattern {''.join('1' if b else '0' for b in e.pattern)}",
-             f"output y = {np.round(e.output, 6).tolist()}" + (f", label {e.label}" if e.label is not None else ""),
+             f"output y = {np.round(e.output, 6).tolist()}" + (f", label {e.class_of(e.label)}"
+                                                              if e.label is not None else ""),
              "local model y = A x + d:"]
     for j in range(e.A.shape[0]):
         terms = " ".join(f"{v:+.4g}*x{k + 1}" for k, v in enumerate(e.A[j]))
@@ -314,7 +326,7 @@ def report_lines(e: Explanation) -> list[str]:
     for c in e.counterfactuals:
         changed = ", ".join(f"x{k} {v:+.4g}" for k, v in c.changed.items())
         lines.append(f"nearest input with another label (l_{c.norm}): {np.round(c.point, 6).tolist()}, "
-                     f"label {c.label}, distance {c.distance:.4g}; changes {changed} [{c.method}]")
+                     f"label {e.class_of(c.label)}, distance {c.distance:.4g}; changes {changed} [{c.method}]")
     if e.gates:
         total = sum(g.coefficient * g.value for g in e.gates)
         lines.append(f"shallow network: {len(e.gates)} open gate(s) at x, sum of c * (A x + d) = "

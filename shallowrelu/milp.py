@@ -20,7 +20,7 @@ import pulp
 
 from .bounds import layer_bounds
 from .errors import DomainError, SolverError
-from .network import ReLUNetwork
+from .network import ReLUNetwork, as_network
 from .polytope import Domain, normalise_rows
 from .polytope.hull import affine_hull
 from .polytope.lp import bounding_box
@@ -108,40 +108,23 @@ def build_milp(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, P: np.ndarray, 
     h = x
     zs, acts = [], []
     for l, ((W, b), (L, U)) in enumerate(zip(net.layers[:-1], bounds)):
-        zl, al, hl = [], [], []
+        zl = [pulp.lpSum(float(W[i, k]) * h[k] for k in range(len(h)) if W[i, k] != 0) + float(b[i])
+              for i in range(W.shape[0])]
+        kinks = net.kinks_of(l)
+        al, hl = [], []
         for i in range(W.shape[0]):
-            z = pulp.lpSum(float(W[i, k]) * h[k] for k in range(len(h)) if W[i, k] != 0) + float(b[i])
-            zl.append(z)
-            if U[i] <= 0:
-                al.append(False)
-                hl.append(0)
+            if kinks is not None and kinks.group[i] >= 0:
+                if i == 0 or kinks.group[i - 1] != kinks.group[i]:  # a group is modelled at its first member
+                    members = np.flatnonzero(kinks.group == kinks.group[i])
+                    bits, outs = _max_group(prob, f"{l}_{i}", [zl[j] for j in members], L[members], U[members],
+                                            margin)
+                    al += bits
+                    hl += outs
                 continue
-            if L[i] > 0 or (L[i] >= 0 and margin is None):
-                al.append(True)
-                hl.append(z)
-                continue
-            if L[i] >= 0:
-                # z >= 0 everywhere, so relu(z) = z; but the pattern bit is
-                # z > 0, and z can vanish on a whole region (a neuron that
-                # copies a dead one). An interior point with z = 0 has z = 0
-                # on a ball (an affine z >= 0 with an interior minimum), so
-                # the inactive side needs no margin.
-                a = prob.add_variable(f"a{l}_{i}", 0, 1, cat="Binary")
-                prob += z >= margin - (1 - a) * _RHO_MAX
-                prob += z <= a * float(U[i])
-                al.append(a)
-                hl.append(z)
-                continue
-            a = prob.add_variable(f"a{l}_{i}", 0, 1, cat="Binary")
-            v = prob.add_variable(f"h{l}_{i}", 0, float(U[i]))
-            prob += v >= z
-            prob += v <= z - float(L[i]) * (1 - a)
-            prob += v <= float(U[i]) * a
-            if margin is not None:
-                prob += z >= margin - (1 - a) * (_RHO_MAX - float(L[i]))
-                prob += z <= -margin + a * (_RHO_MAX + float(U[i]))
-            al.append(a)
-            hl.append(v)
+            slope = 0.0 if kinks is None else float(kinks.slope[i])
+            bit, out = _unit(prob, f"{l}_{i}", zl[i], float(L[i]), float(U[i]), slope, margin)
+            al.append(bit)
+            hl.append(out)
         zs.append(zl)
         acts.append(al)
         h = hl
@@ -149,6 +132,64 @@ def build_milp(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, P: np.ndarray, 
     y = [pulp.lpSum(float(W[j, k]) * h[k] for k in range(len(h)) if not isinstance(h[k], int) and W[j, k] != 0)
          + float(b[j]) for j in range(W.shape[0])]
     return NetworkMILP(prob, x, zs, acts, y, bounds, margin)
+
+
+def _unit(prob: pulp.LpProblem, name: str, z, L: float, U: float, slope: float, margin):
+    """One elementwise unit (``slope`` 0: ReLU; 1: no kink): its pattern bit (a binary, or True/False
+    where the bounds settle it) and its output expression."""
+    if slope == 1.0:
+        return True, z
+    if U <= 0:
+        return False, (0 if slope == 0.0 else slope * z)
+    if L > 0 or (L >= 0 and margin is None):
+        return True, z
+    if L >= 0:
+        # z >= 0 everywhere, so the unit passes z; but the pattern bit is
+        # z > 0, and z can vanish on a whole region (a unit that copies a
+        # dead one). An interior point with z = 0 has z = 0 on a ball (an
+        # affine z >= 0 with an interior minimum), so the inactive side needs
+        # no margin.
+        a = prob.add_variable(f"a{name}", 0, 1, cat="Binary")
+        prob += z >= margin - (1 - a) * _RHO_MAX
+        prob += z <= a * U
+        return a, z
+    a = prob.add_variable(f"a{name}", 0, 1, cat="Binary")
+    r = prob.add_variable(f"h{name}", 0, U)  # relu(z); a leaky unit outputs slope z + (1 - slope) relu(z)
+    prob += r >= z
+    prob += r <= z - L * (1 - a)
+    prob += r <= U * a
+    if margin is not None:
+        prob += z >= margin - (1 - a) * (_RHO_MAX - L)
+        prob += z <= -margin + a * (_RHO_MAX + U)
+    return a, (r if slope == 0.0 else slope * z + (1.0 - slope) * r)
+
+
+def _max_group(prob: pulp.LpProblem, name: str, z: list, L: np.ndarray, U: np.ndarray, margin):
+    """A max group: one binary per member that can win (exactly one is 1), the winner at least every other
+    member (by ``margin`` in the counting model); each member outputs its ``z`` if it wins, else 0."""
+    can = U >= L.max()
+    if can.sum() == 1:
+        return [bool(c) for c in can], [zi if c else 0 for zi, c in zip(z, can)]
+    bits, outs = [], []
+    for i, zi in enumerate(z):
+        if not can[i]:
+            bits.append(False)
+            outs.append(0)
+            continue
+        d = prob.add_variable(f"m{name}_{i}", 0, 1, cat="Binary")
+        h = prob.add_variable(f"g{name}_{i}", min(0.0, float(L[i])), max(0.0, float(U[i])))
+        prob += h - zi <= -float(L[i]) * (1 - d)
+        prob += h - zi >= -float(U[i]) * (1 - d)
+        prob += h <= max(0.0, float(U[i])) * d
+        prob += h >= min(0.0, float(L[i])) * d
+        for j, zj in enumerate(z):
+            if j != i:
+                big = float(U[j] - L[i]) + (_RHO_MAX if margin is not None else 0.0)
+                prob += zi - zj >= (margin if margin is not None else 0) - big * (1 - d)
+        bits.append(d)
+        outs.append(h)
+    prob += pulp.lpSum(d for d in bits if isinstance(d, pulp.LpVariable)) == 1
+    return bits, outs
 
 
 def _solve(prob: pulp.LpProblem, time_limit: float | None) -> str:
@@ -223,6 +264,7 @@ def count_patterns(net: ReLUNetwork, domain: Domain, method: str = "milp", *,
     PatternCount
         Patterns (bool, one row each, in the order found) and interior points.
     """
+    net = as_network(net, "count_patterns")
     if method != "milp":
         raise ValueError(f"unknown method {method!r}")
     start = time.perf_counter()
@@ -316,6 +358,7 @@ def output_bounds(net: ReLUNetwork, domain: Domain, j: int, *, time_limit: float
     DomainError
         If the domain is unbounded or empty.
     """
+    net = as_network(net, "output_bounds")
     if not 0 <= j < net.n_outputs:
         raise ValueError(f"output {j} out of range for {net.n_outputs} outputs")
     start = time.perf_counter()

@@ -16,33 +16,12 @@ from .catalogue import Catalogue
 from .errors import DomainError, ShallowReLUError
 from .explanation import Explanation
 from .io.files import atomic_path
-from .network import ReLUNetwork
 from .polytope.vertices import vertices
-from .tolerances import RANK_REL
 
 # Fill colours: neighbouring regions never share one (greedy colouring of the
 # adjacency graph, cycling if a region has more neighbours than colours).
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7",
            "#9c755f", "#bab0ac"]
-
-
-def slice_network(net: ReLUNetwork, origin: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> ReLUNetwork:
-    """The network on the plane ``origin + s1 d1 + s2 d2``, a function of ``(s1, s2)``.
-
-    Raises
-    ------
-    DomainError
-        If the vectors do not have the network's input size or the directions are parallel.
-    """
-    origin, d1, d2 = (np.asarray(v, dtype=np.float64).ravel() for v in (origin, d1, d2))
-    n = net.n_inputs
-    if not origin.size == d1.size == d2.size == n:
-        raise DomainError(f"slice origin and directions must have {n} entries, got "
-                          f"{origin.size}, {d1.size}, {d2.size}")
-    B = np.stack([d1, d2], axis=1)
-    if np.linalg.matrix_rank(B, tol=RANK_REL) < 2:
-        raise DomainError("slice directions are parallel (or zero)")
-    return net.restrict(origin, B)
 
 
 def colouring(cat: Catalogue) -> np.ndarray:

@@ -39,6 +39,10 @@ class CatalogueStats:
         Distinct activation patterns of layers ``1..l``, for each ``l``.
     never_split : list of (layer, index)
         Neurons with the same sign in every region.
+    per_label : dict
+        For a network of two or more outputs, per label (class name where
+        the network has them) the regions whose centre gets it and their
+        volume (None where volumes are not known).
     """
 
     regions: int
@@ -50,6 +54,7 @@ class CatalogueStats:
     regions_per_layer: list[int]
     never_split: list[tuple[int, int]]
     samples: int
+    per_label: dict[str, dict] | None = None
 
     def as_dict(self) -> dict:
         """JSON-ready summary with distributions as quantiles."""
@@ -65,7 +70,8 @@ class CatalogueStats:
                 "volume_samples": self.samples, "volume": dist(self.volumes),
                 "facets": dist(self.facets.astype(float)), "inradius": dist(self.inradius),
                 "regions_per_layer": self.regions_per_layer,
-                "never_split": [f"layer {l} neuron {i}" for l, i in self.never_split]}
+                "never_split": [f"layer {l} neuron {i}" for l, i in self.never_split],
+                "per_label": self.per_label}
 
 
 def catalogue_stats(cat: Catalogue, samples: int = 200_000, seed: int = 0) -> CatalogueStats:
@@ -111,7 +117,20 @@ def catalogue_stats(cat: Catalogue, samples: int = 200_000, seed: int = 0) -> Ca
     ids = cat.network.neuron_ids()
     return CatalogueStats(regions=R, volumes=volumes, volume_exact=exact, total_volume=total,
                           facets=np.diff(t.facet_ptr), inradius=t.inradius.copy(), regions_per_layer=per_layer,
-                          never_split=[ids[k] for k in np.flatnonzero(constant)], samples=used)
+                          never_split=[ids[k] for k in np.flatnonzero(constant)], samples=used,
+                          per_label=_per_label(cat, volumes, total is not None))
+
+
+def _per_label(cat: Catalogue, volumes: np.ndarray, known: bool) -> dict[str, dict] | None:
+    """Regions and volume per label of the network's output at each region's centre (classifiers only)."""
+    net = cat.network
+    if net.n_outputs < 2 or len(cat) == 0:
+        return None
+    labels = net.labels_of(net(cat.hull.to_x(cat.table.interior)))
+    names = list(net.labels) if net.labels is not None else [str(j) for j in range(net.n_outputs)]
+    return {name: {"regions": sum(1 for v in labels if v == name),
+                   "volume": float(sum(vol for v, vol in zip(labels, volumes) if v == name)) if known else None}
+            for name in names}
 
 
 def region_rows(cat: Catalogue, st: CatalogueStats) -> dict[str, list]:

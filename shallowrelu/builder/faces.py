@@ -2,8 +2,9 @@
 
 A face of a region is its intersection with some of its facet hyperplanes.
 The same face seen from two regions is recognised by its ternary sign vector
-(each neuron ``+``, ``-`` or ``0`` at a relative interior point), which is
-constant on the relative interior of a face of the complex.
+(each unit's kink form ``+``, ``-`` or ``0`` at a relative interior point, see
+:meth:`ReLUNetwork.kink_maps`), which is constant on the relative interior of
+a face of the complex.
 
 Faces come from each region's vertices (qhull) and the vertex-facet
 incidences, so regions must be bounded. Over an unbounded domain the regions
@@ -265,7 +266,7 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES,
         if progress is not None and i % 256 == 0:
             progress(i)
         nf, k0 = sl.stop - sl.start, G.shape[0]
-        Mz, vz, _, _ = net.pattern_maps(patterns[i])
+        Mz, vz = net.kink_maps(patterns[i])
         if G.shape[0] == 0:  # the whole space is one region
             pieces = [(t.interior[i:i + 1], G, g, None)]
         else:
@@ -353,9 +354,9 @@ def _face_dims(rows: np.ndarray, rows_ptr: np.ndarray, n: int) -> np.ndarray:
 
 def _pieces(cat: Catalogue, i: int, pattern: np.ndarray, V: np.ndarray, G: np.ndarray, g: np.ndarray,
             Mz: np.ndarray, vz: np.ndarray) -> list:
-    """Region ``i`` cut by every neuron hyperplane through its interior, as ``(V, G, g)`` pieces.
+    """Region ``i`` cut by every kink hyperplane through its interior, as ``(V, G, g)`` pieces.
 
-    A neuron's pattern form has one sign on a region, except across a sliver
+    A unit's kink form has one sign on a region, except across a sliver
     of depth below ``min_radius`` that the search left inside it (by design,
     docs/design.md section 4) or that a facet too short to detect pokes into a
     neighbour. The neighbours are split by that hyperplane, so without a

@@ -1,7 +1,8 @@
 """The catalogue file: one ``.npz`` holding the regions, the network, the domain and ``info``.
 
 Arrays: the fields of :class:`RegionTable`; ``net_W{i}``, ``net_b{i}`` (the
-network); ``hull_x0``, ``hull_B``, ``domain_P``, ``domain_p`` (the domain and
+network; ``net_slope{i}``, ``net_group{i}``, ``net_labels`` where it has kinks or
+labels); ``hull_x0``, ``hull_B``, ``domain_P``, ``domain_p`` (the domain and
 its affine hull); ``format``, ``fingerprint`` (of the network) and ``info``
 (JSON, without the wall-clock time, so that the same run writes the same
 bytes). ``docs/formats.md`` describes it for readers in other languages.
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CatalogueFormatError
+from ..io.npz import network_arrays, network_from_arrays
 from ..network import ReLUNetwork
 from ..polytope import Polytope
 from ..polytope.hull import AffineHull
@@ -27,8 +29,7 @@ FORMAT = "shallowrelu-catalogue/1"
 def to_arrays(network: ReLUNetwork, hull: AffineHull, table: RegionTable, info: dict) -> dict[str, np.ndarray]:
     """The arrays of a catalogue file."""
     arrays = {f.name: getattr(table, f.name) for f in fields(RegionTable)}
-    for i, (W, b) in enumerate(network.layers):
-        arrays[f"net_W{i}"], arrays[f"net_b{i}"] = W, b
+    arrays.update(network_arrays(network, prefix="net_"))
     arrays.update(hull_x0=hull.x0, hull_B=hull.B, domain_P=hull.domain.P, domain_p=hull.domain.p,
                   format=np.array(FORMAT), fingerprint=np.array(network.fingerprint()),
                   info=np.array(json.dumps(_reproducible(info), sort_keys=True)))
@@ -46,13 +47,11 @@ def from_arrays(data: dict[str, np.ndarray], path: Path) -> tuple[ReLUNetwork, A
     if str(data.get("format", "")) != FORMAT:
         raise CatalogueFormatError(f"{path}: not a shallowrelu catalogue (format {FORMAT} expected)")
     try:
-        n_layers = sum(1 for k in data if k.startswith("net_W"))
-        net = ReLUNetwork(tuple((data[f"net_W{i}"], data[f"net_b{i}"]) for i in range(n_layers)),
-                          source=str(path))
+        net = network_from_arrays({k[4:]: v for k, v in data.items() if k.startswith("net_")}, source=str(path))
         table = RegionTable(**{f.name: data[f.name] for f in fields(RegionTable)})
         hull = AffineHull(data["hull_x0"], data["hull_B"], Polytope(data["domain_P"], data["domain_p"]))
         info = json.loads(str(data["info"]))
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError) as exc:  # a NetworkFormatError is a ValueError
         raise CatalogueFormatError(f"{path}: incomplete catalogue ({exc})") from None
     _check_table(path, table, net, hull)
     if str(data["fingerprint"]) != net.fingerprint():

@@ -23,7 +23,7 @@ from ..errors import ShallowReLUError
 from ..io import load_network
 from ..io.files import read_npz
 from ..network import ReLUNetwork
-from ..polytope import Box, Domain, Polytope
+from ..polytope import Box, Domain, Polytope, Slice
 from ..tolerances import Tolerances
 
 if TYPE_CHECKING:  # the commands import what they run when they run it: --help loads no solver
@@ -62,26 +62,80 @@ def npz_arrays(path: str, names: tuple[str, ...], what: str) -> list[np.ndarray]
     return [np.asarray(data[k], dtype=np.float64) for k in names]
 
 
-def domain_from_args(args: argparse.Namespace) -> Domain:
-    """The domain chosen by ``--box``, ``--bounds`` or ``--polytope`` (None: all of R^n)."""
+def domain_from_args(args: argparse.Namespace, n: int | None = None) -> Domain:
+    """The domain of the options: ``--box``, ``--bounds`` or ``--polytope`` (None: all of R^n), and a
+    slice of it (``--segment``, ``--plane``, ``--slice``) or a ball in it (``--ball``) where one is given.
+
+    ``n`` is the network's input count, for reading points in the input's shape.
+    """
+    base: Domain = None
     if args.box is not None:
         v = floats(args.box, "--box")
         if v.size != 2:
             raise UsageError(f"--box {args.box!r}: expected LO,HI (two numbers)")
-        return Box(v[0], v[1])
-    if args.bounds is not None:
-        return Box(*npz_arrays(args.bounds, ("lo", "hi"), "bounds"))
-    if args.polytope is not None:
-        return Polytope(*npz_arrays(args.polytope, ("P", "p"), "polytope"))
-    return None
+        base = Box(v[0], v[1])
+    elif args.bounds is not None:
+        base = Box(*npz_arrays(args.bounds, ("lo", "hi"), "bounds"))
+    elif args.polytope is not None:
+        base = Polytope(*npz_arrays(args.polytope, ("P", "p"), "polytope"))
+    if getattr(args, "segment", None):
+        a, b = (npy_point(path, n, "--segment") for path in args.segment)
+        return Slice.segment(a, b, clip=base)
+    if getattr(args, "plane", None):
+        a, b, c = (npy_point(path, n, "--plane") for path in args.plane)
+        return Slice.plane(a, b, c, margin=args.margin, clip=base)
+    if getattr(args, "slice", None):
+        if len(args.slice) < 2:
+            raise UsageError("--slice needs ORIGIN and at least one direction")
+        origin, *directions = (npy_point(path, n, "--slice") for path in args.slice)
+        return Slice.through(origin, *directions, clip=base)
+    if getattr(args, "ball", None):
+        center = npy_point(args.ball[0], n, "--ball")
+        eps = floats(args.ball[1], "--ball radius")
+        if eps.size != 1 or not eps[0] >= 0:
+            raise UsageError(f"--ball radius {args.ball[1]!r}: expected one non-negative number")
+        if base is not None and not isinstance(base, Box):
+            raise UsageError("--ball is cut by a box: give --box or --bounds, not --polytope")
+        return Box.ball(center, float(eps[0]), clip=base)
+    return base
 
 
 def add_domain_options(p: argparse.ArgumentParser) -> None:
-    """``--box``, ``--bounds``, ``--polytope`` (one at most)."""
+    """``--box``, ``--bounds``, ``--polytope`` (one at most), and one slice of it or ball in it."""
     g = p.add_mutually_exclusive_group()
     g.add_argument("--box", metavar="LO,HI", help="the cube [LO,HI]^n; write --box=-1,1 (or --box -1,1)")
     g.add_argument("--bounds", metavar="B.npz", help="a box with per-coordinate arrays lo, hi")
     g.add_argument("--polytope", metavar="P.npz", help="the polytope {x : P x <= p} from arrays P, p")
+    s = p.add_mutually_exclusive_group()
+    s.add_argument("--segment", nargs=2, metavar=("A.npy", "B.npy"),
+                   help="the segment from input A to input B (within the box, if one is given)")
+    s.add_argument("--plane", nargs=3, metavar=("A.npy", "B.npy", "C.npy"),
+                   help="the plane of the triangle A, B, C: A + s (B - A) + t (C - A), s and t in "
+                        "[-MARGIN, 1 + MARGIN] (and within the box, if one is given)")
+    s.add_argument("--slice", nargs="+", metavar="V.npy",
+                   help="ORIGIN D1 [D2 ...]: the flat ORIGIN + sum t_i D_i, each t_i in [-1, 1] (and within the "
+                        "box, if one is given)")
+    s.add_argument("--ball", nargs=2, metavar=("X.npy", "EPS"), help="the L-inf ball of radius EPS around X, "
+                   "cut to the box if one is given")
+    p.add_argument("--margin", type=float, default=0.25, help="--plane: how far past the triangle (default 0.25)")
+    p.add_argument("--tensor", metavar="NAME", help="ONNX networks: the tensor to analyse (default: the output; a "
+                   "classifier's head is read up to its logits)")
+
+
+def npy_point(path: str, n: int | None, what: str) -> np.ndarray:
+    """One input from an ``.npy`` file, flat or in the model's input shape (with a batch axis of 1 or not)."""
+    x = npy_vector(path)
+    if n is not None and x.size != n:
+        raise UsageError(f"{path}: {what} needs an input of {n} numbers (any shape), got {x.size}")
+    return x
+
+
+def load_net(args: argparse.Namespace) -> ReLUNetwork:
+    """The network NET names (``--tensor`` choosing an ONNX tensor), the reader's note said on stderr."""
+    net = load_network(args.net, tensor=getattr(args, "tensor", None))
+    if net.note:
+        print(f"shallowrelu: {args.net}: {net.note}", file=sys.stderr)
+    return net
 
 
 def subcommand(sub, name: str, func, summary: str, description: str, example: str,
@@ -186,7 +240,7 @@ def enumerate_from_args(net: ReLUNetwork, args: argparse.Namespace, resume: Cata
     from ..enumerator import enumerate_regions
 
     tol = search_options(args)
-    domain = domain_from_args(args)
+    domain = domain_from_args(args, net.n_inputs)
     log = None if log_path is None else ChunkLog(log_path, keep=resume is not None)
     progress, close = progress_bar(args.progress)
     try:
@@ -237,41 +291,44 @@ def summary_lines(name: str, cat: Catalogue) -> list[str]:
     return lines
 
 
-def network_or_catalogue(path: str) -> ReLUNetwork | Catalogue:
-    """The file at ``path``: a saved catalogue, or else a network."""
+def network_or_catalogue(args: argparse.Namespace) -> ReLUNetwork | Catalogue:
+    """The file NET names: a saved catalogue, or else a network."""
     from ..catalogue import FORMAT as CATALOGUE_FORMAT
     from ..catalogue import Catalogue
 
+    path = args.net
     if Path(path).suffix.lower() == ".npz" and Path(path).is_file():
         data = read_npz(path, UsageError, "network or catalogue")
         if str(data.get("format", "")) == CATALOGUE_FORMAT:
             return Catalogue.load(path)
-    return load_network(path)
+    return load_net(args)
 
 
 def catalogue_for(args: argparse.Namespace) -> tuple[ReLUNetwork, Catalogue]:
     """NET is a network (enumerated here over the domain options) or a saved catalogue."""
     from ..catalogue import Catalogue
 
-    found = network_or_catalogue(args.net)
+    found = network_or_catalogue(args)
     if isinstance(found, Catalogue):
         if domain_from_args(args) is not None:
-            raise UsageError(f"{args.net}: a catalogue carries its own domain; drop --box/--bounds/--polytope")
+            raise UsageError(f"{args.net}: a catalogue carries its own domain; drop the domain options")
         return found.network, found
     return found, enumerate_from_args(found, args)
 
 
 def points_from_args(args: argparse.Namespace, n: int) -> np.ndarray:
-    """The points of ``--point`` or ``--points``, checked against the network's inputs."""
+    """The points of ``--point`` or ``--points`` (an ``.npy`` of points flat or in the input's shape),
+    checked against the network's inputs."""
     if (args.point is None) == (args.points is None):
         raise UsageError("give exactly one of --point X1,X2,... or --points FILE.npy")
     if args.point is not None:
         X = floats(args.point, "--point")[None, :]
     else:
         try:
-            X = np.atleast_2d(np.load(args.points, allow_pickle=False)).astype(np.float64)
+            X = np.asarray(np.load(args.points, allow_pickle=False), dtype=np.float64)
         except (OSError, ValueError) as exc:
             raise UsageError(f"{args.points}: not a readable .npy array of points ({exc})") from None
+        X = X.reshape(1, -1) if X.size == n else X.reshape(X.shape[0], -1) if X.ndim > 1 else X.reshape(1, -1)
     if X.ndim != 2 or X.shape[1] != n:
         raise UsageError(f"points must have {n} coordinates (the network's inputs), got shape {X.shape}")
     if not np.all(np.isfinite(X)):

@@ -11,10 +11,9 @@ import argparse
 import numpy as np
 
 from ..choices import VERIFY_METHODS
-from ..io import load_network
 from ..io.files import atomic_write_text
 from .common import (EXIT_OK, UsageError, add_common, add_jobs, check_jobs, check_output, domain_from_args, emit,
-                     search_options, subcommand)
+                     load_net, search_options, subcommand)
 
 
 def cmd_bounds(args: argparse.Namespace) -> int:
@@ -22,11 +21,12 @@ def cmd_bounds(args: argparse.Namespace) -> int:
     from ..milp import output_bounds
 
     search_options(args)
-    net = load_network(args.net)
+    net = load_net(args)
     outputs = range(net.n_outputs) if args.output_index is None else [args.output_index]
     if args.output_index is not None and not 0 <= args.output_index < net.n_outputs:
         raise UsageError(f"--output-index {args.output_index}: the network has {net.n_outputs} outputs")
-    found = [output_bounds(net, domain_from_args(args), j, time_limit=args.time_limit) for j in outputs]
+    found = [output_bounds(net, domain_from_args(args, net.n_inputs), j, time_limit=args.time_limit)
+             for j in outputs]
     lines = [f"y{b.output + 1}: " + (f"min {b.min:.6g} at {np.round(b.argmin, 6).tolist()}, "
                                     f"max {b.max:.6g} at {np.round(b.argmax, 6).tolist()}"
                                     if b.status == "optimal" else "timeout (no answer)") for b in found]
@@ -42,7 +42,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     check_jobs(args)
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout {args.timeout}: must be positive")
-    net = load_network(args.net)
+    net = load_net(args)
     prop = load_vnnlib(args.prop)
     res = verify(net, prop, timeout=args.timeout, method=args.method, jobs=args.jobs, backend=args.backend)
     if args.output:
@@ -51,9 +51,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
              f"bounded, {res.regions} regions checked by LP, {res.pruned} branches closed by bounds"
              f"{'; ' + res.note if res.note else ''})"]
     if res.x is not None:
+        label = net.labels_of(res.y)[0]
         lines.append(f"counterexample x = {res.x.tolist()}")
-        lines.append(f"               y = {res.y.tolist()}")
-    emit(args, res.as_dict() | {"output": args.output}, lines)
+        lines.append(f"               y = {res.y.tolist()} (label {label})")
+    payload = res.as_dict() | {"output": args.output}
+    if res.y is not None:
+        payload["label"] = net.labels_of(res.y)[0]
+    emit(args, payload, lines)
     return EXIT_OK
 
 
@@ -75,8 +79,10 @@ def add_verify(sub) -> None:
                                    "input sub-boxes (batched CROWN bounds) races the exact search over the "
                                    "activation regions. Exit status 0 whatever the verdict.",
                        epilog="example: shallowrelu verify net.onnx prop.vnnlib --timeout 60 -o result.txt --json")
-    p.add_argument("net", metavar="NET", help="network (.onnx, .nnet or .npz)")
+    p.add_argument("net", metavar="NET", help="network (.onnx, .nnet, .pt2 or .npz)")
     p.add_argument("prop", metavar="PROP", help="VNN-LIB property (.vnnlib)")
+    p.add_argument("--tensor", metavar="NAME", help="ONNX networks: the tensor the property is about (default: "
+                   "the output; a classifier's head is read up to its logits)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds before answering timeout")
     p.add_argument("--method", choices=VERIFY_METHODS, default="bab",
                    help="bab: falsify, then input splitting raced against the region search (default); tree: "

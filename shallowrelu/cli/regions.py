@@ -12,20 +12,21 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..io import load_network
+import numpy as np
+
 from ..network import ReLUNetwork
 
 if TYPE_CHECKING:
     from ..catalogue import Catalogue
 from .common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_SOLVER, NET_OR_CATALOGUE, PART_SUFFIX, UsageError,
-                     catalogue_for, check_output, domain_from_args, emit, enumerate_from_args, floats,
-                     network_or_catalogue, npy_vector, search_options, subcommand, summary_lines)
+                     catalogue_for, check_output, domain_from_args, emit, enumerate_from_args, floats, load_net,
+                     search_options, subcommand, summary_lines)
 
 
 def cmd_enumerate(args: argparse.Namespace) -> int:
     """``shallowrelu enumerate``: every region over the domain, to a catalogue."""
     check_output(args.output)
-    net = load_network(args.net)
+    net = load_net(args)
     if args.method == "milp":
         return _enumerate_milp(net, args)
     resume = _resume_from(args) if args.resume else None
@@ -86,7 +87,7 @@ def _enumerate_milp(net: ReLUNetwork, args: argparse.Namespace) -> int:
     search_options(args)
     if args.output:
         raise UsageError("-o writes a catalogue, which the tree search builds; drop -o with --method milp")
-    res = count_patterns(net, domain_from_args(args), time_limit=args.time_limit)
+    res = count_patterns(net, domain_from_args(args, net.n_inputs), time_limit=args.time_limit)
     payload = {"method": "milp", "regions": res.count, "status": res.status, "solves": res.solves,
                "seconds": res.seconds,
                "patterns": ["".join("1" if b else "0" for b in p) for p in res.patterns],
@@ -119,6 +120,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
                          f"max {q['max']:.4g}")
     lines.append("distinct patterns after each layer: " + ", ".join(map(str, st.regions_per_layer)))
     lines.append(f"neurons never split ({len(st.never_split)}): " + (", ".join(d["never_split"]) or "none"))
+    if st.per_label:
+        lines.append("regions per label (at their centres): " + ", ".join(
+            f"{k} {v['regions']}" + (f" (volume {v['volume']:.4g})" if v["volume"] is not None else "")
+            for k, v in st.per_label.items()))
     if args.output:
         lines.append(f"wrote {args.output}")
     emit(args, d | {"output": args.output}, lines)
@@ -126,31 +131,37 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    """``shallowrelu plot``: the regions of a 2-D domain or slice, to PNG."""
-    from ..catalogue import Catalogue
+    """``shallowrelu plot``: the regions of a 2-D domain or a plane through the inputs, to PNG."""
     from ..explanation import explain
-    from ..plot import plot_partition, slice_network
+    from ..plot import plot_partition
 
     check_output(args.output)
-    if args.slice:
-        origin, d1, d2 = (npy_vector(p) for p in args.slice)
-        found = network_or_catalogue(args.net)
-        net = found.network if isinstance(found, Catalogue) else found
-        cat = enumerate_from_args(slice_network(net, origin, d1, d2), args)
-        labels = ("s1", "s2")
-    else:
-        _, cat = catalogue_for(args)
-        labels = ("x1", "x2")
+    net, cat = catalogue_for(args)
+    if cat.dim != 2:
+        raise UsageError(f"{args.net}: plot draws a 2-D domain; this one is {cat.dim}-D "
+                         "(give a plane: --plane A B C or --slice ORIGIN D1 D2)")
+    sliced = cat.hull.flat
     e = None
     if args.point is not None:
         x = floats(args.point, "--point")
-        if x.size != cat.network.n_inputs:
-            raise UsageError(f"--point needs {cat.network.n_inputs} coordinates"
-                             + (" (slice coordinates s1,s2)" if args.slice else ""))
+        if sliced and x.size == 2 and net.n_inputs != 2:  # slice coordinates
+            x = _slice_point(cat, x)
+        if x.size != net.n_inputs:
+            raise UsageError(f"--point needs {net.n_inputs} coordinates" + (" (or 2 slice coordinates)" if sliced
+                                                                            else ""))
         e = explain(cat, x)
-    plot_partition(cat, args.output, output=args.color_by_output, explanation=e, labels=labels)
+    plot_partition(cat, args.output, output=args.color_by_output, explanation=e,
+                   labels=("t1", "t2") if sliced else ("x1", "x2"))
     emit(args, {"regions": len(cat), "output": args.output}, [f"{len(cat)} regions drawn to {args.output}"])
     return EXIT_OK
+
+
+def _slice_point(cat: Catalogue, t: np.ndarray) -> np.ndarray:
+    """The input of a slice's own coordinates ``t`` (those of ``--slice``/``--plane``, as recorded)."""
+    record = cat.info.get("slice")
+    if record is None:
+        raise UsageError("--point: the catalogue records no slice to read slice coordinates in")
+    return np.asarray(record["origin"]) + np.asarray(record["directions"]).T @ t
 
 
 def add_enumerate(sub) -> None:
@@ -159,7 +170,7 @@ def add_enumerate(sub) -> None:
                    "Find every full-dimensional activation region of NET over a domain "
                    "(default: all of R^n) and optionally save the catalogue.",
                    "shallowrelu enumerate net.npz --box=-1,1 -o cat.npz --json",
-                   "network file (.npz with W0,b0,W1,b1,..., .onnx or .nnet)")
+                   "network file (.npz with W0,b0,W1,b1,..., .onnx, .pt2 or .nnet)")
     p.add_argument("-o", "--output", metavar="CAT", help="write the catalogue here (.npz)")
     p.add_argument("--method", choices=("tree", "milp"), default="tree",
                    help="tree: LP tree search, builds the catalogue (default); milp: count patterns by MILP "
@@ -185,13 +196,12 @@ def add_stats(sub) -> None:
 
 def add_plot(sub) -> None:
     """The ``plot`` command and its options."""
-    p = subcommand(sub, "plot", cmd_plot, "draw the regions of a 2-D network or of a 2-D slice to a PNG",
+    p = subcommand(sub, "plot", cmd_plot, "draw the regions of a 2-D network or of a plane through the inputs",
                    "Fill every region (neighbours in different colours), draw the facets, optionally colour "
                    "by an output and mark a point with its ball and counterfactuals. For more inputs, give a "
-                   "slice x = ORIGIN + s1 DIR1 + s2 DIR2; the domain options then bound (s1, s2).",
+                   "plane: --plane A B C (through three inputs) or --slice ORIGIN D1 D2 (t1, t2 in [-1, 1]).",
                    "shallowrelu plot net.npz --box=-1,1 --point=0.3,-0.2 -o regions.png", NET_OR_CATALOGUE)
     p.add_argument("-o", "--output", metavar="OUT.png", required=True, help="the PNG to write")
-    p.add_argument("--slice", nargs=3, metavar=("ORIGIN.npy", "DIR1.npy", "DIR2.npy"),
-                   help="plot the plane origin + s1 dir1 + s2 dir2 of a network with more inputs")
     p.add_argument("--color-by-output", type=int, metavar="J", help="colour by output J (0-based)")
-    p.add_argument("--point", metavar="X1,X2", help="mark this point (slice coordinates with --slice)")
+    p.add_argument("--point", metavar="X1,...",
+                   help="mark this input (on a plane: the input, or its two slice coordinates)")

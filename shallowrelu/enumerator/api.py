@@ -15,8 +15,8 @@ import numpy as np
 
 from ..catalogue import Catalogue, RegionTable
 from ..errors import DomainError
-from ..network import ReLUNetwork
-from ..polytope import Domain
+from ..network import ReLUNetwork, as_network
+from ..polytope import Domain, Slice
 from ..polytope.hull import AffineHull, affine_hull
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from .hooks import ProgressFn, SearchHooks
@@ -134,6 +134,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     >>> len(sr.enumerate_regions(net))
     2
     """
+    net = as_network(net, "enumerate_regions")
     if samples < 0:
         raise ValueError(f"samples must be >= 0, got {samples}")
     jobs = check_parallel(jobs, backend)
@@ -164,6 +165,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         "unresolved_error": st.unresolved_error or None,
         "resumed": resume is not None,
         "bounded": search.bounded,
+        **({"slice": domain.record()} if isinstance(domain, Slice) else {}),
         "radius_cap": search.r_max,
         **options,
         "chunks": [[i, len(c), done, s.record() if s is not None else {}]

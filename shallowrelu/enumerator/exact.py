@@ -50,6 +50,7 @@ class ExactSides:
     def __init__(self, net: ReLUNetwork, hull: AffineHull, box: tuple[np.ndarray, np.ndarray],
                  r_max: float, tol: Tolerances) -> None:
         self.net = ExactNetwork(net)
+        self.kinks = net.kinks or [None] * (len(net.layers) - 1)
         P, Dp = dyadic(hull.domain.P)
         p, Dq = dyadic(hull.domain.p)
         D = max(Dp, Dq)
@@ -60,10 +61,15 @@ class ExactSides:
         self.resolution = tol.resolution
 
     def rows(self, layer: int, pattern: np.ndarray, sources: list[tuple[int, int]],
-             extra: tuple[int, bool] | None) -> Rows:
-        """A node's rows, exactly: per source ``(0, i)`` domain row ``i``, ``(l, j)`` neuron ``j`` of
-        hidden layer ``l - 1`` on its side in ``pattern``; plus ``z_j < 0`` (``extra = (j, True)``)
-        or ``z_j > 0`` (``(j, False)``) for neuron ``j`` of hidden layer ``layer``."""
+             extra: list[tuple[int, int | None]] = ()) -> Rows:
+        """A node's rows, exactly.
+
+        Per source ``(0, i)`` domain row ``i``, ``(l, j)`` unit ``j`` of hidden
+        layer ``l - 1`` on its side in ``pattern`` (for a member of a max
+        group: ``z_j <= z_w``, ``w`` the member that wins there); plus, for
+        units of hidden layer ``layer``, each ``extra`` row ``(j, None)``:
+        ``z_j < 0``, ``(j, -1)``: ``z_j > 0``, ``(j, w)``: ``z_j < z_w``.
+        """
         forms = self.net.forms(pattern, layer + 1)
         offsets = self.net.offsets
         A, c = [], []
@@ -73,16 +79,34 @@ class ExactSides:
                 c.append(self.domain[1][j])
                 continue
             f = forms[l - 1]
-            sign = -1 if pattern[offsets[l - 1] + j] else 1
+            bits = pattern[offsets[l - 1]:offsets[l]]
+            winner = self._winner(l - 1, j, bits)
+            if winner is not None:
+                A.append(f.M[j] - f.M[winner])
+                c.append(f.v[j] - f.v[winner])
+                continue
+            sign = -1 if bits[j] else 1
             A.append(sign * f.M[j])
             c.append(sign * f.v[j])
-        if extra is not None:
-            j, negative = extra
-            sign = 1 if negative else -1
-            A.append(sign * forms[layer].M[j])
-            c.append(sign * forms[layer].v[j])
+        f = forms[layer]
+        for j, other in extra:
+            if other is None or other == -1:
+                sign = 1 if other is None else -1
+                A.append(sign * f.M[j])
+                c.append(sign * f.v[j])
+            else:
+                A.append(f.M[j] - f.M[other])
+                c.append(f.v[j] - f.v[other])
         return Rows(np.array(A, dtype=object).reshape(len(A), -1), np.array(c, dtype=object),
                     [norm_weight(a) for a in A])
+
+    def _winner(self, layer: int, j: int, bits: np.ndarray) -> int | None:
+        """The member of unit ``j``'s max group that wins under ``bits`` (None for an elementwise unit)."""
+        k = self.kinks[layer]
+        if k is None or k.group[j] < 0:
+            return None
+        members = np.flatnonzero(k.group == k.group[j])
+        return int(members[np.asarray(bits, dtype=bool)[members]][0])
 
     def _margin(self, rows: Rows) -> Margin:
         """:func:`max_margin` in the domain's box, grown a little (over an unbounded domain, in
@@ -117,14 +141,14 @@ class ExactSides:
             return Verdict(False, below=True, radius=radius)
         return Verdict(True, point=point, radius=radius)
 
-    def side(self, layer: int, pattern: np.ndarray, sources: list[tuple[int, int]], j: int,
-             negative: bool) -> Verdict:
-        """Whether the node of :meth:`rows` meets ``z_j < 0`` (``negative``) or ``z_j > 0`` in an open set."""
-        return self._verdict(self._margin(self.rows(layer, pattern, sources, (j, negative))))
+    def side(self, layer: int, pattern: np.ndarray, sources: list[tuple[int, int]],
+             extra: list[tuple[int, int | None]]) -> Verdict:
+        """Whether the node of :meth:`rows` meets the ``extra`` rows (strictly) in an open set."""
+        return self._verdict(self._margin(self.rows(layer, pattern, sources, extra)))
 
     def ball(self, layer: int, pattern: np.ndarray, sources: list[tuple[int, int]]) -> tuple[np.ndarray, float]:
         """A region's largest ball (centre rounded to floats, radius) from its exact rows."""
-        best = self._margin(self.rows(layer, pattern, sources, None))
+        best = self._margin(self.rows(layer, pattern, sources))
         return np.array([float(v) for v in best.point]), float(best.value)
 
     def facets(self, layer: int, pattern: np.ndarray, sources: list[tuple[int, int]], centre: np.ndarray,
@@ -141,7 +165,7 @@ class ExactSides:
             Over the rows ``which``: the facet mask, a point on each facet and
             that point's distance to the other rows.
         """
-        rows = self.rows(layer, pattern, sources, None)
+        rows = self.rows(layer, pattern, sources)
         inner = rational(centre)
         if any(dot(A, inner) + c >= 0 for A, c in zip(rows.A, rows.c)):
             inner = self._margin(rows).point
@@ -154,14 +178,20 @@ class ExactSides:
         facet = np.zeros(k, dtype=bool)
         point = np.zeros((k, n))
         margin = np.zeros(k)
+        dropped: set[int] = set()
         for f in which:
-            flipped = Rows(rows.A.copy(), rows.c.copy(), rows.w)
-            flipped.A[f], flipped.c[f] = -rows.A[f], -rows.c[f]
+            # Each row is tested without the rows in doubt already found to be no facets: of two rows that
+            # are (nearly) one inequality, one is redundant given the other, and the other is the facet.
+            kept = [d for d in range(k) if d not in dropped]
+            flipped = Rows(rows.A[kept].copy(), rows.c[kept].copy(), [rows.w[d] for d in kept])
+            at = kept.index(f)
+            flipped.A[at], flipped.c[at] = -rows.A[f], -rows.c[f]
             beyond = self._margin(flipped)
             # Without the row the region would grow by the set beyond it: a row
             # whose set is below resolution (its facet too: a sliver's end)
             # is no facet at float resolution.
             if not self._verdict(beyond).exists:
+                dropped.add(f)
                 continue
             # Where the segment from the centre to the point beyond row f crosses it: on the facet,
             # strictly inside every other row.
@@ -169,8 +199,9 @@ class ExactSides:
             at_b = dot(rows.A[f], beyond.point) + rows.c[f]
             lam = at_c / (at_c - at_b)
             x = [xc + lam * (xb - xc) for xc, xb in zip(centre, beyond.point)]
-            others = [-(dot(rows.A[i], x) + rows.c[i]) / rows.w[i] for i in range(k) if i != f]
+            others = [-(dot(rows.A[i], x) + rows.c[i]) / rows.w[i] for i in kept if i != f]
             facet[f] = True
             point[f] = [float(v) for v in x]
             margin[f] = float(min(others, default=Fraction(1)))
         return facet, point, margin
+

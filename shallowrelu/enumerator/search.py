@@ -375,15 +375,15 @@ class Search:
                     Part(clip_polygon(node.vertices, -vals), None, None, None))
         return split_vertices(node.vertices, node.normals, node.offsets, a, c, vals)
 
-    def _side(self, node: Node, j: int, negative: bool, a: np.ndarray, c: float, known: bool,
-              part: Part | None) -> Side:
-        """Whether ``node`` meets ``a . t + c < 0`` (unit ``a``: neuron ``j`` of the node's layer on
-        its ``negative`` side, or the other) in an open set.
+    def _side(self, node: Node, rows: tuple[np.ndarray, np.ndarray | float], exact: list[tuple[int, int | None]],
+              known: bool, part: Part | None) -> Side:
+        """Whether ``node`` meets the unit-normal ``rows`` ``a . t + c < 0`` (one or several) in an open set.
 
-        ``part`` is that part from :meth:`_split` when the node carries
-        vertices (else None). The part's inradius bounds settle most sides;
-        an LP the rest, but for a side it finds thinner than min_radius and
-        not empty, which is decided exactly (:meth:`_exact_side`).
+        ``exact`` names the rows for :meth:`_exact_side` (see
+        :meth:`ExactSides.rows`); ``part`` is the part the rows cut from the
+        node's vertices (None without vertices). The part's inradius bounds
+        settle most sides; an LP the rest, but for a side it finds thinner
+        than min_radius and not empty, which is decided exactly.
         """
         if known:
             return _KNOWN
@@ -392,16 +392,16 @@ class Search:
             if low is None:
                 low, high = polygon_inradius_bounds(part.vertices)
             if high * (1 + INRADIUS_BOUND_SLACK) <= self.tol.min_radius:
-                return self._exact_side(node, j, negative)
+                return self._exact_side(node, exact)
             if low * (1 - INRADIUS_BOUND_SLACK) > self.tol.min_radius:
                 return Side(True, part.centre)
-        ball = self._synced(node.row_keys, node.normals, node.offsets).chebyshev((a, c))
+        ball = self._synced(node.row_keys, node.normals, node.offsets).chebyshev(rows)
         self.stats.search_lps += 1
         if not ball.feasible:
             return Side(False)
         if ball.value > self.tol.min_radius:
             return Side(True, ball.x)
-        return self._exact_side(node, j, negative)
+        return self._exact_side(node, exact)
 
     def _exacts(self) -> ExactSides:
         """The exact decisions of this search, set up on first use (they are rare)."""
@@ -413,42 +413,47 @@ class Search:
         """Where each row of the node comes from."""
         return [self.sources[k] for k in node.row_keys]
 
-    def _exact_side(self, node: Node, j: int, negative: bool) -> Side:
+    def _exact_side(self, node: Node, extra: list[tuple[int, int | None]]) -> Side:
         """:meth:`_side` in exact arithmetic, for a side floats leave within the tolerance."""
         self.stats.exact += 1
         pattern = np.concatenate([node.earlier, np.array(node.signs, dtype=bool)])
-        verdict = self._exacts().side(node.layer, pattern, self._sources(node), j, negative)
+        verdict = self._exacts().side(node.layer, pattern, self._sources(node), extra)
         self.stats.below_resolution += verdict.below
         return Side(verdict.exists, verdict.point, verdict.exists and verdict.radius <= self.tol.min_radius)
 
-    def _child(self, node: Node, j: int, active: bool, a: np.ndarray, c: float, keep: np.ndarray,
-               side: Side, part: Part | None) -> Node:
-        """The part of ``node`` where neuron ``j`` is ``active``: ``a . t + c <= 0`` (unit ``a``).
+    def _child(self, node: Node, bits: list[bool], units: list[int], rows: tuple[np.ndarray, np.ndarray],
+               keep: np.ndarray, side: Side, part: Part | None) -> Node:
+        """The part of ``node`` where its next units have the pattern ``bits``: the unit-normal
+        ``rows`` ``a . t + c <= 0``, one made by each of ``units`` (of the node's layer).
 
-        ``side`` and ``part`` are what :meth:`_side` and :meth:`_split` gave
-        for it; ``keep`` marks the parent's points that lie in it.
+        ``side`` and ``part`` are what :meth:`_side` and the split gave for
+        it; ``keep`` marks the parent's points that lie in it.
         """
         thin = side.thin or node.thin
         piece = None if part is None or thin else part.vertices
-        key = len(self.sources)
-        self.sources.append((node.layer + 1, j))
+        A, c = rows
+        keys = tuple(range(len(self.sources), len(self.sources) + len(units)))
+        self.sources.extend((node.layer + 1, j) for j in units)
         pts, Z = node.points[keep], node.point_z[keep]
         if side.point is not None:
             pts = np.concatenate((pts, side.point[None]))
             Z = np.concatenate((Z, (node.pre_A @ side.point + node.pre_c)[None]))
         # a node with vertices keeps its parent's box: its own is theirs (see box_of)
-        lo, hi = (node.box_lo, node.box_hi) if piece is not None else tighten_box(node.box_lo, node.box_hi, a, c)
-        return Node(node.layer, node.signs + [active], node.earlier, node.pre_A, node.pre_c,
-                    node.row_keys + (key,), np.concatenate((node.normals, a[None])),
-                    np.concatenate((node.offsets, (c,))), lo, hi, pts, Z, node.row_scale, piece, thin)
+        lo, hi = node.box_lo, node.box_hi
+        if piece is None:
+            for a, ci in zip(A, c):
+                lo, hi = tighten_box(lo, hi, a, float(ci))
+        return Node(node.layer, node.signs + list(bits), node.earlier, node.pre_A, node.pre_c, node.row_keys + keys,
+                    np.concatenate((node.normals, A)), np.concatenate((node.offsets, c)), lo, hi, pts, Z,
+                    node.row_scale, piece, thin)
 
     def _next_layer(self, node: Node) -> tuple[Node | None, np.ndarray, np.ndarray, np.ndarray]:
         """Fix the finished layer's signs; return the node of the next layer (None at a leaf),
         the pattern so far and the next layer's map ``M t + v`` (the output's at a leaf)."""
-        s = np.array(node.signs, dtype=bool)
+        s = self.net.factors(node.layer, np.array(node.signs, dtype=bool))
         W, b = self.net.layers[node.layer + 1]
         M, v = W @ (node.pre_A * s[:, None]), W @ (node.pre_c * s) + b
-        earlier = np.concatenate([node.earlier, s])
+        earlier = np.concatenate([node.earlier, np.array(node.signs, dtype=bool)])
         if node.layer + 2 == len(self.net.layers):
             return None, earlier, M, v
         return (Node(node.layer + 1, [], earlier, M, v, node.row_keys, node.normals, node.offsets,
@@ -456,8 +461,8 @@ class Search:
                      node.vertices, node.thin),
                 earlier, M, v)
 
-    def expand(self, node: Node) -> tuple[Node, Node] | None:
-        """The node's two children, or None where it ended in a region, was pruned or left unresolved."""
+    def expand(self, node: Node) -> tuple[Node, ...] | None:
+        """The node's children, or None where it ended in a region, was pruned or left unresolved."""
         try:
             return self._expand_node(node)
         except SolverError as exc:
@@ -466,14 +471,14 @@ class Search:
             self.stats.unresolved_error = self.stats.unresolved_error or str(exc)
             return None
 
-    def _expand_node(self, node: Node) -> tuple[Node, Node] | None:
-        """Decide the node's neurons up to the first split; return its (inactive, active) children.
+    def _expand_node(self, node: Node) -> tuple[Node, ...] | None:
+        """Decide the node's units up to the first split; return its children in pattern order
+        (for a unit, the inactive side first; for a max group, by winning member).
 
         None when the node ends in a region (recorded) or is pruned.
         """
         if self._pruned(node):
             return None
-        delta = self.tol.min_radius
         while True:
             j0 = len(node.signs)
             if j0 == node.pre_A.shape[0]:
@@ -485,56 +490,217 @@ class Search:
                     return None
                 node = nxt
                 continue
-            # Everything cheap about the remaining neurons of this node, at once.
-            scale = node.row_scale[j0:]
-            M, v = node.pre_A[j0:] / scale[:, None], node.pre_c[j0:] / scale
-            if node.vertices is not None:
-                # The exact range, from the vertices: a side no deeper than
-                # min_radius cannot hold a ball of that radius.
-                deep = node.vertices @ M.T + v
-                zmin, zmax = deep.min(axis=0), deep.max(axis=0)
-                sign = zmax > -zmin
-                # All but the neurons clearly on one side: those that cut, and
-                # those with a side at most min_radius deep but not clearly
-                # empty (beyond the vertices' rounding), decided exactly below.
-                todo = (zmax >= -self.tau) & (zmin <= self.tau)
-            else:
-                zero = ~np.any(M, axis=1)
-                zmin, zmax = affine_range(M, v, node.box_lo, node.box_hi)
-                settled = zero | (zmax <= 0) | (zmin >= 0)
-                sign = np.where(zero, v > 0, zmin >= 0) & ~(zmax <= 0)
-                todo = ~settled
-            dist = node.point_z[:, j0:] / scale
-            known_neg = dist.min(axis=0, initial=np.inf) < -delta
-            known_pos = dist.max(axis=0, initial=-np.inf) > delta
-            done = 0  # the neurons before this one have their signs
-            for off in np.flatnonzero(todo):
-                node.signs.extend(sign[done:off].tolist())
-                done = off + 1
-                a, c, j = M[off], float(v[off]), j0 + off
-                # (a node's range along a unit normal is wider than 2 min_radius)
-                shallow = node.vertices is not None and (zmax[off] <= delta or zmin[off] >= -delta)
-                if shallow and not a.any():  # a constant neuron splits nothing
-                    node.signs.append(bool(sign[off]))
-                    continue
-                neg = pos = None
-                if node.vertices is not None:  # the children need their vertices whatever decides the sides
-                    neg, pos = self._split(node, a, c, deep[:, off])
-                if shallow:
-                    # One side is at most min_radius deep: decided exactly; the other holds the node's ball.
-                    thin_side = self._exact_side(node, j, bool(sign[off]))
-                    neg_side, pos_side = (thin_side, _KNOWN) if sign[off] else (_KNOWN, thin_side)
+            kinks = self.net.kinks_of(node.layer)
+            if kinks is None:
+                children = self._decide_units(node, node.pre_A.shape[0], None)
+            elif kinks.group[j0] >= 0:
+                # the groups one member wins all over the node, at once; the first other, on its own
+                if self._settle_groups(node, kinks) == len(node.signs) < node.pre_A.shape[0] \
+                        and kinks.group[len(node.signs)] >= 0:
+                    children = self._decide_group(node, kinks.members_of(len(node.signs)))
                 else:
-                    neg_side = self._side(node, j, True, a, c, known_neg[off], neg)
-                    pos_side = self._side(node, j, False, -a, -c, known_pos[off], pos)
-                if neg_side.exists and pos_side.exists:
-                    d = dist[:, off]
-                    return (self._child(node, j, False, a, c, d < -delta, neg_side, neg),
-                            self._child(node, j, True, -a, -c, d > delta, pos_side, pos))
-                # One side only (or, in a node thinner than the tolerance,
-                # neither): the neuron is stable here and adds no inequality.
-                node.signs.append(bool(pos_side.exists))
-            node.signs.extend(sign[done:].tolist())
+                    children = None
+            else:
+                later = np.flatnonzero(kinks.group[j0:] >= 0)
+                stop = j0 + int(later[0]) if later.size else node.pre_A.shape[0]
+                children = self._decide_units(node, stop, kinks.kinked[j0:stop])
+            if children is not None:
+                return children
+
+    def _decide_units(self, node: Node, stop: int, kinked: np.ndarray | None) -> tuple[Node, Node] | None:
+        """Decide the elementwise units from the next one to ``stop`` (``kinked``: which have a kink;
+        None: all): return the two children of the first that splits the node, else None with
+        every sign set."""
+        delta = self.tol.min_radius
+        j0 = len(node.signs)
+        # Everything cheap about these units, at once.
+        scale = node.row_scale[j0:stop]
+        M, v = node.pre_A[j0:stop] / scale[:, None], node.pre_c[j0:stop] / scale
+        if node.vertices is not None:
+            # The exact range, from the vertices: a side no deeper than
+            # min_radius cannot hold a ball of that radius.
+            deep = node.vertices @ M.T + v
+            zmin, zmax = deep.min(axis=0), deep.max(axis=0)
+            sign = zmax > -zmin
+            # All but the units clearly on one side: those that cut, and
+            # those with a side at most min_radius deep but not clearly
+            # empty (beyond the vertices' rounding), decided exactly below.
+            todo = (zmax >= -self.tau) & (zmin <= self.tau)
+        else:
+            zero = ~np.any(M, axis=1)
+            zmin, zmax = affine_range(M, v, node.box_lo, node.box_hi)
+            settled = zero | (zmax <= 0) | (zmin >= 0)
+            sign = np.where(zero, v > 0, zmin >= 0) & ~(zmax <= 0)
+            todo = ~settled
+        if kinked is not None:  # a unit with no kink has its bit set everywhere
+            todo, sign = todo & kinked, sign | ~kinked
+        dist = node.point_z[:, j0:stop] / scale
+        known_neg = dist.min(axis=0, initial=np.inf) < -delta
+        known_pos = dist.max(axis=0, initial=-np.inf) > delta
+        done = 0  # the units before this one have their signs
+        for off in np.flatnonzero(todo):
+            node.signs.extend(sign[done:off].tolist())
+            done = off + 1
+            a, c, j = M[off], float(v[off]), j0 + off
+            # (a node's range along a unit normal is wider than 2 min_radius)
+            shallow = node.vertices is not None and (zmax[off] <= delta or zmin[off] >= -delta)
+            if shallow and not a.any():  # a constant unit splits nothing
+                node.signs.append(bool(sign[off]))
+                continue
+            neg = pos = None
+            if node.vertices is not None:  # the children need their vertices whatever decides the sides
+                neg, pos = self._split(node, a, c, deep[:, off])
+            if shallow:
+                # One side is at most min_radius deep: decided exactly; the other holds the node's ball.
+                thin_side = self._exact_side(node, [(j, None if sign[off] else -1)])
+                neg_side, pos_side = (thin_side, _KNOWN) if sign[off] else (_KNOWN, thin_side)
+            else:
+                neg_side = self._side(node, (a, c), [(j, None)], known_neg[off], neg)
+                pos_side = self._side(node, (-a, -c), [(j, -1)], known_pos[off], pos)
+            if neg_side.exists and pos_side.exists:
+                d = dist[:, off]
+                return (self._child(node, [False], [j], (a[None], np.array([c])), d < -delta, neg_side, neg),
+                        self._child(node, [True], [j], (-a[None], np.array([-c])), d > delta, pos_side, pos))
+            # One side only (or, in a node thinner than the tolerance,
+            # neither): the unit is stable here and adds no inequality.
+            node.signs.append(bool(pos_side.exists))
+        node.signs.extend(sign[done:].tolist())
+        return None
+
+    def _decide_group(self, node: Node, members: np.ndarray) -> tuple[Node, ...] | None:
+        """Decide the max group ``members`` (the node's next units): the member that wins on the node,
+        or one child per member that wins on an open part of it (None with the bits set)."""
+        delta = self.tol.min_radius
+        k = members.size
+        A, c = node.pre_A[members], node.pre_c[members]
+        candidates = []
+        for i in np.flatnonzero(self._may_win(node, A, c)):
+            rows = self._group_rows(A, c, int(i))
+            if rows is None:
+                continue
+            G, g, others = rows
+            if node.vertices is not None:
+                high = (node.vertices @ G.T + g).max(axis=0)
+                needed = high >= -self.tau
+            else:
+                needed = affine_range(G, g, node.box_lo, node.box_hi)[1] > 0
+            # A row the node already has adds nothing (and a repeated row would hide its facet); the reverse of
+            # one leaves only that facet, no open set.
+            same = self._known_rows(node, G, g)
+            if self._known_rows(node, -G, -g).any():
+                continue
+            keep = np.flatnonzero(needed & ~same)
+            candidates.append((int(i), G[keep], g[keep], [others[j] for j in keep]))
+        if len(candidates) > 1:
+            sides = []
+            for i, G, g, others in candidates:
+                depth = (node.point_z[:, members] @ self._pair_matrix(k, i, others)) / self._pair_norms(A, i, others)
+                inside = depth.min(axis=1, initial=np.inf) > delta if len(others) else np.ones(len(depth), bool)
+                part = self._clip(node, G, g) if node.vertices is not None else None
+                exact = [(int(members[j]), int(members[i])) for j in others]
+                sides.append((self._side(node, (G, g), exact, bool(inside.any()), part), part, inside))
+            found = [(cand, side) for cand, side in zip(candidates, sides) if side[0].exists]
+            if len(found) > 1:
+                children = []
+                for (i, G, g, others), (side, part, inside) in found:
+                    bits = [m == i for m in range(k)]
+                    children.append(self._child(node, bits, [int(members[j]) for j in others], (G, g), inside, side,
+                                                part))
+                return tuple(children)
+            candidates = [cand for cand, _ in found] or candidates[:1]
+        winner = candidates[0][0] if candidates else 0
+        node.signs.extend(m == winner for m in range(k))
+        return None
+
+    def _settle_groups(self, node: Node, kinks) -> int:
+        """Set the bits of the consecutive max groups from the next unit on that one member wins on the
+        whole node, up to the first other group; return where that group starts (or where the run ends)."""
+        j0 = len(node.signs)
+        starts, sizes = kinks.run_from(j0)
+        settled = np.zeros(len(starts), dtype=bool)
+        winner = np.zeros(len(starts), dtype=np.int64)
+        for k in np.unique(sizes):
+            which = np.flatnonzero(sizes == k)
+            idx = starts[which][:, None] + np.arange(k)
+            may = self._may_win(node, node.pre_A[idx], node.pre_c[idx])
+            settled[which] = may.sum(axis=1) == 1
+            winner[which] = may.argmax(axis=1)
+        stop = int(np.argmin(settled)) if not settled.all() else len(starts)
+        for g in range(stop):
+            node.signs.extend(m == winner[g] for m in range(sizes[g]))
+        return len(node.signs)
+
+    def _may_win(self, node: Node, A: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Which members of groups (pre-activations ``A t + c``, shaped ``(..., k, n)`` and ``(..., k)``) are
+        not beaten on the whole node by another (beyond the vertices' rounding; ties go to the earlier)."""
+        k = c.shape[-1]
+        D, off = A[..., :, None, :] - A[..., None, :, :], c[..., :, None] - c[..., None, :]   # [j, i]: z_j - z_i
+        norms = np.linalg.norm(D, axis=-1)
+        unit = np.where(norms > 0, norms, 1.0)
+        if node.vertices is not None:
+            low = (np.einsum("vn,...jin->...jiv", node.vertices, D).min(axis=-1) + off) / unit
+            beats = low > self.tau
+        else:
+            low = affine_range(D.reshape(-1, D.shape[-1]), off.ravel(), node.box_lo, node.box_hi)[0]
+            beats = low.reshape(off.shape) > 0
+        earlier = np.arange(k)[:, None] < np.arange(k)[None, :]
+        beats = np.where(norms > 0, beats, (off > 0) | ((off == 0) & earlier)) & ~np.eye(k, dtype=bool)
+        return ~beats.any(axis=-2)
+
+    @staticmethod
+    def _known_rows(node: Node, G: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Which rows ``G t + g <= 0`` the node has already, bit for bit."""
+        return np.array([np.any(np.all(node.normals == a, axis=1) & (node.offsets == o)) for a, o in zip(G, g)],
+                        dtype=bool).reshape(-1)
+
+    @staticmethod
+    def _group_rows(A: np.ndarray, c: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray, list[int]] | None:
+        """The unit-normal rows where member ``i`` of a group (pre-activations ``A t + c``) wins:
+        ``z_j - z_i <= 0`` for every other member ``j``, and the members they come from. None where
+        ``i`` can never win (an earlier member equal to it, or a member above it by a constant)."""
+        rows, offsets, others = [], [], []
+        for j in range(len(c)):
+            if j == i:
+                continue
+            a, off = A[j] - A[i], c[j] - c[i]
+            norm = np.linalg.norm(a)
+            if norm == 0.0:
+                if off > 0 or (off == 0 and j < i):  # ties go to the earlier member
+                    return None
+                continue
+            a, off = a / norm, off / norm
+            if any(np.array_equal(a, r) and off == o for r, o in zip(rows, offsets)):
+                continue  # two members equal here give one row: a repeated row would hide its facet
+            rows.append(a)
+            offsets.append(off)
+            others.append(j)
+        return np.array(rows).reshape(-1, A.shape[1]), np.array(offsets), others
+
+    @staticmethod
+    def _pair_matrix(k: int, i: int, others: list[int]) -> np.ndarray:
+        """``P`` with ``z @ P`` the differences ``z_i - z_j`` over ``others``."""
+        P = np.zeros((k, len(others)))
+        P[i, :] = 1.0
+        P[others, np.arange(len(others))] = -1.0
+        return P
+
+    @staticmethod
+    def _pair_norms(A: np.ndarray, i: int, others: list[int]) -> np.ndarray:
+        """The norms of the rows ``A_i - A_j`` over ``others`` (1 for none)."""
+        return np.linalg.norm(A[i] - A[others], axis=1) if others else np.ones(0)
+
+    def _clip(self, node: Node, G: np.ndarray, g: np.ndarray) -> Part:
+        """The part of the node's vertices where every unit-normal row ``G t + g <= 0`` holds."""
+        V, normals, offsets = node.vertices, node.normals, node.offsets
+        part = Part(V, None, None, None)
+        for a, c in zip(G, g):
+            vals = V @ a + c
+            part = (Part(clip_polygon(V, vals), None, None, None) if self.planar
+                    else split_vertices(V, normals, offsets, a, c, vals)[0])
+            V, normals, offsets = part.vertices, np.vstack([normals, a]), np.append(offsets, c)
+            if V.shape[0] == 0:
+                break
+        return part
 
     def _pruned(self, node: Node) -> bool:
         """Whether the hooks drop the node's subtree."""

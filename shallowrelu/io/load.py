@@ -12,22 +12,28 @@ from .npz import load_npz, save_npz
 from .onnx import load_onnx
 
 
-def load_network(path: str | os.PathLike, normalize: bool = False) -> ReLUNetwork:
-    """Read a ReLU network from a file.
+def load_network(path: str | os.PathLike, normalize: bool = False, *, tensor: str | None = None) -> ReLUNetwork:
+    """Read a network from a file.
 
     Parameters
     ----------
     path : str or path
         ``.npz`` with arrays ``W0, b0, W1, b1, ...`` (``W`` shaped ``(out, in)``
-        as in PyTorch; ReLU after every layer but the last); ``.onnx``
-        (MatMul, Gemm, Conv, Add, Sub, Mul, Div by constants, Relu, Flatten,
-        Reshape, Identity, BatchNormalization); or ``.nnet`` (the ACAS Xu
-        text format).
+        as in PyTorch; ReLU after every layer but the last unless arrays
+        ``slope{i}``, ``group{i}`` give other kinks); ``.onnx`` (as exported by
+        PyTorch, scikit-learn or other tools: affine layers, convolutions,
+        pooling, normalisation, ReLU and other piecewise-linear activations,
+        skip connections; a classifier's head is read up to its logits);
+        ``.pt2`` (a ``torch.export`` program); or ``.nnet`` (the ACAS Xu text
+        format). Pickled PyTorch files (``.pt``, ``.pth``) are refused: loading
+        them runs code.
     normalize : bool
         ``.nnet`` only: fold the file's input normalisation and output
         scaling into the network, so that it takes raw inputs and gives raw
         outputs. By default the network is the one the file stores (normalised
         inputs, as in the ACAS Xu ONNX files and VNN-LIB properties).
+    tensor : str, optional
+        ``.onnx`` only: the tensor to analyse (default: the first output).
 
     Returns
     -------
@@ -37,7 +43,7 @@ def load_network(path: str | os.PathLike, normalize: bool = False) -> ReLUNetwor
     ------
     NetworkFormatError
         If the file is missing, unreadable, or not a valid network; the
-        message names the file and the array at fault.
+        message names the file and the array or node at fault.
 
     Examples
     --------
@@ -52,14 +58,24 @@ def load_network(path: str | os.PathLike, normalize: bool = False) -> ReLUNetwor
     if path.is_dir():
         raise NetworkFormatError(f"{path}: is a directory, not a network file")
     suffix = path.suffix.lower()
+    if tensor is not None and suffix != ".onnx":
+        raise NetworkFormatError(f"{path}: a tensor to analyse can only be chosen in an ONNX file")
     if suffix == ".npz":
         return load_npz(path)
     if suffix == ".onnx":
-        return load_onnx(path)
+        return load_onnx(path, tensor)
     if suffix == ".nnet":
         return load_nnet(path, normalize)
+    if suffix == ".pt2":
+        from .torch import load_pt2
+
+        return load_pt2(path)
+    if suffix in (".pt", ".pth", ".pkl", ".pickle"):
+        from .torch import PICKLE_REFUSAL
+
+        raise NetworkFormatError(f"{path}: {PICKLE_REFUSAL}")
     raise NetworkFormatError(f"{path}: unknown network format {suffix or '(no extension)'!r}; "
-                             "expected .npz, .onnx or .nnet")
+                             "expected .npz, .onnx, .pt2 or .nnet")
 
 
 def example_path() -> Path:

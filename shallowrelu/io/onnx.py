@@ -1,7 +1,12 @@
-"""ONNX graphs of affine layers and ReLUs read into a network (onnx is a default dependency).
+"""ONNX graphs read into a network: traced in data-flow order, lowered to layers, checked by onnxruntime.
 
-Owns the walk over the graph's nodes and each supported operator's meaning
-as an affine map. The onnx package is imported only when a file is read.
+Owns the walk over the graph (each node's inputs found by name, only the
+nodes the analysed tensor depends on), the classifier heads read up to the
+logits (Softmax, ArgMax, ZipMap, a binary Sigmoid, with their class labels),
+skl2onnx's Scaler, and the comparison with onnxruntime that refuses a graph
+read differently from how onnxruntime runs it. What each operator means is
+:mod:`.onnx_ops`'s, the lowering to layers :mod:`.trace`'s. The onnx package
+is imported only when a file is read.
 """
 
 from __future__ import annotations
@@ -13,20 +18,26 @@ import numpy as np
 from ..errors import NetworkFormatError
 from ..network import ReLUNetwork
 from ..tolerances import RUNTIME_AGREE_F32, RUNTIME_AGREE_F64
-from .affine import Affine, batch_norm, conv
+from .onnx_ops import OPS, UnsupportedOp, Value
+from .trace import Traced, Tracer
 
 # Points at which the graph as read is compared with onnxruntime.
 _CHECK_POINTS = 8
 _CHECK_RTOL = {np.float32: RUNTIME_AGREE_F32, np.float64: RUNTIME_AGREE_F64}
-# The ONNX specification's default epsilon of BatchNormalization.
-_BN_EPSILON = 1e-5
+# Operators of a classifier's head, read up to the logits before them.
+_HEAD_OPS = ("ArgMax", "ZipMap", "ArrayFeatureExtractor", "Softmax", "LogSoftmax", "Sigmoid")
+# Operators that pass a head's values on unchanged (a label cast, reshaped).
+_PASS_OPS = ("Cast", "Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten")
 
 
-def load_onnx(path: Path) -> ReLUNetwork:
-    """A network from an ONNX file: the graph traced from its input to its first output."""
+def load_onnx(path: Path, tensor: str | None = None) -> ReLUNetwork:
+    """A network from an ONNX file: the graph traced from its input to ``tensor`` (default: its first output).
+
+    A classifier's head is read up to the logits (``net.note`` says so) and
+    its class labels are kept.
+    """
     try:
         import onnx
-        from onnx import numpy_helper
     except ImportError:
         raise NetworkFormatError(f"{path}: reading ONNX needs the onnx package: pip install onnx") \
             from None
@@ -34,9 +45,19 @@ def load_onnx(path: Path) -> ReLUNetwork:
         model = onnx.load(str(path))
     except Exception as exc:  # noqa: BLE001 - onnx raises many types on malformed files
         raise NetworkFormatError(f"{path}: not a readable ONNX file ({type(exc).__name__})") from None
+    return read_onnx_model(model, str(path), tensor)
+
+
+def read_onnx_model(model, path: str, tensor: str | None = None) -> ReLUNetwork:
+    """:func:`load_onnx` of a model already in memory (``path`` names it in messages)."""
+    from onnx import numpy_helper
+
     g = model.graph
-    values: dict[str, object] = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in g.initializer}
-    inputs = [i for i in g.input if i.name not in values]  # ACAS Xu lists initializers as inputs too
+    consts: dict[str, Value] = {}
+    for init in g.initializer:
+        a = numpy_helper.to_array(init)
+        consts[init.name] = a.astype(np.float64) if a.dtype.kind == "f" else a
+    inputs = [i for i in g.input if i.name not in consts]  # ACAS Xu lists initializers as inputs too
     if len(inputs) != 1:
         raise NetworkFormatError(f"{path}: expected one graph input, found {[i.name for i in inputs]}")
     dims = [d.dim_value if d.HasField("dim_value") else 0 for d in inputs[0].type.tensor_type.shape.dim]
@@ -45,27 +66,126 @@ def load_onnx(path: Path) -> ReLUNetwork:
     n = int(np.prod(shape))
     if n <= 0 or n > 10**6:
         raise NetworkFormatError(f"{path}: input {inputs[0].name!r} has unusable shape {dims}")
-    values[inputs[0].name] = Affine(np.eye(n), np.zeros(n), shape)
-    layers: list = []
-    output = g.output[0].name
-    for node in _data_flow_order(g, output, set(values), path):
+    producer = {name: node for node in g.node for name in node.output}
+    target = tensor or g.output[0].name
+    if target not in producer and target != inputs[0].name:
+        raise NetworkFormatError(f"{path}: no tensor {target!r} in the graph (outputs: "
+                                 f"{', '.join(o.name for o in g.output)})")
+    logits, binary, labels, head = _read_head(target, producer, consts)
+    tracer = Tracer(n, path)
+    values: dict[str, Value] = dict(consts)
+    values[inputs[0].name] = tracer.input(shape)
+    for node in _data_flow_order(g, logits, set(values), path):
         where = f"{path}: node {node.name or node.output[0]!r} (op {node.op_type})"
-        args = [values[name] for name in node.input if name]
-        out = _onnx_op(node, args, layers, where, numpy_helper)
-        values[node.output[0]] = out
-    result = values[output]
-    if not isinstance(result, Affine):
-        raise NetworkFormatError(f"{path}: the output does not depend on the input")
-    if result.stamp != len(layers):
-        raise NetworkFormatError(f"{path}: output {output!r} reads the output of hidden layer {result.stamp}, "
-                                 f"not the last one ({len(layers)}): a skip connection is not supported")
-    layers.append((result.M, result.v))
-    net = ReLUNetwork(tuple(layers), source=str(path))
-    _compare_with_onnxruntime(path, model, inputs[0], net)
+        args = [values[name] if name else None for name in node.input]
+        while args and args[-1] is None:
+            args.pop()
+        try:
+            outs = _apply(tracer, node, args)
+        except UnsupportedOp as exc:
+            raise NetworkFormatError(f"{where} is not supported: {exc}") from None
+        except (ValueError, IndexError, TypeError) as exc:
+            raise NetworkFormatError(f"{where}: {exc}") from None
+        for name, out in zip(node.output, outs):
+            if name:
+                values[name] = out
+    result = values[logits]
+    if not isinstance(result, Traced):
+        raise NetworkFormatError(f"{path}: tensor {logits!r} does not depend on the input")
+    flat = result.reshape((result.size,))
+    binary = binary and flat.size == 1  # a Sigmoid on several logits (multi-label) leaves them as they are
+    if binary:  # one logit z of class 1: the outputs (0, z) have the classifier's argmax
+        flat = Traced({b: np.vstack([np.zeros_like(P), P]) for b, P in flat.parts.items()},
+                      np.array([0.0, flat.v[0]]), (2,))
+    if labels is not None and len(labels) != flat.size:
+        labels = None
+    note = ""
+    if head:
+        kept = f"; labels {', '.join(labels)}" if labels is not None else ""
+        note = f"read up to the logits {logits!r} (the {head} head left out){kept}"
+    net = tracer.network(flat, str(path), labels, note)
+    _compare_with_onnxruntime(path, model, inputs[0], net, logits, binary)
     return net
 
 
-def _data_flow_order(graph, output: str, known: set[str], path: Path) -> list:
+def _apply(tracer: Tracer, node, args: list) -> list[Value]:
+    """The outputs of one node."""
+    if node.domain == "ai.onnx.ml":
+        if node.op_type == "Scaler":
+            return [_scaler(node, args[0])]
+        if node.op_type == "Normalizer":
+            raise UnsupportedOp("Normalizer divides by a norm of the input: not piecewise linear")
+        raise UnsupportedOp("an ai.onnx.ml operator other than Scaler")
+    if node.domain not in ("", "ai.onnx"):
+        raise UnsupportedOp(f"the operator domain {node.domain!r}")
+    op = OPS.get(node.op_type)
+    if op is None:
+        raise UnsupportedOp(f"{node.op_type} is not piecewise linear, or has no exact reading here "
+                            "(docs/formats.md lists the operators read)")
+    return op(tracer, node, *args)
+
+
+def _scaler(node, x: Value) -> Value:
+    """skl2onnx's Scaler: ``(x - offset) * scale``, per feature or one for all."""
+    from .onnx_ops import _attrs, _flat_const
+
+    a = _attrs(node)
+    offset, scale = np.asarray(a.get("offset", [0.0]), float), np.asarray(a.get("scale", [1.0]), float)
+    if not isinstance(x, Traced):
+        return (x - offset) * scale
+    s = _flat_const(scale, x.shape)
+    return x.scale(s, -_flat_const(offset, x.shape) * s)
+
+
+def _read_head(target: str, producer: dict, consts: dict) -> tuple[str, bool, tuple[str, ...] | None, str]:
+    """Walk back from ``target`` through a classifier's head to its logits.
+
+    Returns the logits' name, whether they are one logit of a binary
+    classifier (a Sigmoid head), the class labels where the head names them,
+    and the head's operators in words ("" where there is no head).
+    """
+    labels, binary, seen = None, False, []
+
+    def is_head(name: str) -> bool:
+        node = producer.get(name)
+        if node is None:
+            return False
+        if node.op_type in _HEAD_OPS:
+            return True
+        if node.op_type in _PASS_OPS or node.op_type == "Concat":
+            return any(is_head(i) for i in node.input if i)
+        return False
+
+    t = target
+    while is_head(t):
+        node = producer[t]
+        op = node.op_type
+        if op not in seen and op not in _PASS_OPS:
+            seen.append(op)
+        if op == "ArrayFeatureExtractor":
+            classes = consts.get(node.input[0])
+            if classes is not None:
+                labels = tuple(str(v.decode() if isinstance(v, bytes) else v) for v in np.ravel(classes))
+            t = node.input[1]
+        elif op == "ZipMap":
+            for a in node.attribute:
+                if a.name in ("classlabels_int64s", "classlabels_strings"):
+                    values = a.ints if a.name.endswith("int64s") else [s.decode() for s in a.strings]
+                    labels = labels or tuple(str(v) for v in values)
+            t = node.input[0]
+        elif op == "Concat":
+            # skl2onnx's binary head: Concat(1 - p, p) of p = Sigmoid(z)
+            heads = [i for i in node.input if is_head(i)]
+            t = heads[-1]
+        elif op == "Sigmoid":
+            binary = True
+            t = node.input[0]
+        else:  # ArgMax, Softmax, LogSoftmax and the passes keep the argmax of their input
+            t = next(i for i in node.input if i)
+    return t, binary, labels, ", ".join(seen)
+
+
+def _data_flow_order(graph, output: str, known: set[str], path: str) -> list:
     """The nodes the output depends on, each after the nodes that compute its inputs.
 
     The order of ``graph.node`` is not trusted: each input is found by name.
@@ -101,18 +221,25 @@ def _data_flow_order(graph, output: str, known: set[str], path: Path) -> list:
     return order
 
 
-def _compare_with_onnxruntime(path: Path, model, graph_input, net: ReLUNetwork) -> None:
-    """Refuse the network if onnxruntime (where installed) computes something else at a few points.
+def _compare_with_onnxruntime(path: str, model, graph_input, net: ReLUNetwork, logits: str, binary: bool) -> None:
+    """Refuse the network if onnxruntime (where installed) computes another ``logits`` at a few points.
 
     The walk over the graph is the reader's own understanding of it; an
-    independent runtime catches a graph it has misread.
+    independent runtime catches a graph it has misread. The analysed tensor
+    is made an output of a copy of the graph, so that a head left out is
+    no obstacle.
     """
     try:
         import onnxruntime as ort
+        from onnx import helper
     except ImportError:
         return
+    probe = type(model)()
+    probe.CopyFrom(model)
+    if logits not in [o.name for o in probe.graph.output]:
+        probe.graph.output.append(helper.make_empty_tensor_value_info(logits))
     try:
-        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
     except Exception:  # noqa: BLE001 - a graph onnxruntime cannot run cannot be compared
         return
     inp = session.get_inputs()[0]
@@ -122,111 +249,18 @@ def _compare_with_onnxruntime(path: Path, model, graph_input, net: ReLUNetwork) 
     shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
     X = np.random.default_rng(0).normal(size=(_CHECK_POINTS, net.n_inputs)).astype(dtype)
     try:
-        Y = np.vstack([np.asarray(session.run(None, {inp.name: x.reshape(shape)})[0], np.float64).reshape(1, -1)
+        Y = np.vstack([np.asarray(session.run([logits], {inp.name: x.reshape(shape)})[0], np.float64).reshape(1, -1)
                        for x in X])
     except Exception:  # noqa: BLE001
         return
-    if Y.shape != (_CHECK_POINTS, net.n_outputs):
-        raise NetworkFormatError(f"{path}: onnxruntime gives {Y.shape[1]} outputs per point, the graph as read "
-                                 f"{net.n_outputs}")
     mine = net(X.astype(np.float64))
+    if binary:
+        mine = mine[:, 1:] - mine[:, :1]
+    if Y.shape != mine.shape:
+        raise NetworkFormatError(f"{path}: onnxruntime gives {Y.shape[1]} values per point for {logits!r}, the "
+                                 f"graph as read {mine.shape[1]}")
     err = float(np.abs(mine - Y).max())
     scale = max(1.0, float(np.abs(Y).max()))
     if not err <= _CHECK_RTOL[dtype] * scale:
         raise NetworkFormatError(f"{path}: the graph as read differs from onnxruntime by {err:.3g} at random "
                                  "points; refused rather than analysed wrongly")
-
-
-def _attr(node, name: str, default):
-    """A node attribute's value, or ``default``."""
-    for a in node.attribute:
-        if a.name == name:
-            return {1: a.f, 2: a.i, 3: a.s, 7: list(a.ints), 6: list(a.floats)}.get(a.type, default)
-    return default
-
-
-def _elementwise(x, c: np.ndarray, where: str, op) -> "Affine":
-    """``op`` applied with the constant ``c`` broadcast to the traced tensor ``x``."""
-    try:
-        cb = np.broadcast_to(c.reshape(c.shape[-len(x.shape):]) if c.ndim > len(x.shape) else c, x.shape)
-    except ValueError:
-        raise NetworkFormatError(f"{where}: constant of shape {c.shape} does not broadcast to {x.shape}") from None
-    return op(cb.reshape(-1))
-
-
-def _onnx_op(node, args, layers, where, numpy_helper):
-    """One node's output: a constant, or an :class:`Affine` map (a Relu also closes a layer)."""
-    op = node.op_type
-    consts = all(isinstance(a, np.ndarray) for a in args)
-    if op == "Constant":
-        return numpy_helper.to_array(node.attribute[0].t).astype(np.float64)
-    if op == "Identity":
-        return args[0]
-    if consts and op in ("Add", "Sub", "Mul", "Div", "MatMul", "Reshape", "Flatten"):
-        a = args
-        return {"Add": lambda: a[0] + a[1], "Sub": lambda: a[0] - a[1], "Mul": lambda: a[0] * a[1],
-                "Div": lambda: a[0] / a[1], "MatMul": lambda: a[0] @ a[1],
-                "Reshape": lambda: a[0].reshape([int(v) for v in a[1]]),
-                "Flatten": lambda: a[0].reshape(a[0].shape[0], -1)}[op]()
-    if op == "Relu":
-        x = args[0]
-        if x.stamp != len(layers):
-            raise NetworkFormatError(f"{where}: reads the output of hidden layer {x.stamp} after hidden layer "
-                                     f"{len(layers)} was computed: parallel branches are not supported")
-        layers.append((x.M, x.v))
-        k = x.v.size
-        return Affine(np.eye(k), np.zeros(k), x.shape, len(layers))
-    if op in ("Flatten", "Reshape"):
-        x = args[0]
-        return x.like(x.M, x.v, (x.v.size,))
-    if op in ("Add", "Sub"):
-        x, y = args
-        sign = 1.0 if op == "Add" else -1.0
-        if isinstance(x, Affine) and isinstance(y, Affine):
-            if x.stamp != y.stamp:
-                raise NetworkFormatError(f"{where}: adds the outputs of hidden layers {x.stamp} and {y.stamp}: "
-                                         "a skip connection is not supported")
-            if x.v.size != y.v.size:
-                raise NetworkFormatError(f"{where}: operands of different sizes")
-            return x.like(x.M + sign * y.M, x.v + sign * y.v)
-        if isinstance(x, Affine):
-            return _elementwise(x, y, where, lambda c: x.like(x.M, x.v + sign * c))
-        return _elementwise(y, x, where, lambda c: y.like(sign * y.M, sign * y.v + c))
-    if op in ("Mul", "Div") and sum(isinstance(a, Affine) for a in args) == 1:
-        x, c = (args[0], args[1]) if isinstance(args[0], Affine) else (args[1], args[0])
-        if op == "Div" and not isinstance(args[0], Affine):
-            raise NetworkFormatError(f"{where}: dividing by the input is not affine")
-        c = 1.0 / c if op == "Div" else c
-        return _elementwise(x, c, where, lambda s: x.like(x.M * s[:, None], x.v * s))
-    if op == "MatMul" and isinstance(args[0], Affine) and isinstance(args[1], np.ndarray) and args[1].ndim == 2:
-        x, W = args
-        if W.shape[0] != x.shape[-1]:
-            raise NetworkFormatError(f"{where}: MatMul of shape {x.shape} by {W.shape}")
-        WT = W.T
-        return x.like(WT @ x.M, WT @ x.v, x.shape[:-1] + (W.shape[1],))
-    if op == "MatMul" and isinstance(args[0], np.ndarray) and isinstance(args[1], Affine) and args[0].ndim == 2:
-        W, x = args  # a column vector on the right: W @ x
-        if W.shape[1] != x.v.size:
-            raise NetworkFormatError(f"{where}: MatMul of shape {W.shape} by {x.shape}")
-        return x.like(W @ x.M, W @ x.v, (W.shape[0],))
-    if op == "Gemm" and isinstance(args[0], Affine):
-        x, B = args[0], args[1]
-        if _attr(node, "transA", 0):
-            raise NetworkFormatError(f"{where}: transA is not supported")
-        B = B.T if _attr(node, "transB", 0) else B
-        alpha, beta = _attr(node, "alpha", 1.0), _attr(node, "beta", 1.0)
-        C = args[2] if len(args) > 2 else np.zeros(B.shape[1])
-        BT = alpha * B.T
-        return x.like(BT @ x.M, BT @ x.v + beta * np.broadcast_to(C, (B.shape[1],)), (B.shape[1],))
-    if op == "BatchNormalization" and isinstance(args[0], Affine):
-        return batch_norm(args[0], *args[1:5], _attr(node, "epsilon", _BN_EPSILON))
-    if op == "Conv" and isinstance(args[0], Affine) and all(isinstance(a, np.ndarray) for a in args[1:]):
-        x, weight = args[0], args[1]
-        k = weight.ndim - 2
-        if _attr(node, "auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID"):
-            raise NetworkFormatError(f"{where}: auto_pad other than NOTSET/VALID is not supported")
-        return conv(x, weight, args[2] if len(args) > 2 else None, _attr(node, "strides", [1] * k),
-                    _attr(node, "pads", [0] * 2 * k), _attr(node, "dilations", [1] * k), _attr(node, "group", 1),
-                    where)
-    raise NetworkFormatError(f"{where} is not supported (supported: MatMul, Gemm, Conv, Add, Sub, Mul, Div by "
-                             "constants, Relu, Flatten, Reshape, Identity, Constant, BatchNormalization)")

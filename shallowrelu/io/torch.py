@@ -1,87 +1,154 @@
-"""PyTorch ``nn.Sequential`` modules read into a network, duck-typed: torch is never imported here."""
+"""PyTorch models read into a network: exported to ONNX in memory, read by the ONNX reader, checked against torch.
+
+Owns :func:`from_torch` and the reading of ``torch.export`` programs
+(``.pt2``). One reader, the ONNX one, gives every operator its meaning, so a
+model means the same whether it comes as a module, a ``.pt2`` or an
+``.onnx`` file. Pickled ``.pt`` files are refused: loading them runs code.
+"""
 
 from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import NetworkFormatError
 from ..network import ReLUNetwork
-from .affine import Affine, batch_norm, conv
+from ..tolerances import RUNTIME_AGREE_F32
+
+# Random points at which the network read is compared with the model itself.
+_CHECK_POINTS = 8
+
+PICKLE_REFUSAL = ("a pickled PyTorch file: loading it runs the code it holds, so it is not read. Export the "
+                  "model instead: torch.onnx.export(model, example, 'model.onnx') or "
+                  "torch.export.save(torch.export.export(model, (example,)), 'model.pt2')")
 
 
-def from_torch(module, input_shape: tuple[int, ...] | None = None) -> ReLUNetwork:
-    """The network of a PyTorch ``nn.Sequential`` (in eval mode) of Linear, Conv2d, ReLU, ...
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise NetworkFormatError("reading PyTorch models needs torch: pip install 'shallowrelu[torch]'") from None
+    return torch
 
-    Duck-typed: modules are read by class name and their ``weight``/``bias``
-    tensors, so this module never imports torch. Supported: Linear, Conv2d,
-    ReLU, Flatten, Identity, Dropout (inference: identity), BatchNorm1d/2d
-    (running statistics folded into the preceding map); nested Sequential.
+
+def from_torch(module, example_input=None, *, input_shape: tuple[int, ...] | None = None) -> ReLUNetwork:
+    """The network a PyTorch module computes (in eval mode), read exactly or refused by operator.
+
+    The module is exported to ONNX in memory (``torch.onnx.export``) and read
+    by the ONNX reader: any module torch can export, a Sequential or not, with
+    skip connections, LeakyReLU, PReLU, max-pooling, Hardtanh, ReLU6,
+    elementwise max and min, convolutions, pooling and batch norm. The
+    network read is compared with the module at random points.
 
     Parameters
     ----------
     module : torch.nn.Module
+    example_input : torch.Tensor or tuple of int, optional
+        An input with its batch axis, or the shape of one input without it
+        (e.g. ``(1, 8, 8)``). Default: one input of the first Linear layer's width.
     input_shape : tuple of int, optional
-        Shape of one input without the batch axis, e.g. ``(1, 8, 8)``;
-        needed when the first layer is a convolution.
+        The same as giving a shape as ``example_input`` (older name).
+
+    Returns
+    -------
+    ReLUNetwork
+        On the flattened input.
 
     Raises
     ------
+    TypeError
+        If ``module`` is not a PyTorch module (a scikit-learn model goes to
+        :func:`from_sklearn`).
     NetworkFormatError
-        Naming the module at fault.
+        Naming the operator that cannot be read exactly, or if the network
+        read differs from the module.
     """
-    def tensor(t) -> np.ndarray:
-        """A torch tensor as a float64 array."""
-        return np.asarray(t.detach().cpu().numpy(), dtype=np.float64)
+    torch = _torch()
+    if not isinstance(module, torch.nn.Module):
+        hint = " (a scikit-learn model: use shallowrelu.from_sklearn)" if hasattr(module, "get_params") else ""
+        raise TypeError(f"from_torch needs a torch.nn.Module, got {type(module).__name__}{hint}")
+    example = _example(torch, module, input_shape if example_input is None else example_input)
+    source = f"torch {type(module).__name__}"
+    training = module.training
+    module.eval()
+    try:
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
+            torch.onnx.export(module, (example,), buffer, dynamo=False, input_names=["x"])
+        net = _read_bytes(buffer.getvalue(), source)
+        _check(torch, module, example, net, source)
+    except NetworkFormatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the exporter raises many types for what it cannot export
+        raise NetworkFormatError(f"{source}: torch could not export it to ONNX ({type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    finally:
+        module.train(training)
+    return net
 
-    mods = []
 
-    def walk(m) -> None:
-        """Collect the leaf modules of nested Sequentials, in order."""
-        if type(m).__name__ == "Sequential":
-            for child in m:
-                walk(child)
-        else:
-            mods.append(m)
+def _example(torch, module, given):
+    """An example input (batch axis first) from a tensor, a shape, or the first Linear layer."""
+    if given is None:
+        first = next((m for m in module.modules() if isinstance(m, torch.nn.Linear)), None)
+        if first is None or next((m for m in module.modules()
+                                  if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d))), None):
+            raise NetworkFormatError(f"torch {type(module).__name__}: give example_input (an input, or its shape "
+                                     "without the batch axis), e.g. from_torch(model, (1, 8, 8))")
+        return torch.zeros(1, first.in_features)
+    if isinstance(given, torch.Tensor):
+        return given.detach().to(torch.float32)
+    return torch.zeros((1, *[int(d) for d in given]))
 
-    walk(module)
-    x = None
-    if input_shape is not None:
-        n = int(np.prod(input_shape))
-        x = Affine(np.eye(n), np.zeros(n), tuple(input_shape))
-    layers: list = []
-    for k, m in enumerate(mods):
-        name = type(m).__name__
-        where = f"torch module {k} ({name})"
-        if name == "Linear":
-            W = tensor(m.weight)
-            b = tensor(m.bias) if m.bias is not None else np.zeros(W.shape[0])
-            if x is None:
-                x = Affine(np.eye(W.shape[1]), np.zeros(W.shape[1]), (W.shape[1],))
-            if x.v.size != W.shape[1]:
-                raise NetworkFormatError(f"{where}: takes {W.shape[1]} inputs but gets {x.v.size}")
-            x = Affine(W @ x.M, W @ x.v + b, (W.shape[0],))
-        elif x is None:
-            raise NetworkFormatError(f"{where}: give input_shape when the first layer is not Linear")
-        elif name == "ReLU":
-            layers.append((x.M, x.v))
-            x = Affine(np.eye(x.v.size), np.zeros(x.v.size), x.shape)
-        elif name == "Flatten":
-            x = Affine(x.M, x.v, (x.v.size,))
-        elif name in ("Identity", "Dropout"):
-            continue
-        elif name in ("BatchNorm1d", "BatchNorm2d"):
-            x = batch_norm(x, tensor(m.weight), tensor(m.bias), tensor(m.running_mean), tensor(m.running_var),
-                           float(m.eps))
-        elif name == "Conv2d":
-            if m.padding_mode != "zeros" or isinstance(m.padding, str):
-                raise NetworkFormatError(f"{where}: only explicit zero padding is supported")
-            ph, pw = m.padding
-            x = conv(x, tensor(m.weight), None if m.bias is None else tensor(m.bias), m.stride, [ph, pw, ph, pw],
-                     m.dilation, m.groups, where)
-        else:
-            raise NetworkFormatError(f"{where} is not supported (supported: Linear, Conv2d, ReLU, Flatten, "
-                                     "Identity, Dropout, BatchNorm1d/2d)")
-    if x is None:
-        raise NetworkFormatError("torch module: no layers")
-    layers.append((x.M, x.v))
-    return ReLUNetwork(tuple(layers), source=f"torch {type(module).__name__}")
+
+def _read_bytes(data: bytes, source: str) -> ReLUNetwork:
+    import onnx
+
+    from .onnx import read_onnx_model
+
+    return read_onnx_model(onnx.load_from_string(data), source)
+
+
+def _check(torch, module, example, net: ReLUNetwork, source: str) -> None:
+    """Refuse the network if the module computes something else at a few random points."""
+    X = np.random.default_rng(0).normal(size=(_CHECK_POINTS, net.n_inputs))
+    with torch.no_grad():
+        Y = np.vstack([module(torch.tensor(x, dtype=example.dtype).reshape(example.shape[1:])[None]
+                              ).detach().double().numpy().reshape(1, -1) for x in X])
+    mine = net(X)
+    if mine.shape != Y.shape:
+        return  # a head torch computes and the reader left out (its note says so)
+    err = float(np.abs(mine - Y).max())
+    if not err <= RUNTIME_AGREE_F32 * max(1.0, float(np.abs(Y).max())):
+        raise NetworkFormatError(f"{source}: the network read differs from the module by {err:.3g}; refused")
+
+
+def load_pt2(path: str | os.PathLike) -> ReLUNetwork:
+    """A ``torch.export`` program (``.pt2``) read into a network (through the ONNX exporter, which needs
+    onnxscript)."""
+    torch = _torch()
+    path = Path(path)
+    try:
+        program = torch.export.load(str(path))
+    except Exception as exc:  # noqa: BLE001
+        raise NetworkFormatError(f"{path}: not a readable torch.export program ({type(exc).__name__})") from None
+    example = tuple(program.example_inputs[0]) if program.example_inputs else None
+    if not example:
+        raise NetworkFormatError(f"{path}: the program keeps no example input to export it with")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            onnx_program = torch.onnx.export(program, example, dynamo=True, verbose=False)
+    except ImportError:
+        raise NetworkFormatError(f"{path}: exporting a torch.export program needs onnxscript: "
+                                 "pip install 'shallowrelu[torch]'") from None
+    except Exception as exc:  # noqa: BLE001
+        raise NetworkFormatError(f"{path}: torch could not export it to ONNX ({type(exc).__name__})") from None
+    net = _read_bytes(onnx_program.model_proto.SerializeToString(), str(path))
+    _check(torch, program.module(), example[0], net, str(path))
+    return net

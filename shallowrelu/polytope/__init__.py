@@ -14,6 +14,6 @@ Only the domain types are imported here, so that naming a domain does not
 load the solver; the other modules are imported by name where they are used.
 """
 
-from .domain import Box, Domain, Polytope, as_polytope, normalise_rows
+from .domain import Box, Domain, Polytope, Slice, as_polytope, normalise_rows
 
-__all__ = ["Box", "Domain", "Polytope", "as_polytope", "normalise_rows"]
+__all__ = ["Box", "Domain", "Polytope", "Slice", "as_polytope", "normalise_rows"]

@@ -98,7 +98,97 @@ class Box:
         return Polytope(np.vstack([eye, -eye]), np.concatenate([hi, -lo]))
 
 
-Domain = Box | Polytope | None
+    @staticmethod
+    def ball(center: np.ndarray, eps: float, clip: "Box | None" = None) -> "Box":
+        """The L-inf ball of radius ``eps`` around ``center``, intersected with the box ``clip`` if given.
+
+        Parameters
+        ----------
+        center : ndarray, shape (n,)
+        eps : float
+            Non-negative.
+        clip : Box, optional
+            The input box (pixel range, say) the ball is cut to.
+        """
+        center = np.asarray(center, dtype=np.float64).ravel()
+        if not eps >= 0:
+            raise DomainError(f"ball radius {eps!r} must be non-negative")
+        lo, hi = center - eps, center + eps
+        if clip is not None:
+            clo, chi = clip.bounds(center.size)
+            lo, hi = np.maximum(lo, clo), np.minimum(hi, chi)
+        return Box(lo, hi)
+
+
+@dataclass(frozen=True, eq=False)
+class Slice:
+    """The points ``x = origin + D t`` of the input space, ``t`` in ``inner``, within ``clip``.
+
+    A segment between two inputs, the plane through three, a k-flat through a
+    point: searched in its own coordinates, as a flat domain (the catalogue
+    records it and answers for full-space points on it).
+
+    Parameters
+    ----------
+    origin : ndarray, shape (n,)
+    directions : ndarray, shape (n, k)
+        Independent columns.
+    inner : Box or Polytope, optional
+        The set of ``t`` (None: every ``t``).
+    clip : Box or Polytope, optional
+        A domain of the input space the slice is cut by (the input box).
+    kind : str
+        What it is, for reports (``"segment"``, ``"plane"``, ``"slice"``).
+    """
+
+    origin: np.ndarray
+    directions: np.ndarray
+    inner: "Box | Polytope | None" = None
+    clip: "Box | Polytope | None" = None
+    kind: str = "slice"
+
+    def __post_init__(self) -> None:
+        origin = np.asarray(self.origin, dtype=np.float64).ravel()
+        D = np.asarray(self.directions, dtype=np.float64)
+        D = D.reshape(-1, 1) if D.ndim == 1 else D
+        if D.ndim != 2 or D.shape[0] != origin.size or D.shape[1] == 0:
+            raise DomainError(f"slice directions must have shape ({origin.size}, k), got {D.shape}")
+        if not (np.all(np.isfinite(origin)) and np.all(np.isfinite(D))):
+            raise DomainError("slice origin or directions contain NaN or inf")
+        object.__setattr__(self, "origin", origin)
+        object.__setattr__(self, "directions", D)
+
+    @staticmethod
+    def segment(a: np.ndarray, b: np.ndarray, clip: "Box | Polytope | None" = None) -> "Slice":
+        """The segment from ``a`` to ``b``: ``x = a + s (b - a)``, ``0 <= s <= 1``."""
+        a, b = (np.asarray(v, dtype=np.float64).ravel() for v in (a, b))
+        return Slice(a, (b - a)[:, None], Box(0.0, 1.0), clip, "segment")
+
+    @staticmethod
+    def plane(a: np.ndarray, b: np.ndarray, c: np.ndarray, margin: float = 0.25,
+              clip: "Box | Polytope | None" = None) -> "Slice":
+        """The plane of the triangle ``a, b, c``: ``x = a + s (b - a) + t (c - a)``, ``s, t`` in
+        ``[-margin, 1 + margin]`` (the triangle and a margin around it), within ``clip``."""
+        a, b, c = (np.asarray(v, dtype=np.float64).ravel() for v in (a, b, c))
+        return Slice(a, np.stack([b - a, c - a], axis=1), Box(-margin, 1.0 + margin), clip, "plane")
+
+    @staticmethod
+    def through(origin: np.ndarray, *directions: np.ndarray, lo: float = -1.0, hi: float = 1.0,
+                clip: "Box | Polytope | None" = None) -> "Slice":
+        """The k-flat ``origin + sum_i t_i d_i``, ``lo <= t_i <= hi``."""
+        D = np.stack([np.asarray(d, dtype=np.float64).ravel() for d in directions], axis=1)
+        return Slice(origin, D, Box(lo, hi), clip, "slice")
+
+    def point(self, t: np.ndarray) -> np.ndarray:
+        """The input ``origin + D t`` of slice coordinates ``t``."""
+        return self.origin + self.directions @ np.asarray(t, dtype=np.float64).ravel()
+
+    def record(self) -> dict:
+        """What a catalogue keeps of the slice (JSON-ready)."""
+        return {"kind": self.kind, "origin": self.origin.tolist(), "directions": self.directions.T.tolist()}
+
+
+Domain = Box | Polytope | Slice | None
 
 
 def as_polytope(domain: Domain, n: int) -> Polytope:
@@ -117,6 +207,8 @@ def as_polytope(domain: Domain, n: int) -> Polytope:
         if domain.dim != n:
             raise DomainError(f"polytope has dimension {domain.dim} but the network has {n} inputs")
         return domain
+    if isinstance(domain, Slice):
+        raise DomainError("a slice is flat: search it through its affine hull (affine_hull), not as a polytope")
     raise DomainError(f"unsupported domain type {type(domain).__name__}")
 
 

@@ -48,7 +48,7 @@ class Forms:
 
 
 class ExactNetwork:
-    """A ReLU network whose float64 weights are taken as exact numbers.
+    """A network whose float64 weights (and slopes) are taken as exact numbers.
 
     Parameters
     ----------
@@ -59,6 +59,7 @@ class ExactNetwork:
 
     def __init__(self, net: ReLUNetwork) -> None:
         self.layers = [(dyadic(W), dyadic(b)) for W, b in net.layers]
+        self.slopes = [None if k is None else dyadic(k.slope) for k in (net.kinks or [None] * (len(net.layers) - 1))]
         self.offsets = np.concatenate([[0], np.cumsum(net.hidden_sizes)]).astype(int)
         self._cache: tuple[bytes, list[Forms]] | None = None
 
@@ -75,9 +76,16 @@ class ExactNetwork:
             prev = out[-1]
             s = np.asarray(pattern[self.offsets[l - 1]:self.offsets[l]], dtype=bool)
             (W, DW), (b, Db) = self.layers[l]
-            D = max(DW * prev.D, Db)
-            M, v = W[:, s].dot(prev.M[s]), W[:, s].dot(prev.v[s])  # exact zeros when no neuron is active
-            k = D // (DW * prev.D)
+            if self.slopes[l - 1] is None:  # ReLU: the active units pass, the others give 0
+                PD, PM, Pv = prev.D, prev.M[s], prev.v[s]
+            else:  # each unit passes f * z: f = 1 where its bit is set, its slope where not
+                (SN, SD) = self.slopes[l - 1]
+                f = np.array([SD if bit else n for bit, n in zip(s, SN)], dtype=object)
+                s = f != 0
+                PD, PM, Pv = prev.D * SD, prev.M[s] * f[s][:, None], prev.v[s] * f[s]
+            D = max(DW * PD, Db)
+            M, v = W[:, s].dot(PM), W[:, s].dot(Pv)  # exact zeros when no unit passes anything
+            k = D // (DW * PD)
             out.append(Forms(M * k, v * k + b * (D // Db), D))
         self._cache = (key, out)
         return out

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import DomainError
 from ..tolerances import DEFAULT_TOLERANCES, RANK_REL, Tolerances
-from .domain import Box, Domain, Polytope, as_polytope, normalise_rows
+from .domain import Box, Domain, Polytope, Slice, as_polytope, normalise_rows
 from .lp import chebyshev_ball, solve_lp
 
 
@@ -56,6 +56,8 @@ def affine_hull(domain: Domain, n: int, tol: Tolerances = DEFAULT_TOLERANCES) ->
     DomainError
         If the domain is empty or has the wrong dimension.
     """
+    if isinstance(domain, Slice):
+        return _slice_hull(domain, n, tol)
     poly = as_polytope(domain, n)
     if poly.P.shape[0] == 0:
         return AffineHull(np.zeros(n), np.eye(n), poly)
@@ -95,3 +97,35 @@ def affine_hull(domain: Domain, n: int, tol: Tolerances = DEFAULT_TOLERANCES) ->
             raise DomainError("domain is empty or thinner than the tolerance min_radius")
     return hull
 
+
+
+def _slice_hull(sl: Slice, n: int, tol: Tolerances) -> AffineHull:
+    """A slice over orthonormal coordinates of its span: ``x = origin + Q t'`` with ``D = Q R``, ``t' = R t``."""
+    D, x0 = sl.directions, sl.origin
+    if x0.size != n:
+        raise DomainError(f"the slice lives in {x0.size} dimensions but the network has {n} inputs")
+    Q, R = np.linalg.qr(D)
+    diag = np.abs(np.diag(R))
+    if diag.min() <= RANK_REL * max(diag.max(), 1.0):
+        raise DomainError("slice directions are parallel (or zero)")
+    Rinv = np.linalg.inv(R)
+    rows, rhs = [np.zeros((0, D.shape[1]))], [np.zeros(0)]
+    if sl.inner is not None:
+        inner = as_polytope(sl.inner, D.shape[1])
+        rows.append(inner.P @ Rinv)
+        rhs.append(inner.p)
+    if sl.clip is not None:
+        clip = as_polytope(sl.clip, n)
+        P, p = clip.P @ Q, clip.p - clip.P @ x0
+        moved = np.linalg.norm(P, axis=1) > 0
+        if np.any(~moved & (p < -tol.min_radius)):
+            raise DomainError("the slice misses the domain it is cut by")
+        rows.append(P[moved])
+        rhs.append(p[moved])
+    hull = AffineHull(x0, Q, Polytope(np.vstack(rows), np.concatenate(rhs)))
+    if hull.domain.P.shape[0]:
+        Pn, pn = normalise_rows(hull.domain.P, -hull.domain.p)
+        ball = chebyshev_ball(Pn, pn, tol.radius_cap, tol)
+        if not ball.feasible or ball.value <= tol.min_radius:
+            raise DomainError("the slice is empty, or meets its domain in a set thinner than min_radius")
+    return hull

@@ -157,8 +157,15 @@ class ChebyshevModel:
                     np.append(np.full(self.n, INF), self.r_max))
         return h
 
-    def chebyshev(self, extra: tuple[np.ndarray, float] | None = None) -> LPResult:
-        """Largest ball inside the current rows (and one extra unit-normal row, if given).
+    def chebyshev(self, extra: tuple[np.ndarray, float | np.ndarray] | None = None) -> LPResult:
+        """Largest ball inside the current rows (and extra unit-normal rows, if given).
+
+        Parameters
+        ----------
+        extra : (a, c), optional
+            One row (``a`` of shape ``(n,)``, ``c`` a float) or several
+            (``a`` of shape ``(k, n)``, ``c`` of shape ``(k,)``), ``a . t + c <= 0``,
+            held only for this solve.
 
         Returns
         -------
@@ -167,12 +174,14 @@ class ChebyshevModel:
         """
         if extra is None:
             return self._solve("Chebyshev")
-        self._add(*extra)
+        rows, offsets = np.atleast_2d(extra[0]), np.atleast_1d(extra[1])
+        for a, c in zip(rows, offsets):
+            self._add(a, c)
         try:
             return self._solve("Chebyshev", extra=extra)
         finally:
-            last = np.array([self._h.getNumRow() - 1], dtype=np.int32)
-            self._h.deleteRows(1, last)
+            last = np.arange(self._h.getNumRow() - len(offsets), self._h.getNumRow(), dtype=np.int32)
+            self._h.deleteRows(last.size, last)
 
     def facet(self, k: int) -> LPResult:
         """Test whether row ``k`` is a facet: the largest margin of a point on its hyperplane.

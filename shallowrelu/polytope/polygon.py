@@ -55,6 +55,7 @@ def polygon_inradius_bounds(V: np.ndarray) -> tuple[float, float]:
     """
     if len(V) < 3:
         return 0.0, 0.0
+    V = V - V.mean(axis=0)  # far from the origin, the shoelace's products would cancel to rounding noise
     W = np.concatenate((V[1:], V[:1]))
     area = shoelace(V, W)
     perimeter = float(np.sqrt(((W - V) ** 2).sum(axis=1)).sum())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network import ReLUNetwork
+from ..network import Kinks, ReLUNetwork
 
 
 def random_net(sizes, seed=0, bias=0.1) -> ReLUNetwork:
@@ -111,3 +111,34 @@ def fuzz_net(seed: int, n: int, degeneracies: tuple[str, ...] = DEGENERACIES, de
     return ReLUNetwork(layers)
 
 
+
+
+def kinked_net(sizes, seed: int = 0, leaky: float = 0.25, carry: float = 0.2, pool: int = 2) -> ReLUNetwork:
+    """A random network with every kind of kink: per hidden layer, max groups of ``pool`` units first,
+    then elementwise units of which about ``leaky`` are leaky (slopes in (-0.5, 0.9)), ``carry`` have no
+    kink, and the rest are ReLU. ``sizes`` gives the number of outputs of each layer (a group counts once)."""
+    rng = np.random.default_rng(seed)
+    layers, kinks = [], []
+    width_in = sizes[0]
+    for l, out in enumerate(sizes[1:]):
+        last = l == len(sizes) - 2
+        groups = 0 if last else int(rng.integers(0, out // 2 + 1))
+        units = groups * pool + (out - groups)
+        W = rng.normal(size=(units, width_in)) * np.sqrt(2.0 / width_in)
+        b = rng.normal(size=units) * 0.1
+        layers.append((W, b))
+        if not last:
+            group = np.concatenate([np.repeat(np.arange(groups), pool), np.full(out - groups, -1)])
+            slope = np.zeros(units)
+            free = np.flatnonzero(group < 0)
+            kind = rng.random(free.size)
+            slope[free[kind < leaky]] = rng.uniform(-0.5, 0.9, int((kind < leaky).sum()))
+            slope[free[(kind >= leaky) & (kind < leaky + carry)]] = 1.0
+            kinks.append(Kinks(slope, group))
+            width_in = units
+    # the next layer reads a group through one column repeated for its members
+    for l, k in enumerate(kinks):
+        W, b = layers[l + 1]
+        for members in k.groups:
+            W[:, members] = W[:, members[:1]]
+    return ReLUNetwork(layers, kinks=kinks, source=f"kinked_net{tuple(sizes)} seed {seed}")

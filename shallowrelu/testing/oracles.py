@@ -58,28 +58,58 @@ def _layers(net_layers, exact: bool = False):
     return [(np.asarray(W, float), np.asarray(b, float)) for W, b in net_layers]
 
 
-def polygon_regions(net_layers, polygon: np.ndarray, exact: bool = False) -> dict[tuple, float]:
+def polygon_regions(net_layers, polygon: np.ndarray, exact: bool = False, kinks=None) -> dict[tuple, float]:
     """Map pattern (tuple of 0/1) -> area for a 2-input network over a convex polygon."""
-    return {pat: polygon_area(poly) for pat, poly in polygon_pieces(net_layers, polygon, exact=exact).items()}
+    return {pat: polygon_area(poly) for pat, poly in polygon_pieces(net_layers, polygon, exact=exact,
+                                                                     kinks=kinks).items()}
+
+
+def _kink_arrays(kinks, layers) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per hidden layer ``(slope, group)`` as plain arrays (ReLU where ``kinks`` says None)."""
+    out = []
+    for l, (W, _) in enumerate(layers[:-1]):
+        k = None if kinks is None else kinks[l]
+        out.append((np.zeros(W.shape[0]), np.full(W.shape[0], -1)) if k is None
+                   else (np.asarray(k.slope, float), np.asarray(k.group, int)))
+    return out
 
 
 def polygon_pieces(net_layers, polygon: np.ndarray, min_area: float = AREA_EPS,
-                   exact: bool = False) -> dict[tuple, np.ndarray]:
+                   exact: bool = False, kinks=None) -> dict[tuple, np.ndarray]:
     """Map pattern -> the region's polygon (vertices in order), by plain clipping.
 
-    Pieces of area ``<= min_area`` are dropped (clipping through a vertex
-    leaves such slivers of rounding); in exact arithmetic every piece of
-    positive area is kept.
+    ``kinks`` (per hidden layer, None for ReLU) is read as plain arrays: a
+    unit with slope 1 and no group never splits (bit 1), another elementwise
+    unit splits at ``z = 0``, and a max group splits a piece into the parts
+    where each member is the largest (bit 1 for that member). Pieces of area
+    ``<= min_area`` are dropped (clipping through a vertex leaves such
+    slivers of rounding); in exact arithmetic every piece of positive area
+    is kept.
     """
     layers = _layers(net_layers, exact)
     convert = _exact if exact else (lambda a: np.asarray(a, float))
     min_area = 0 if exact else min_area
     pieces = [(convert(polygon), (), convert(np.eye(2)), convert(np.zeros(2)))]
-    for W, b in layers[:-1]:
+    for (W, b), (slope, group) in zip(layers[:-1], _kink_arrays(kinks, net_layers)):
         pieces = [(poly, pat, W @ M, W @ v + b) for poly, pat, M, v in pieces]
         for j in range(W.shape[0]):
+            if group[j] >= 0 and j > 0 and group[j - 1] == group[j]:
+                continue  # decided with the group's first member
+            members = np.flatnonzero(group == group[j]) if group[j] >= 0 else None
             nxt = []
             for poly, pat, M, v in pieces:
+                if members is not None:
+                    for i in members:
+                        part = poly
+                        for m in members:
+                            if m != i:
+                                part = _clip(part, M[m] - M[i], v[m] - v[i])
+                        if polygon_area(part) > min_area:
+                            nxt.append((part, pat + tuple(int(m == i) for m in members), M, v))
+                    continue
+                if slope[j] == 1:
+                    nxt.append((poly, pat + (1,), M, v))
+                    continue
                 for sign in (0, 1):
                     a, c = (M[j], v[j]) if sign == 0 else (-M[j], -v[j])
                     if sign == 1 and np.all(poly @ M[j] + v[j] <= 0):
@@ -89,21 +119,38 @@ def polygon_pieces(net_layers, polygon: np.ndarray, min_area: float = AREA_EPS,
                         nxt.append((part, pat + (sign,), M, v))
             pieces = nxt
         width = W.shape[0]
-        pieces = [(poly, pat, M * np.array(pat[-width:])[:, None], v * np.array(pat[-width:]))
+        factor = (lambda bits: np.where(np.array(bits) == 1, 1, slope)) if not exact else (
+            lambda bits: np.array([Fraction(1) if bit else Fraction(float(s)) for bit, s in zip(bits, slope)],
+                                  dtype=object))
+        pieces = [(poly, pat, M * factor(pat[-width:])[:, None], v * factor(pat[-width:]))
                   for poly, pat, M, v in pieces]
     # A piece whose centroid has another pattern is rounding debris of a
     # duplicate hyperplane, not a region.
-    return {pat: poly for poly, pat, _, _ in pieces if _pattern(layers, poly.mean(axis=0)) == pat}
+    kink_arrays = _kink_arrays(kinks, net_layers)
+    return {pat: poly for poly, pat, _, _ in pieces if _pattern(layers, poly.mean(axis=0), kink_arrays) == pat}
 
 
-def _pattern(layers, x: np.ndarray) -> tuple:
+def _pattern(layers, x: np.ndarray, kink_arrays=None) -> tuple:
     """Activation pattern at one point by a plain forward pass."""
     bits = []
     h = x
-    for W, b in layers[:-1]:
+    for l, (W, b) in enumerate(layers[:-1]):
         z = W @ h + b
-        bits += [int(v > 0) for v in z]
-        h = np.maximum(z, 0)
+        if kink_arrays is None:
+            layer_bits = [int(v > 0) for v in z]
+            h = np.maximum(z, 0)
+        else:
+            slope, group = kink_arrays[l]
+            layer_bits = [int(z[i] > 0 or slope[i] == 1) for i in range(len(z))]
+            for g in set(group[group >= 0].tolist()):
+                members = np.flatnonzero(group == g)
+                top = max(z[m] for m in members)
+                first = next(m for m in members if z[m] == top)
+                for m in members:
+                    layer_bits[m] = int(m == first)
+            scale = [Fraction(float(v)) for v in slope] if z.dtype == object else slope
+            h = np.array([z[i] if layer_bits[i] else scale[i] * z[i] for i in range(len(z))], dtype=z.dtype)
+        bits += layer_bits
     return tuple(bits)
 
 

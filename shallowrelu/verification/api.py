@@ -16,7 +16,7 @@ import numpy as np
 from ..choices import VERIFY_METHODS
 from ..enumerator import search_regions
 from ..errors import ShallowReLUError, SolverError
-from ..network import ReLUNetwork
+from ..network import ReLUNetwork, as_network
 from ..polytope import Box
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from .bab import SplitStats, decide_term
@@ -76,6 +76,7 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
     >>> sr.verify(net, prop).verdict.value   # |x| is never below -0.5
     'unsat'
     """
+    net = as_network(net, "verify")
     if (prop.n_inputs, prop.n_outputs) != (net.n_inputs, net.n_outputs):
         raise ShallowReLUError(f"{prop.source}: the property has {prop.n_inputs} inputs and {prop.n_outputs} "
                                f"outputs, the network {net.n_inputs} and {net.n_outputs}")

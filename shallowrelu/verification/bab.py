@@ -114,7 +114,7 @@ class InputSplit:
             lo, hi = self.open_lo[take], self.open_hi[take]
             self.open_lo, self.open_hi, self.near = self.open_lo[~take], self.open_hi[~take], self.near[~take]
             stats.boxes += len(lo)
-            low, coef, const, unstable = box_bounds(net.layers, lo, hi, self.C, self.e)
+            low, coef, const, unstable = box_bounds(net.layers, lo, hi, self.C, self.e, net.kinks)
             open_ = ~np.any(low > self.margin, axis=1)
             if len(self.e) > 1 and open_.any():
                 # the rows together: no point of the box meets them all

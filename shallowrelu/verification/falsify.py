@@ -27,17 +27,22 @@ from ..tolerances import VERTEX_TOL, WALK_PROGRESS, WALK_STEP
 
 def violation(net: ReLUNetwork, term: Term, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``v(x)`` at the rows of ``X`` and its gradient there (the gradient of the largest row)."""
-    H, masks = X, []
-    for W, b in net.layers[:-1]:
+    H, factors = X, []
+    for l, (W, b) in enumerate(net.layers[:-1]):
         Z = H @ W.T + b
-        masks.append(Z > 0)
-        H = np.maximum(Z, 0.0)
+        k = net.kinks_of(l)
+        if k is None:
+            factors.append(Z > 0)
+            H = np.maximum(Z, 0.0)
+        else:  # each unit outputs f * z on the point's region
+            factors.append(k.factors(k.bits(Z)))
+            H = Z * factors[-1]
     W, b = net.layers[-1]
     V = (H @ W.T + b) @ term.C.T - term.e
     worst = V.argmax(axis=1)
     g = term.C[worst] @ W
-    for (W, _), mask in zip(net.layers[-2::-1], masks[::-1]):
-        g = (g * mask) @ W
+    for (W, _), f in zip(net.layers[-2::-1], factors[::-1]):
+        g = (g * f) @ W
     return V.max(axis=1), g
 
 
@@ -90,9 +95,8 @@ def descend(net: ReLUNetwork, term: Term, X: np.ndarray, lo: np.ndarray, hi: np.
 def _region_rows(net: ReLUNetwork, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The region of ``x`` as ``G t + g <= 0`` (one row per hidden neuron) and its output map ``(A, d)``."""
     pattern = net.patterns(x[None])[0]
-    M, v, A, d = net.pattern_maps(pattern)
-    sign = np.where(pattern, -1.0, 1.0)  # active: z >= 0, i.e. -z <= 0
-    return sign[:, None] * M, sign * v, A, d
+    G, g = net.region_rows(pattern)
+    return G, g, *net.affine_map(pattern)
 
 
 def region_walk(net: ReLUNetwork, term: Term, x: np.ndarray, deadline: float,

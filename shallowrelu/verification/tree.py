@@ -70,7 +70,8 @@ class TreeHooks(SearchHooks):
         self._tick()
         # A constraint row whose lower bound over the node is positive cannot
         # hold anywhere in it, so neither can the conjunction.
-        low = linear_bounds(M, v, lo, hi, list(self.work.layers[layer + 1:]), self.term.C, self.term.e, signs)
+        kinks = list(self.work.kinks or [None] * (len(self.work.layers) - 1))[layer:]
+        low = linear_bounds(M, v, lo, hi, list(self.work.layers[layer + 1:]), self.term.C, self.term.e, signs, kinks)
         if np.any(low > BOUND_MARGIN * (1.0 + np.abs(self.term.e))):
             self.pruned += 1
             return True

@@ -1,4 +1,7 @@
-"""PyTorch nn.Sequential models read without importing torch in the package (torch==2.13.0, the test extra)."""
+"""PyTorch models read through ONNX export, checked against torch itself (torch==2.13.0, the test extra)."""
+
+import io
+import warnings
 
 import numpy as np
 import pytest
@@ -18,6 +21,39 @@ def _forward(model, X, shape=None):
         return model(T if shape is None else T.reshape(-1, *shape)).numpy().astype(np.float64)
 
 
+def _close(net, model, X, shape=None):
+    expected = _forward(model, X, shape)
+    # float32 in torch, float64 here: within 1e-6 of the output's scale
+    assert np.abs(net(X) - expected).max() <= 1e-6 * max(1.0, np.abs(expected).max())
+
+
+class Residual(nn.Module):
+    """``c(act(b(h)) + h)``, ``h = relu(a(x))``: the skip connection that was once misread."""
+
+    def __init__(self, act):
+        super().__init__()
+        self.a, self.b, self.c, self.act = nn.Linear(3, 6), nn.Linear(6, 6), nn.Linear(6, 2), act
+
+    def forward(self, x):
+        h = torch.relu(self.a(x))
+        return self.c(self.act(self.b(h)) + h)
+
+
+class Kinks(nn.Module):
+    """Every kind of kink at once: LeakyReLU, PReLU, Hardtanh, ReLU6, elementwise max and min, abs."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = nn.Linear(4, 8), nn.Linear(8, 8), nn.Linear(8, 3)
+        self.prelu = nn.PReLU(8)
+
+    def forward(self, x):
+        h = nn.functional.leaky_relu(self.a(x), 0.2)
+        g = self.prelu(self.b(h))
+        k = torch.maximum(g, h) - torch.minimum(g, -h)
+        return self.c(nn.functional.hardtanh(k) + nn.functional.relu6(3 * h)) + torch.abs(x[:, :3])
+
+
 def test_mlp_with_batchnorm_and_dropout_agrees_with_torch(rng):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.3),
@@ -25,29 +61,77 @@ def test_mlp_with_batchnorm_and_dropout_agrees_with_torch(rng):
     with torch.no_grad():  # non-trivial running statistics
         model[1].running_mean.uniform_(-0.5, 0.5)
         model[1].running_var.uniform_(0.5, 2.0)
-    model.eval()
+    model.train()  # read in eval mode whatever mode it is in, and left as it was
     net = sr.from_torch(model)
+    assert model.training
     assert (net.n_inputs, net.hidden_sizes, net.n_outputs) == (3, (8, 6), 2)
-    X = rng.uniform(-1, 1, size=(200, 3))
-    np.testing.assert_allclose(net(X), _forward(model, X), atol=1e-5)
-    # and the network enumerates like any other
+    model.eval()
+    _close(net, model, rng.uniform(-1, 1, size=(200, 3)))
     assert sr.enumerate_regions(net, sr.Box(-1, 1)).info["complete"]
 
 
-def test_conv_net_agrees_with_torch(rng):
+@pytest.mark.parametrize("act", [nn.ReLU(), nn.LeakyReLU(0.1)])
+def test_a_residual_module_is_read_exactly(act, rng):
     torch.manual_seed(1)
-    model = nn.Sequential(nn.Conv2d(1, 3, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(48, 4),
-                          nn.ReLU(), nn.Linear(4, 2)).eval()
-    net = sr.from_torch(model, input_shape=(1, 8, 8))
-    assert net.n_inputs == 64 and net.hidden_sizes == (48, 4)
-    X = rng.uniform(-1, 1, size=(50, 64))
-    np.testing.assert_allclose(net(X), _forward(model, X, (1, 8, 8)), atol=1e-5)
+    model = Residual(act).eval()
+    net = sr.from_torch(model)
+    _close(net, model, rng.normal(size=(200, 3)))
+    cat = sr.enumerate_regions(net, sr.Box(-1, 1))
+    assert cat.info["complete"] and sr.check_equivalence(net, sr.build_shallow(cat), cat).passed
 
 
-def test_unsupported_module_is_named():
-    with pytest.raises(sr.NetworkFormatError, match="torch module 1 \\(Sigmoid\\) is not supported"):
-        sr.from_torch(nn.Sequential(nn.Linear(2, 3), nn.Sigmoid(), nn.Linear(3, 1)))
-    with pytest.raises(sr.NetworkFormatError, match="give input_shape"):
+def test_every_kink_of_a_module_is_read_exactly(rng):
+    torch.manual_seed(2)
+    model = Kinks().eval()
+    net = sr.from_torch(model, torch.zeros(1, 4))
+    _close(net, model, rng.normal(size=(300, 4)))
+    cat = sr.enumerate_regions(net, sr.Slice.plane(*rng.normal(size=(3, 4))))
+    X = cat.hull.to_x(cat.table.interior)
+    _close(net, model, X)  # at the centre of every region
+    assert cat.info["complete"]
+
+
+def test_a_cnn_with_maxpool_agrees_with_torch(rng):
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(3, 2, 2), nn.ReLU(), nn.Flatten(), nn.Linear(18, 4)).eval()
+    with torch.no_grad():
+        model[1].running_var.uniform_(0.5, 2.0)
+    net = sr.from_torch(model, (1, 8, 8))
+    assert net.n_inputs == 64
+    _close(net, model, rng.uniform(0, 1, size=(100, 64)), (1, 8, 8))
+
+
+@pytest.mark.parametrize("dynamo", [False, True])
+def test_files_of_both_exporters_are_read(dynamo, tmp_path, rng):
+    torch.manual_seed(4)
+    model = Residual(nn.LeakyReLU(0.3)).eval()
+    path = tmp_path / "m.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if dynamo:
+            torch.onnx.export(model, (torch.zeros(1, 3),), dynamo=True, verbose=False).save(str(path))
+        else:
+            buffer = io.BytesIO()
+            torch.onnx.export(model, (torch.zeros(1, 3),), buffer, dynamo=False)
+            path.write_bytes(buffer.getvalue())
+    _close(sr.load_network(path), model, rng.normal(size=(100, 3)))
+
+
+def test_a_torch_export_program_is_read_and_a_pickle_refused(tmp_path, rng):
+    torch.manual_seed(5)
+    model = Residual(nn.ReLU()).eval()
+    torch.export.save(torch.export.export(model, (torch.zeros(1, 3),)), str(tmp_path / "m.pt2"))
+    _close(sr.load_network(tmp_path / "m.pt2"), model, rng.normal(size=(50, 3)))
+    torch.save(model, str(tmp_path / "m.pt"))
+    with pytest.raises(sr.NetworkFormatError, match="m.pt: a pickled PyTorch file: loading it runs the code"):
+        sr.load_network(tmp_path / "m.pt")
+
+
+def test_what_cannot_be_read_is_refused_by_name():
+    with pytest.raises(sr.NetworkFormatError, match="op Sigmoid|op Tanh"):
+        sr.from_torch(nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)))
+    with pytest.raises(sr.NetworkFormatError, match="give example_input"):
         sr.from_torch(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()))
-    with pytest.raises(sr.NetworkFormatError, match="takes 5 inputs but gets 3"):
-        sr.from_torch(nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(5, 1)))
+    with pytest.raises(TypeError, match="from_torch needs a torch.nn.Module, got dict"):
+        sr.from_torch({})
