@@ -59,6 +59,13 @@ def _npz_arrays(f, label, error: type[Exception], what: str) -> dict[str, np.nda
         raise error(f"{path}: not a readable .npz {what} file ({exc})") from None
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """A temporary path beside ``path``, renamed to it when the block ends without an error.
@@ -76,6 +83,7 @@ def atomic_path(path: str | os.PathLike):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; a written file is an ordinary one
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

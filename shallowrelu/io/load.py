@@ -91,8 +91,9 @@ def save_network(net: ReLUNetwork, path: str | os.PathLike) -> None:
     net : ReLUNetwork
     path : str or path
         ``.npz`` (arrays ``W0, b0, W1, b1, ...``, the project's own format)
-        or ``.onnx`` (a float64 graph of MatMul, Add and Relu that
-        :func:`load_network`, onnxruntime and verification tools read).
+        or ``.onnx`` (a float64 graph of MatMul, Add and its activations,
+        Relu or PRelu and ReduceMax, that :func:`load_network`, onnxruntime
+        and verification tools read; class labels are not kept in it).
 
     Raises
     ------
@@ -114,7 +115,7 @@ def save_network(net: ReLUNetwork, path: str | os.PathLike) -> None:
     elif suffix == ".onnx":
         from .onnx_export import deep_onnx_model, save_onnx_model
 
-        save_onnx_model(deep_onnx_model(list(net.layers), doc=f"from {net.source}"), path)
+        save_onnx_model(deep_onnx_model(list(net.layers), net.kinks, doc=f"from {net.source}"), path)
     else:
         raise NetworkFormatError(f"{path}: cannot write networks as {suffix or '(no extension)'!r}; "
                                  "use .npz or .onnx")

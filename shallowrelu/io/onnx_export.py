@@ -116,26 +116,61 @@ def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets
     return _model(nodes, inits, "shallowrelu_shallow_network", n, m, opset, doc)
 
 
-def deep_onnx_model(layers: list[tuple[np.ndarray, np.ndarray]], opset: int | None = None, doc: str = ""):
-    """The ONNX model of a deep ReLU network: per layer a MatMul and an Add, a Relu between layers.
+def deep_onnx_model(layers: list[tuple[np.ndarray, np.ndarray]], kinks: list | None = None,
+                    opset: int | None = None, doc: str = ""):
+    """The ONNX model of a deep network: per layer a MatMul and an Add, then its activation.
 
-    Float64, so that reading the file back gives the same weights bit for
-    bit. Input ``x`` of shape ``(N, n)``, output ``y`` of shape ``(N, m)``.
+    A ReLU layer is a Relu; a layer with other kinks a PRelu of its
+    elementwise units (slopes as they are: 0, 1, leaky) and, per max group,
+    a ReduceMax of its members, which the next layer reads through one column
+    per group. Float64, so that reading a ReLU network back gives the same
+    weights bit for bit. Input ``x`` of shape ``(N, n)``, output ``y`` of shape ``(N, m)``.
     """
     import onnx
     from onnx import helper, numpy_helper
 
     opset = opset or onnx.defs.onnx_opset_version()
+    kinks = list(kinks) if kinks is not None else [None] * (len(layers) - 1)
     inits, nodes, h = [], [], "x"
+    keep = None  # the columns of the next layer that read this layer's outputs, in their order
+
+    def const(name: str, value) -> None:
+        inits.append(numpy_helper.from_array(np.asarray(value), name))
+
     for i, (W, b) in enumerate(layers):
-        inits += [numpy_helper.from_array(np.ascontiguousarray(W.T, dtype=np.float64), f"W{i}T"),
-                  numpy_helper.from_array(np.asarray(b, dtype=np.float64), f"b{i}")]
+        W = W if keep is None else W[:, keep]
+        const(f"W{i}T", np.ascontiguousarray(W.T, dtype=np.float64))
+        const(f"b{i}", np.asarray(b, dtype=np.float64))
         out = "y" if i == len(layers) - 1 else f"z{i}"
         nodes += [helper.make_node("MatMul", [h, f"W{i}T"], [f"lin{i}"]),
                   helper.make_node("Add", [f"lin{i}", f"b{i}"], [out])]
-        if out != "y":
-            h = f"h{i}"
+        keep = None
+        if out == "y":
+            break
+        h = f"h{i}"
+        k = kinks[i]
+        if k is None:
             nodes.append(helper.make_node("Relu", [out], [h]))
+            continue
+        units = np.flatnonzero(k.group < 0)
+        const(f"units{i}", units.astype(np.int64))
+        const(f"slope{i}", k.slope[units].astype(np.float64))
+        nodes += [helper.make_node("Gather", [out, f"units{i}"], [f"zu{i}"], axis=1),
+                  helper.make_node("PRelu", [f"zu{i}", f"slope{i}"], [f"hu{i}"])]
+        parts, keep = [f"hu{i}"], list(units)
+        sizes = np.array([m.size for m in k.groups])
+        for s in np.unique(sizes):
+            members = np.array([m for m in k.groups if m.size == s])
+            const(f"group{i}_{s}", members.astype(np.int64))
+            nodes += [helper.make_node("Gather", [out, f"group{i}_{s}"], [f"zg{i}_{s}"], axis=1),
+                      helper.make_node("ReduceMax", [f"zg{i}_{s}"], [f"hg{i}_{s}"], axes=[2], keepdims=0)
+                      if opset < 18 else
+                      helper.make_node("ReduceMax", [f"zg{i}_{s}", "axis_two"], [f"hg{i}_{s}"], keepdims=0)]
+            parts.append(f"hg{i}_{s}")
+            keep += [int(m[0]) for m in members]
+        if len(parts) > 1 and "axis_two" not in {t.name for t in inits}:
+            const("axis_two", np.array([2], dtype=np.int64))
+        nodes.append(helper.make_node("Concat", parts, [h], axis=1))
     return _model(nodes, inits, "shallowrelu_deep_network", layers[0][0].shape[1], layers[-1][0].shape[0], opset, doc)
 
 

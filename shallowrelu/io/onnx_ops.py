@@ -474,21 +474,28 @@ def global_average_pool(tr: Tracer, node, x: Value) -> list[Value]:
 
 def reduce_linear(mean: bool) -> Callable:
     def op(tr: Tracer, node, x: Value, axes: Value | None = None) -> list[Value]:
-        ax = _axes(node, axes)
-        keep = _attrs(node).get("keepdims", 1)
         if not isinstance(x, Traced):
+            ax = _axes(node, axes)
             f = np.mean if mean else np.sum
-            return [f(x, axis=None if ax is None else tuple(ax), keepdims=bool(keep))]
-        full = _full(x)
-        ax = list(range(1, full.ndim)) if not ax else [_axis(a, full.ndim) + 1 for a in ax]
-        moved = np.moveaxis(full, ax, list(range(full.ndim - len(ax), full.ndim)))
-        groups = moved.reshape(-1, int(np.prod([full.shape[a] for a in ax])))
+            return [f(x, axis=None if ax is None else tuple(ax), keepdims=bool(_attrs(node).get("keepdims", 1)))]
+        groups, shape = _reduced_groups(node, x, axes)
         T = np.zeros((groups.shape[0], x.size))
         np.put_along_axis(T, groups, 1.0 / groups.shape[1] if mean else 1.0, axis=1)
-        kept = tuple(1 if i in ax else n for i, n in enumerate(full.shape))
-        shape = kept[1:] if keep else tuple(n for i, n in enumerate(full.shape) if i not in ax and i > 0)
         return [x.map(T, 0.0, shape)]
     return op
+
+
+def _reduced_groups(node, x: Traced, axes: Value | None) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The entries of ``x`` that each output of a reduction over ``axes`` gathers (one row each), and its shape."""
+    ax = _axes(node, axes)
+    keep = _attrs(node).get("keepdims", 1)
+    full = _full(x)
+    ax = list(range(1, full.ndim)) if not ax else [_axis(a, full.ndim) + 1 for a in ax]
+    moved = np.moveaxis(full, ax, list(range(full.ndim - len(ax), full.ndim)))
+    groups = moved.reshape(-1, int(np.prod([full.shape[a] for a in ax])))
+    kept = tuple(1 if i in ax else n for i, n in enumerate(full.shape))
+    shape = kept[1:] if keep else tuple(n for i, n in enumerate(full.shape) if i not in ax and i > 0)
+    return groups, shape
 
 
 # -- kinks ----------------------------------------------------------------------
@@ -563,6 +570,17 @@ def max_min(sign: float) -> Callable:
         stacked = concat(pieces, (len(pieces) * size,), np.arange(len(pieces) * size))
         members = [np.arange(len(pieces)) * size + i for i in range(size)]
         return [_max_groups(tr, node.name, members, stacked, shape, sign)]
+    return op
+
+
+def reduce_max_min(sign: float) -> Callable:
+    def op(tr: Tracer, node, x: Value, axes: Value | None = None) -> list[Value]:
+        if not isinstance(x, Traced):
+            ax = _axes(node, axes)
+            f = np.max if sign > 0 else np.min
+            return [f(x, axis=None if ax is None else tuple(ax), keepdims=bool(_attrs(node).get("keepdims", 1)))]
+        groups, shape = _reduced_groups(node, x, axes)
+        return [_max_groups(tr, node.name, list(groups), x, shape, sign)]
     return op
 
 
@@ -646,6 +664,7 @@ OPS: dict[str, Callable] = {
     "ReduceMean": reduce_linear(True), "ReduceSum": reduce_linear(False),
     "Relu": relu, "LeakyRelu": leaky_relu, "PRelu": prelu, "Abs": abs_, "Clip": clip,
     "Max": max_min(1.0), "Min": max_min(-1.0), "MaxPool": max_pool, "GlobalMaxPool": global_max_pool,
+    "ReduceMax": reduce_max_min(1.0), "ReduceMin": reduce_max_min(-1.0),
     "Constant": constant, "ConstantOfShape": constant_of_shape,
     "Range": _numpy(_range), "Where": _numpy(_where), "Equal": _numpy(_equal), "Expand": _numpy(_expand),
 }

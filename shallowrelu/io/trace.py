@@ -95,12 +95,38 @@ def concat(pieces: list[Traced], shape: tuple[int, ...], order: np.ndarray) -> T
 
 @dataclass
 class Block:
-    """A kink operation: its pre-activation, its units' kinks, how its outputs are read, and where it came from."""
+    """A kink operation: its pre-activation, its units' kinks, where it came from, and how it is carried.
+
+    A block read past the next layer is carried by units with no kink: one
+    per unit, or for max groups one per group (its result, the sum of its
+    members' outputs), so that a group is always read through one column;
+    a reader's map over the units is then its columns ``pick`` (the groups'
+    first members) over the carried values.
+    """
 
     pre: Traced
     kinks: Kinks
     name: str
     depth: int = 0
+
+    @property
+    def pick(self) -> np.ndarray | None:
+        """The units whose columns a reader of the carried block keeps (None: every unit is carried)."""
+        if not self.kinks.groups:
+            return None
+        rest = np.flatnonzero(self.kinks.group < 0)
+        return np.sort(np.concatenate([rest] + [m[:1] for m in self.kinks.groups]))
+
+    def carry_rows(self) -> np.ndarray:
+        """The carried values as rows over the block's units."""
+        pick = self.pick
+        if pick is None:
+            return np.eye(self.kinks.width)
+        rows = np.zeros((pick.size, self.kinks.width))
+        for r, unit in enumerate(pick):
+            g = self.kinks.group[unit]
+            rows[r, self.kinks.group == g if g >= 0 else unit] = 1.0
+        return rows
 
 
 @dataclass
@@ -157,7 +183,6 @@ class Tracer:
                 last_read[p] = max(last_read[p], block.depth)
         for p in output.parts:
             last_read[p] = max(last_read[p], depth_out)
-        widths = {0: self.n_inputs, **{b: blk.kinks.width for b, blk in enumerate(self.blocks, start=1)}}
         # layer d (1..depth_out-1) holds its own blocks, then carries of the blocks read deeper than d + 1
         layout: list[list[tuple[int, bool]]] = [[] for _ in range(depth_out)]
         for b, block in enumerate(self.blocks, start=1):
@@ -166,26 +191,30 @@ class Tracer:
         for b in range(len(self.blocks) + 1):
             for d in range(self._depth(b) + 1, min(last_read[b], depth_out)):
                 layout[d].append((b, True))
-        where_in = {0: {0: 0}}  # layer -> block -> first unit of its outputs there (layer 0: the input)
+        where_in = {0: {0: 0}}  # layer -> block -> first column of its values there (layer 0: the input)
         total, layers, kinks = 0, [], []
         for d in range(1, depth_out):
             place, start, rows, slope, group = {}, 0, [], [], []
             group_base = 0
+            below = where_in[d - 1]
             for b, carried in layout[d]:
                 place[b] = start
-                w = widths[b]
                 if carried:
-                    rows.append(self._rows(Traced({b: np.eye(w)}, np.zeros(w), (w,)), where_in[d - 1], d))
-                    slope.append(np.ones(w))
-                    group.append(np.full(w, -1))
+                    C = self._carry(b) if self._depth(b) == d - 1 else np.eye(self._width_at(b, d - 1))
+                    W = np.zeros((C.shape[0], self._layer_width(below, d - 1)))
+                    W[:, below[b]:below[b] + C.shape[1]] = C
+                    rows.append((W, np.zeros(C.shape[0])))
+                    slope.append(np.ones(C.shape[0]))
+                    group.append(np.full(C.shape[0], -1))
+                    start += C.shape[0]
                 else:
                     block = self.blocks[b - 1]
-                    rows.append(self._rows(block.pre, where_in[d - 1], d))
+                    rows.append(self._rows(block.pre, below, d))
                     slope.append(block.kinks.slope)
                     g = block.kinks.group
                     group.append(np.where(g >= 0, g + group_base, -1))
                     group_base += int(g.max(initial=-1)) + 1
-                start += w
+                    start += block.kinks.width
             where_in[d] = place
             W = np.vstack([r[0] for r in rows])
             b_ = np.concatenate([r[1] for r in rows])
@@ -197,15 +226,27 @@ class Tracer:
         layers.append(self._rows(output, where_in[depth_out - 1], depth_out))
         return ReLUNetwork(tuple(layers), source=source, kinks=kinks, labels=labels, note=note)
 
+    def _carry(self, b: int) -> np.ndarray:
+        """What carries block ``b`` past the layer after its own: rows over its values there."""
+        return np.eye(self.n_inputs) if b == 0 else self.blocks[b - 1].carry_rows()
+
     def _rows(self, t: Traced, place: dict[int, int], d: int) -> tuple[np.ndarray, np.ndarray]:
-        """``t`` as rows ``W h + b`` over the layer below ``d`` (whose blocks start at ``place``)."""
-        width = sum(self._width_at(b) for b in place)
-        W = np.zeros((t.size, width))
+        """``t`` as rows ``W h + b`` over layer ``d - 1`` (whose blocks start at ``place``)."""
+        W = np.zeros((t.size, self._layer_width(place, d - 1)))
         for b, P in t.parts.items():
             if b not in place:
                 raise NetworkFormatError(f"{self.where}: internal error: block {b} is not in layer {d - 1}")
+            if b > 0 and self._depth(b) < d - 1 and self.blocks[b - 1].pick is not None:
+                P = P[:, self.blocks[b - 1].pick]  # read through the carried group results
             W[:, place[b]:place[b] + P.shape[1]] = P  # each block once: the bits of P, zeros signs and all
         return W, t.v.copy()
 
-    def _width_at(self, b: int) -> int:
-        return self.n_inputs if b == 0 else self.blocks[b - 1].kinks.width
+    def _layer_width(self, place: dict[int, int], d: int) -> int:
+        return sum(self._width_at(b, d) for b in place)
+
+    def _width_at(self, b: int, d: int) -> int:
+        """Columns block ``b`` takes in layer ``d``: its units in its own layer, its carried values after."""
+        if b == 0:
+            return self.n_inputs
+        block = self.blocks[b - 1]
+        return block.kinks.width if block.depth == d or block.pick is None else block.pick.size

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Callable
 
 _NUMBA = importlib.util.find_spec("numba") is not None
-_COLD_NOTICE = ("shallowrelu: compiling the numba kernels for this machine, once (about 15 s); later runs load "
+_COLD_NOTICE = ("shallowrelu: compiling the numba kernels for this machine, once; later runs load "
                 "them from numba's cache in well under a second")
 # Below this dimension the numpy code is quick enough that loading the
 # compiled kernels (about a second per process) would cost more than it saves.

@@ -33,3 +33,14 @@ def test_pickled_npz_is_refused(tmp_path):
 def test_example_network_ships_with_the_package():
     net = sr.load_network(sr.example_path())
     assert (net.n_inputs, net.hidden_sizes, net.n_outputs) == (2, (8, 8), 2)
+
+
+def test_written_files_are_ordinary_files_not_private_ones(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        sr.save_network(random_net([2, 3, 1]), tmp_path / "n.npz")
+        assert (tmp_path / "n.npz").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(mask)

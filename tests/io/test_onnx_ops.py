@@ -98,6 +98,11 @@ CASES = {
         helper.make_node("AveragePool", ["x"], ["p"], kernel_shape=[2, 2], pads=[1, 1, 0, 0]),
         helper.make_node("Relu", ["p"], ["r"]), helper.make_node("GlobalAveragePool", ["r"], ["g"]),
         helper.make_node("GlobalMaxPool", ["x"], ["m"]), helper.make_node("Concat", ["g", "m"], ["k"], axis=1)], 2),
+    "reduce_max_min": _image_case([
+        helper.make_node("ReduceMax", ["x", "ax3"], ["m"], keepdims=1), helper.make_node("Relu", ["m"], ["r"]),
+        helper.make_node("ReduceMin", ["x", "ax2"], ["n"], keepdims=0), helper.make_node("Flatten", ["n"], ["nf"]),
+        helper.make_node("Flatten", ["r"], ["rf"]), helper.make_node("Concat", ["rf", "nf"], ["k"], axis=1)], 8,
+        inits=[_i("ax3", [3]), _i("ax2", [2])]),
     "pad_reduce": _image_case([
         helper.make_node("Pad", ["x", "pads", "val"], ["p"]), helper.make_node("Relu", ["p"], ["r"]),
         helper.make_node("ReduceMean", ["r", "axes"], ["k"], keepdims=1)], 5,
@@ -162,3 +167,15 @@ def test_image_operators_on_a_plane_through_three_images(name, tmp_path, rng):
     np.testing.assert_array_equal(cat.patterns()[found], net.patterns(X))
     X = X.astype(np.float32).astype(np.float64)
     _close(net, path, X, shape)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_network_with_kinks_written_as_onnx_reads_back_the_same(seed, tmp_path, rng):
+    from shallowrelu.testing.nets import kinked_net
+
+    net = kinked_net([3, 6, 5, 2], seed=seed)
+    sr.save_network(net, tmp_path / "k.onnx")
+    back = sr.load_network(tmp_path / "k.onnx")
+    X = rng.normal(size=(300, 3))
+    np.testing.assert_allclose(back(X), net(X), rtol=1e-12, atol=1e-12)
+    assert len(sr.enumerate_regions(back, sr.Box(-1, 1))) == len(sr.enumerate_regions(net, sr.Box(-1, 1)))
