@@ -13,6 +13,7 @@ carried points.
     python scripts/bench.py --only scaling   # time per region from 1e3 to 1e5 regions (long)
     python scripts/bench.py --only stream --stream-net 4-28,28,28-1 --jobs 2   # ~1e6 regions, peak RSS
     python scripts/bench.py --only convert   # enumerate, convert, check, export through the CLI (~10 min)
+    python scripts/bench.py --only limits    # time limits, signals and memory at any size (~5 min; scikit-learn)
 
 Tables: the main one (regions, LPs per region, time as the best of three runs, the naive baseline);
 peers (each tool in its own process, whole-process wall time, counts
@@ -287,9 +288,9 @@ def main() -> None:
     parser.add_argument("--convert-nets", nargs="*", default=DEFAULT_NETS + ["4-16,16,16-1"], metavar="N-H1,H2-M",
                         help="random nets of the convert table, besides ACAS Xu 1_1 (default: %(default)s)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help="the folder of third-party data, holding acasxu/ for --only convert "
+                        help="the folder of third-party data, holding acasxu/ (and mnist_fc/ for --only limits) "
                              "(default: %(default)s)")
-    parser.add_argument("--only", choices=["main", "peers", "polygon", "jobs", "scaling", "stream", "convert"],
+    parser.add_argument("--only", choices=["main", "peers", "polygon", "jobs", "scaling", "stream", "convert", "limits"],
                         help="print only this table")
     parser.add_argument("--one", nargs=2, metavar=("TOOL", "NET"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -308,6 +309,12 @@ def main() -> None:
         if not (acas / "prop_3.vnnlib").is_file():
             parser.exit(1, f"bench.py: {acas}: no ACAS Xu data there; give the folder with --data\n")
         return convert_table(args.convert_nets, args.seed, acas)
+    if args.only == "limits":
+        if not (args.data / "mnist_fc" / "onnx").is_dir() or not (args.data / "acasxu").is_dir():
+            parser.exit(1, f"bench.py: {args.data}: no mnist_fc/ and acasxu/ there; give the folder with --data\n")
+        from bench_limits import limits_table
+
+        return limits_table(args.data)
     if args.only in (None, "main"):
         main_table(args)
     if args.only in (None, "peers") and args.peer_nets:

@@ -367,7 +367,7 @@ def combined_lower(coef: np.ndarray, const: np.ndarray, lo: np.ndarray, hi: np.n
     lam = np.full((B, k), 1.0 / k)
     best = np.full(B, -np.inf)
     scale = np.abs(coef).sum(axis=2).max(axis=1) * np.abs(hi - lo).max(axis=1) + np.abs(const).max(axis=1) + TINY
-    for step in range(steps):
+    for _ in range(steps):
         s = np.einsum("bk,bkn->bn", lam, coef)
         corner = np.where(s > 0, lo, hi)
         vals = np.einsum("bkn,bn->bk", coef, corner) + const

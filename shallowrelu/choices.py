@@ -6,8 +6,8 @@ that implement them, so ``shallowrelu --help`` stays instant.
 
 # Where the chunks of a search run: processes of this machine, or tasks of a Ray cluster.
 BACKENDS = ("local", "ray")
-# The two constructions of the shallow network (docs/design.md section 2).
-SHALLOW_MODES = ("faces", "cells")
+# The constructions of the shallow network (docs/design.md section 2); auto picks one of the other two.
+SHALLOW_MODES = ("auto", "faces", "cells")
 # How verify decides a property.
 VERIFY_METHODS = ("bab", "tree", "milp")
 # How explain finds the nearest input with another label.

@@ -20,10 +20,11 @@ import pulp
 
 from .bounds import layer_bounds
 from .errors import DomainError, SolverError
+from .limits import OutOfTime, solver_callback, stoppable, time_left
 from .network import ReLUNetwork, as_network
 from .polytope import Domain, normalise_rows
 from .polytope.hull import affine_hull
-from .polytope.lp import bounding_box
+from .polytope.lp import INTERRUPT_CALLBACKS, bounding_box
 from .tolerances import DEFAULT_TOLERANCES, MILP_COUNT_MARGIN, MILP_LABEL_MARGIN, Tolerances
 
 # Interior margin cap (activation units) of the counting model.
@@ -193,10 +194,24 @@ def _max_group(prob: pulp.LpProblem, name: str, z: list, L: np.ndarray, U: np.nd
 
 
 def _solve(prob: pulp.LpProblem, time_limit: float | None) -> str:
-    """Solve with HiGHS (quietly, within the time limit) and return PuLP's status word."""
-    solver = pulp.HiGHS(msg=False, timeLimit=time_limit) if time_limit else pulp.HiGHS(msg=False)
-    with _quiet():
-        status = prob.solve(solver)
+    """Solve with HiGHS (quietly, within the time limit and the deadline, stoppable by a signal) and
+    return PuLP's status word.
+
+    Raises
+    ------
+    OutOfTime
+        If the deadline (:mod:`shallowrelu.limits`) passed before or during the solve.
+    """
+    left = time_left()
+    if left <= 0:
+        raise OutOfTime
+    limit = min(time_limit or np.inf, left)
+    with _quiet(), stoppable() as caught:
+        status = prob.solve(pulp.HiGHS(msg=False, timeLimit=None if np.isinf(limit) else limit,
+                                       callbackTuple=(solver_callback, caught),
+                                       callbacksToActivate=list(INTERRUPT_CALLBACKS)))
+    if pulp.LpStatus[status] != "Optimal" and time_left() <= 0:
+        raise OutOfTime
     return pulp.LpStatus[status]
 
 

@@ -23,6 +23,7 @@ from ..catalogue import Catalogue
 from ..choices import SHALLOW_MODES
 from ..errors import ShallowReLUError
 from ..tolerances import DEFAULT_TOLERANCES, GATE_MARGIN, Tolerances
+from .estimate import choose_mode
 from .faces import cell_boxes, face_lattice
 from .index import ragged
 from .shallow import ShallowNetwork
@@ -93,7 +94,7 @@ def _hyperplane_neurons(rows: np.ndarray, parts: list[tuple[np.ndarray, np.ndarr
             np.concatenate(guards) if guards else np.zeros(0, dtype=np.int64))
 
 
-def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT_TOLERANCES,
+def build_shallow(cat: Catalogue, mode: str = "auto", tol: Tolerances = DEFAULT_TOLERANCES,
                   progress: Callable[[int], None] | None = None) -> ShallowNetwork:
     """Build the three-layer extended-real network equivalent to the catalogue's network.
 
@@ -101,12 +102,14 @@ def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT
     ----------
     cat : Catalogue
         A complete catalogue.
-    mode : {"faces", "cells"}
+    mode : {"auto", "faces", "cells"}
         ``"faces"``: one gate per face of the region complex not in the
         domain's boundary, coefficient ``(-1)^(n - dim F)``; equal to the deep
         network at every point of the domain. ``"cells"``: one gate per
         region (the paper's); equal on region interiors, and on a shared
-        boundary the sum over the regions that hold the point.
+        boundary the sum over the regions that hold the point. ``"auto"``
+        (the default): ``faces`` where the face lattice's estimate fits the
+        time and memory budget, else ``cells`` (:func:`choose_mode`).
     tol : Tolerances
         ``tol.boundary`` is how far outside its closed polytope a gate still
         opens, so that rounding never shuts both sides of a boundary.
@@ -126,10 +129,10 @@ def build_shallow(cat: Catalogue, mode: str = "faces", tol: Tolerances = DEFAULT
     >>> shallow(np.array([[-2.0], [0.0], [3.0]])).ravel().tolist()
     [-2.0, 0.0, 3.0]
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if cat.info.get("interrupted"):
         raise ShallowReLUError("the catalogue is incomplete (its enumeration was interrupted)")
+    if mode != "cells":
+        mode = choose_mode(cat, mode)[0]
     t, hull = cat.table, cat.hull
     n_x, m, n, R = cat.network.n_inputs, cat.network.n_outputs, cat.dim, len(cat)
     if mode == "faces":

@@ -23,9 +23,21 @@ import numpy as np
 
 from ..catalogue import Catalogue
 from ..errors import ShallowReLUError
-from ..polytope.vertices import cut_vertices, vertices_or_empty
+from ..limits import check_memory
+from ..polytope import Polytope
+from ..polytope.lp import bounding_box, solve_lp
+from ..polytope.vertices import cut_vertices, vertex_bound, vertices_or_empty
 from ..tolerances import (DEFAULT_TOLERANCES, FACE_RANK_TOL, FACE_TOL, GATE_MARGIN, GATE_MOVED, RANK_REL, SINGULAR_DET,
                           Tolerances)
+
+
+# Regions that may have more vertices than this (McMullen's bound) get no qhull: their cell box comes from
+# LPs and their vertices are sampled for probes. 5,000 keeps qhull for every region up to 5-D seen so far.
+QHULL_VERTICES = 5_000
+
+
+class TooManyFaces(Exception):
+    """One region has more faces than the count was allowed to reach."""
 
 
 class FaceLatticeError(ShallowReLUError, RuntimeError):
@@ -137,12 +149,15 @@ def _cutting_box(cat: Catalogue, net) -> tuple[np.ndarray, np.ndarray]:
     return np.vstack([eye, -eye]), np.full(2 * n, -radius)
 
 
-def _region_faces(V: np.ndarray, G: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def region_faces(V: np.ndarray, G: np.ndarray, g: np.ndarray,
+                  cap: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Faces of one bounded polytope as boolean rows: vertex sets ``(F, V)`` and tight rows ``(F, rows)``.
 
     The polytope itself comes first (no tight row); every other face is an
     intersection of facet vertex sets, found by closing them under ``&``.
     Vertex sets are bit strings (``uint64`` words), so a set is one value.
+    Each step's arrays are sized against the memory budget first; with
+    ``cap``, :class:`TooManyFaces` is raised once more faces than that are found.
     """
     scale = FACE_TOL * (1.0 + np.abs(V).max())
     inc = np.abs(V @ G.T + g) <= scale                       # (vertices, rows)
@@ -169,11 +184,15 @@ def _region_faces(V: np.ndarray, G: np.ndarray, g: np.ndarray) -> tuple[np.ndarr
         keys = keys[~np.isin(keys, seen)]
         found.append(keys)
         seen = np.concatenate([seen, keys])
+        if cap is not None and len(seen) > cap:
+            raise TooManyFaces
+        check_memory(3 * 8 * words * len(keys) * len(row_words), "the face lattice (one region's faces)")
         fresh = np.frombuffer(keys.tobytes(), dtype=np.uint64).reshape(len(keys), words)
         meet = (fresh[:, None, :] & row_words[None, :, :]).reshape(-1, words)
         meet = meet[meet.any(axis=1)]
         frontier = np.frombuffer(np.unique(np.frombuffer(meet.tobytes(), dtype=found[0].dtype)).tobytes(),
                                  dtype=np.uint64).reshape(-1, words)
+    check_memory(5 * sum(map(len, found)) * V.shape[0], "the face lattice (one region's faces)")
     S = unpack(np.concatenate(found))
     # a row is tight on a face when every vertex of the face is on it
     T = (S.astype(np.int32) @ (~inc).astype(np.int32)) == 0
@@ -193,9 +212,17 @@ def grown_box(G: np.ndarray, g: np.ndarray, inner: np.ndarray, eps: float, fixed
     holding every vertex of the polytope); they are not grown. A side that
     moves when the cutting box is doubled is unbounded and becomes infinite.
     Where qhull fails the box is all of space, which is only slower, never wrong.
+    A polytope that may have more than :data:`QHULL_VERTICES` vertices gets
+    its box from ``2 n`` LPs instead (the cutting box left out: an LP sees
+    an unbounded side directly).
     """
     n = G.shape[1]
     grown = g - np.where(fixed, 0.0, eps)
+    if vertex_bound(G.shape[0], n) > QHULL_VERTICES:
+        lo, hi = bounding_box(Polytope(G[~fixed], -grown[~fixed]))
+        ends = np.concatenate([lo, hi])
+        margin = GATE_MARGIN * (1.0 + np.abs(ends[np.isfinite(ends)]).max(initial=0.0))
+        return np.array([lo - margin, hi + margin])
     V = vertices_or_empty(G, grown, inner)
     if V.shape[0] == 0:
         return _everywhere(n)
@@ -211,13 +238,13 @@ def grown_box(G: np.ndarray, g: np.ndarray, inner: np.ndarray, eps: float, fixed
     return np.array([lo - margin, hi + margin])
 
 
-def _region_rows(cat: Catalogue):
-    """Per region ``(i, facet rows slice, G, g)``: its facets, then over an unbounded domain the
-    cutting box (:func:`_cutting_box`), as rows ``G t + g <= 0``."""
+def region_rows(cat: Catalogue, which: list[int] | None = None):
+    """Per region (all, or those in ``which``) ``(i, facet rows slice, G, g)``: its facets, then over an
+    unbounded domain the cutting box (:func:`_cutting_box`), as rows ``G t + g <= 0``."""
     t, n = cat.table, cat.dim
     bounded = bool(cat.info.get("bounded", True))
     box_G, box_g = (np.zeros((0, n)), np.zeros(0)) if bounded else _cutting_box(cat, cat.work_network)
-    for i in range(len(cat)):
+    for i in range(len(cat)) if which is None else which:
         sl = cat.facet_rows(i)
         yield i, sl, np.vstack([t.facet_G[sl], box_G]), np.concatenate([t.facet_g[sl], box_g])
 
@@ -225,7 +252,7 @@ def _region_rows(cat: Catalogue):
 def cell_boxes(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES) -> np.ndarray:
     """:func:`grown_box` of every region (``t`` coordinates), shape ``(R, 2, n)``: the ``cells`` gates."""
     out = np.empty((len(cat), 2, cat.dim))
-    for i, sl, G, g in _region_rows(cat):
+    for i, sl, G, g in region_rows(cat):
         fixed = np.arange(G.shape[0]) >= sl.stop - sl.start
         out[i] = grown_box(G, g, cat.table.interior[i], tol.boundary, fixed) if G.shape[0] else _everywhere(cat.dim)
     return out
@@ -262,7 +289,7 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES,
     regions, parents, points, boxes, maps = [], [], [], [], {}
     tight_n, tight_rows, rank_n, rank_rows, extra_n, extra_rows = [], [], [], [], [], []
     F = 0
-    for i, sl, G, g in _region_rows(cat):
+    for i, sl, G, g in region_rows(cat):
         if progress is not None and i % 256 == 0:
             progress(i)
         nf, k0 = sl.stop - sl.start, G.shape[0]
@@ -280,7 +307,7 @@ def face_lattice(cat: Catalogue, tol: Tolerances = DEFAULT_TOLERANCES,
         outer[:nf] = t.facet_layer[sl] == 0
         for V, Gp, gp, own in pieces:
             if Gp.shape[0]:
-                S, T = _region_faces(V, Gp, gp)
+                S, T = region_faces(V, Gp, gp)
                 keep = ~(T[:, :k0] & outer).any(axis=1)
                 S, T = S[keep], T[keep]
                 X = (S @ V) / S.sum(axis=1, keepdims=True)
@@ -401,14 +428,23 @@ def complex_vertices(cat: Catalogue) -> np.ndarray:
     """Every vertex of the region complex (``t`` coordinates), each once.
 
     Over an unbounded domain whose regions have a lineality space these are
-    points of the minimal faces instead (one per minimal face and region).
+    points of the minimal faces instead (one per minimal face and region). A
+    region that may have more than :data:`QHULL_VERTICES` vertices gives
+    two of them instead, the optima of LPs in directions drawn from a
+    generator seeded by the region's index.
     """
     t = cat.table
     out = []
     if cat.info.get("bounded", True):
         for i in range(len(cat)):
             sl = cat.facet_rows(i)
-            out.append(vertices_or_empty(t.facet_G[sl], t.facet_g[sl], t.interior[i]))
+            G, g = t.facet_G[sl], t.facet_g[sl]
+            if vertex_bound(len(g), cat.dim) > QHULL_VERTICES:
+                costs = np.random.default_rng(i).standard_normal((2, cat.dim))
+                V = np.array([solve_lp(c, G, -g).x for c in costs])
+                out.append(V[np.all(np.isfinite(V), axis=1)])
+            else:
+                out.append(vertices_or_empty(G, g, t.interior[i]))
     else:
         basis = _row_space(cat.work_network.layers[0][0])
         for i in range(len(cat)):

@@ -30,6 +30,10 @@ if TYPE_CHECKING:  # the commands import what they run when they run it: --help 
     from ..catalogue import Catalogue
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_SOLVER, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_TIME_LIMIT, EXIT_TERMINATED = 124, 143
+# Exit code and message of each way the work can be stopped (limits.stop_reason()).
+_STOPS = {"interrupted": (EXIT_INTERRUPTED, "interrupted"), "terminated": (EXIT_TERMINATED, "terminated"),
+          "time limit": (EXIT_TIME_LIMIT, "time limit reached")}
 
 
 class UsageError(ShallowReLUError, ValueError):
@@ -170,10 +174,40 @@ def add_jobs(p: argparse.ArgumentParser) -> None:
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    """``--json`` and ``--progress``."""
+    """``--json``, ``--progress`` and ``--max-memory``."""
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
+    add_max_memory(p)
+
+
+def add_max_memory(p: argparse.ArgumentParser) -> None:
+    """``--max-memory``."""
+    p.add_argument("--max-memory", type=memory_size, metavar="SIZE",
+                   help="memory budget, e.g. 2G or 500M (default: the memory available); work that would need "
+                        "more is refused in one line before it starts")
+
+
+def add_time_limit(p: argparse.ArgumentParser) -> None:
+    """``--time-limit`` for the whole command."""
+    p.add_argument("--time-limit", type=float, metavar="S",
+                   help="seconds for the whole command; then it stops as on Ctrl-C (exit 124), nothing written")
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def memory_size(text: str) -> float:
+    """``--max-memory``'s value in bytes: a number with an optional unit K, M, G or T (powers of 1024)."""
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = t[-1:] if t[-1:] in _UNITS else ""
+    try:
+        value = float(t[:len(t) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a size (write e.g. 2G, 500M or 1e9)") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be positive")
+    return value
 
 
 def progress_bar(enabled: bool | None, unit: str = " regions", total: int | None = None):
@@ -224,8 +258,7 @@ def search_options(args: argparse.Namespace) -> Tolerances:
     if not args.min_inradius > 0:
         raise UsageError(f"--min-inradius {args.min_inradius}: must be positive")
     check_jobs(args)
-    if getattr(args, "time_limit", None) is not None and not args.time_limit > 0:
-        raise UsageError(f"--time-limit {args.time_limit}: must be positive")
+    check_time_limit(args)
     return Tolerances(min_inradius=args.min_inradius)
 
 
@@ -251,6 +284,22 @@ def enumerate_from_args(net: ReLUNetwork, args: argparse.Namespace, resume: Cata
         raise UsageError(f"{args.output}: cannot resume: {exc}") from None
     finally:
         close()
+
+
+def check_time_limit(args: argparse.Namespace) -> None:
+    """Refuse a ``--time-limit`` that is not positive."""
+    if getattr(args, "time_limit", None) is not None and not args.time_limit > 0:
+        raise UsageError(f"--time-limit {args.time_limit}: must be positive")
+
+
+def stopped(args: argparse.Namespace) -> tuple[int, str]:
+    """The exit code and the words for what stopped the command (Ctrl-C, SIGTERM, ``--time-limit``)."""
+    from ..limits import stop_reason
+
+    code, words = _STOPS[stop_reason() or "interrupted"]
+    if code == EXIT_TIME_LIMIT:
+        words += f" ({args.time_limit:g} s)"
+    return code, words
 
 
 def check_output(path: str | None) -> None:
@@ -308,12 +357,17 @@ def catalogue_for(args: argparse.Namespace) -> tuple[ReLUNetwork, Catalogue]:
     """NET is a network (enumerated here over the domain options) or a saved catalogue."""
     from ..catalogue import Catalogue
 
+    from ..limits import Stopped, stop_reason
+
     found = network_or_catalogue(args)
     if isinstance(found, Catalogue):
         if domain_from_args(args) is not None:
             raise UsageError(f"{args.net}: a catalogue carries its own domain; drop the domain options")
         return found.network, found
-    return found, enumerate_from_args(found, args)
+    cat = enumerate_from_args(found, args)
+    if cat.info.get("interrupted"):  # the enumerator kept its partial work; a part of the regions is no answer
+        raise Stopped(stop_reason())
+    return found, cat
 
 
 def points_from_args(args: argparse.Namespace, n: int) -> np.ndarray:

@@ -1,8 +1,9 @@
 """The ``shallowrelu`` command: the parser of every subcommand, and errors turned into exit codes.
 
 Owns :func:`main`: a user's error (:class:`ShallowReLUError`) becomes one
-line on stderr and its exit code, Ctrl-C and SIGTERM exit 130 with what was
-found saved; a traceback means a bug. Each command lives in the module of
+line on stderr and its exit code; Ctrl-C, SIGTERM and ``--time-limit`` stop
+any phase within a second (:mod:`shallowrelu.limits`) and exit 130, 143 and
+124, with what was found saved or nothing written; a traceback means a bug. Each command lives in the module of
 its group.
 """
 
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from pathlib import Path
 
+from .. import limits
 from ..errors import ShallowReLUError, SolverError
-from .common import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOLVER, PART_SUFFIX
+from .common import EXIT_INPUT, EXIT_OK, EXIT_SOLVER, PART_SUFFIX, check_time_limit, stopped
 from .demo import add_demo
 from .properties import add_bounds, add_verify
 from .regions import add_enumerate, add_plot, add_stats
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="shallowrelu",
         description="Exact activation regions of ReLU networks and their three-layer form.",
         epilog="exit codes: 0 ok, 1 bad input, 2 usage error, 3 solver failure, 4 check found a difference, "
-               "130 interrupted")
+               "124 time limit reached, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)")
     parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (add_enumerate, add_convert, add_check, add_export, add_explain, add_stats, add_plot, add_bounds,
@@ -68,18 +69,23 @@ def _merge_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
-def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
-    """SIGTERM handled as Ctrl-C, so every command stops the same way."""
-    raise KeyboardInterrupt
+def _run_limit(args: argparse.Namespace) -> float | None:
+    """The ``--time-limit`` that bounds the whole command (that of ``bounds`` and ``enumerate --method milp``
+    bounds each MILP, and is passed to it)."""
+    if args.command in ("bounds",) or getattr(args, "method", None) == "milp":
+        return None
+    return getattr(args, "time_limit", None)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``shallowrelu`` command; returns the exit code."""
     argv = _merge_negative_values(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        return args.func(args)
+        check_time_limit(args)
+        limits.set_memory_budget(getattr(args, "max_memory", None))
+        with limits.stop_signals(), limits.time_limit(_run_limit(args)):
+            return args.func(args)
     except SolverError as exc:
         print(f"shallowrelu: solver error: {exc}", file=sys.stderr)
         return EXIT_SOLVER
@@ -98,13 +104,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"shallowrelu: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
+        code, words = stopped(args)
         part = Path(f"{getattr(args, 'output', None)}{PART_SUFFIX}")
         if args.command == "enumerate" and args.output and part.exists():
             # stopped outside the search (checking or saving the catalogue): the log has every finished chunk
-            print(f"shallowrelu: interrupted; the finished chunks are in {part}; to continue, run the same "
+            print(f"shallowrelu: {words}; the finished chunks are in {part}; to continue, run the same "
                   "command with --resume", file=sys.stderr)
         else:
-            print("shallowrelu: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+            print(f"shallowrelu: {words}; nothing written" if getattr(args, "output", None) else
+                  f"shallowrelu: {words}", file=sys.stderr)
+        return code

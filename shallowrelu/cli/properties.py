@@ -12,6 +12,7 @@ import numpy as np
 
 from ..choices import VERIFY_METHODS
 from ..io.files import atomic_write_text
+from ..limits import process_age
 from .common import (EXIT_OK, UsageError, add_common, add_jobs, check_jobs, check_output, domain_from_args, emit,
                      load_net, search_options, subcommand)
 
@@ -34,6 +35,10 @@ def cmd_bounds(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# Seconds kept from ``--timeout`` for printing the verdict and leaving (stopping a racing process).
+_EXIT_SECONDS = 0.2
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """``shallowrelu verify``: a VNN-LIB property of an ONNX network."""
     from ..verification import load_vnnlib, verify
@@ -44,7 +49,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise UsageError(f"--timeout {args.timeout}: must be positive")
     net = load_net(args)
     prop = load_vnnlib(args.prop)
-    res = verify(net, prop, timeout=args.timeout, method=args.method, jobs=args.jobs, backend=args.backend)
+    # The timeout counts from the command's start, as a harness's clock does: loading is part of it.
+    timeout = None if args.timeout is None else max(args.timeout - process_age() - _EXIT_SECONDS, 0.0)
+    res = verify(net, prop, timeout=timeout, method=args.method, jobs=args.jobs, backend=args.backend)
     if args.output:
         atomic_write_text(args.output, res.vnncomp_text())
     lines = [f"{res.verdict.value} ({res.seconds:.2f} s; decided by {res.decided_by or 'nothing'}; {res.boxes} boxes "

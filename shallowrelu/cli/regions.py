@@ -18,9 +18,9 @@ from ..network import ReLUNetwork
 
 if TYPE_CHECKING:
     from ..catalogue import Catalogue
-from .common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_SOLVER, NET_OR_CATALOGUE, PART_SUFFIX, UsageError,
+from .common import (EXIT_OK, EXIT_SOLVER, NET_OR_CATALOGUE, PART_SUFFIX, UsageError,
                      catalogue_for, check_output, domain_from_args, emit, enumerate_from_args, floats, load_net,
-                     search_options, subcommand, summary_lines)
+                     search_options, stopped, subcommand, summary_lines)
 
 
 def cmd_enumerate(args: argparse.Namespace) -> int:
@@ -47,19 +47,21 @@ def cmd_enumerate(args: argparse.Namespace) -> int:
               "their regions are missing and the catalogue is marked incomplete", file=sys.stderr)
         return EXIT_SOLVER
     if interrupted:
+        code, words = stopped(args)
         if args.output:
-            print(f"shallowrelu: interrupted after {len(cat)} regions; they are saved to {args.output} "
+            print(f"shallowrelu: {words} after {len(cat)} regions; they are saved to {args.output} "
                   f"(finished chunks also in {args.output}{PART_SUFFIX}); to continue, run the same command "
                   "with --resume", file=sys.stderr)
         else:
-            print(f"shallowrelu: interrupted after {len(cat)} regions; they are not saved (no -o given)",
+            print(f"shallowrelu: {words} after {len(cat)} regions; they are not saved (no -o given)",
                   file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return code
     return EXIT_OK
 
 
 def _resume_from(args: argparse.Namespace) -> Catalogue | None:
-    """The interrupted run behind ``-o``: its chunk log, else the catalogue it saved, else None (start again).
+    """The interrupted run behind ``-o``: its chunk log, else the catalogue it saved, else None (start again;
+    said on stderr when neither file exists).
 
     A run stopped before its first chunk finished (while the tree was cut
     into chunks, or the pool started) leaves a log with no complete chunk,
@@ -75,9 +77,10 @@ def _resume_from(args: argparse.Namespace) -> Catalogue | None:
         return ChunkLog.read(part)
     if Path(args.output).exists():
         return Catalogue.load(args.output)
-    if part.exists():
-        return None
-    raise UsageError(f"{args.output}: nothing to resume (neither it nor {part.name} exists)")
+    if not part.exists():
+        print(f"shallowrelu: {args.output}: nothing to resume (neither it nor {part.name} exists); starting "
+              "from the beginning", file=sys.stderr)
+    return None
 
 
 def _enumerate_milp(net: ReLUNetwork, args: argparse.Namespace) -> int:
@@ -175,7 +178,10 @@ def add_enumerate(sub) -> None:
     p.add_argument("--method", choices=("tree", "milp"), default="tree",
                    help="tree: LP tree search, builds the catalogue (default); milp: count patterns by MILP "
                         "with no-good cuts (bounded domains; slower; the independent cross-check)")
-    p.add_argument("--time-limit", type=float, metavar="S", help="seconds for --method milp")
+    p.add_argument("--time-limit", type=float, metavar="S",
+                   help="seconds for the whole run: then it stops as on Ctrl-C (exit 124), the regions found "
+                        "so far saved to -o and resumable with --resume; with --method milp, the seconds of "
+                        "the count")
     p.add_argument("--resume", action="store_true",
                    help=f"continue an interrupted run of the same command: reads CAT{PART_SUFFIX} (the chunks "
                         "streamed so far, also after a crash) or else CAT, and ends with the catalogue an "

@@ -9,34 +9,38 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 from ..choices import COUNTERFACTUAL_METHODS, SHALLOW_MODES
-from .common import (EXIT_CHECK_FAILED, EXIT_OK, NET_OR_CATALOGUE, catalogue_for, check_output, emit,
-                     peak_memory_mb, points_from_args, progress_bar, subcommand)
+from .common import (EXIT_CHECK_FAILED, EXIT_OK, NET_OR_CATALOGUE, add_max_memory, add_time_limit, catalogue_for,
+                     check_output, emit, peak_memory_mb, points_from_args, progress_bar, subcommand)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
     """``shallowrelu convert``: the shallow network of a catalogue."""
-    from ..builder import build_shallow
+    from ..builder import build_shallow, choose_mode
 
     check_output(args.output)
     _, cat = catalogue_for(args)
     start = time.perf_counter()
+    mode, why = choose_mode(cat, args.mode)
+    if args.mode == "auto":
+        print(f"shallowrelu: {why}", file=sys.stderr)
     update, close = progress_bar(args.progress, " regions", len(cat))
     try:
-        shallow = build_shallow(cat, mode=args.mode, progress=update)
+        shallow = build_shallow(cat, mode=mode, progress=update)
     finally:
         close()
     shallow.save(args.output)
     seconds = time.perf_counter() - start
     sizes = shallow.sizes
-    payload = {"mode": args.mode, "regions": len(cat), "gates": shallow.info["gates"], "sizes": sizes,
+    payload = {"mode": mode, "mode_reason": why, "regions": len(cat), "gates": shallow.info["gates"], "sizes": sizes,
                "faces_by_dim": shallow.info.get("faces_by_dim"), "seconds": seconds, "output": args.output,
                "file_bytes": os.path.getsize(args.output), "peak_rss_mb": peak_memory_mb()}
     faces = shallow.info.get("faces_by_dim")
-    lines = [f"{Path(args.net).name}: {len(cat)} regions -> shallow network ({args.mode} mode, "
+    lines = [f"{Path(args.net).name}: {len(cat)} regions -> shallow network ({mode} mode, "
              f"{shallow.info['gates']} gates) in {seconds:.2f} s",
              f"layers: {sizes['inputs']} inputs -> {sizes['layer1']} -> {sizes['layer2']} -> {sizes['outputs']} "
              f"outputs; {sizes['inf_weights']} infinite weights, {sizes['nonzero_weights']} non-zero weights"]
@@ -100,8 +104,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
         shallow = ShallowNetwork.load(args.shallow)
         shallow.check_source(net, args.shallow)
+    elif args.shallow_gates:
+        from ..builder import choose_mode
+
+        mode, why = choose_mode(cat)
+        if mode != "faces":  # the gates of cells mode sum on boundaries: less to explain, still exact inside
+            print(f"shallowrelu: gates from {why}", file=sys.stderr)
+        shallow = build_shallow(cat, mode=mode)
     else:
-        shallow = build_shallow(cat) if args.shallow_gates else None
+        shallow = None
     found = [explain(cat, x, shallow, norms=tuple(args.norms), counterfactual_method=args.counterfactual_method)
              for x in X]
     if args.json:
@@ -118,9 +129,12 @@ def add_convert(sub) -> None:
                    "Build the shallow network of NET (a network, enumerated over the domain options, "
                    "or a saved catalogue).",
                    "shallowrelu convert net.npz --box=-1,1 --mode faces -o shallow.npz", NET_OR_CATALOGUE)
-    p.add_argument("--mode", choices=SHALLOW_MODES, default="faces",
-                   help="faces: exact everywhere (default); cells: the paper's, sums on shared boundaries")
+    p.add_argument("--mode", choices=SHALLOW_MODES, default="auto",
+                   help="faces: exact everywhere; cells: the paper's, sums on shared boundaries; auto (default): "
+                        "faces where the estimate of its face lattice fits 300 s and half the memory budget, "
+                        "else cells (said on stderr); faces over the memory budget is refused")
     p.add_argument("-o", "--output", metavar="SHALLOW", required=True, help="write the shallow network here (.npz)")
+    add_time_limit(p)
 
 
 def add_check(sub) -> None:
@@ -130,6 +144,7 @@ def add_check(sub) -> None:
                    "facets; exit 4 if the error exceeds the tolerance.",
                    "shallowrelu check net.npz shallow.npz --box=-1,1 --json", NET_OR_CATALOGUE)
     p.add_argument("shallow", metavar="SHALLOW", help="shallow network from convert")
+    add_time_limit(p)
 
 
 def add_export(sub) -> None:
@@ -143,6 +158,8 @@ def add_export(sub) -> None:
     p.add_argument("-o", "--output", metavar="ONNX", required=True, help="write the graph here (.onnx)")
     p.add_argument("--opset", type=int, help="ONNX opset (default: the newest the installed onnx knows; >= 18)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_max_memory(p)
+    add_time_limit(p)
     p.set_defaults(func=cmd_export)
 
 
@@ -163,6 +180,7 @@ def add_explain(sub) -> None:
                    help="catalogue: one LP/QP per region and label (default); milp: one big-M MILP per other "
                         "label, l_inf only (an independent cross-check)")
     p.add_argument("--shallow-gates", action=argparse.BooleanOptionalAction, default=True,
-                   help="also build the shallow network and report its open gates (default on)")
+                   help="also build the shallow network (auto mode) and report its open gates (default on)")
     p.add_argument("--shallow", metavar="SHALLOW", help="report the open gates of this saved shallow network "
                    "(from convert) instead of building one")
+    add_time_limit(p)

@@ -6,8 +6,11 @@ The rooms, in the order one call of :func:`enumerate_regions` goes through them:
 - :mod:`.plan`: the tree cut breadth-first into a fixed list of chunks (independent subtrees);
 - :mod:`.run`: the chunks run in plan order, here or on workers;
 - :mod:`.workers`: a local process pool or Ray tasks; :mod:`.interrupts`:
-  signals held while the pool forks;
+  signals blocked while the pool forks;
 - :mod:`.search`: the depth-first step, node by node, down to the regions;
+  :mod:`.node`: the tree's nodes, the sides of a split, the work counted;
+  :mod:`.groups`: max groups on a node (which member may win, where);
+  :mod:`.exact`: the decisions floats cannot make;
 - :mod:`.hooks`: how ``verify`` steers the search (prune, take the regions).
 
 Geometry and LPs come from :mod:`shallowrelu.polytope`, the regions go to

@@ -20,9 +20,11 @@ from ..polytope import Domain, Slice
 from ..polytope.hull import AffineHull, affine_hull
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from .hooks import ProgressFn, SearchHooks
+from .node import Node, Stats
 from .plan import Chunk, plan
 from .run import check_parallel, run_plan
-from .search import Node, Search, Stats
+from .search import Search
+
 
 def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
                    tol: Tolerances = DEFAULT_TOLERANCES, samples: int = 256, seed: int = 0, jobs: int | None = 1,

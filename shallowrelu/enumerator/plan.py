@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..catalogue import RegionTable
-from .search import Node, Search
+from .node import Node
+from .search import Search
 
 # The tree is cut into at least this many chunks before any is run. Fixed,
 # not tied to the number of processes, so that the catalogue is the same for

@@ -16,8 +16,9 @@ from typing import Callable
 from ..catalogue import RegionTable
 from . import workers
 from .hooks import ProgressFn
+from .node import Stats
 from .plan import Chunk
-from .search import Search, Stats
+from .search import Search
 from .workers import BACKENDS
 
 # Seconds of work in this process before the remaining chunks may go to a

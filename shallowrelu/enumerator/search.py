@@ -36,8 +36,7 @@ root's. The whole walk is explained in ``docs/design.md`` section 3.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -53,8 +52,10 @@ from ..polytope.polygon import clip_polygon, polygon, polygon_inradius_bounds
 from ..polytope.vertices import Part, distinct_vertices, split_vertices, vertices_or_empty
 from ..tolerances import (DOMAIN_ROW_DECIMALS, INRADIUS_BOUND_SLACK, RAY_CROSS_MIN, RAY_TIE_ABS, RAY_TIE_REL,
                           TINY, VERTEX_TOL, Tolerances)
+from . import groups
 from .exact import ExactSides
 from .hooks import ProgressFn, SearchHooks
+from .node import KNOWN, Node, Side, Source, Stats
 
 # Rays shot from a region's centre per candidate facet row, besides the rows'
 # own normals; the first hyperplane a ray meets alone is a facet, no LP needed.
@@ -64,136 +65,6 @@ _EXTRA_RAYS = 8
 _VERTEX_MAX_DIM = 5
 # Leaves with vertices recorded at once (numpy calls amortised; the padded arrays stay small).
 _LEAF_BATCH = 256
-
-Source = tuple[int, int]
-"""Where a row of a node comes from: ``(0, i)`` domain row ``i``, ``(l, j)`` neuron ``j`` of hidden layer ``l``."""
-
-
-@dataclass
-class Node:
-    """A node of the search tree: a polytope on which every neuron before the next one has a sign.
-
-    All maps are in the domain's hull coordinates ``t``.
-
-    Attributes
-    ----------
-    layer : int
-        The hidden layer being decided (0-based).
-    signs : list of bool
-        The signs decided so far for that layer's neurons, in order.
-    earlier : ndarray of bool
-        The pattern of the layers before it.
-    pre_A, pre_c : ndarray
-        The layer's pre-activations on the node, ``z = pre_A t + pre_c``.
-    row_keys : tuple of int
-        The node's rows as keys into the search's :attr:`Search.sources` (and
-        the LP model, which keeps a row under its key).
-    normals, offsets : ndarray
-        The node's rows ``normals . t + offsets <= 0`` (unit normals).
-    box_lo, box_hi : ndarray
-        A box around the node; a node with vertices keeps the domain's, its
-        own tight box is the vertices' (:meth:`Search.box_of`).
-    points : ndarray
-        Interior points carried down from the parent (and found by LPs).
-    point_z : ndarray
-        The layer's pre-activations at those points.
-    row_scale : ndarray
-        Norms of the rows of ``pre_A`` (1 for zero rows): ``pre_A / row_scale``
-        are unit normals, so ``point_z / row_scale`` are signed distances,
-        what the inradius tolerance measures.
-    vertices : ndarray or None
-        The node's vertices (bounded domain, low dimension; else None); each
-        split cuts the parent's. In the plane in order: a polygon.
-    thin : bool
-        Decided to exist in exact arithmetic (thinner than ``min_radius``):
-        floats cannot be trusted with its vertices, ball or facets.
-    """
-
-    layer: int
-    signs: list[bool]
-    earlier: np.ndarray
-    pre_A: np.ndarray
-    pre_c: np.ndarray
-    row_keys: tuple[int, ...]
-    normals: np.ndarray
-    offsets: np.ndarray
-    box_lo: np.ndarray
-    box_hi: np.ndarray
-    points: np.ndarray
-    point_z: np.ndarray
-    row_scale: np.ndarray
-    vertices: np.ndarray | None = None
-    thin: bool = False
-
-
-class Side(NamedTuple):
-    """Whether one side of a split holds an open set.
-
-    ``point`` is a point strictly inside it when one was found on the way;
-    ``thin`` says it was found to exist in exact arithmetic, thinner than
-    ``min_radius``.
-    """
-
-    exists: bool
-    point: np.ndarray | None = None
-    thin: bool = False
-
-
-_KNOWN = Side(True)
-
-
-@dataclass
-class Stats:
-    """The work a search (or one chunk of it) took, added up across chunks and resumed runs.
-
-    Attributes
-    ----------
-    search_lps, facet_lps : int
-        LPs run to decide sides and balls, and to decide facets.
-    thin : int
-        Regions holding no ball of radius ``min_inradius``; ``thin_min_radius``
-        the thinnest (inf when there is none).
-    unresolved : int
-        Chunks left out because an LP failed on every attempt;
-        ``unresolved_error`` the first error.
-    exact : int
-        Decisions made in exact arithmetic.
-    below_resolution : int
-        Regions found to exist below float resolution (counted, not stored).
-    """
-
-    search_lps: int = 0
-    facet_lps: int = 0
-    thin: int = 0
-    thin_min_radius: float = np.inf
-    unresolved: int = 0
-    unresolved_error: str = ""
-    exact: int = 0
-    below_resolution: int = 0
-
-    def add(self, other: "Stats") -> None:
-        """Add ``other``'s counts to these."""
-        self.search_lps += other.search_lps
-        self.facet_lps += other.facet_lps
-        self.thin += other.thin
-        self.thin_min_radius = min(self.thin_min_radius, other.thin_min_radius)
-        self.unresolved += other.unresolved
-        self.unresolved_error = self.unresolved_error or other.unresolved_error
-        self.exact += other.exact
-        self.below_resolution += other.below_resolution
-
-    def record(self) -> dict:
-        """The counts as plain JSON (no infinity: ``thin_min_radius`` is None without thin regions)."""
-        out = asdict(self)
-        out["thin_min_radius"] = None if self.thin == 0 else self.thin_min_radius
-        return out
-
-    @classmethod
-    def from_record(cls, record: dict) -> "Stats":
-        """The counts :meth:`record` wrote (an empty record: none)."""
-        fields = {k: v for k, v in record.items() if v is not None}
-        return cls(**fields)
-
 
 @dataclass(frozen=True)
 class WorkerSpec:
@@ -386,7 +257,7 @@ class Search:
         than min_radius and not empty, which is decided exactly.
         """
         if known:
-            return _KNOWN
+            return KNOWN
         if part is not None:
             low, high = part.low, part.high
             if low is None:
@@ -553,7 +424,7 @@ class Search:
             if shallow:
                 # One side is at most min_radius deep: decided exactly; the other holds the node's ball.
                 thin_side = self._exact_side(node, [(j, None if sign[off] else -1)])
-                neg_side, pos_side = (thin_side, _KNOWN) if sign[off] else (_KNOWN, thin_side)
+                neg_side, pos_side = (thin_side, KNOWN) if sign[off] else (KNOWN, thin_side)
             else:
                 neg_side = self._side(node, (a, c), [(j, None)], known_neg[off], neg)
                 pos_side = self._side(node, (-a, -c), [(j, -1)], known_pos[off], pos)
@@ -574,8 +445,8 @@ class Search:
         k = members.size
         A, c = node.pre_A[members], node.pre_c[members]
         candidates = []
-        for i in np.flatnonzero(self._may_win(node, A, c)):
-            rows = self._group_rows(A, c, int(i))
+        for i in np.flatnonzero(groups.may_win(node, A, c, self.tau)):
+            rows = groups.group_rows(A, c, int(i))
             if rows is None:
                 continue
             G, g, others = rows
@@ -586,15 +457,15 @@ class Search:
                 needed = affine_range(G, g, node.box_lo, node.box_hi)[1] > 0
             # A row the node already has adds nothing (and a repeated row would hide its facet); the reverse of
             # one leaves only that facet, no open set.
-            same = self._known_rows(node, G, g)
-            if self._known_rows(node, -G, -g).any():
+            same = groups.known_rows(node, G, g)
+            if groups.known_rows(node, -G, -g).any():
                 continue
             keep = np.flatnonzero(needed & ~same)
             candidates.append((int(i), G[keep], g[keep], [others[j] for j in keep]))
         if len(candidates) > 1:
             sides = []
             for i, G, g, others in candidates:
-                depth = (node.point_z[:, members] @ self._pair_matrix(k, i, others)) / self._pair_norms(A, i, others)
+                depth = (node.point_z[:, members] @ groups.pair_matrix(k, i, others)) / groups.pair_norms(A, i, others)
                 inside = depth.min(axis=1, initial=np.inf) > delta if len(others) else np.ones(len(depth), bool)
                 part = self._clip(node, G, g) if node.vertices is not None else None
                 exact = [(int(members[j]), int(members[i])) for j in others]
@@ -622,72 +493,13 @@ class Search:
         for k in np.unique(sizes):
             which = np.flatnonzero(sizes == k)
             idx = starts[which][:, None] + np.arange(k)
-            may = self._may_win(node, node.pre_A[idx], node.pre_c[idx])
+            may = groups.may_win(node, node.pre_A[idx], node.pre_c[idx], self.tau)
             settled[which] = may.sum(axis=1) == 1
             winner[which] = may.argmax(axis=1)
         stop = int(np.argmin(settled)) if not settled.all() else len(starts)
         for g in range(stop):
             node.signs.extend(m == winner[g] for m in range(sizes[g]))
         return len(node.signs)
-
-    def _may_win(self, node: Node, A: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """Which members of groups (pre-activations ``A t + c``, shaped ``(..., k, n)`` and ``(..., k)``) are
-        not beaten on the whole node by another (beyond the vertices' rounding; ties go to the earlier)."""
-        k = c.shape[-1]
-        D, off = A[..., :, None, :] - A[..., None, :, :], c[..., :, None] - c[..., None, :]   # [j, i]: z_j - z_i
-        norms = np.linalg.norm(D, axis=-1)
-        unit = np.where(norms > 0, norms, 1.0)
-        if node.vertices is not None:
-            low = (np.einsum("vn,...jin->...jiv", node.vertices, D).min(axis=-1) + off) / unit
-            beats = low > self.tau
-        else:
-            low = affine_range(D.reshape(-1, D.shape[-1]), off.ravel(), node.box_lo, node.box_hi)[0]
-            beats = low.reshape(off.shape) > 0
-        earlier = np.arange(k)[:, None] < np.arange(k)[None, :]
-        beats = np.where(norms > 0, beats, (off > 0) | ((off == 0) & earlier)) & ~np.eye(k, dtype=bool)
-        return ~beats.any(axis=-2)
-
-    @staticmethod
-    def _known_rows(node: Node, G: np.ndarray, g: np.ndarray) -> np.ndarray:
-        """Which rows ``G t + g <= 0`` the node has already, bit for bit."""
-        return np.array([np.any(np.all(node.normals == a, axis=1) & (node.offsets == o)) for a, o in zip(G, g)],
-                        dtype=bool).reshape(-1)
-
-    @staticmethod
-    def _group_rows(A: np.ndarray, c: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray, list[int]] | None:
-        """The unit-normal rows where member ``i`` of a group (pre-activations ``A t + c``) wins:
-        ``z_j - z_i <= 0`` for every other member ``j``, and the members they come from. None where
-        ``i`` can never win (an earlier member equal to it, or a member above it by a constant)."""
-        rows, offsets, others = [], [], []
-        for j in range(len(c)):
-            if j == i:
-                continue
-            a, off = A[j] - A[i], c[j] - c[i]
-            norm = np.linalg.norm(a)
-            if norm == 0.0:
-                if off > 0 or (off == 0 and j < i):  # ties go to the earlier member
-                    return None
-                continue
-            a, off = a / norm, off / norm
-            if any(np.array_equal(a, r) and off == o for r, o in zip(rows, offsets)):
-                continue  # two members equal here give one row: a repeated row would hide its facet
-            rows.append(a)
-            offsets.append(off)
-            others.append(j)
-        return np.array(rows).reshape(-1, A.shape[1]), np.array(offsets), others
-
-    @staticmethod
-    def _pair_matrix(k: int, i: int, others: list[int]) -> np.ndarray:
-        """``P`` with ``z @ P`` the differences ``z_i - z_j`` over ``others``."""
-        P = np.zeros((k, len(others)))
-        P[i, :] = 1.0
-        P[others, np.arange(len(others))] = -1.0
-        return P
-
-    @staticmethod
-    def _pair_norms(A: np.ndarray, i: int, others: list[int]) -> np.ndarray:
-        """The norms of the rows ``A_i - A_j`` over ``others`` (1 for none)."""
-        return np.linalg.norm(A[i] - A[others], axis=1) if others else np.ones(0)
 
     def _clip(self, node: Node, G: np.ndarray, g: np.ndarray) -> Part:
         """The part of the node's vertices where every unit-normal row ``G t + g <= 0`` holds."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import threading
 import time
 from contextlib import ExitStack
@@ -18,8 +17,9 @@ from typing import Iterator
 
 from ..catalogue import RegionTable
 from ..choices import BACKENDS  # noqa: F401 - re-exported: where the chunks run
-from .interrupts import interrupts_held
-from .search import Node, Search, Stats, WorkerSpec
+from .interrupts import interrupts_held, worker_signals
+from .node import Node, Stats
+from .search import Search, WorkerSpec
 
 Result = tuple[int, RegionTable, Stats, dict]
 """A finished chunk: its index in the plan, its regions, the work it took, the hooks' tally."""
@@ -42,8 +42,7 @@ def _exit_if_orphaned(parent: int, poll: float = 0.0) -> None:
 def _start_worker(spec: WorkerSpec) -> None:
     """A pool process's start: signals left to the parent, the search rebuilt once."""
     global _worker, _worker_error
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent takes Ctrl-C and stops the pool,
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # which ends a worker by SIGTERM, quietly
+    worker_signals()
     threading.Thread(target=_exit_if_orphaned, args=(os.getppid(), 0.2), daemon=True).start()
     try:
         _worker = spec.search()

@@ -19,8 +19,13 @@ from .files import atomic_path
 
 def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets: np.ndarray,
                        guard_ptr: np.ndarray, guard: np.ndarray, coeff: np.ndarray, b3: np.ndarray,
-                       opset: int | None = None, doc: str = ""):
+                       opset: int | None = None, doc: str = "", *, chunk_bytes: int):
     """The ONNX model of a shallow network given gate by gate.
+
+    The points go through the gates in chunks (a ``Scan`` over the batch,
+    padded to whole chunks), so that the graph's memory does not grow with
+    the batch beyond its input and output: onnxruntime holds a few of a
+    chunk's intermediate arrays at once.
 
     Parameters
     ----------
@@ -35,6 +40,10 @@ def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets
     b3 : ndarray, shape (m,)
     opset : int, optional
         Default: the newest the installed ``onnx`` package knows.
+    doc : str
+        The model's doc string.
+    chunk_bytes : int
+        The working memory of one chunk of points (at least one point per chunk).
 
     Returns
     -------
@@ -43,12 +52,57 @@ def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets
     """
     try:
         import onnx
-        from onnx import TensorProto, helper, numpy_helper
+        from onnx import helper, numpy_helper
     except ImportError:  # pragma: no cover - onnx is a default dependency
         raise ShallowReLUError("exporting to ONNX needs the onnx package: pip install onnx") from None
     opset = opset or onnx.defs.onnx_opset_version()
     if opset < 18:
         raise ShallowReLUError(f"ONNX opset {opset} is too old; the graph needs opset 18 or newer")
+    n, m = W1.shape[1], offsets.shape[1]
+    inits, body, guard_entries = _gate_graph(W1, b1, maps, offsets, guard_ptr, guard, coeff, b3)
+    # per point: the guard values twice (gathered, reduced), a dozen arrays of G x m, layer 1 twice
+    per_point = 8 * (2 * guard_entries + 12 * offsets.size + 2 * W1.shape[0])
+    chunk = max(1, chunk_bytes // per_point)
+
+    def ints(name: str, *values: int) -> None:
+        inits.append(numpy_helper.from_array(np.array(values, dtype=np.int64), name))
+
+    ints("chunk_cap", chunk)
+    ints("chunk_cap_less_one", chunk - 1)
+    ints("i_one", 1)
+    ints("i_zero", 0)
+    ints("n_in", n)
+    ints("rows_by_outputs", -1, m)
+    N = helper.make_node
+    nodes = [
+        # trips = max(ceil(N / cap), 1) chunks of ceil(N / trips) points: the padding is under one per trip
+        N("Shape", ["x"], ["batch_shape"]), N("Slice", ["batch_shape", "i_zero", "i_one"], ["points"]),
+        N("Add", ["points", "chunk_cap_less_one"], ["points_up"]), N("Div", ["points_up", "chunk_cap"], ["trips0"]),
+        N("Max", ["trips0", "i_one"], ["trips"]),
+        N("Add", ["points", "trips"], ["points_trips"]), N("Sub", ["points_trips", "i_one"], ["chunk_up"]),
+        N("Div", ["chunk_up", "trips"], ["chunk"]),
+        N("Mul", ["trips", "chunk"], ["padded_points"]), N("Sub", ["padded_points", "points"], ["pad_rows"]),
+        N("Concat", ["i_zero", "i_zero", "pad_rows", "i_zero"], ["pads"], axis=0),
+        N("Pad", ["x", "pads"], ["x_padded"]),
+        N("Concat", ["trips", "chunk", "n_in"], ["chunks_shape"], axis=0),
+        N("Reshape", ["x_padded", "chunks_shape"], ["x_chunks"], allowzero=1),
+        N("Scan", ["x_chunks"], ["y_chunks"], num_scan_inputs=1, body=body),
+        N("Reshape", ["y_chunks", "rows_by_outputs"], ["y_padded"]),
+        N("Slice", ["y_padded", "i_zero", "points"], ["y"]),
+    ]
+    return _model(nodes, inits, "shallowrelu_shallow_network", n, m, opset, doc)
+
+
+def _gate_graph(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets: np.ndarray, guard_ptr: np.ndarray,
+                guard: np.ndarray, coeff: np.ndarray, b3: np.ndarray) -> tuple[list, object, int]:
+    """The shallow network on one chunk of points: the outer graph's initializers, the ``Scan`` body
+    and the number of guard entries per point (padding included).
+
+    The body reads its weights from the outer graph (ONNX's outer scope),
+    so they are stored once; its input is ``xc`` (points by inputs), its output ``yc``.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
     H, n = W1.shape
     G, m = offsets.shape
     counts = np.diff(guard_ptr)
@@ -68,7 +122,7 @@ def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets
         padded.append(block)
     back = np.argsort(np.concatenate(groups)) if groups else np.zeros(0, dtype=np.int64)
 
-    def const(name: str, value) -> onnx.TensorProto:
+    def const(name: str, value):
         """An initializer of the graph."""
         return numpy_helper.from_array(np.asarray(value), name)
 
@@ -88,9 +142,9 @@ def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets
     N = helper.make_node
     nodes = [
         # layer 1
-        N("MatMul", ["x", "W1T"], ["l1_lin"]), N("Add", ["l1_lin", "b1"], ["l1_pre"]), N("Relu", ["l1_pre"], ["h1"]),
+        N("MatMul", ["xc", "W1T"], ["l1_lin"]), N("Add", ["l1_lin", "b1"], ["l1_pre"]), N("Relu", ["l1_pre"], ["h1"]),
         # which gates are closed: some guard neuron positive (padding reads a column of exact zeros)
-        N("Shape", ["x"], ["x_shape"]), N("Slice", ["x_shape", "n0", "one_col"], ["batch"]),
+        N("Shape", ["xc"], ["x_shape"]), N("Slice", ["x_shape", "n0", "one_col"], ["batch"]),
         N("Concat", ["batch", "one_col"], ["pad_shape"], axis=0),
         N("ConstantOfShape", ["pad_shape"], ["pad"], value=helper.make_tensor("v", TensorProto.DOUBLE, [1], [0.0])),
         N("Concat", ["h1", "pad"], ["h1_padded"], axis=1),
@@ -111,9 +165,12 @@ def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets
         N("Where", ["closed3", "zero", "p_open"], ["p"]), N("Where", ["closed3", "zero", "q_open"], ["q"]),
         # layer 3: y_j = sum_G c_G (p_Gj - q_Gj) + b3_j
         N("Sub", ["p", "q"], ["pq"]), N("Mul", ["pq", "coeff"], ["weighted"]),
-        N("ReduceSum", ["weighted", "axis1"], ["summed"], keepdims=0), N("Add", ["summed", "b3"], ["y"]),
+        N("ReduceSum", ["weighted", "axis1"], ["summed"], keepdims=0), N("Add", ["summed", "b3"], ["yc"]),
     ]
-    return _model(nodes, inits, "shallowrelu_shallow_network", n, m, opset, doc)
+    body = helper.make_graph(nodes, "shallowrelu_gates",
+                             [helper.make_tensor_value_info("xc", TensorProto.DOUBLE, ["chunk", n])],
+                             [helper.make_tensor_value_info("yc", TensorProto.DOUBLE, ["chunk", m])])
+    return inits, body, sum(block.size for block in padded)
 
 
 def deep_onnx_model(layers: list[tuple[np.ndarray, np.ndarray]], kinks: list | None = None,

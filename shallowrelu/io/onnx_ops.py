@@ -26,6 +26,7 @@ class UnsupportedOp(Exception):
 
 
 def _attrs(node) -> dict:
+    """The node's attributes as plain Python values (strings decoded)."""
     from onnx import helper
 
     out = {}
@@ -36,6 +37,7 @@ def _attrs(node) -> dict:
 
 
 def _const(v: Value, what: str) -> np.ndarray:
+    """``v``, which must be a constant (``what`` names it in the refusal)."""
     if isinstance(v, Traced):
         raise UnsupportedOp(f"{what} must be a constant, not computed from the input")
     return v
@@ -89,12 +91,14 @@ def _shape_of(*vals: Value) -> tuple[int, ...]:
 
 
 def _flat_const(c: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A constant broadcast to ``shape`` (float64), flat in the order of a traced tensor's entries."""
     return np.broadcast_to(np.asarray(c, dtype=np.float64), (1,) + shape).ravel()
 
 
 # -- elementwise arithmetic ---------------------------------------------------
 
 def add_sub(sign: float) -> Callable:
+    """Add (``sign`` 1) or Sub (-1), with numpy broadcasting."""
     def op(tr: Tracer, node, a: Value, b: Value) -> list[Value]:
         if not isinstance(a, Traced) and not isinstance(b, Traced):
             return [a + sign * b]
@@ -106,6 +110,7 @@ def add_sub(sign: float) -> Callable:
 
 
 def mul(tr: Tracer, node, a: Value, b: Value) -> list[Value]:
+    """Mul: a traced tensor scaled by a constant (two traced tensors are refused)."""
     if not isinstance(a, Traced) and not isinstance(b, Traced):
         return [a * b]
     if isinstance(a, Traced) and isinstance(b, Traced):
@@ -116,6 +121,7 @@ def mul(tr: Tracer, node, a: Value, b: Value) -> list[Value]:
 
 
 def div(tr: Tracer, node, a: Value, b: Value) -> list[Value]:
+    """Div by a constant."""
     if not isinstance(a, Traced) and not isinstance(b, Traced):
         return [a / b]
     if isinstance(b, Traced):
@@ -125,10 +131,12 @@ def div(tr: Tracer, node, a: Value, b: Value) -> list[Value]:
 
 
 def neg(tr: Tracer, node, x: Value) -> list[Value]:
+    """Neg."""
     return [x.scale(-1.0) if isinstance(x, Traced) else -x]
 
 
 def sum_(tr: Tracer, node, *xs: Value) -> list[Value]:
+    """Sum of any number of inputs."""
     out = xs[0]
     for x in xs[1:]:
         out = add_sub(1.0)(tr, node, out, x)[0]
@@ -138,10 +146,12 @@ def sum_(tr: Tracer, node, *xs: Value) -> list[Value]:
 # -- shapes -------------------------------------------------------------------
 
 def identity(tr: Tracer, node, x: Value, *rest: Value) -> list[Value]:
+    """Identity, and Dropout at inference (its mask output unused)."""
     return [x]
 
 
 def cast(tr: Tracer, node, x: Value) -> list[Value]:
+    """Cast: to a float type it changes nothing here (float64 throughout); otherwise only constants."""
     from onnx import TensorProto, helper
 
     to = _attrs(node)["to"]
@@ -153,12 +163,14 @@ def cast(tr: Tracer, node, x: Value) -> list[Value]:
 
 
 def shape(tr: Tracer, node, x: Value) -> list[Value]:
+    """Shape, batch axis of 1 included, as a constant."""
     full = (1,) + x.shape if isinstance(x, Traced) else np.shape(x)
     a = _attrs(node)
     return [np.array(full, dtype=np.int64)[a.get("start", 0):a.get("end", None)]]
 
 
 def reshape(tr: Tracer, node, x: Value, target: Value) -> list[Value]:
+    """Reshape to a constant target (0 keeps an axis unless ``allowzero``)."""
     target = [int(v) for v in _const(target, "the target shape")]
     if not isinstance(x, Traced):
         return [np.reshape(x, [x.shape[i] if t == 0 else t for i, t in enumerate(target)])]
@@ -168,6 +180,7 @@ def reshape(tr: Tracer, node, x: Value, target: Value) -> list[Value]:
 
 
 def flatten(tr: Tracer, node, x: Value) -> list[Value]:
+    """Flatten at ``axis``."""
     axis = _attrs(node).get("axis", 1)
     if not isinstance(x, Traced):
         axis = axis + x.ndim if axis < 0 else axis
@@ -178,6 +191,7 @@ def flatten(tr: Tracer, node, x: Value) -> list[Value]:
 
 
 def transpose(tr: Tracer, node, x: Value) -> list[Value]:
+    """Transpose by ``perm``, which must keep the batch axis first."""
     perm = _attrs(node).get("perm")
     if not isinstance(x, Traced):
         return [np.transpose(x, perm)]
@@ -188,6 +202,7 @@ def transpose(tr: Tracer, node, x: Value) -> list[Value]:
 
 
 def _axes(node, given: Value | None) -> list[int] | None:
+    """The axes of a node, from its input (newer opsets) or its attribute (older), None for all."""
     if given is not None:
         return [int(a) for a in _const(given, "the axes")]
     a = _attrs(node).get("axes")
@@ -195,6 +210,7 @@ def _axes(node, given: Value | None) -> list[int] | None:
 
 
 def squeeze(tr: Tracer, node, x: Value, axes: Value | None = None) -> list[Value]:
+    """Squeeze."""
     ax = _axes(node, axes)
     if not isinstance(x, Traced):
         return [np.squeeze(x, axis=None if ax is None else tuple(ax))]
@@ -205,6 +221,7 @@ def squeeze(tr: Tracer, node, x: Value, axes: Value | None = None) -> list[Value
 
 
 def unsqueeze(tr: Tracer, node, x: Value, axes: Value | None = None) -> list[Value]:
+    """Unsqueeze."""
     ax = _axes(node, axes)
     if not isinstance(x, Traced):
         return [np.expand_dims(x, tuple(ax))]
@@ -214,6 +231,7 @@ def unsqueeze(tr: Tracer, node, x: Value, axes: Value | None = None) -> list[Val
 
 
 def concat_op(tr: Tracer, node, *xs: Value) -> list[Value]:
+    """Concat of traced tensors and constants along one axis (not the batch axis)."""
     axis = _attrs(node)["axis"]
     if not any(isinstance(x, Traced) for x in xs):
         return [np.concatenate(xs, axis=axis)]
@@ -226,6 +244,7 @@ def concat_op(tr: Tracer, node, *xs: Value) -> list[Value]:
 
 
 def _slices(full_shape, starts, ends, axes, steps) -> tuple:
+    """The numpy index of a Slice over an array of ``full_shape``."""
     sl = [slice(None)] * len(full_shape)
     for s, e, a, st in zip(starts, ends, axes, steps):
         a = a + len(full_shape) if a < 0 else a
@@ -235,6 +254,7 @@ def _slices(full_shape, starts, ends, axes, steps) -> tuple:
 
 def slice_op(tr: Tracer, node, x: Value, starts: Value, ends: Value, axes: Value | None = None,
              steps: Value | None = None) -> list[Value]:
+    """Slice with constant starts, ends, axes and steps."""
     starts, ends = _const(starts, "starts"), _const(ends, "ends")
     axes = list(range(len(starts))) if axes is None else _const(axes, "axes")
     steps = [1] * len(starts) if steps is None else _const(steps, "steps")
@@ -245,6 +265,7 @@ def slice_op(tr: Tracer, node, x: Value, starts: Value, ends: Value, axes: Value
 
 
 def gather(tr: Tracer, node, x: Value, indices: Value) -> list[Value]:
+    """Gather with constant indices along an axis other than the batch axis."""
     axis = _attrs(node).get("axis", 0)
     indices = _const(indices, "the indices").astype(np.int64)
     if not isinstance(x, Traced):
@@ -255,6 +276,7 @@ def gather(tr: Tracer, node, x: Value, indices: Value) -> list[Value]:
 
 
 def split(tr: Tracer, node, x: Value, sizes: Value | None = None) -> list[Value]:
+    """Split into the given sizes, or equal parts, one output each."""
     a = _attrs(node)
     axis = a.get("axis", 0)
     if not isinstance(x, Traced):
@@ -272,6 +294,7 @@ def split(tr: Tracer, node, x: Value, sizes: Value | None = None) -> list[Value]
 
 def pad(tr: Tracer, node, x: Value, pads: Value | None = None, value: Value | None = None,
         axes: Value | None = None) -> list[Value]:
+    """Pad with a constant (other modes are refused); the padding entries are constants of the map."""
     a = _attrs(node)
     if a.get("mode", "constant") != "constant":
         raise UnsupportedOp(f"pad mode {a['mode']!r} (only constant padding is supported)")
@@ -295,11 +318,13 @@ def pad(tr: Tracer, node, x: Value, pads: Value | None = None, value: Value | No
 # -- linear layers ------------------------------------------------------------
 
 def _check_size(rows: int, cols: int, what: str) -> None:
+    """Refuse a layer whose dense matrix would exceed ``MAX_WEIGHTS`` weights."""
     if rows * cols > MAX_WEIGHTS:
         raise UnsupportedOp(f"{what} would take a {rows} x {cols} dense matrix, more than {MAX_WEIGHTS} weights")
 
 
 def matmul(tr: Tracer, node, a: Value, b: Value) -> list[Value]:
+    """MatMul of a traced tensor by a constant matrix, on either side, over any leading axes."""
     if not isinstance(a, Traced) and not isinstance(b, Traced):
         return [a @ b]
     if isinstance(a, Traced) and isinstance(b, Traced):
@@ -328,6 +353,7 @@ def matmul(tr: Tracer, node, a: Value, b: Value) -> list[Value]:
 
 
 def gemm(tr: Tracer, node, A: Value, B: Value, C: Value | None = None) -> list[Value]:
+    """Gemm ``alpha A B' + beta C`` with constant ``B`` and ``C`` (``transA`` refused)."""
     a = _attrs(node)
     if not isinstance(A, Traced):
         raise UnsupportedOp("Gemm whose first input is a constant")
@@ -452,6 +478,7 @@ def conv_transpose(tr: Tracer, node, x: Value, weight: Value, bias: Value | None
 
 
 def average_pool(tr: Tracer, node, x: Value) -> list[Value]:
+    """AveragePool as a dense map (padding counted or not, as ``count_include_pad`` says)."""
     if not isinstance(x, Traced):
         raise UnsupportedOp("AveragePool of a constant")
     a = _attrs(node)
@@ -467,12 +494,14 @@ def average_pool(tr: Tracer, node, x: Value) -> list[Value]:
 
 
 def global_average_pool(tr: Tracer, node, x: Value) -> list[Value]:
+    """GlobalAveragePool: each channel's mean."""
     C = x.shape[0]
     S = x.size // C
     return [x.map(np.kron(np.eye(C), np.full((1, S), 1.0 / S)), 0.0, (C,) + (1,) * (len(x.shape) - 1))]
 
 
 def reduce_linear(mean: bool) -> Callable:
+    """ReduceMean (``mean``) or ReduceSum over the given axes."""
     def op(tr: Tracer, node, x: Value, axes: Value | None = None) -> list[Value]:
         if not isinstance(x, Traced):
             ax = _axes(node, axes)
@@ -501,14 +530,17 @@ def _reduced_groups(node, x: Traced, axes: Value | None) -> tuple[np.ndarray, tu
 # -- kinks ----------------------------------------------------------------------
 
 def _elementwise_kink(tr: Tracer, x: Traced, slope: np.ndarray, name: str) -> Traced:
+    """A kink at 0 in every entry of ``x``, slope 1 above and ``slope`` below."""
     return tr.kink(x, Kinks(np.broadcast_to(slope, (x.size,)).copy(), np.full(x.size, -1)), name)
 
 
 def relu(tr: Tracer, node, x: Value) -> list[Value]:
+    """Relu."""
     return [np.maximum(x, 0) if not isinstance(x, Traced) else _elementwise_kink(tr, x, np.zeros(1), node.name)]
 
 
 def leaky_relu(tr: Tracer, node, x: Value) -> list[Value]:
+    """LeakyRelu with its fixed ``alpha`` (ONNX's default 0.01)."""
     alpha = float(_attrs(node).get("alpha", 0.01))
     if not isinstance(x, Traced):
         return [np.where(x > 0, x, alpha * x)]
@@ -516,6 +548,7 @@ def leaky_relu(tr: Tracer, node, x: Value) -> list[Value]:
 
 
 def prelu(tr: Tracer, node, x: Value, slope: Value) -> list[Value]:
+    """PRelu with constant (trained, then fixed) slopes."""
     slope = _const(slope, "the slope")
     if not isinstance(x, Traced):
         return [np.where(x > 0, x, slope * x)]
@@ -523,10 +556,12 @@ def prelu(tr: Tracer, node, x: Value, slope: Value) -> list[Value]:
 
 
 def abs_(tr: Tracer, node, x: Value) -> list[Value]:
+    """Abs: a kink of slope -1 below 0."""
     return [np.abs(x) if not isinstance(x, Traced) else _elementwise_kink(tr, x, np.array([-1.0]), node.name)]
 
 
 def clip(tr: Tracer, node, x: Value, lo: Value | None = None, hi: Value | None = None) -> list[Value]:
+    """Clip (also Hardtanh and ReLU6 as exported): a ReLU unit per finite bound."""
     a = _attrs(node)
     lo = a.get("min", -np.inf) if lo is None or np.size(lo) == 0 else float(_const(lo, "min"))
     hi = a.get("max", np.inf) if hi is None or np.size(hi) == 0 else float(_const(hi, "max"))
@@ -558,6 +593,7 @@ def _max_groups(tr: Tracer, name: str, members: list[np.ndarray], x: Traced, sha
 
 
 def max_min(sign: float) -> Callable:
+    """Elementwise Max (``sign`` 1) or Min (-1) of any number of inputs: one max group per entry."""
     def op(tr: Tracer, node, *xs: Value) -> list[Value]:
         if not any(isinstance(x, Traced) for x in xs):
             return [np.max(np.stack(np.broadcast_arrays(*xs)), axis=0) if sign > 0
@@ -574,6 +610,7 @@ def max_min(sign: float) -> Callable:
 
 
 def reduce_max_min(sign: float) -> Callable:
+    """ReduceMax (``sign`` 1) or ReduceMin (-1): one max group per output entry."""
     def op(tr: Tracer, node, x: Value, axes: Value | None = None) -> list[Value]:
         if not isinstance(x, Traced):
             ax = _axes(node, axes)
@@ -585,6 +622,7 @@ def reduce_max_min(sign: float) -> Callable:
 
 
 def max_pool(tr: Tracer, node, x: Value, *rest: Value) -> list[Value]:
+    """MaxPool: one max group per window (the indices output is refused)."""
     if not isinstance(x, Traced):
         raise UnsupportedOp("MaxPool of a constant")
     if len(node.output) > 1 and node.output[1]:
@@ -600,6 +638,7 @@ def max_pool(tr: Tracer, node, x: Value, *rest: Value) -> list[Value]:
 
 
 def global_max_pool(tr: Tracer, node, x: Value) -> list[Value]:
+    """GlobalMaxPool: one max group per channel."""
     C = x.shape[0]
     S = x.size // C
     return [_max_groups(tr, node.name, [c * S + np.arange(S) for c in range(C)], x,
@@ -609,6 +648,7 @@ def global_max_pool(tr: Tracer, node, x: Value) -> list[Value]:
 # -- constants ----------------------------------------------------------------
 
 def constant(tr: Tracer, node) -> list[Value]:
+    """Constant, from its tensor or numeric attribute."""
     from onnx import numpy_helper
 
     a = _attrs(node)
@@ -622,6 +662,7 @@ def constant(tr: Tracer, node) -> list[Value]:
 
 
 def constant_of_shape(tr: Tracer, node, shape_: Value) -> list[Value]:
+    """ConstantOfShape with a constant shape."""
     from onnx import numpy_helper
 
     value = _attrs(node).get("value")
@@ -639,18 +680,22 @@ def _numpy(f: Callable) -> Callable:
 
 
 def _range(node, start, limit, delta):
+    """Range."""
     return np.arange(start, limit, delta)
 
 
 def _where(node, c, a, b):
+    """Where."""
     return np.where(c, a, b)
 
 
 def _equal(node, a, b):
+    """Equal."""
     return np.equal(a, b)
 
 
 def _expand(node, x, shape_):
+    """Expand (numpy broadcasting of both shapes)."""
     return np.broadcast_to(x, np.broadcast_shapes(np.shape(x), tuple(int(v) for v in shape_))).copy()
 
 

@@ -178,7 +178,7 @@ class Tracer:
         depth_out = 1 + max(self._depth(b) for b in output.parts)
         # the deepest layer that reads each block (the output layer is depth_out)
         last_read = {b: self._depth(b) + 1 for b in range(len(self.blocks) + 1)}
-        for b, block in enumerate(self.blocks, start=1):
+        for block in self.blocks:
             for p in block.pre.parts:
                 last_read[p] = max(last_read[p], block.depth)
         for p in output.parts:

@@ -9,13 +9,15 @@ the return code alone. No other module imports highspy.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import highspy
 import numpy as np
-from highspy._core import _Highs
+from highspy._core import _Highs, cb
 
 from ..errors import SolverError
+from ..limits import OutOfTime, solver_callback, stoppable, time_left
 from ..tolerances import (DEFAULT_TOLERANCES, FALLBACK_LP_FEASIBILITY, KKT_ENTER, KKT_MULTIPLIER, KKT_PROOF,
                           KKT_ZERO_STEP, ROUNDING_REL, Tolerances)
 from .domain import Polytope, normalise_rows
@@ -23,6 +25,13 @@ from .domain import Polytope, normalise_rows
 INF = highspy.kHighsInf
 _OK = highspy.HighsModelStatus.kOptimal
 _INFEASIBLE = highspy.HighsModelStatus.kInfeasible
+_STOPPED = (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt)
+# HiGHS's callbacks that may stop a solve: simplex, interior point, MIP.
+INTERRUPT_CALLBACKS = (cb.HighsCallbackType.kCallbackSimplexInterrupt, cb.HighsCallbackType.kCallbackIpmInterrupt,
+                       cb.HighsCallbackType.kCallbackMipInterrupt)
+# A model with this many matrix entries (columns times rows) or more can solve for seconds; smaller
+# ones end within milliseconds, and a Python callback would slow the many small LPs of the search.
+_LONG_LP_ENTRIES = 20_000
 
 
 @dataclass(frozen=True)
@@ -125,8 +134,7 @@ class ChebyshevModel:
                 # A cold restart clears a basis that went numerically bad.
                 self._h.clearSolver()
             h = self._fresh(extra, equality) if attempt == "fresh" else self._h
-            h.run()
-            status = h.getModelStatus()
+            status = run_highs(h)
             if status == _INFEASIBLE:
                 return LPResult(False, -np.inf, np.full(self.n, np.nan))
             if status != _OK:
@@ -203,19 +211,47 @@ class ChebyshevModel:
             self._h.changeRowBounds(k, -INF, -c)
 
 
+def run_highs(h: _Highs) -> highspy.HighsModelStatus:
+    """Solve ``h`` within the deadline (:mod:`shallowrelu.limits`) and stoppable by a signal; its status.
+
+    Raises
+    ------
+    OutOfTime
+        If the deadline passed before or during the solve.
+    """
+    left = time_left()
+    if left <= 0:
+        raise OutOfTime
+    # HiGHS's time limit counts the model's run time over all its solves.
+    h.setOptionValue("time_limit", h.getRunTime() + left if math.isfinite(left) else INF)
+    if h.getNumCol() * h.getNumRow() < _LONG_LP_ENTRIES:
+        h.run()
+    else:
+        with stoppable() as caught:
+            h.setCallback(solver_callback, caught)
+            for kind in INTERRUPT_CALLBACKS:
+                h.startCallback(kind)
+            try:
+                h.run()
+            finally:
+                h.setCallback(None, None)
+    status = h.getModelStatus()
+    if status in _STOPPED and time_left() <= 0:
+        raise OutOfTime
+    return status
+
+
 def _run(h: _Highs) -> highspy.HighsModelStatus:
     """Solve; on numerical trouble at our tight tolerances (any status but optimal, infeasible or
     unbounded), once more with presolve and HiGHS's own looser defaults before giving up."""
-    h.run()
-    status = h.getModelStatus()
+    status = run_highs(h)
     if status not in (_OK, _INFEASIBLE, highspy.HighsModelStatus.kUnbounded,
                       highspy.HighsModelStatus.kUnboundedOrInfeasible):
         h.setOptionValue("presolve", "on")
         h.setOptionValue("primal_feasibility_tolerance", FALLBACK_LP_FEASIBILITY)
         h.setOptionValue("dual_feasibility_tolerance", FALLBACK_LP_FEASIBILITY)
         h.clearSolver()
-        h.run()
-        status = h.getModelStatus()
+        status = run_highs(h)
     return status
 
 

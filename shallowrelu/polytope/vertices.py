@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from itertools import combinations
+from math import comb
 from typing import NamedTuple
 
 import numpy as np
@@ -41,6 +42,17 @@ def vertices(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
         raise ValueError("the interior point is not strictly inside")
     hs = HalfspaceIntersection(np.hstack([G, offsets[:, None] / scale]), np.zeros(n))
     return hs.intersections * scale + c
+
+
+def vertex_bound(m: int, d: int) -> int:
+    """The most vertices a ``d``-polytope with ``m`` facets can have (McMullen's upper bound theorem).
+
+    Known before qhull runs: in 13 dimensions a box has 8,192 vertices, in 20
+    over a million, and qhull's time and memory grow with them.
+    """
+    if d <= 1:
+        return 2
+    return comb(m - (d + 1) // 2, d // 2) + comb(m - d // 2 - 1, (d + 1) // 2 - 1)
 
 
 def vertices_or_empty(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 from ..choices import VERIFY_METHODS
 from ..enumerator import search_regions
 from ..errors import ShallowReLUError, SolverError
+from ..limits import OutOfTime, deadline as deadline_scope
 from ..network import ReLUNetwork, as_network
 from ..polytope import Box
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
@@ -23,7 +24,7 @@ from .bab import SplitStats, decide_term
 from .falsify import attack, region_walk
 from .milp_method import milp_term
 from .result import Verdict, VerifyResult, meets
-from .tree import Found, OutOfTime, TreeHooks
+from .tree import Found, TreeHooks
 from .vnnlib import Property
 
 METHODS = VERIFY_METHODS
@@ -83,7 +84,6 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
     start = time.monotonic()
-    deadline = time.time() + (timeout if timeout is not None else np.inf)
     rng = np.random.default_rng(seed)
 
     def sat(x: np.ndarray, how: str, note: str, **counts) -> VerifyResult:
@@ -91,25 +91,44 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
         return VerifyResult(Verdict.SAT, time.monotonic() - start, x, net(x[None])[0], note=note, decided_by=how,
                             **counts)
 
-    for term in prop.terms:  # cheap falsification first, on every disjunct
-        X = np.vstack([(term.lo + term.hi) / 2, term.lo + (term.hi - term.lo) * rng.random((samples, term.lo.size))])
-        hit = np.flatnonzero(meets(net, term, X))
-        if hit.size:
-            return sat(X[hit[0]], "falsified", "random sample")
-    if method == "bab":
-        return _bab(net, prop, deadline, tol, rng, start, sat, (os.cpu_count() or 1) if jobs is None else jobs)
-    if method == "milp":
-        undecided = 0
-        for term in prop.terms:
-            verdict, x = milp_term(net, term, deadline)
-            if verdict is Verdict.SAT:
-                return sat(x, "MILP", "MILP")
-            if verdict is Verdict.TIMEOUT:
-                return VerifyResult(Verdict.TIMEOUT, time.monotonic() - start, note="MILP")
-            undecided += verdict is Verdict.UNKNOWN
-        return VerifyResult(Verdict.UNKNOWN if undecided else Verdict.UNSAT, time.monotonic() - start,
-                            note=f"MILP; {undecided} disjuncts with minimum violation near 0 and no confirmed point"
-                            if undecided else "MILP", decided_by="MILP")
+    deadline = time.time() + (timeout if timeout is not None else np.inf)
+    # Every solve and every loop of the work below ends by the deadline (OutOfTime).
+    with deadline_scope(deadline):
+        try:
+            for term in prop.terms:  # cheap falsification first, on every disjunct
+                X = np.vstack([(term.lo + term.hi) / 2,
+                               term.lo + (term.hi - term.lo) * rng.random((samples, term.lo.size))])
+                hit = np.flatnonzero(meets(net, term, X))
+                if hit.size:
+                    return sat(X[hit[0]], "falsified", "random sample")
+            if method == "bab":
+                return _bab(net, prop, deadline, tol, rng, start, sat,
+                            (os.cpu_count() or 1) if jobs is None else jobs)
+            if method == "milp":
+                return _milp(net, prop, deadline, start, sat)
+            return _tree(net, prop, deadline, tol, start, sat, jobs, backend)
+        except OutOfTime:
+            return VerifyResult(Verdict.TIMEOUT, time.monotonic() - start)
+
+
+def _milp(net: ReLUNetwork, prop: Property, deadline: float, start: float, sat) -> VerifyResult:
+    """The ``milp`` method after the random points: one MILP per disjunct."""
+    undecided = 0
+    for term in prop.terms:
+        verdict, x = milp_term(net, term, deadline)
+        if verdict is Verdict.SAT:
+            return sat(x, "MILP", "MILP")
+        if verdict is Verdict.TIMEOUT:
+            return VerifyResult(Verdict.TIMEOUT, time.monotonic() - start, note="MILP")
+        undecided += verdict is Verdict.UNKNOWN
+    return VerifyResult(Verdict.UNKNOWN if undecided else Verdict.UNSAT, time.monotonic() - start,
+                        note=f"MILP; {undecided} disjuncts with minimum violation near 0 and no confirmed point"
+                        if undecided else "MILP", decided_by="MILP")
+
+
+def _tree(net: ReLUNetwork, prop: Property, deadline: float, tol: Tolerances, start: float, sat,
+          jobs: int | None, backend: str) -> VerifyResult:
+    """The ``tree`` method after the random points: the region search over each disjunct's box."""
     regions = pruned = unconfirmed = 0
     for term in prop.terms:
         hooks = TreeHooks(net, term, deadline, tol)
@@ -133,12 +152,16 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
 
 def _bab(net: ReLUNetwork, prop: Property, deadline: float, tol: Tolerances, rng: np.random.Generator,
          start: float, sat, jobs: int) -> VerifyResult:
-    """The ``bab`` method after the random points: attack and walk on every disjunct, then the input split."""
+    """The ``bab`` method after the random points: the attack on every disjunct, then the walks from its best
+    points (each walk's LPs cost far more than an attack in high dimension), then the input split."""
+    starts = []
     for term in prop.terms:
         x, best = attack(net, term, rng)
         if x is not None:
             return sat(x, "falsified", "gradient attack")
-        for origin in best[:_WALKS]:
+        starts.append(best[:_WALKS])
+    for term, best in zip(prop.terms, starts):
+        for origin in best:
             x = region_walk(net, term, origin, deadline)
             if x is not None:
                 return sat(x, "falsified", "region walk")

@@ -25,12 +25,13 @@ import numpy as np
 from ..bounds import box_bounds, combined_lower
 from ..enumerator import search_regions
 from ..errors import SolverError
+from ..limits import OutOfTime
 from ..network import ReLUNetwork
 from ..polytope import Box
 from ..tolerances import BOUND_MARGIN, MIN_SPLIT_WIDTH, TINY, Tolerances
 from .falsify import descend
 from .result import meets
-from .tree import Found, OutOfTime, TreeHooks
+from .tree import Found, TreeHooks
 from .vnnlib import Term
 
 # Boxes bounded in one batch: large enough that numpy's cost per call vanishes, small enough to stay in cache.

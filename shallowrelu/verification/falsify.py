@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from ..errors import SolverError
+from ..limits import check_time
 from ..network import ReLUNetwork
 from ..polytope.lp import solve_lp
 from .result import meets
@@ -78,6 +79,7 @@ def descend(net: ReLUNetwork, term: Term, X: np.ndarray, lo: np.ndarray, hi: np.
     least = np.full(len(X), np.inf)
     best = X.copy()
     for step in range(steps + 1):
+        check_time()  # a step over thousands of starts in 784 dimensions takes a tenth of a second
         v, g = violation(net, term, X)
         better = v < least
         best[better], least[better] = X[better], v[better]

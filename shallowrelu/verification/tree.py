@@ -17,6 +17,7 @@ import numpy as np
 from ..bounds import linear_bounds
 from ..enumerator import SearchHooks
 from ..errors import SolverError
+from ..limits import OutOfTime
 from ..network import ReLUNetwork
 from ..polytope.lp import solve_lp
 from ..tolerances import BOUND_MARGIN, Tolerances
@@ -29,10 +30,6 @@ class Found(Exception):
 
     def __init__(self, x: np.ndarray) -> None:
         self.x = x
-
-
-class OutOfTime(Exception):
-    """The deadline passed during the search."""
 
 
 class TreeHooks(SearchHooks):

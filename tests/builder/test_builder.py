@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 import shallowrelu as sr
+from shallowrelu import limits
+from shallowrelu.limits import gib
 from shallowrelu.polytope import kernels
 from shallowrelu.testing.nets import degenerate_nets, fuzz_net, random_net
 
@@ -179,16 +181,18 @@ def test_gated_pass_equals_the_full_layer_by_layer_pass(mode, domain, rng):
     assert tried.mean() < (0.25 if domain is not None else 0.5) * cells   # over R^3, 132 of 323 cells are unbounded
 
 
-def test_a_request_that_cannot_fit_in_memory_says_how_much_it_needs(monkeypatch):
+def test_a_request_that_cannot_fit_in_memory_says_how_much_it_needs():
     from shallowrelu.builder import shallow as shallow_module
 
     net = random_net([2, 6, 6, 1], seed=16)
     shallow = sr.build_shallow(sr.enumerate_regions(net, sr.Box(-1, 1)))
     need = 8.0 * shallow.sizes["layer2"] * shallow.sizes["layer1"]
-    monkeypatch.setattr(shallow_module, "free_memory", lambda: int(need // 2))
-    message = rf"layer 2 as a dense array needs {need / 2**30:.1f} GiB"
-    with pytest.raises(shallow_module.ShallowSizeError, match=message):
-        shallow.layers
+    limits.set_memory_budget(need // 2)
+    try:
+        with pytest.raises(shallow_module.ShallowSizeError, match=f"layer 2 as a dense array needs about {gib(need)}"):
+            shallow.layers
+    finally:
+        limits.set_memory_budget(None)
     X = np.random.default_rng(0).uniform(-1, 1, size=(100, 2))
     assert np.abs(shallow(X) - net(X)).max() <= 1e-12   # the gated pass needs no such memory
 

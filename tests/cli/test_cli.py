@@ -147,8 +147,6 @@ def _bad(tmp_path):
         ("negative jobs", ["enumerate", str(net), "--jobs=-2"], "--jobs -2: must be 1 or more"),
         ("verify zero jobs", ["verify", str(net), str(tmp_path / "unknown.vnnlib"), "--jobs", "0"], "--jobs 0"),
         ("resume without -o", ["enumerate", str(net), "--resume"], "give -o"),
-        ("nothing to resume", ["enumerate", str(net), "-o", str(tmp_path / "new.npz"), "--resume"],
-         "nothing to resume"),
         ("resume another network", ["enumerate", str(net), "--box=-1,1", "-o", str(other), "--resume"],
          "cannot resume: the catalogue to resume is of another network"),
         ("resume a damaged log", ["enumerate", str(net), "-o", str(tmp_path / "junk.npz"), "--resume"],
@@ -177,7 +175,6 @@ def test_bad_inputs_give_one_line_and_exit_1(tmp_path):
         assert "Traceback" not in proc.stderr
     assert not (tmp_path / "no").exists() and not (tmp_path / "s.npz").exists()
     assert not (tmp_path / "p.png").exists() and not (tmp_path / "r.txt").exists()
-    assert not (tmp_path / "new.npz").exists() and not (tmp_path / "new.npz.part").exists()
 
 
 def test_usage_error_exits_2():
@@ -243,8 +240,8 @@ def test_interrupt_keeps_the_regions_found_so_far(tmp_path, sig):
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert time.monotonic() - start < 5.0  # stops promptly (the partial file is written too)
-    assert proc.returncode == 130, err
-    assert "interrupted after" in err and str(out) in err
+    assert proc.returncode == (130 if sig == signal.SIGINT else 143), err
+    assert ("interrupted after" if sig == signal.SIGINT else "terminated after") in err and str(out) in err
     partial = sr.Catalogue.load(out)
     assert partial.info["interrupted"] and not partial.info["complete"]
     assert 0 < len(partial)

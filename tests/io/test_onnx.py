@@ -29,6 +29,21 @@ def test_onnx_loader_agrees_with_onnxruntime(name, rng, tmp_path):
     assert np.abs(Y64 - mine).max() <= 1e-10 * max(1.0, np.abs(Y64).max())
 
 
+@pytest.mark.parametrize("name", ["mlp", "softmax", "leaky"])
+def test_keras_models_exported_by_tf2onnx_read_to_keras_outputs(name):
+    """Keras models as tf2onnx writes them (tests/data/README.md): the outputs Keras itself gave are the oracle,
+    through the softmax head for the classifier (read up to its logits)."""
+    net = sr.load_network(DATA / "keras" / f"{name}.onnx")
+    X = np.load(DATA / "keras" / "X.npy").astype(np.float64)
+    keras = np.load(DATA / "keras" / f"{name}_keras.npy")
+    out = net(X)
+    if name == "softmax":
+        out = np.exp(out - out.max(axis=1, keepdims=True))
+        out /= out.sum(axis=1, keepdims=True)
+    assert out.shape == keras.shape
+    assert np.abs(out - keras).max() <= 1e-5 * max(1.0, np.abs(keras).max())  # Keras computes in float32
+
+
 def _run(path, X):
     session = ort.InferenceSession(str(path))
     inp = session.get_inputs()[0]

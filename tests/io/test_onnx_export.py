@@ -85,3 +85,27 @@ def test_export_command_writes_a_checked_graph_and_refuses_bad_files(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "shallowrelu", "export", str(shallow_path), "-o",
                            str(tmp_path / "y.onnx"), "--opset", "13"], capture_output=True, text=True)
     assert proc.returncode == 1 and "opset 13" in proc.stderr and not (tmp_path / "y.onnx").exists()
+
+
+@pytest.mark.parametrize("cap", [1, 3])
+@pytest.mark.parametrize("points", [0, 1, 2, 7, 8, 50])
+def test_the_graph_runs_the_batch_in_chunks_of_any_remainder(cap, points, tmp_path, monkeypatch):
+    from shallowrelu.builder import shallow as shallow_module
+
+    net, box = CASES["2-D"]()
+    shallow = sr.build_shallow(sr.enumerate_regions(net, box))
+    path = tmp_path / "s.onnx"
+    shallow.to_onnx(path)
+    model = onnx.load(path)
+    caps = {t.name: t for t in model.graph.initializer if t.name.startswith("chunk_cap")}
+    assert onnx.numpy_helper.to_array(caps["chunk_cap"]).item() > 50  # a small network: one chunk
+    monkeypatch.setattr(shallow_module, "CHUNK_BYTES", 1)
+    shallow.to_onnx(path)
+    assert {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer}["chunk_cap"] == 1
+    # the cap as a gate-heavy network has it: several trips, the last one padded
+    for name, value in (("chunk_cap", cap), ("chunk_cap_less_one", cap - 1)):
+        caps[name].CopyFrom(onnx.numpy_helper.from_array(np.array([value], dtype=np.int64), name))
+    X = np.random.default_rng(points).uniform(-1, 1, size=(points, 2))
+    got = ort.InferenceSession(model.SerializeToString()).run(None, {"x": X})[0]
+    assert got.shape == (points, 2)
+    np.testing.assert_allclose(got, shallow(X), rtol=0, atol=1e-12)
