@@ -20,7 +20,7 @@ import pulp
 
 from .bounds import layer_bounds
 from .errors import DomainError, SolverError
-from .limits import OutOfTime, solver_callback, stoppable, time_left
+from .limits import OutOfTime, check_time, solver_callback, stoppable, time_left
 from .network import ReLUNetwork, as_network
 from .polytope import Domain, normalise_rows
 from .polytope.hull import affine_hull
@@ -202,9 +202,8 @@ def _solve(prob: pulp.LpProblem, time_limit: float | None) -> str:
     OutOfTime
         If the deadline (:mod:`shallowrelu.limits`) passed before or during the solve.
     """
+    check_time()
     left = time_left()
-    if left <= 0:
-        raise OutOfTime
     limit = min(time_limit or np.inf, left)
     with _quiet(), stoppable() as caught:
         status = prob.solve(pulp.HiGHS(msg=False, timeLimit=None if np.isinf(limit) else limit,

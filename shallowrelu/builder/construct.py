@@ -131,8 +131,7 @@ def build_shallow(cat: Catalogue, mode: str = "auto", tol: Tolerances = DEFAULT_
     """
     if cat.info.get("interrupted"):
         raise ShallowReLUError("the catalogue is incomplete (its enumeration was interrupted)")
-    if mode != "cells":
-        mode = choose_mode(cat, mode)[0]
+    mode = choose_mode(cat, mode)[0]
     t, hull = cat.table, cat.hull
     n_x, m, n, R = cat.network.n_inputs, cat.network.n_outputs, cat.dim, len(cat)
     if mode == "faces":

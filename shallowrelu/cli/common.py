@@ -356,7 +356,6 @@ def network_or_catalogue(args: argparse.Namespace) -> ReLUNetwork | Catalogue:
 def catalogue_for(args: argparse.Namespace) -> tuple[ReLUNetwork, Catalogue]:
     """NET is a network (enumerated here over the domain options) or a saved catalogue."""
     from ..catalogue import Catalogue
-
     from ..limits import Stopped, stop_reason
 
     found = network_or_catalogue(args)

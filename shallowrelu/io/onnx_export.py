@@ -17,6 +17,13 @@ from ..errors import ShallowReLUError
 from .files import atomic_path
 
 
+def _initializer(name: str, value):
+    """An initializer of a graph: ``value`` under ``name``."""
+    from onnx import numpy_helper
+
+    return numpy_helper.from_array(np.asarray(value), name)
+
+
 def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets: np.ndarray,
                        guard_ptr: np.ndarray, guard: np.ndarray, coeff: np.ndarray, b3: np.ndarray,
                        opset: int | None = None, doc: str = "", *, chunk_bytes: int):
@@ -52,7 +59,7 @@ def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets
     """
     try:
         import onnx
-        from onnx import helper, numpy_helper
+        from onnx import helper
     except ImportError:  # pragma: no cover - onnx is a default dependency
         raise ShallowReLUError("exporting to ONNX needs the onnx package: pip install onnx") from None
     opset = opset or onnx.defs.onnx_opset_version()
@@ -63,32 +70,25 @@ def shallow_onnx_model(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets
     # per point: the guard values twice (gathered, reduced), a dozen arrays of G x m, layer 1 twice
     per_point = 8 * (2 * guard_entries + 12 * offsets.size + 2 * W1.shape[0])
     chunk = max(1, chunk_bytes // per_point)
-
-    def ints(name: str, *values: int) -> None:
-        inits.append(numpy_helper.from_array(np.array(values, dtype=np.int64), name))
-
-    ints("chunk_cap", chunk)
-    ints("chunk_cap_less_one", chunk - 1)
-    ints("i_one", 1)
-    ints("i_zero", 0)
-    ints("n_in", n)
-    ints("rows_by_outputs", -1, m)
+    # the gates' initializers one_col = [1], n0 = [0] and n1 = [n] serve the chunking too
+    inits += [_initializer(name, np.array(values, dtype=np.int64)) for name, values in
+              (("chunk_cap", [chunk]), ("chunk_cap_less_one", [chunk - 1]), ("rows_by_outputs", [-1, m]))]
     N = helper.make_node
     nodes = [
         # trips = max(ceil(N / cap), 1) chunks of ceil(N / trips) points: the padding is under one per trip
-        N("Shape", ["x"], ["batch_shape"]), N("Slice", ["batch_shape", "i_zero", "i_one"], ["points"]),
+        N("Shape", ["x"], ["batch_shape"]), N("Slice", ["batch_shape", "n0", "one_col"], ["points"]),
         N("Add", ["points", "chunk_cap_less_one"], ["points_up"]), N("Div", ["points_up", "chunk_cap"], ["trips0"]),
-        N("Max", ["trips0", "i_one"], ["trips"]),
-        N("Add", ["points", "trips"], ["points_trips"]), N("Sub", ["points_trips", "i_one"], ["chunk_up"]),
+        N("Max", ["trips0", "one_col"], ["trips"]),
+        N("Add", ["points", "trips"], ["points_trips"]), N("Sub", ["points_trips", "one_col"], ["chunk_up"]),
         N("Div", ["chunk_up", "trips"], ["chunk"]),
         N("Mul", ["trips", "chunk"], ["padded_points"]), N("Sub", ["padded_points", "points"], ["pad_rows"]),
-        N("Concat", ["i_zero", "i_zero", "pad_rows", "i_zero"], ["pads"], axis=0),
+        N("Concat", ["n0", "n0", "pad_rows", "n0"], ["pads"], axis=0),
         N("Pad", ["x", "pads"], ["x_padded"]),
-        N("Concat", ["trips", "chunk", "n_in"], ["chunks_shape"], axis=0),
+        N("Concat", ["trips", "chunk", "n1"], ["chunks_shape"], axis=0),
         N("Reshape", ["x_padded", "chunks_shape"], ["x_chunks"], allowzero=1),
         N("Scan", ["x_chunks"], ["y_chunks"], num_scan_inputs=1, body=body),
         N("Reshape", ["y_chunks", "rows_by_outputs"], ["y_padded"]),
-        N("Slice", ["y_padded", "i_zero", "points"], ["y"]),
+        N("Slice", ["y_padded", "n0", "points"], ["y"]),
     ]
     return _model(nodes, inits, "shallowrelu_shallow_network", n, m, opset, doc)
 
@@ -101,7 +101,7 @@ def _gate_graph(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets: np.nd
     The body reads its weights from the outer graph (ONNX's outer scope),
     so they are stored once; its input is ``xc`` (points by inputs), its output ``yc``.
     """
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
     H, n = W1.shape
     G, m = offsets.shape
@@ -122,10 +122,7 @@ def _gate_graph(W1: np.ndarray, b1: np.ndarray, maps: np.ndarray, offsets: np.nd
         padded.append(block)
     back = np.argsort(np.concatenate(groups)) if groups else np.zeros(0, dtype=np.int64)
 
-    def const(name: str, value):
-        """An initializer of the graph."""
-        return numpy_helper.from_array(np.asarray(value), name)
-
+    const = _initializer
     inits = [const("W1T", W1.T.astype(np.float64)), const("b1", b1.astype(np.float64)),
              const("back", back),
              const("maps", maps.reshape(G * m, n).T.astype(np.float64)),
@@ -184,7 +181,7 @@ def deep_onnx_model(layers: list[tuple[np.ndarray, np.ndarray]], kinks: list | N
     weights bit for bit. Input ``x`` of shape ``(N, n)``, output ``y`` of shape ``(N, m)``.
     """
     import onnx
-    from onnx import helper, numpy_helper
+    from onnx import helper
 
     opset = opset or onnx.defs.onnx_opset_version()
     kinks = list(kinks) if kinks is not None else [None] * (len(layers) - 1)
@@ -192,7 +189,7 @@ def deep_onnx_model(layers: list[tuple[np.ndarray, np.ndarray]], kinks: list | N
     keep = None  # the columns of the next layer that read this layer's outputs, in their order
 
     def const(name: str, value) -> None:
-        inits.append(numpy_helper.from_array(np.asarray(value), name))
+        inits.append(_initializer(name, value))
 
     for i, (W, b) in enumerate(layers):
         W = W if keep is None else W[:, keep]

@@ -17,7 +17,7 @@ import numpy as np
 from highspy._core import _Highs, cb
 
 from ..errors import SolverError
-from ..limits import OutOfTime, solver_callback, stoppable, time_left
+from ..limits import OutOfTime, check_time, solver_callback, stoppable, time_left
 from ..tolerances import (DEFAULT_TOLERANCES, FALLBACK_LP_FEASIBILITY, KKT_ENTER, KKT_MULTIPLIER, KKT_PROOF,
                           KKT_ZERO_STEP, ROUNDING_REL, Tolerances)
 from .domain import Polytope, normalise_rows
@@ -219,9 +219,8 @@ def run_highs(h: _Highs) -> highspy.HighsModelStatus:
     OutOfTime
         If the deadline passed before or during the solve.
     """
+    check_time()
     left = time_left()
-    if left <= 0:
-        raise OutOfTime
     # HiGHS's time limit counts the model's run time over all its solves.
     h.setOptionValue("time_limit", h.getRunTime() + left if math.isfinite(left) else INF)
     if h.getNumCol() * h.getNumRow() < _LONG_LP_ENTRIES:
