@@ -426,7 +426,7 @@ def convert_table(specs: list[str], seed: int, acas: Path) -> None:
             cat, shallow, graph = (str(Path(tmp) / f"{k}.{ext}") for k, ext in
                                    (("cat", "npz"), ("shallow", "npz"), ("shallow", "onnx")))
             enum = _cli("enumerate", net_path, *domain, "-o", cat)
-            conv = _cli("convert", cat, "-o", shallow)
+            conv = _cli("convert", cat, "--mode", "faces", "-o", shallow)  # the table is of faces mode
             check = _cli("check", cat, shallow)
             export = _cli("export", shallow, "-o", graph)
             z = conv["sizes"]
