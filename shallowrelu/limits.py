@@ -9,12 +9,13 @@ Owns four things.
 * A command's time limit (:func:`time_limit`): an alarm that stops the work
   the way Ctrl-C does (:class:`Stopped`), so whatever keeps its partial work
   on Ctrl-C (the enumerator's chunks) keeps it here too.
-* The guard around a solver call (:func:`stoppable`). Python runs a signal
+* The guard around a call a stop must not cut in the middle (:func:`stoppable`):
+  a solver call, or a record appended to a file. Python runs a signal
   handler only between bytecodes, so SIGINT or SIGTERM arriving while HiGHS
   solves would wait for the solve to end, minutes in 784 dimensions. Inside
   the guard the signal is only recorded; :func:`solver_callback`, which
   HiGHS calls every few milliseconds of simplex, interior-point or MIP
-  work, asks the solver to stop; and when the solver returns, the handler
+  work, asks the solver to stop; and when the call returns, the handler
   that was set runs.
 
 * The memory budget (:func:`memory_budget`, :func:`check_memory`): large
@@ -143,10 +144,11 @@ def time_limit(seconds: float | None) -> Iterator[None]:
 
 @contextmanager
 def stoppable() -> Iterator[list[int]]:
-    """Guard a solver call so that a stop signal ends it within milliseconds.
+    """Guard a call so that a stop signal takes effect when it ends, not in its middle.
 
-    Yields the list of signals caught during the call; pass it as the user
-    data of :func:`solver_callback`. On leaving, the handler that was set
+    Yields the list of signals caught during the call; for a solver call,
+    pass it as the user data of :func:`solver_callback`, which ends the
+    solve within milliseconds. On leaving, the handler that was set
     for the first signal caught runs (raising, for :func:`stop_signals`'s).
     Outside the main thread (where Python delivers no signal) the guard does
     nothing.

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import CatalogueFormatError
 from ..io.files import append_record, npz_arrays, npz_bytes, read_records, starts_as_record_log
+from ..limits import stoppable
 from .catalogue import Catalogue
 from .fileformat import from_arrays, to_arrays
 from .table import RegionTable
@@ -40,8 +41,14 @@ class ChunkLog:
             self.path.write_bytes(b"")
 
     def append(self, chunk: Catalogue) -> None:
-        """Append one chunk's regions (``chunk.info["chunk"]`` is its index)."""
-        append_record(self.path, npz_bytes(to_arrays(chunk.network, chunk.hull, chunk.table, chunk.info)))
+        """Append one chunk's regions (``chunk.info["chunk"]`` is its index), whole even when Ctrl-C comes.
+
+        A stop signal during the append takes effect once the record is
+        written: raised inside the zip writer it left a handle open, and
+        zipfile's ValueError on closing replaced the interrupt.
+        """
+        with stoppable():
+            append_record(self.path, npz_bytes(to_arrays(chunk.network, chunk.hull, chunk.table, chunk.info)))
 
     @staticmethod
     def count(path: str | os.PathLike) -> int:
