@@ -9,6 +9,6 @@ BACKENDS = ("local", "ray")
 # The constructions of the shallow network (docs/design.md section 2); auto picks one of the other two.
 SHALLOW_MODES = ("auto", "faces", "cells")
 # How verify decides a property.
-VERIFY_METHODS = ("bab", "tree", "milp")
+VERIFY_METHODS = ("bab", "input", "neuron", "tree", "milp")
 # How explain finds the nearest input with another label.
 COUNTERFACTUAL_METHODS = ("catalogue", "milp")

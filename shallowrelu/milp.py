@@ -89,13 +89,18 @@ def _hull_and_box(net: ReLUNetwork, domain: Domain, tol: Tolerances):
 
 
 def build_milp(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, P: np.ndarray, p: np.ndarray,
-               sense: int = pulp.LpMinimize, with_margin: bool = False) -> NetworkMILP:
+               sense: int = pulp.LpMinimize, with_margin: bool = False, bounds: list | None = None,
+               split: list | None = None) -> NetworkMILP:
     """The big-M model of ``net`` over ``{x : P x <= p}`` inside the box ``[lo, hi]``.
 
     ``with_margin`` adds a variable ``rho``: every unstable neuron keeps its
     pre-activation at least ``rho`` from zero on its chosen side and every
     domain row holds with slack ``rho`` (unit normals), so a solution with
     ``rho > 0`` is an interior point of a full-dimensional region.
+    ``bounds`` (per hidden layer ``(L, U)``, sound over the box) replace
+    the CROWN bounds computed here, and ``split`` (per hidden layer None or
+    one int per unit: 1 ``z >= 0``, -1 ``z <= 0``) restricts the model to
+    a part of the box where some elementwise units have a fixed side.
     """
     prob = pulp.LpProblem("relu", sense)
     n = len(lo)
@@ -105,12 +110,17 @@ def build_milp(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, P: np.ndarray, 
     for k in range(P.shape[0]):
         expr = pulp.lpSum(float(Pn[k, i]) * x[i] for i in range(n) if Pn[k, i] != 0) + float(pn[k])
         prob += (expr + margin <= 0) if margin is not None else (expr <= 0), f"domain{k}"
-    bounds = layer_bounds(net, lo, hi)
+    bounds = layer_bounds(net, lo, hi) if bounds is None else bounds
     h = x
     zs, acts = [], []
     for l, ((W, b), (L, U)) in enumerate(zip(net.layers[:-1], bounds)):
         zl = [pulp.lpSum(float(W[i, k]) * h[k] for k in range(len(h)) if W[i, k] != 0) + float(b[i])
               for i in range(W.shape[0])]
+        fixed = None if split is None else split[l]
+        if fixed is not None and np.any(fixed):
+            L, U = np.where(fixed > 0, np.maximum(L, 0.0), L), np.where(fixed < 0, np.minimum(U, 0.0), U)
+            for i in np.flatnonzero(fixed):
+                prob += (zl[i] >= 0 if fixed[i] > 0 else zl[i] <= 0), f"split{l}_{i}"
         kinks = net.kinks_of(l)
         al, hl = [], []
         for i in range(W.shape[0]):
@@ -404,15 +414,19 @@ class Violation:
 
 
 def least_violation(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, C: np.ndarray, e: np.ndarray, *,
-                    cutoff: float, time_limit: float | None = None) -> Violation:
+                    cutoff: float, time_limit: float | None = None, bounds: list | None = None,
+                    split: list | None = None) -> Violation:
     """Minimise the largest violation ``max_k (C N(x) - e)_k`` over the box ``[lo, hi]``, up to ``cutoff``.
 
     The violation is constrained to be at most ``cutoff``, so branches that
     cannot get below it are pruned by their LP bound and an infeasible model
     proves the minimum is above ``cutoff``: then ``value`` is ``inf``.
     Otherwise ``value`` is the best violation found, with its input ``x``.
+    ``bounds`` and ``split`` are :func:`build_milp`'s: tighter sound bounds,
+    and units fixed to a side (the part of the box where they are).
     """
-    model = build_milp(net, np.asarray(lo, float), np.asarray(hi, float), np.zeros((0, len(lo))), np.zeros(0))
+    model = build_milp(net, np.asarray(lo, float), np.asarray(hi, float), np.zeros((0, len(lo))), np.zeros(0),
+                       bounds=bounds, split=split)
     t = model.problem.add_variable("t", None, float(cutoff))
     for k in range(C.shape[0]):
         row = pulp.lpSum(float(C[k, j]) * model.y[j] for j in range(len(model.y)) if C[k, j] != 0)

@@ -179,6 +179,10 @@ the bound, below any violation a forward pass confirms."""
 WITNESS_SLACK = 1e-9
 """A counterexample must meet the output constraints to this absolute slack."""
 
+RUNTIME_WITNESS_ATOL, RUNTIME_WITNESS_RTOL = 1e-4, 1e-3
+"""A counterexample is confirmed by onnxruntime, as VNN-COMP checks it, when the runtime's outputs agree with
+ours to ``RTOL`` (relative) and meet the constraints to ``ATOL``: a float32 model rounds to about 1e-7."""
+
 MILP_PROOF_MARGIN = 1e-5
 """The MILP proves a disjunct empty when no input violates it by less than this (relative to 1 + max |e|);
 HiGHS keeps MIP constraints to about 1e-6, so infeasibility with this cutoff is not a rounding artefact."""

@@ -163,13 +163,14 @@ def add_search_options(p: argparse.ArgumentParser) -> None:
     add_jobs(p)
 
 
-def add_jobs(p: argparse.ArgumentParser) -> None:
-    """``--jobs`` and ``--backend``."""
+def add_jobs(p: argparse.ArgumentParser, what: str = "workers for independent subtrees",
+             backend: str = "") -> None:
+    """``--jobs`` and ``--backend``; ``what`` says what the jobs run, ``backend`` what the backend applies to."""
     p.add_argument("--jobs", type=int, metavar="N",
-                   help=f"workers for independent subtrees (default: all cores, here {os.cpu_count() or 1}; "
+                   help=f"{what} (default: all cores, here {os.cpu_count() or 1}; "
                         "with --backend ray all CPUs of the cluster); the answer is the same for every N")
     p.add_argument("--backend", choices=BACKENDS, default="local",
-                   help="local: processes on this machine (default); ray: Ray tasks on the cluster in "
+                   help=f"{backend}local: processes on this machine (default); ray: Ray tasks on the cluster in "
                         "RAY_ADDRESS, else on a Ray started here (pip install 'shallowrelu[ray]')")
 
 

@@ -111,7 +111,7 @@ def add_demo(sub) -> None:
     p = sub.add_parser("demo", help="run the whole path on the example network that ships with the package",
                        description="Enumerate the example network, convert it to the shallow network, "
                                    "check the two agree, export it to ONNX, explain one input, find the exact "
-                                   "output range and verify two properties by all three methods. With --out, "
+                                   "output range and verify two properties by each of verify's five methods. With --out, "
                                    "also write the files the README's tour uses.",
                        epilog="example: shallowrelu demo --out tour && cd tour")
     p.add_argument("--out", metavar="DIR", help="also write the tour's files to DIR (made if missing)")

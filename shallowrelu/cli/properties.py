@@ -35,6 +35,10 @@ def cmd_bounds(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# The work record in words, for the summary line.
+_WORK_WORDS = {"points": "points tried", "lps": "walk LPs", "boxes": "boxes bounded",
+               "exact_boxes": "boxes searched exactly", "domains": "neuron-split domains bounded",
+               "regions": "regions checked by LP", "pruned": "branches closed by bounds", "milps": "MILPs solved"}
 # Seconds kept from ``--timeout`` for printing the verdict and leaving (stopping a racing process).
 _EXIT_SECONDS = 0.2
 
@@ -54,9 +58,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     res = verify(net, prop, timeout=timeout, method=args.method, jobs=args.jobs, backend=args.backend)
     if args.output:
         atomic_write_text(args.output, res.vnncomp_text())
-    lines = [f"{res.verdict.value} ({res.seconds:.2f} s; decided by {res.decided_by or 'nothing'}; {res.boxes} boxes "
-             f"bounded, {res.regions} regions checked by LP, {res.pruned} branches closed by bounds"
-             f"{'; ' + res.note if res.note else ''})"]
+    done = ", ".join(f"{getattr(res.work, k)} {words}" for k, words in _WORK_WORDS.items() if getattr(res.work, k))
+    lines = [f"{res.verdict.value} ({res.seconds:.2f} s; decided by {res.decided_by or 'nothing'}"
+             f"{'; ' + done if done else ''}{'; ' + res.note if res.note else ''})"]
     if res.x is not None:
         label = net.labels_of(res.y)[0]
         lines.append(f"counterexample x = {res.x.tolist()}")
@@ -82,9 +86,12 @@ def add_verify(sub) -> None:
     """The ``verify`` command and its options."""
     p = sub.add_parser("verify", help="decide a VNN-LIB property: sat (with a counterexample), unsat, timeout",
                        description="Decide a VNN-LIB property (it describes the unsafe set): a gradient attack "
-                                   "and a walk over regions look for a counterexample, then a branch-and-bound over "
-                                   "input sub-boxes (batched CROWN bounds) races the exact search over the "
-                                   "activation regions. Exit status 0 whatever the verdict.",
+                                   "and a walk over regions look for a counterexample, then each disjunct is "
+                                   "decided by the methods that suit the network: with fewer than 32 inputs a "
+                                   "branch-and-bound over input sub-boxes (CROWN bounds) raced against the exact "
+                                   "search over the activation regions; with more, a branch-and-bound over ReLUs "
+                                   "(alpha- and beta-CROWN bounds), raced against the MILP on small networks. "
+                                   "Exit status 0 whatever the verdict.",
                        epilog="example: shallowrelu verify net.onnx prop.vnnlib --timeout 60 -o result.txt --json")
     p.add_argument("net", metavar="NET", help="network (.onnx, .nnet, .pt2 or .npz)")
     p.add_argument("prop", metavar="PROP", help="VNN-LIB property (.vnnlib)")
@@ -92,10 +99,12 @@ def add_verify(sub) -> None:
                    "the output; a classifier's head is read up to its logits)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds before answering timeout")
     p.add_argument("--method", choices=VERIFY_METHODS, default="bab",
-                   help="bab: falsify, then input splitting raced against the region search (default); tree: "
-                        "branch-and-bound over regions only; milp: one big-M MILP per disjunct, the independent "
-                        "second method")
-    add_jobs(p)
+                   help="bab: the methods that suit the network, as above (default); input: the attack, then "
+                        "input splitting only; neuron: the attack, then ReLU splitting only; tree: the region "
+                        "search only; milp: one big-M MILP per disjunct, the independent second method")
+    add_jobs(p, "processes (and cores) to use: the region search's subtrees for --method tree, else disjuncts "
+                "or racing methods side by side, each with one BLAS thread", "where --method tree runs its subtrees "
+                "(the other methods run on this machine): ")
     p.add_argument("-o", "--output", metavar="RESULT", help="write the VNN-COMP result file here")
     add_common(p)
     p.set_defaults(func=cmd_verify)

@@ -221,19 +221,15 @@ def _data_flow_order(graph, output: str, known: set[str], path: str) -> list:
     return order
 
 
-def _compare_with_onnxruntime(path: str, model, graph_input, net: ReLUNetwork, logits: str, binary: bool) -> None:
-    """Refuse the network if onnxruntime (where installed) computes another ``logits`` at a few points.
-
-    The walk over the graph is the reader's own understanding of it; an
-    independent runtime catches a graph it has misread. The analysed tensor
-    is made an output of a copy of the graph, so that a head left out is
-    no obstacle.
-    """
+def _runtime_session(model, logits: str, graph_input):
+    """An onnxruntime session computing ``logits`` (made an output of a copy of the graph, so that a head
+    left out is no obstacle), with its input's precision and shape; None where onnxruntime is not installed
+    or cannot run the graph."""
     try:
         import onnxruntime as ort
         from onnx import helper
     except ImportError:
-        return
+        return None
     probe = type(model)()
     probe.CopyFrom(model)
     if logits not in [o.name for o in probe.graph.output]:
@@ -241,17 +237,66 @@ def _compare_with_onnxruntime(path: str, model, graph_input, net: ReLUNetwork, l
     try:
         session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
     except Exception:  # noqa: BLE001 - a graph onnxruntime cannot run cannot be compared
-        return
+        return None
     inp = session.get_inputs()[0]
     dtype = {"tensor(float)": np.float32, "tensor(double)": np.float64}.get(inp.type)
     if dtype is None or inp.name != graph_input.name:
-        return
-    shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
-    X = np.random.default_rng(0).normal(size=(_CHECK_POINTS, net.n_inputs)).astype(dtype)
+        return None
+    return session, inp.name, dtype, [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
+
+
+def _run(runtime, logits: str, X: np.ndarray, binary: bool) -> np.ndarray | None:
+    """The runtime's ``logits`` at the rows of ``X`` (in the model's precision), as our outputs are laid out."""
+    session, name, dtype, shape = runtime
     try:
-        Y = np.vstack([np.asarray(session.run([logits], {inp.name: x.reshape(shape)})[0], np.float64).reshape(1, -1)
-                       for x in X])
+        Y = np.vstack([np.asarray(session.run([logits], {name: x.astype(dtype).reshape(shape)})[0],
+                                  np.float64).reshape(1, -1) for x in X])
     except Exception:  # noqa: BLE001
+        return None
+    return np.hstack([np.zeros_like(Y), Y]) if binary and Y.shape[1] == 1 else Y
+
+
+def runtime_outputs(path: str, X: np.ndarray, tensor: str | None = None) -> np.ndarray | None:
+    """onnxruntime's outputs of the ONNX file ``path`` at the rows of ``X``, in the model's own precision.
+
+    The tensor is the one :func:`load_onnx` reads (``tensor``, or the
+    logits before a classifier's head). None where the file is not ONNX or
+    onnxruntime cannot run it.
+    """
+    if not str(path).endswith(".onnx"):
+        return None
+    try:
+        import onnx
+        from onnx import numpy_helper
+
+        model = onnx.load(str(path))
+    except Exception:  # noqa: BLE001 - the file was read before; a failure here only means no check
+        return None
+    g = model.graph
+    consts = {init.name for init in g.initializer}
+    inputs = [i for i in g.input if i.name not in consts]
+    producer = {name: node for node in g.node for name in node.output}
+    try:
+        logits, binary, _, _ = _read_head(tensor or g.output[0].name, producer,
+                                          {i.name: numpy_helper.to_array(i) for i in g.initializer})
+    except (NetworkFormatError, StopIteration):
+        return None
+    runtime = _runtime_session(model, logits, inputs[0]) if len(inputs) == 1 else None
+    return None if runtime is None else _run(runtime, logits, X, binary)
+
+
+def _compare_with_onnxruntime(path: str, model, graph_input, net: ReLUNetwork, logits: str, binary: bool) -> None:
+    """Refuse the network if onnxruntime (where installed) computes another ``logits`` at a few points.
+
+    The walk over the graph is the reader's own understanding of it; an
+    independent runtime catches a graph it has misread.
+    """
+    runtime = _runtime_session(model, logits, graph_input)
+    if runtime is None:
+        return
+    X = np.random.default_rng(0).normal(size=(_CHECK_POINTS, net.n_inputs)).astype(runtime[2])
+    Y = _run(runtime, logits, X, False)
+    if Y is None:
         return
     mine = net(X.astype(np.float64))
     if binary:
@@ -261,6 +306,6 @@ def _compare_with_onnxruntime(path: str, model, graph_input, net: ReLUNetwork, l
                                  f"graph as read {mine.shape[1]}")
     err = float(np.abs(mine - Y).max())
     scale = max(1.0, float(np.abs(Y).max()))
-    if not err <= _CHECK_RTOL[dtype] * scale:
+    if not err <= _CHECK_RTOL[runtime[2]] * scale:
         raise NetworkFormatError(f"{path}: the graph as read differs from onnxruntime by {err:.3g} at random "
                                  "points; refused rather than analysed wrongly")

@@ -1,9 +1,10 @@
 """The one way in: :func:`verify` decides a VNN-LIB property on a network.
 
-Owns the order of the work (falsification on every disjunct first: random
-points, then with ``bab`` the gradient attack and the region walk; then the
-chosen exact method disjunct by disjunct) and how the disjuncts' answers
-combine into one verdict.
+Owns the order of the work and the choice of methods by the network's
+shape: random points on every disjunct, then (for the branch-and-bound
+methods) the gradient attack on every box and the region walk from its best
+points, then the exact methods on each disjunct left, through
+:mod:`.scheduler`; and how the disjuncts' answers combine into one verdict.
 """
 
 from __future__ import annotations
@@ -14,22 +15,30 @@ import time
 import numpy as np
 
 from ..choices import VERIFY_METHODS
-from ..enumerator import search_regions
-from ..errors import ShallowReLUError, SolverError
+from ..errors import ShallowReLUError
 from ..limits import OutOfTime, deadline as deadline_scope
 from ..network import ReLUNetwork, as_network
-from ..polytope import Box
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
-from .bab import SplitStats, decide_term
 from .falsify import attack, region_walk
-from .milp_method import milp_term
-from .result import Verdict, VerifyResult, meets
-from .tree import Found, TreeHooks
+from .input_split import InputSplit
+from .milp_method import Milp
+from .neuron_split import NeuronSplit
+from .result import Decider, Verdict, VerifyResult, Work, meets, runtime_confirms
+from .scheduler import Unit, decide
+from .strategy import Outcome
+from .tree import RegionSearch
 from .vnnlib import Property
 
 METHODS = VERIFY_METHODS
-# Region walks per disjunct, from the attack's best points (each a few LPs).
+# Inputs from which a network counts as having many: neuron splitting then, input splitting below.
+_MANY_INPUTS = 32
+# Rounds of the gradient attack before the exact methods, with few inputs and with many (where a later round's
+# output-diversified starts find what the first missed); the neuron split goes on attacking as it works.
+_ROUNDS_FEW, _ROUNDS_MANY = 1, 2
+# Region walks per disjunct, from the attack's best points (few inputs only: in many, each LP is large).
 _WALKS = 8
+# The MILP races the neuron split where alpha-CROWN leaves at most this many ReLUs unstable on the box.
+_MILP_UNSTABLE = 400
 
 
 def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, samples: int = 2000, seed: int = 0,
@@ -47,26 +56,37 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
         Random points per disjunct tried first as counterexamples.
     seed : int
         Seed of those points and of the gradient attack's starts.
-    method : {"bab", "tree", "milp"}
+    method : {"bab", "input", "neuron", "tree", "milp"}
         ``bab`` (the default): a gradient attack and a walk over regions
-        look for a counterexample, then branch-and-bound over input
-        sub-boxes with batched CROWN bounds, boxes with few unstable relus
-        decided by the exact region search. ``tree``: branch-and-bound over
-        the regions of the whole box, one LP per region left. ``milp``: one
-        big-M MILP per disjunct minimising the constraint violation (PuLP
-        with HiGHS), the independent second method.
+        look for a counterexample, then each disjunct is decided by the
+        methods that suit the network: with fewer than 32 inputs the input
+        split raced against the region search, with more the neuron split,
+        raced against the MILP where alpha-CROWN leaves few ReLUs unstable.
+        ``input``: the attack, then branch-and-bound over input sub-boxes
+        (batched CROWN bounds; boxes with few unstable ReLUs decided by the
+        region search). ``neuron``: the attack, then branch-and-bound over
+        ReLUs fixed to a side (alpha- and beta-CROWN bounds). ``tree``: the
+        exact search over the regions of each disjunct's box, one LP per
+        region left. ``milp``: one big-M MILP per disjunct minimising the
+        constraint violation (PuLP with HiGHS).
     jobs : int or None
-        Workers for the tree method's independent subtrees (None: all cores).
+        Processes (and cores) to use, None: all cores. ``tree`` runs the
+        region search's subtrees in them; the other methods run
+        disjuncts, or the methods racing on one disjunct, side by side,
+        each with one BLAS thread.
     backend : {"local", "ray"}
-        Where they run, as in :func:`enumerate_regions`.
+        Where ``tree`` runs its subtrees, as in :func:`enumerate_regions`;
+        the other methods run on this machine.
     tol : Tolerances
         The numerical knobs (``docs/design.md`` section 4).
 
     Returns
     -------
     VerifyResult
-        ``sat`` with a confirmed counterexample, ``unsat``, ``timeout``, or
-        ``unknown`` (an LP found a point that the forward pass did not confirm).
+        ``sat`` with a counterexample the float64 forward pass confirms (and
+        onnxruntime, for an ONNX network where it is installed), ``unsat``,
+        ``timeout``, or ``unknown`` (a piece of the input stayed undecided:
+        an LP failed, or found a point the forward pass did not confirm).
 
     Examples
     --------
@@ -83,107 +103,138 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
                                f"outputs, the network {net.n_inputs} and {net.n_outputs}")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+    from threadpoolctl import threadpool_limits
+
     start = time.monotonic()
-    rng = np.random.default_rng(seed)
-
-    def sat(x: np.ndarray, how: str, note: str, **counts) -> VerifyResult:
-        """A ``sat`` result for the counterexample ``x``."""
-        return VerifyResult(Verdict.SAT, time.monotonic() - start, x, net(x[None])[0], note=note, decided_by=how,
-                            **counts)
-
+    jobs = (os.cpu_count() or 1) if jobs is None else jobs
     deadline = time.time() + (timeout if timeout is not None else np.inf)
-    # Every solve and every loop of the work below ends by the deadline (OutOfTime).
-    with deadline_scope(deadline):
+    run = _Run(net, prop, tol, method, jobs, backend, deadline, start)
+    # Every solve and every loop of the work below ends by the deadline (OutOfTime); BLAS gets the cores given.
+    with deadline_scope(deadline), threadpool_limits(jobs):
         try:
-            for term in prop.terms:  # cheap falsification first, on every disjunct
-                X = np.vstack([(term.lo + term.hi) / 2,
-                               term.lo + (term.hi - term.lo) * rng.random((samples, term.lo.size))])
-                hit = np.flatnonzero(meets(net, term, X))
-                if hit.size:
-                    return sat(X[hit[0]], "falsified", "random sample")
-            if method == "bab":
-                return _bab(net, prop, deadline, tol, rng, start, sat,
-                            (os.cpu_count() or 1) if jobs is None else jobs)
-            if method == "milp":
-                return _milp(net, prop, deadline, start, sat)
-            return _tree(net, prop, deadline, tol, start, sat, jobs, backend)
+            return run.falsify(samples, seed) or run.decide()
         except OutOfTime:
-            return VerifyResult(Verdict.TIMEOUT, time.monotonic() - start)
+            return VerifyResult(Verdict.TIMEOUT, time.monotonic() - start, work=run.work)
 
 
-def _milp(net: ReLUNetwork, prop: Property, deadline: float, start: float, sat) -> VerifyResult:
-    """The ``milp`` method after the random points: one MILP per disjunct."""
-    undecided = 0
-    for term in prop.terms:
-        verdict, x = milp_term(net, term, deadline)
-        if verdict is Verdict.SAT:
-            return sat(x, "MILP", "MILP")
-        if verdict is Verdict.TIMEOUT:
-            return VerifyResult(Verdict.TIMEOUT, time.monotonic() - start, note="MILP")
-        undecided += verdict is Verdict.UNKNOWN
-    return VerifyResult(Verdict.UNKNOWN if undecided else Verdict.UNSAT, time.monotonic() - start,
-                        note=f"MILP; {undecided} disjuncts with minimum violation near 0 and no confirmed point"
-                        if undecided else "MILP", decided_by="MILP")
+class _Run:
+    """One call of :func:`verify`: its settings, the work so far, and the answers it builds."""
 
+    def __init__(self, net: ReLUNetwork, prop: Property, tol: Tolerances, method: str, jobs: int, backend: str,
+                 deadline: float, start: float) -> None:
+        self.net, self.prop, self.tol, self.method = net, prop, tol, method
+        self.jobs, self.backend, self.deadline, self.start = jobs, backend, deadline, start
+        self.work = Work()
+        self.many = net.n_inputs >= _MANY_INPUTS
+        # disjuncts grouped by their input box: the attack and alpha-CROWN's layer bounds are per box
+        groups: dict[bytes, list[int]] = {}
+        for i, t in enumerate(prop.terms):
+            groups.setdefault(t.lo.tobytes() + t.hi.tobytes(), []).append(i)
+        self.groups = list(groups.values())
 
-def _tree(net: ReLUNetwork, prop: Property, deadline: float, tol: Tolerances, start: float, sat,
-          jobs: int | None, backend: str) -> VerifyResult:
-    """The ``tree`` method after the random points: the region search over each disjunct's box."""
-    regions = pruned = unconfirmed = 0
-    for term in prop.terms:
-        hooks = TreeHooks(net, term, deadline, tol)
-        try:
-            outcome = search_regions(net, Box(term.lo, term.hi), hooks, tol=tol, jobs=jobs, backend=backend)
-            hooks.unconfirmed += outcome["unresolved"]
-        except Found as found:
-            return sat(found.x, "region search", "region LP", regions=regions + hooks.regions,
-                       pruned=pruned + hooks.pruned)
-        except OutOfTime:
-            return VerifyResult(Verdict.TIMEOUT, time.monotonic() - start, regions=regions + hooks.regions,
-                                pruned=pruned + hooks.pruned)
-        except SolverError:  # an LP of the disjunct's set-up failed on every attempt: it stays undecided
-            hooks.unconfirmed += 1
-        regions, pruned, unconfirmed = regions + hooks.regions, pruned + hooks.pruned, unconfirmed + hooks.unconfirmed
-    verdict = Verdict.UNKNOWN if unconfirmed else Verdict.UNSAT
-    return VerifyResult(verdict, time.monotonic() - start, regions=regions, pruned=pruned,
-                        note=f"{unconfirmed} regions or subtrees undecided (LP failed, or its point not confirmed "
-                             "by the forward pass)" if unconfirmed else "", decided_by="region search")
+    def sat(self, x: np.ndarray, how: Decider, note: str) -> VerifyResult:
+        """A ``sat`` result for ``x``, or ``unknown`` where onnxruntime refutes what float64 confirmed."""
+        term = next(t for t in self.prop.terms if meets(self.net, t, x[None])[0])
+        checked = runtime_confirms(self.net, term, x)
+        seconds = time.monotonic() - self.start
+        if checked is False:
+            return VerifyResult(Verdict.UNKNOWN, seconds, work=self.work, decided_by=how.value,
+                                note=f"{note}: a counterexample in float64 that onnxruntime, in the model's "
+                                     f"precision, does not confirm: x = {x.tolist()}")
+        return VerifyResult(Verdict.SAT, seconds, x, self.net(x[None])[0], note=note, decided_by=how.value,
+                            work=self.work, runtime_checked=bool(checked))
 
-
-def _bab(net: ReLUNetwork, prop: Property, deadline: float, tol: Tolerances, rng: np.random.Generator,
-         start: float, sat, jobs: int) -> VerifyResult:
-    """The ``bab`` method after the random points: the attack on every disjunct, then the walks from its best
-    points (each walk's LPs cost far more than an attack in high dimension), then the input split."""
-    starts = []
-    for term in prop.terms:
-        x, best = attack(net, term, rng)
-        if x is not None:
-            return sat(x, "falsified", "gradient attack")
-        starts.append(best[:_WALKS])
-    for term, best in zip(prop.terms, starts):
-        for origin in best:
-            x = region_walk(net, term, origin, deadline)
+    def falsify(self, samples: int, seed: int) -> VerifyResult | None:
+        """Random points on every disjunct; for the branch-and-bound methods the attack and the region walk."""
+        rng = np.random.default_rng(seed)
+        for term in self.prop.terms:
+            X = np.vstack([(term.lo + term.hi) / 2,
+                           term.lo + (term.hi - term.lo) * rng.random((samples, term.lo.size))])
+            self.work.points += len(X)
+            hit = np.flatnonzero(meets(self.net, term, X))
+            if hit.size:
+                return self.sat(X[hit[0]], Decider.FALSIFIED, "random sample")
+        if self.method in ("tree", "milp"):
+            return None
+        starts = []
+        for group in self.groups:
+            terms = [self.prop.terms[i] for i in group]
+            x, best = attack(self.net, terms, rng, work=self.work, rounds=_ROUNDS_MANY if self.many else _ROUNDS_FEW)
             if x is not None:
-                return sat(x, "falsified", "region walk")
-    stats = SplitStats()
+                return self.sat(x, Decider.FALSIFIED, "gradient attack")
+            starts.append(best[:_WALKS])
+        if self.many:
+            return None
+        for group, best in zip(self.groups, starts):
+            for i in group:
+                for origin in best:
+                    x = region_walk(self.net, self.prop.terms[i], origin, self.deadline, work=self.work)
+                    if x is not None:
+                        return self.sat(x, Decider.FALSIFIED, "region walk")
+        return None
 
-    def counts() -> dict:
-        """The search's counts for the result."""
-        return {"regions": stats.regions, "pruned": stats.pruned, "boxes": stats.boxes, "exact_boxes": stats.exact}
+    def decide(self) -> VerifyResult:
+        """The exact methods on every disjunct, combined into one verdict."""
+        units, done = self._units()
+        jobs = 1 if self.method == "tree" else self.jobs
+        found = decide(units, jobs, self.deadline) if units else None
+        outcomes = dict(done)
+        if found is not None:
+            self.work.add(found.work)
+            outcomes |= found.outcomes
+        hit = next((o for o in outcomes.values() if o.verdict is Verdict.SAT), None)
+        if hit is not None:
+            return self.sat(hit.x, hit.decided_by, hit.note or hit.decided_by.value)
+        how = ", ".join(dict.fromkeys(outcomes[i].decided_by.value for i in sorted(outcomes)))
+        unknown = [o.note for o in outcomes.values() if o.verdict is Verdict.UNKNOWN]
+        seconds = time.monotonic() - self.start
+        if unknown:
+            return VerifyResult(Verdict.UNKNOWN, seconds, decided_by=how, work=self.work, note="; ".join(unknown))
+        return VerifyResult(Verdict.UNSAT, seconds, decided_by=how, work=self.work)
 
-    for term in prop.terms:
-        try:
-            x = decide_term(net, term, deadline, tol, stats, jobs=jobs)
-        except OutOfTime:
-            return VerifyResult(Verdict.TIMEOUT, time.monotonic() - start, **counts())
-        except SolverError:  # an LP of a box's region search failed on every attempt: it stays undecided
-            stats.unconfirmed += 1
-            continue
-        if x is not None:
-            return sat(x, stats.deciders[-1], stats.deciders[-1], **counts())
-    how = ", ".join(dict.fromkeys(stats.deciders))
-    if stats.unconfirmed:
-        return VerifyResult(Verdict.UNKNOWN, time.monotonic() - start, decided_by=how,
-                            note=f"{stats.unconfirmed} regions undecided (LP failed, or its point not confirmed by "
-                                 "the forward pass)", **counts())
-    return VerifyResult(Verdict.UNSAT, time.monotonic() - start, decided_by=how, **counts())
+    def _units(self) -> tuple[list[Unit], dict[int, Outcome]]:
+        """The units to schedule, in order, and the disjuncts already decided on the way (at the root)."""
+        net, tol, method = self.net, self.tol, self.method
+        terms = self.prop.terms
+        if method == "tree":
+            return [Unit(i, lambda t=t: RegionSearch(net, t, tol, self.jobs, self.backend))
+                    for i, t in enumerate(terms)], {}
+        if method == "input" or (method == "bab" and not self.many):
+            racers = [lambda t: InputSplit(net, t, tol)]
+            if method == "bab":
+                racers.append(lambda t: RegionSearch(net, t, tol))
+            return [Unit(i, lambda t=t, make=make: make(t)) for i, t in enumerate(terms) for make in racers], {}
+        roots = {i: root for group in self.groups if self.many for root in [self._root(group)] for i in group}
+        if method == "milp":
+            return [Unit(i, lambda t=t, i=i: Milp(net, t, tol, roots.get(i))) for i, t in enumerate(terms)], {}
+        # the neuron split, its root bounds first in this process: most disjuncts close there
+        done, started = {}, {}
+        for i, t in enumerate(terms):
+            split = NeuronSplit(net, t, tol, roots.get(i))
+            outcome = split.run(time.time())
+            self.work.add(split.work)
+            split.work = Work()
+            if outcome is not None:
+                done[i] = outcome
+                if outcome.verdict is Verdict.SAT:
+                    return [], done
+            else:
+                started[i] = split
+        race = method == "bab" and any(roots[i].unstable <= _MILP_UNSTABLE for i in started)
+        units = []
+        for i, split in started.items():
+            units.append(Unit(i, lambda s=split: s))
+            if race:
+                units.append(Unit(i, lambda t=terms[i], i=i: Milp(net, t, tol, roots[i])))
+        # ordered disjunct by disjunct, the neuron split and the MILP race on each; with the neuron split
+        # alone, the disjuncts run side by side
+        return units, done
+
+    def _root(self, group: list[int]):
+        """alpha-CROWN's layer bounds over the group's box, computed once for its disjuncts."""
+        from ..bounds.optimise import optimised_hidden
+
+        t = self.prop.terms[group[0]]
+        kinks = list(self.net.kinks or [None] * (len(self.net.layers) - 1))
+        return optimised_hidden(list(self.net.layers), t.lo[None], t.hi[None], kinks)
+

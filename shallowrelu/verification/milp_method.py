@@ -1,8 +1,11 @@
-"""The MILP method: one big-M model per disjunct minimising the constraint violation.
+"""The MILP method: one big-M model per disjunct minimising the largest constraint violation.
 
-The independent second answer beside the region search (``--method milp``).
-Owns only the reading of the MILP's answer as a verdict; the model is
-:mod:`shallowrelu.milp`'s.
+The independent second answer beside the region search (``--method
+milp``), and a racer of the neuron split on small networks. Owns only the
+reading of the MILP's answer as an outcome; the model is
+:mod:`shallowrelu.milp`'s. Its big-M constants come from the tightest
+bounds at hand: alpha-CROWN's over the disjunct's box where the caller
+has them, else the MILP's own CROWN bounds.
 """
 
 from __future__ import annotations
@@ -11,25 +14,57 @@ import time
 
 import numpy as np
 
+from ..limits import OutOfTime
 from ..network import ReLUNetwork
-from .result import Verdict, meets
-from .vnnlib import Term
-from ..tolerances import MILP_PROOF_MARGIN
+from ..tolerances import MILP_PROOF_MARGIN, Tolerances
+from .result import Decider, Verdict, meets
+from .strategy import Outcome, Strategy
+from .vnnlib import Disjunct
 
 
-def milp_term(net: ReLUNetwork, term: Term, deadline: float) -> tuple[Verdict, np.ndarray | None]:
-    """One disjunct decided by the MILP: its least violation, then the forward pass on the minimiser."""
-    from ..milp import least_violation  # PuLP only for this method
+class Milp(Strategy):
+    """One MILP over the disjunct's box; started afresh in each call of :meth:`run` (a solve cannot pause).
 
-    left = deadline - time.time()
-    if left <= 0:
-        return Verdict.TIMEOUT, None
-    margin = MILP_PROOF_MARGIN * (1.0 + float(np.max(np.abs(term.e), initial=0.0)))
-    res = least_violation(net, term.lo, term.hi, term.C, term.e, cutoff=margin,
-                          time_limit=None if np.isinf(left) else left)
-    if res.status != "optimal":
-        return Verdict.TIMEOUT, None
-    if res.value > margin:
-        return Verdict.UNSAT, None
-    x = np.clip(res.x, term.lo, term.hi)
-    return (Verdict.SAT, x) if meets(net, term, x[None])[0] else (Verdict.UNKNOWN, None)
+    Parameters
+    ----------
+    net, disjunct, tol
+        As for :class:`~.strategy.Strategy`.
+    root : LayerBounds, optional
+        alpha-CROWN's layer bounds over the box
+        (:func:`shallowrelu.bounds.optimise.optimised_hidden`) for the big-M constants.
+    """
+
+    name = "milp"
+    resumable = False
+
+    def __init__(self, net: ReLUNetwork, disjunct: Disjunct, tol: Tolerances, root=None) -> None:
+        super().__init__(net, disjunct, tol)
+        self.bounds = None if root is None else [(l[0], u[0]) for l, u in root.pre]
+
+    def run(self, until: float) -> Outcome | None:
+        """Solve within ``until``: an infeasible model below the cutoff proves ``unsat``; a minimiser is
+        ``sat`` once the forward pass confirms it, ``unknown`` where it does not."""
+        from ..milp import least_violation  # PuLP only for this method
+
+        term = self.disjunct
+        left = until - time.time()
+        if left <= 0:
+            return None
+        margin = MILP_PROOF_MARGIN * (1.0 + float(np.max(np.abs(term.e), initial=0.0)))
+        self.work.milps += 1
+        try:
+            res = least_violation(self.net, term.lo, term.hi, term.C, term.e, cutoff=margin,
+                                  time_limit=None if np.isinf(left) else left, bounds=self.bounds)
+        except OutOfTime:
+            if time.time() < until:
+                raise
+            return None
+        if res.status != "optimal":
+            return None
+        if res.value > margin:
+            return Outcome(Verdict.UNSAT, Decider.MILP)
+        x = np.clip(res.x, term.lo, term.hi)
+        if meets(self.net, term, x[None])[0]:
+            return Outcome(Verdict.SAT, Decider.MILP, x)
+        return Outcome(Verdict.UNKNOWN, Decider.MILP,
+                       note="the MILP's minimum violation is near 0 and its point is not confirmed")

@@ -1,10 +1,12 @@
-"""The region-search method: branch-and-bound over the regions of a disjunct's input box.
+"""The region search as a verifier: branch-and-bound over the regions of a disjunct's input box.
 
 Owns the hooks that the search of :mod:`shallowrelu.enumerator` calls: a node
 is pruned when sound linear bounds (:mod:`shallowrelu.bounds`) show the
 output constraints cannot hold on it; a region left is decided by one LP on
 its affine map, and a point found is confirmed by the forward pass before it
-ends the search as a counterexample.
+ends the search as a counterexample. The search is exact: it branches on
+neurons in order and decides every side of every split in floats with a
+margin or in exact arithmetic (``docs/design.md`` section 4).
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ from functools import cached_property
 import numpy as np
 
 from ..bounds import linear_bounds
-from ..enumerator import SearchHooks
+from ..enumerator import SearchHooks, search_regions
 from ..errors import SolverError
 from ..limits import OutOfTime
 from ..network import ReLUNetwork
+from ..polytope import Box
 from ..polytope.lp import solve_lp
 from ..tolerances import BOUND_MARGIN, Tolerances
-from .result import meets
-from .vnnlib import Term
+from .result import Decider, Verdict, Work, meets
+from .strategy import Outcome, Strategy
+from .vnnlib import Disjunct
 
 
 class Found(Exception):
@@ -35,7 +39,7 @@ class Found(Exception):
 class TreeHooks(SearchHooks):
     """Prune by sound bounds, decide each region left by one LP; counts of both for the report."""
 
-    def __init__(self, net: ReLUNetwork, term: Term, deadline: float, tol: Tolerances) -> None:
+    def __init__(self, net: ReLUNetwork, term: Disjunct, deadline: float, tol: Tolerances) -> None:
         self.net, self.term, self.deadline, self.tol = net, term, deadline, tol
         self.regions = self.pruned = self.unconfirmed = 0
 
@@ -90,3 +94,73 @@ class TreeHooks(SearchHooks):
         if meets(self.net, self.term, x)[0]:
             raise Found(x[0])
         self.unconfirmed += 1
+
+
+def region_search(net: ReLUNetwork, disjunct: Disjunct, tol: Tolerances, work: Work, *, deadline: float = np.inf,
+                  jobs: int | None = 1, backend: str = "local") -> np.ndarray | None:
+    """The region search over a disjunct's box: a confirmed counterexample, or None.
+
+    None means every region was ruled out, unless ``work.unconfirmed`` grew
+    (an LP failed on every attempt, or found a point the forward pass did
+    not confirm). ``jobs`` and ``backend`` are :func:`~shallowrelu.enumerate_regions`'s:
+    the search's subtrees run in that many local processes, or on Ray.
+
+    Raises
+    ------
+    OutOfTime
+        Past ``deadline`` or the global deadline.
+    """
+    lo, hi = disjunct.lo, disjunct.hi
+    if np.all(hi == lo):  # a single point: the forward pass decides it
+        return lo if meets(net, disjunct, lo[None])[0] else None
+    hooks = TreeHooks(net, disjunct, deadline, tol)
+    try:
+        outcome = search_regions(net, Box(lo, hi), hooks, tol=tol, jobs=jobs, backend=backend)
+        hooks.unconfirmed += outcome["unresolved"]
+    except Found as found:
+        return found.x
+    except SolverError:  # an LP of the set-up failed on every attempt: the box stays undecided
+        hooks.unconfirmed += 1
+    finally:
+        work.regions += hooks.regions
+        work.pruned += hooks.pruned
+        work.unconfirmed += hooks.unconfirmed
+    return None
+
+
+class RegionSearch(Strategy):
+    """The region search over the disjunct's whole box; started afresh in each call of :meth:`run`.
+
+    Parameters
+    ----------
+    net, disjunct, tol
+        As for :class:`~.strategy.Strategy`.
+    jobs, backend
+        Where the search's subtrees run (as for :func:`region_search`).
+    """
+
+    name = "tree"
+    resumable = False
+
+    def __init__(self, net: ReLUNetwork, disjunct: Disjunct, tol: Tolerances, jobs: int | None = 1,
+                 backend: str = "local") -> None:
+        super().__init__(net, disjunct, tol)
+        self.jobs, self.backend = jobs, backend
+
+    def run(self, until: float) -> Outcome | None:
+        """Search until ``until``; an unfinished search answers None (the next call starts again)."""
+        unconfirmed = self.work.unconfirmed
+        try:
+            x = region_search(self.net, self.disjunct, self.tol, self.work, deadline=until, jobs=self.jobs,
+                              backend=self.backend)
+        except OutOfTime:
+            if time.time() < until:
+                raise
+            return None
+        if x is not None:
+            return Outcome(Verdict.SAT, Decider.REGION_SEARCH, x)
+        if self.work.unconfirmed > unconfirmed:
+            return Outcome(Verdict.UNKNOWN, Decider.REGION_SEARCH,
+                           note=f"{self.work.unconfirmed - unconfirmed} regions or subtrees undecided (LP failed, "
+                                "or its point not confirmed by the forward pass)")
+        return Outcome(Verdict.UNSAT, Decider.REGION_SEARCH)

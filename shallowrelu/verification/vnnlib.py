@@ -3,9 +3,9 @@
 A property is the conjunction of its ``assert`` forms over ``X_i`` (inputs)
 and ``Y_j`` (outputs); it describes the *unsafe* set. It is brought into
 disjunctive normal form: a list of terms, each an input box and a
-conjunction of linear output constraints ``C y <= e``. The property is
-violated (``sat``) iff some input of some term's box gives an output meeting
-that term's constraints.
+conjunction of linear output constraints ``C y <= e`` (a :class:`Disjunct`).
+The property is violated (``sat``) iff some input of some disjunct's box
+gives an output meeting that disjunct's constraints.
 """
 
 from __future__ import annotations
@@ -31,13 +31,30 @@ class VnnlibError(ShallowReLUError, ValueError):
 
 
 @dataclass(frozen=True)
-class Term:
-    """One disjunct: ``lo <= x <= hi`` and ``C y <= e`` (the unsafe outputs)."""
+class Disjunct:
+    """One disjunct of the unsafe set: ``lo <= x <= hi`` and ``C y <= e``.
+
+    Every method of :mod:`shallowrelu.verification` decides disjuncts: ``sat``
+    with an input of the box whose outputs meet every row, ``unsat`` when
+    none does.
+
+    Parameters
+    ----------
+    lo, hi : ndarray, shape (n,)
+        The input box.
+    C : ndarray, shape (k, m)
+    e : ndarray, shape (k,)
+        The output constraints, all of which must hold.
+    """
 
     lo: np.ndarray
     hi: np.ndarray
     C: np.ndarray
     e: np.ndarray
+
+
+Term = Disjunct
+"""The name a property's disjuncts had first (``Property.terms``); the same class."""
 
 
 @dataclass(frozen=True)
@@ -48,14 +65,14 @@ class Property:
     ----------
     n_inputs, n_outputs : int
         The variables ``X_i`` and ``Y_j`` it declares.
-    terms : tuple of Term
+    terms : tuple of Disjunct
         The disjuncts: each an input box and linear constraints ``C y <= e``.
     source : str
         Where it was read from, for messages."""
 
     n_inputs: int
     n_outputs: int
-    terms: tuple[Term, ...]
+    terms: tuple[Disjunct, ...]
     source: str = "<memory>"
 
 
@@ -195,8 +212,8 @@ def _dnf(expr, where: str, n: int, m: int) -> list[list]:
     raise VnnlibError(f"{where}: line {line}: unsupported operator {head!r}")
 
 
-def _term(atoms, where: str, n: int, m: int) -> Term:
-    """One conjunction of atoms as a :class:`Term` (input box and output rows)."""
+def _term(atoms, where: str, n: int, m: int) -> Disjunct:
+    """One conjunction of atoms as a :class:`Disjunct` (input box and output rows)."""
     lo, hi = np.full(n, -np.inf), np.full(n, np.inf)
     rows, rhs = [], []
     for kind, coef, bound, line in atoms:
@@ -215,4 +232,4 @@ def _term(atoms, where: str, n: int, m: int) -> Term:
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
         missing = int(np.flatnonzero(~(np.isfinite(lo) & np.isfinite(hi)))[0])
         raise VnnlibError(f"{where}: input X_{missing} has no lower and upper bound in some disjunct")
-    return Term(lo, hi, np.array(rows).reshape(-1, m), np.array(rhs))
+    return Disjunct(lo, hi, np.array(rows).reshape(-1, m), np.array(rhs))

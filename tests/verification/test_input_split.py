@@ -11,13 +11,17 @@ import pytest
 import shallowrelu as sr
 from shallowrelu.bounds import box_bounds, linear_bounds
 from shallowrelu.testing.nets import random_net
-from shallowrelu.verification.bab import InputSplit, SplitStats, decide_term
+from shallowrelu.verification.input_split import InputSplit
+from shallowrelu.verification.scheduler import Unit, decide
+from shallowrelu.verification.strategy import bound_rows
+from shallowrelu.verification.tree import RegionSearch
 from shallowrelu.verification.vnnlib import Term
 from tests.helpers import DATA, ROOT, check_answer, max_by_vertices, threshold_term
 
 
 @pytest.mark.parametrize("sizes", [[3, 7, 2], [3, 6, 5, 2], [4, 8, 6, 5, 3]])
-def test_batched_bounds_are_crowns_box_by_box_and_hold_on_samples(sizes, rng):
+def test_batched_bounds_are_at_least_crowns_box_by_box_and_hold_on_samples(sizes, rng):
+    """A batch tightens, with backward passes, every unit some box leaves open: never looser than one box alone."""
     net = random_net(sizes, seed=len(sizes))
     n, m = sizes[0], sizes[-1]
     C, e = rng.normal(size=(3, m)), rng.normal(size=3)
@@ -27,8 +31,7 @@ def test_batched_bounds_are_crowns_box_by_box_and_hold_on_samples(sizes, rng):
     low, coef, const, unstable = box_bounds(net.layers, lo, hi, C, e)
     W0, b0 = net.layers[0]
     for i in range(len(lo)):
-        np.testing.assert_allclose(low[i], linear_bounds(W0, b0, lo[i], hi[i], list(net.layers[1:]), C, e),
-                                   rtol=1e-9, atol=1e-9)
+        assert np.all(low[i] >= linear_bounds(W0, b0, lo[i], hi[i], list(net.layers[1:]), C, e) - 1e-9)
     X = lo[:, None, :] + (hi - lo)[:, None, :] * rng.random((40, 500, n))
     vals = np.einsum("km,bsm->bsk", C, net(X.reshape(-1, n)).reshape(40, 500, m)) - e
     assert np.all(vals.min(axis=1) >= low - 1e-12)
@@ -49,15 +52,15 @@ def test_a_hair_above_the_maximum_is_unsat_and_a_hair_below_is_sat(sizes, seed, 
     term = threshold_term(n, top, above, rows)
     tol = sr.Tolerances()
     # the input split alone, to the end (its small boxes by the region search)
-    split = InputSplit(net, term, tol, SplitStats())
-    x = split.run(np.inf, np.inf)
-    assert (x is None and split.done) if above else x is not None
+    outcome = InputSplit(net, term, tol).run(np.inf)
+    assert outcome.verdict.value == ("unsat" if above else "sat")
     # the race of both branchings, one job and two
     for jobs in (1, 2):
-        x = decide_term(net, term, time.time() + 120, tol, SplitStats(), jobs=jobs)
-        assert (x is None) == above
+        found = decide([Unit(0, lambda: InputSplit(net, term, tol)), Unit(0, lambda: RegionSearch(net, term, tol))],
+                       jobs, time.time() + 120)
+        assert found.outcomes[0].verdict.value == ("unsat" if above else "sat")
     prop = sr.Property(n, 1, (term,))
-    for method in ("bab", "tree"):
+    for method in ("bab", "input", "neuron", "tree"):  # a hair is below the MILP's proof margin
         res = sr.verify(net, prop, samples=0, method=method, timeout=120)
         assert res.verdict.value == ("unsat" if above else "sat"), (method, res)
         check_answer(net, prop, res)
@@ -132,9 +135,7 @@ def test_the_rows_together_close_a_box_no_row_and_no_average_closes():
     C, e = np.array([[-1.0, 0.0], [0.0, -1.0], [2.0, 2.0]]), np.array([-0.5, -0.5, 1.8])
     lo, hi = np.zeros((1, 2)), np.ones((1, 2))
     from shallowrelu.bounds import combined_lower
-    from shallowrelu.verification.bab import _with_averages
-
-    Ca, ea = _with_averages(C, e)
+    Ca, ea = bound_rows(Term(lo[0], hi[0], C, e))
     low, coef, const, _ = box_bounds(net.layers, lo, hi, Ca, ea)
     assert low.max() < 0
     assert combined_lower(coef, const, lo, hi)[0] > 1e-3
@@ -153,5 +154,6 @@ def test_the_rows_together_close_a_box_no_row_and_no_average_closes():
     # the input split closes the first box at once, with no split
     split = InputSplit(sr.ReLUNetwork([(np.eye(2), np.zeros(2)), (np.eye(2), np.zeros(2))]),
                        Term(np.zeros(2), np.ones(2), np.array([[-1.0, 0.0], [0.0, -1.0], [2.0, 2.0]]),
-                            np.array([-0.5, -0.5, 1.8])), sr.Tolerances(), SplitStats())
-    assert split.run(np.inf, np.inf) is None and split.done and split.stats.boxes == 1
+                            np.array([-0.5, -0.5, 1.8])), sr.Tolerances())
+    outcome = split.run(np.inf)
+    assert outcome.verdict is sr.Verdict.UNSAT and outcome.decided_by.value == "bound" and split.work.boxes == 1

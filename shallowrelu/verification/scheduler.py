@@ -1,0 +1,222 @@
+"""Runs strategies on disjuncts: in turns in this process, or as a race of processes.
+
+A :class:`Unit` is one strategy on one disjunct. :func:`decide` runs the
+units until every disjunct is decided or one is ``sat``:
+
+- with one job, disjunct after disjunct in this process; the units of a
+  disjunct take turns in slices that double (each slice scaled by the
+  unit's weight), so no unit waits more than about as long again as the
+  one that decides needed;
+- with ``jobs >= 2``, each unit in a forked process, at most ``jobs`` at a
+  time in the order given, each with one BLAS thread (the cores given are
+  the cores used). A disjunct decided by one unit stops its other units;
+  ``sat`` stops everything. Ordered disjunct by disjunct, the units of a
+  disjunct race; ordered method by method, disjuncts run side by side.
+
+The parent only waits, so it uses no core of its own. The work record of a
+unit that finished is added up; a unit stopped as the loser of a race
+takes its counts with it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from typing import Callable
+
+from ..enumerator.interrupts import interrupts_held, worker_signals
+from ..errors import SolverError
+from ..limits import OutOfTime, deadline as deadline_scope
+from .result import Verdict, Work
+from .strategy import Outcome, Strategy
+
+# Seconds of the first turn of each unit of a disjunct (times its weight); each round doubles them.
+_FIRST_SLICE = 1.0
+# A forked unit leaves once its parent is gone; it looks this often (seconds).
+_ORPHAN_POLL = 0.2
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One strategy on one disjunct.
+
+    Parameters
+    ----------
+    disjunct : int
+        The disjunct's index.
+    make : callable
+        Builds the strategy (in the process that runs it).
+    weight : float
+        Its share of the turns when units take turns.
+    """
+
+    disjunct: int
+    make: Callable[[], Strategy]
+    weight: float = 1.0
+
+
+@dataclass
+class Decisions:
+    """What :func:`decide` found: the outcome of every disjunct decided, and the work of all the units."""
+
+    outcomes: dict[int, Outcome] = field(default_factory=dict)
+    work: Work = field(default_factory=Work)
+
+    @property
+    def sat(self) -> Outcome | None:
+        """The outcome of a disjunct found ``sat``, if any."""
+        return next((o for o in self.outcomes.values() if o.verdict is Verdict.SAT), None)
+
+
+def decide(units: list[Unit], jobs: int, deadline: float) -> Decisions:
+    """Run the units until every disjunct they cover is decided, or one is ``sat``.
+
+    A disjunct whose every unit ended ``unknown`` is ``unknown``.
+
+    Raises
+    ------
+    OutOfTime
+        Past ``deadline``, with disjuncts left undecided.
+    """
+    if jobs >= 2 and len(units) >= 2:
+        return _race(units, jobs, deadline)
+    found = Decisions()
+    for d in dict.fromkeys(u.disjunct for u in units):
+        outcome = _turns([u for u in units if u.disjunct == d], deadline, found.work)
+        found.outcomes[d] = outcome
+        if outcome.verdict is Verdict.SAT:
+            break
+    return found
+
+
+def _turns(units: list[Unit], deadline: float, work: Work) -> Outcome:
+    """One disjunct's units in turns of doubling slices, in this process."""
+    active = [(u, u.make()) for u in units]
+    strategies = [s for _, s in active]
+    unknown = None
+    slice_ = _FIRST_SLICE if len(active) > 1 else float("inf")
+    try:
+        while active:
+            for unit, strategy in list(active):
+                if time.time() >= deadline:
+                    raise OutOfTime
+                until = min(deadline, time.time() + slice_ * unit.weight)
+                # a strategy that cannot resume is stopped at the end of its slice (and restarted with more)
+                with deadline_scope(deadline if strategy.resumable else until):
+                    try:
+                        outcome = strategy.run(until)
+                    except OutOfTime:
+                        if time.time() >= deadline:
+                            raise
+                        outcome = None
+                if outcome is None:
+                    continue
+                if outcome.verdict is not Verdict.UNKNOWN:
+                    return outcome
+                unknown = outcome
+                active.remove((unit, strategy))
+            slice_ *= 2
+        return unknown
+    finally:
+        for strategy in strategies:
+            work.add(strategy.work)
+
+
+def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
+    """The units in forked processes, at most ``jobs`` at a time."""
+    found = Decisions()
+    queue = list(units)
+    running: dict = {}  # connection -> (unit, process)
+    left = {d: sum(u.disjunct == d for u in units) for d in {u.disjunct for u in units}}
+    unknown: dict[int, Outcome] = {}
+    try:
+        while queue or running:
+            while queue and len(running) < jobs:
+                unit = queue.pop(0)
+                if unit.disjunct in found.outcomes:
+                    continue
+                conn, proc = _fork(unit, deadline)
+                running[conn] = (unit, proc)
+            if not running:
+                break
+            ready = wait(list(running), timeout=max(0.0, deadline - time.time()) if deadline < float("inf") else None)
+            if not ready:
+                raise OutOfTime
+            for conn in ready:
+                unit, proc = running.pop(conn)
+                try:
+                    kind, outcome, work = conn.recv()
+                except EOFError:  # the process died without an answer (killed by the system)
+                    kind, outcome, work = "error", "a racing process ended without an answer", Work()
+                conn.close()
+                proc.join()
+                found.work.add(work)
+                if kind == "timeout":
+                    raise OutOfTime
+                if kind == "error":
+                    raise SolverError(outcome)
+                d = unit.disjunct
+                left[d] -= 1
+                if outcome.verdict is Verdict.UNKNOWN:
+                    unknown[d] = outcome
+                    if left[d] == 0:
+                        found.outcomes[d] = outcome
+                    continue
+                found.outcomes[d] = outcome
+                if outcome.verdict is Verdict.SAT:
+                    return found
+                for other, (u, p) in list(running.items()):  # the disjunct's other units lost the race
+                    if u.disjunct == d:
+                        p.kill()
+                        p.join()
+                        other.close()
+                        del running[other]
+        return found
+    finally:
+        for conn, (_, proc) in running.items():
+            proc.kill()
+            proc.join()
+            conn.close()
+
+
+def _fork(unit: Unit, deadline: float):
+    """Start a unit in a forked process; its connection and process."""
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    with interrupts_held():
+        proc = ctx.Process(target=_unit_process, args=(send, unit, deadline, os.getpid()), daemon=True)
+        proc.start()
+    send.close()
+    return receive, proc
+
+
+def _unit_process(conn, unit: Unit, deadline: float, parent: int) -> None:
+    """A unit in its own process: one BLAS thread, signals left to the parent, the answer sent home."""
+    worker_signals()
+    threading.Thread(target=_leave_if_orphaned, args=(parent,), daemon=True).start()
+    from threadpoolctl import threadpool_limits
+
+    work = Work()
+    with threadpool_limits(1), deadline_scope(deadline):
+        try:
+            strategy = unit.make()
+            work = strategy.work
+            outcome = strategy.run(deadline)
+            kind = "outcome" if outcome is not None else "timeout"
+        except OutOfTime:
+            kind, outcome = "timeout", None
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it there
+            kind, outcome = "error", f"{type(exc).__name__}: {exc}"
+    conn.send((kind, outcome, work))
+    conn.close()
+
+
+def _leave_if_orphaned(parent: int) -> None:
+    """Exit once the parent process is gone (killed outright, it cannot stop its units)."""
+    while os.getppid() == parent:
+        time.sleep(_ORPHAN_POLL)
+    os._exit(1)

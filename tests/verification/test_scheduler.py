@@ -1,0 +1,101 @@
+"""The scheduler: turns in one process, races in several, with strategies whose answers are fixed."""
+
+import time
+
+import numpy as np
+import pytest
+
+from shallowrelu.limits import OutOfTime
+from shallowrelu.tolerances import DEFAULT_TOLERANCES
+from shallowrelu.verification import Decider, Verdict, Work
+from shallowrelu.verification.scheduler import Unit, decide
+from shallowrelu.verification.strategy import Outcome, Strategy
+from shallowrelu.verification.vnnlib import Disjunct
+
+BOX = Disjunct(np.zeros(1), np.ones(1), np.ones((1, 1)), np.zeros(1))
+
+
+class Answers(Strategy):
+    """Answers ``verdict`` on its ``calls``-th call (None: never), counting one domain per call."""
+
+    def __init__(self, verdict=Verdict.UNSAT, calls=1, resumable=True):
+        super().__init__(None, BOX, DEFAULT_TOLERANCES)
+        self.verdict, self.calls, self.resumable = verdict, calls, resumable
+        self.made = 0
+
+    def run(self, until):
+        self.made += 1
+        self.work.domains += 1
+        if self.calls is not None and self.made >= self.calls:
+            return Outcome(self.verdict, Decider.NEURON_SPLIT, np.zeros(1) if self.verdict is Verdict.SAT else None,
+                           note="no proof" if self.verdict is Verdict.UNKNOWN else "")
+        while time.time() < until:  # works to the end of its slice
+            time.sleep(0.01)
+        return None
+
+
+class Threads(Strategy):
+    """Answers unsat, noting how many BLAS threads it was given."""
+
+    def __init__(self):
+        super().__init__(None, BOX, DEFAULT_TOLERANCES)
+
+    def run(self, until):
+        from threadpoolctl import threadpool_info
+
+        counts = {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+        return Outcome(Verdict.UNSAT, Decider.BOUND, note=str(sorted(counts)))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_disjunct_is_decided_by_the_unit_that_answers_and_the_other_is_stopped(jobs):
+    # the first unit never answers; the second answers on its second call (in turns; a racing process is
+    # called once)
+    calls = 2 if jobs == 1 else 1
+    units = [Unit(0, lambda: Answers(calls=None)),
+             Unit(0, lambda: Answers(Verdict.UNSAT, calls=calls, resumable=False))]
+    start = time.time()
+    found = decide(units, jobs, time.time() + 60)
+    assert found.outcomes[0].verdict is Verdict.UNSAT
+    assert time.time() - start < 30  # the loser did not run to the deadline
+    assert found.work.domains >= 1
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_sat_on_one_disjunct_ends_everything(jobs):
+    units = [Unit(0, lambda: Answers(Verdict.SAT)), Unit(1, lambda: Answers(calls=None)),
+             Unit(2, lambda: Answers(calls=None))]
+    found = decide(units, jobs, time.time() + 60)
+    assert found.sat is not None and found.sat.x is not None
+    assert 2 not in found.outcomes
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_unknown_waits_for_the_other_units_and_stands_only_if_all_say_so(jobs):
+    later = 3 if jobs == 1 else 1
+    units = [Unit(0, lambda: Answers(Verdict.UNKNOWN)), Unit(0, lambda: Answers(Verdict.UNSAT, calls=later))]
+    assert decide(units, jobs, time.time() + 60).outcomes[0].verdict is Verdict.UNSAT
+    units = [Unit(0, lambda: Answers(Verdict.UNKNOWN)), Unit(0, lambda: Answers(Verdict.UNKNOWN, calls=later))]
+    out = decide(units, jobs, time.time() + 60).outcomes[0]
+    assert out.verdict is Verdict.UNKNOWN and out.note == "no proof"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_deadline_ends_undecided_work(jobs):
+    units = [Unit(0, lambda: Answers(calls=None)), Unit(1, lambda: Answers(calls=None))]
+    start = time.time()
+    with pytest.raises(OutOfTime):
+        decide(units, jobs, time.time() + 1.0)
+    assert time.time() - start < 10
+
+
+def test_racing_processes_get_one_blas_thread_each():
+    found = decide([Unit(0, Threads), Unit(1, Threads)], 2, time.time() + 60)
+    assert [o.note for o in found.outcomes.values()] == ["[1]", "[1]"]
+
+
+def test_work_records_add_up():
+    a, b = Work(domains=2, boxes=1), Work(domains=3, milps=1)
+    a.add(b)
+    assert (a.domains, a.boxes, a.milps) == (5, 1, 1)
+    assert set(a.as_dict()) >= {"points", "lps", "boxes", "exact_boxes", "domains", "regions", "pruned", "milps"}
