@@ -18,11 +18,11 @@ their ranges; callers add a margin for float rounding before a bound
 decides anything.
 """
 
-from .backward import (Backward, adjoint, apply_split, backward, box_bounds, combined_lower, hidden_bounds,
-                       layer_bounds, linear_bounds)
+from .backward import (Backward, TailBound, adjoint, apply_split, backward, box_bounds, combined_lower,
+                       hidden_bounds, layer_bounds, linear_bounds, points_min, tail_bounds)
 from .interval import affine_range, interval_bounds, output_range, tighten_box
 from .relax import Relaxation, relax
 
-__all__ = ["Backward", "Relaxation", "adjoint", "affine_range", "apply_split", "backward", "box_bounds",
-           "combined_lower", "hidden_bounds", "interval_bounds", "layer_bounds", "linear_bounds", "output_range",
-           "relax", "tighten_box"]
+__all__ = ["Backward", "Relaxation", "TailBound", "adjoint", "affine_range", "apply_split", "backward",
+           "box_bounds", "combined_lower", "hidden_bounds", "interval_bounds", "layer_bounds", "linear_bounds",
+           "output_range", "points_min", "relax", "tail_bounds", "tighten_box"]

@@ -14,8 +14,8 @@ searches for good ones with the gradient that :func:`adjoint` computes.
 The wrappers: :func:`hidden_bounds` (every hidden layer's pre-activation
 bounds, each from a backward pass through the layers below, kept where
 tighter than interval arithmetic), :func:`box_bounds` (output rows over many
-boxes), :func:`linear_bounds` (a network tail over one node of the region
-search) and :func:`layer_bounds` (a network over one box, for the MILP).
+boxes), :func:`tail_bounds` (a network tail over one node of the region
+search; :func:`linear_bounds` its bound alone) and :func:`layer_bounds` (a network over one box, for the MILP).
 """
 
 from __future__ import annotations
@@ -67,8 +67,17 @@ def box_min(coef: np.ndarray, const: np.ndarray, lo: np.ndarray, hi: np.ndarray)
     return np.einsum("brn,bn->br", pos, lo) + np.einsum("brn,bn->br", neg, hi) + const
 
 
+def points_min(coef: np.ndarray, const: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Minimum of ``coef . x + const`` (shapes ``(B, r, n)``, ``(B, r)``) over the hull of points ``(B, P, n)``."""
+    B, r, n = coef.shape
+    if B == 1:
+        return (coef[0] @ points[0].T).min(axis=1)[None] + const
+    return np.einsum("brn,bpn->brp", coef, points).min(axis=2) + const
+
+
 def backward(A: np.ndarray, c: np.ndarray, layers: Layers, relaxations: list[Relaxation], lo: np.ndarray,
-             hi: np.ndarray, betas: list | None = None, keep: bool = False) -> Backward:
+             hi: np.ndarray, betas: list | None = None, keep: bool = False,
+             points: np.ndarray | None = None) -> Backward:
     """Lower bound of ``A h + c`` over each domain, ``h`` the output of the last of ``layers``.
 
     Parameters
@@ -87,6 +96,9 @@ def backward(A: np.ndarray, c: np.ndarray, layers: Layers, relaxations: list[Rel
         layer's pre-activations.
     keep : bool
         Keep the coefficients of every layer (for :func:`adjoint`).
+    points : ndarray, shape (B, P, n), optional
+        Where each domain's input set is a polytope inside its box, its
+        vertices: the bound is then the minimum over the polytope.
     """
     B = lo.shape[0]
     r = A.shape[1]
@@ -105,7 +117,8 @@ def backward(A: np.ndarray, c: np.ndarray, layers: Layers, relaxations: list[Rel
         c = c + Lam_z @ b
         # one matrix product for every domain and row: (B r, width) @ (width, width below)
         Lam = (Lam_z.reshape(-1, W.shape[0]) @ W).reshape(B, r, -1)
-    return Backward(box_min(Lam, c, lo, hi), Lam, c, lams if keep else None)
+    low = box_min(Lam, c, lo, hi) if points is None else points_min(Lam, c, points)
+    return Backward(low, Lam, c, lams if keep else None)
 
 
 def adjoint(bound: Backward, layers: Layers, relaxations: list[Relaxation], lo: np.ndarray,
@@ -152,7 +165,8 @@ def apply_split(l: np.ndarray, u: np.ndarray, split: np.ndarray | None) -> tuple
 
 def hidden_bounds(layers: Layers, lo: np.ndarray, hi: np.ndarray, kinks: list[Kinks | None],
                   split: list | None = None, fixed: np.ndarray | None = None,
-                  known: list | None = None) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[Relaxation]]:
+                  known: list | None = None,
+                  points: np.ndarray | None = None) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[Relaxation]]:
     """Bounds of every hidden layer's pre-activations over ``B`` domains, and the relaxations on them.
 
     Layer 0's bounds are exact over the box; each later layer gets the
@@ -174,6 +188,8 @@ def hidden_bounds(layers: Layers, lo: np.ndarray, hi: np.ndarray, kinks: list[Ki
         Max-group members of layer 0 already decided (:func:`.relax.relax`).
     known : list of (l, u), optional
         Per hidden layer, bounds already proven for these domains.
+    points : ndarray, shape (B, P, n), optional
+        The vertices of each domain's input polytope, where it is one (:func:`backward`).
 
     Returns
     -------
@@ -184,7 +200,11 @@ def hidden_bounds(layers: Layers, lo: np.ndarray, hi: np.ndarray, kinks: list[Ki
     relaxations: list[Relaxation] = []
     for k, (W, b) in enumerate(layers[:-1]):
         if k == 0:
-            l, u = _range(W, b, lo, hi)
+            if points is None:
+                l, u = _range(W, b, lo, hi)
+            else:
+                Z = points @ W.T + b
+                l, u = Z.min(axis=1), Z.max(axis=1)
         else:
             l, u = _range(W, b, *output_range(*pre[-1], kinks[k - 1], fixed if k == 1 else None))
             if known is not None:
@@ -198,7 +218,7 @@ def hidden_bounds(layers: Layers, lo: np.ndarray, hi: np.ndarray, kinks: list[Ki
                 B = lo.shape[0]
                 both = backward(np.broadcast_to(np.vstack([Wr, -Wr]), (B, 2 * rows.size, W.shape[1])),
                                 np.broadcast_to(np.concatenate([br, -br]), (B, 2 * rows.size)),
-                                layers[:k], relaxations, lo, hi).low
+                                layers[:k], relaxations, lo, hi, points=points).low
                 # Rounding must never cut into the set: widen by a relative hair.
                 hair = ROUNDING_REL * (1.0 + np.abs(both))
                 l, u = l.copy(), u.copy()
@@ -259,9 +279,30 @@ def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray
     return np.maximum(bound.low, interval), bound.coef, bound.const, unstable
 
 
-def linear_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                  layers: list[tuple[np.ndarray, np.ndarray]], C: np.ndarray, e: np.ndarray,
-                  signs: list[bool] = (), kinks: list[Kinks | None] | None = None) -> np.ndarray:
+@dataclass(frozen=True)
+class TailBound:
+    """Lower bounds of ``C y - e`` over one node of the region search, with what they rest on.
+
+    Attributes
+    ----------
+    low : ndarray, shape (k,)
+        One bound per row of ``C``.
+    coef, const : ndarray, shapes (k, n) and (k,)
+        The linear lower bound of each row (CROWN's) over the node: it holds on every part of the node too.
+    pre : list of (l, u)
+        Bounds of the tail's hidden pre-activations over the node, each ``(w,)``.
+    """
+
+    low: np.ndarray
+    coef: np.ndarray
+    const: np.ndarray
+    pre: list
+
+
+def tail_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                layers: list[tuple[np.ndarray, np.ndarray]], C: np.ndarray, e: np.ndarray,
+                signs: list[bool] = (), kinks: list[Kinks | None] | None = None,
+                vertices: np.ndarray | None = None, known: list | None = None) -> TailBound:
     """Sound lower bounds of ``C y - e`` for a network tail, by backward linear relaxation (CROWN).
 
     The first pre-activation is exact and affine in the input, ``z_0 = M t + v``,
@@ -269,12 +310,12 @@ def linear_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     the remaining ``(W, b)``, the last one the output layer. ``signs`` fixes
     the first units of ``z_0`` (active: ``z >= 0``, inactive: ``z <= 0`` on
     the node; for a max group, which member wins). ``kinks`` gives the kinks
-    of the hidden layers from ``z_0`` on (None: all ReLU).
-
-    Returns
-    -------
-    ndarray
-        One lower bound per row of ``C``.
+    of the hidden layers from ``z_0`` on (None: all ReLU). ``vertices``,
+    where the node is known as the hull of points ``(P, n)`` inside the box,
+    make every bound a minimum over the node itself, not its box. ``known``
+    (per hidden layer of the tail, ``(l, u)`` each ``(w,)``) are bounds
+    already proven on a set holding the node (its parent's ``pre``): they
+    are intersected in, and units they show stable need no backward pass.
     """
     full = [(np.asarray(M, float), np.asarray(v, float))] + list(layers)
     kinks = list(kinks) if kinks is not None else [None] * (len(full) - 1)
@@ -290,12 +331,22 @@ def linear_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         if member.any():
             fixed = np.full(M.shape[0], -1)
             fixed[:k] = np.where(member, s.astype(int), -1)
-    pre, relaxations = hidden_bounds(full, lo, hi, kinks, split=split, fixed=fixed)
+    points = None if vertices is None else np.asarray(vertices, float)[None]
+    pre, relaxations = hidden_bounds(full, lo, hi, kinks, split=split, fixed=fixed, points=points,
+                                     known=None if known is None else [(l[None], u[None]) for l, u in known])
     A, c = output_rows(full, C, e, 1)
-    low = backward(A, c, full[:-1], relaxations, lo, hi).low[0]
+    bound = backward(A, c, full[:-1], relaxations, lo, hi, points=points)
     ylo, yhi = affine_range(full[-1][0], full[-1][1],
                             *output_range(*(p[0] for p in pre[-1]), kinks[-1], fixed if len(full) == 2 else None))
-    return np.maximum(low, affine_range(C, -e, ylo, yhi)[0])
+    return TailBound(np.maximum(bound.low[0], affine_range(C, -e, ylo, yhi)[0]), bound.coef[0], bound.const[0],
+                     [(l[0], u[0]) for l, u in pre])
+
+
+def linear_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                  layers: list[tuple[np.ndarray, np.ndarray]], C: np.ndarray, e: np.ndarray,
+                  signs: list[bool] = (), kinks: list[Kinks | None] | None = None) -> np.ndarray:
+    """:func:`tail_bounds`' lower bound of each row of ``C y - e`` over the box ``[lo, hi]`` alone."""
+    return tail_bounds(M, v, lo, hi, layers, C, e, signs, kinks).low
 
 
 def layer_bounds(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -20,9 +20,12 @@ class SearchHooks:
     """Callbacks that turn the region search into a branch-and-bound (used by ``verify``).
 
     ``prune`` is asked for every node of the tree, with the node's box, the
-    layer's exact pre-activation map ``z = M t + v`` on the node and the
-    signs already fixed for the layer's first neurons; returning True drops
-    the node's whole subtree. ``leaf`` gets
+    layer's exact pre-activation map ``z = M t + v`` on the node, the
+    signs already fixed for the layer's first neurons, where the search
+    holds them (few dimensions) the node's vertices, and the note its
+    parent's ``prune`` left. It returns whether to drop the node's whole
+    subtree, and a note for the node's children (what was proven on the
+    node holds on every part of it). ``leaf`` gets
     each region's rows ``G t + g <= 0`` and output map ``y = A t + d`` in
     place of the catalogue entry. ``hull`` is set before the search starts.
     """
@@ -30,9 +33,9 @@ class SearchHooks:
     hull: AffineHull
 
     def prune(self, lo: np.ndarray, hi: np.ndarray, layer: int, M: np.ndarray, v: np.ndarray,
-              signs: list[bool]) -> bool:
-        """Whether to drop the node's whole subtree (never, by default)."""
-        return False
+              signs: list[bool], vertices: np.ndarray | None = None, note: object = None) -> tuple[bool, object]:
+        """Whether to drop the node's whole subtree (never, by default), and the children's note."""
+        return False, note
 
     def leaf(self, G: np.ndarray, g: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:
         """Take a region found (nothing, by default)."""

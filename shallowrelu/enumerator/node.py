@@ -55,6 +55,8 @@ class Node:
     thin : bool
         Decided to exist in exact arithmetic (thinner than ``min_radius``):
         floats cannot be trusted with its vertices, ball or facets.
+    note : object
+        What the search's hooks proved on the node or an ancestor (:class:`.hooks.SearchHooks`).
     """
 
     layer: int
@@ -72,6 +74,7 @@ class Node:
     row_scale: np.ndarray
     vertices: np.ndarray | None = None
     thin: bool = False
+    note: object = None
 
 
 class Side(NamedTuple):

@@ -316,7 +316,7 @@ class Search:
                 lo, hi = tighten_box(lo, hi, a, float(ci))
         return Node(node.layer, node.signs + list(bits), node.earlier, node.pre_A, node.pre_c, node.row_keys + keys,
                     np.concatenate((node.normals, A)), np.concatenate((node.offsets, c)), lo, hi, pts, Z,
-                    node.row_scale, piece, thin)
+                    node.row_scale, piece, thin, node.note)
 
     def _next_layer(self, node: Node) -> tuple[Node | None, np.ndarray, np.ndarray, np.ndarray]:
         """Fix the finished layer's signs; return the node of the next layer (None at a leaf),
@@ -329,7 +329,7 @@ class Search:
             return None, earlier, M, v
         return (Node(node.layer + 1, [], earlier, M, v, node.row_keys, node.normals, node.offsets,
                      node.box_lo, node.box_hi, node.points, (node.point_z * s) @ W.T + b, _row_norms(M),
-                     node.vertices, node.thin),
+                     node.vertices, node.thin, node.note),
                 earlier, M, v)
 
     def expand(self, node: Node) -> tuple[Node, ...] | None:
@@ -515,9 +515,12 @@ class Search:
         return part
 
     def _pruned(self, node: Node) -> bool:
-        """Whether the hooks drop the node's subtree."""
-        return self.hooks is not None and self.hooks.prune(*self.box_of(node), node.layer, node.pre_A, node.pre_c,
-                                                           node.signs)
+        """Whether the hooks drop the node's subtree; their note is kept on the node for its children."""
+        if self.hooks is None:
+            return False
+        drop, node.note = self.hooks.prune(*self.box_of(node), node.layer, node.pre_A, node.pre_c, node.signs,
+                                           node.vertices, node.note)
+        return drop
 
     @staticmethod
     def box_of(node: Node) -> tuple[np.ndarray, np.ndarray]:

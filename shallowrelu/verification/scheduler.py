@@ -147,6 +147,8 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
             if not ready:
                 raise OutOfTime
             for conn in ready:
+                if conn not in running:  # a unit that lost the race to another of this batch
+                    continue
                 unit, proc = running.pop(conn)
                 try:
                     kind, outcome, work = conn.recv()

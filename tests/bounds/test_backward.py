@@ -110,3 +110,31 @@ def test_max_groups_are_bounded_as_a_whole(rng):
     assert -up == pytest.approx(0.5) and down == pytest.approx(-1.5)  # max <= 1 and max >= x_lead >= -1
     X = rng.uniform(-1, 1, size=(10_000, 3))
     assert np.all(net(X)[:, 0] <= -up + 1e-12) and np.all(net(X)[:, 0] >= down - 1e-12)
+
+
+@pytest.mark.parametrize("which", range(3))
+def test_a_node_given_by_its_vertices_is_bounded_over_itself_and_a_parents_bounds_only_tighten(which, rng):
+    """A simplex inside the box: the bound over its vertices holds at every sample of it, is never below the
+    box's bound, and the parent's (the box's) layer bounds intersected in change neither."""
+    from shallowrelu.bounds import tail_bounds
+
+    net = _nets()[which]
+    n = net.n_inputs
+    (W0, b0), rest = net.layers[0], list(net.layers[1:])
+    C, e = rng.normal(size=(3, net.n_outputs)), rng.normal(size=3)
+    lo, hi = -np.ones(n), np.ones(n)
+    box = tail_bounds(W0, b0, lo, hi, rest, C, e, kinks=_kinks(net))
+    for _ in range(5):
+        V = rng.uniform(-1, 1, size=(n + 1, n))
+        node = tail_bounds(W0, b0, V.min(axis=0), V.max(axis=0), rest, C, e, kinks=_kinks(net), vertices=V)
+        assert np.all(node.low >= box.low - 1e-9)
+        weights = rng.dirichlet(np.ones(n + 1), size=20_000)
+        X = weights @ V
+        vals = net(X) @ C.T - e
+        assert np.all(vals.min(axis=0) >= node.low - 1e-9)
+        assert np.all(X @ node.coef.T + node.const <= vals + 1e-9)  # the linear bound holds pointwise
+        again = tail_bounds(W0, b0, V.min(axis=0), V.max(axis=0), rest, C, e, kinks=_kinks(net), vertices=V,
+                            known=box.pre)
+        assert np.all(again.low >= node.low - 1e-9) and np.all(vals.min(axis=0) >= again.low - 1e-9)
+        for (l, u), (l0, u0) in zip(again.pre, box.pre):
+            assert np.all(l >= l0 - 1e-12) and np.all(u <= u0 + 1e-12)

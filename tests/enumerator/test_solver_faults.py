@@ -66,11 +66,13 @@ def test_verify_says_unknown_when_a_chunk_is_unresolved(flaky):
 
 
 def test_verify_with_one_unresolved_chunk_is_unknown(flaky):
-    # just above the true maximum: unsat, but only region by region
-    top = sr.output_bounds(NET, sr.Box(-1, 1), 0).max
+    # y_0 above a level and below it at once: no row alone is ruled out where y_0 crosses the level, so only
+    # the regions' LPs show the rows never hold together
+    out = sr.output_bounds(NET, sr.Box(-1, 1), 0)
+    mid = (out.min + out.max) / 2
     prop = sr.parse_vnnlib("(declare-const X_0 Real) (declare-const X_1 Real) (declare-const Y_0 Real) "
                            "(assert (>= X_0 -1)) (assert (<= X_0 1)) (assert (>= X_1 -1)) (assert (<= X_1 1)) "
-                           f"(assert (>= Y_0 {top + 1e-3}))")
+                           f"(assert (>= Y_0 {mid})) (assert (<= Y_0 {mid - 1e-3}))")
     exact = sr.verify(NET, prop, samples=0, method="tree")
     assert exact.verdict is sr.Verdict.UNSAT and exact.regions > 0
     flaky(highspy.HighsModelStatus.kTimeLimit, lambda k: 6 <= k < 9)

@@ -99,3 +99,24 @@ def test_work_records_add_up():
     a.add(b)
     assert (a.domains, a.boxes, a.milps) == (5, 1, 1)
     assert set(a.as_dict()) >= {"points", "lps", "boxes", "exact_boxes", "domains", "regions", "pruned", "milps"}
+
+
+class AnswersAt(Strategy):
+    """Answers unsat at a fixed moment, so that racing units answer together."""
+
+    def __init__(self, moment):
+        super().__init__(None, BOX, DEFAULT_TOLERANCES)
+        self.moment = moment
+
+    def run(self, until):
+        time.sleep(max(0.0, self.moment - time.time()))
+        return Outcome(Verdict.UNSAT, Decider.BOUND)
+
+
+def test_racers_of_one_disjunct_that_answer_together_give_one_answer():
+    # both connections are ready in the same wait: the second is the loser already stopped, not a new answer
+    for _ in range(5):
+        moment = time.time() + 0.5
+        found = decide([Unit(0, lambda: AnswersAt(moment)), Unit(0, lambda: AnswersAt(moment))], 2,
+                       time.time() + 60)
+        assert found.outcomes[0].verdict is Verdict.UNSAT and found.work.domains == 0
