@@ -25,7 +25,13 @@ onnx="$(unpack "$onnx")" && vnnlib="$(unpack "$vnnlib")" || { echo "error" > "$r
 jobs="${SHALLOWRELU_JOBS:-$(nproc)}"
 # The harness counts start-up in the timeout: the search gets it less two seconds (at least one).
 search="$(awk -v t="$timeout" 'BEGIN { s = t - 2; print (s < 1 ? 1 : s) }')"
-"$python" -m shallowrelu verify "$onnx" "$vnnlib" --timeout "$search" --jobs "$jobs" -o "$results"
+# the run's pid, for prepare_instance.sh to stop it should the harness move on while it lasts
+pidfile="${TMPDIR:-/tmp}/shallowrelu_vnncomp_$(id -u).pid"
+"$python" -m shallowrelu verify "$onnx" "$vnnlib" --timeout "$search" --jobs "$jobs" -o "$results" &
+pid=$!
+echo "$pid" > "$pidfile"
+wait "$pid"
 status=$?
+rm -f "$pidfile"
 if [ $status -ne 0 ] || [ ! -s "$results" ]; then echo "error" > "$results"; fi
 exit 0

@@ -281,16 +281,16 @@ def box_bounds(layers: tuple[tuple[np.ndarray, np.ndarray], ...], lo: np.ndarray
 
 @dataclass(frozen=True)
 class TailBound:
-    """Lower bounds of ``C y - e`` over one node of the region search, with what they rest on.
+    """Lower bounds of ``C y - e`` over ``B`` nodes of the region search, with what they rest on.
 
     Attributes
     ----------
-    low : ndarray, shape (k,)
-        One bound per row of ``C``.
-    coef, const : ndarray, shapes (k, n) and (k,)
-        The linear lower bound of each row (CROWN's) over the node: it holds on every part of the node too.
+    low : ndarray, shape (B, k)
+        One bound per node and row of ``C``.
+    coef, const : ndarray, shapes (B, k, n) and (B, k)
+        The linear lower bound of each row (CROWN's) over each node: it holds on every part of the node too.
     pre : list of (l, u)
-        Bounds of the tail's hidden pre-activations over the node, each ``(w,)``.
+        Bounds of the tail's hidden pre-activations over each node, each ``(B, w)``.
     """
 
     low: np.ndarray
@@ -301,52 +301,59 @@ class TailBound:
 
 def tail_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                 layers: list[tuple[np.ndarray, np.ndarray]], C: np.ndarray, e: np.ndarray,
-                signs: list[bool] = (), kinks: list[Kinks | None] | None = None,
-                vertices: np.ndarray | None = None, known: list | None = None) -> TailBound:
-    """Sound lower bounds of ``C y - e`` for a network tail, by backward linear relaxation (CROWN).
+                signs: np.ndarray | None = None, kinks: list[Kinks | None] | None = None,
+                vertices: list[np.ndarray] | None = None, known: list | None = None) -> TailBound:
+    """Sound lower bounds of ``C y - e`` for a network tail over ``B`` nodes at once (CROWN).
 
-    The first pre-activation is exact and affine in the input, ``z_0 = M t + v``,
-    with ``t`` in the box ``[lo, hi]`` (infinite sides allowed); ``layers`` are
-    the remaining ``(W, b)``, the last one the output layer. ``signs`` fixes
-    the first units of ``z_0`` (active: ``z >= 0``, inactive: ``z <= 0`` on
-    the node; for a max group, which member wins). ``kinks`` gives the kinks
-    of the hidden layers from ``z_0`` on (None: all ReLU). ``vertices``,
-    where the node is known as the hull of points ``(P, n)`` inside the box,
-    make every bound a minimum over the node itself, not its box. ``known``
-    (per hidden layer of the tail, ``(l, u)`` each ``(w,)``) are bounds
-    already proven on a set holding the node (its parent's ``pre``): they
-    are intersected in, and units they show stable need no backward pass.
+    The first pre-activation is exact and affine in the input, ``z_0 = M t +
+    v``, the same map on every node (siblings of the region search), with
+    ``t`` in each node's box ``[lo, hi]`` (``(B, n)``, infinite sides
+    allowed); ``layers`` are the remaining ``(W, b)``, the last one the
+    output layer. ``signs`` (``(B, k)`` bool) fixes the first ``k`` units of
+    ``z_0`` on each node (active: ``z >= 0``, inactive: ``z <= 0``; for a max
+    group, which member wins). ``kinks`` gives the kinks of the hidden
+    layers from ``z_0`` on (None: all ReLU). ``vertices``, where each node
+    is known as the hull of points (``(P_i, n)`` each) inside its box, make
+    every bound a minimum over the node itself, not its box. ``known`` (per
+    hidden layer of the tail, ``(l, u)`` broadcastable to ``(B, w)``) are
+    bounds already proven on a set holding the nodes (their parent's
+    ``pre``): they are intersected in, and units they show stable need no
+    backward pass.
     """
     full = [(np.asarray(M, float), np.asarray(v, float))] + list(layers)
     kinks = list(kinks) if kinks is not None else [None] * (len(full) - 1)
-    lo, hi = np.asarray(lo, float)[None], np.asarray(hi, float)[None]
+    lo, hi = np.atleast_2d(np.asarray(lo, float)), np.atleast_2d(np.asarray(hi, float))
+    B = lo.shape[0]
     split, fixed = None, None
-    k = len(signs)
+    k = 0 if signs is None else np.shape(signs)[1]
     if k:
         s = np.asarray(signs, dtype=bool)
         member = np.zeros(k, dtype=bool) if kinks[0] is None else kinks[0].group[:k] >= 0
-        first = np.zeros((1, M.shape[0]), dtype=np.int8)
-        first[0, :k] = np.where(member, 0, np.where(s, 1, -1))
+        first = np.zeros((B, M.shape[0]), dtype=np.int8)
+        first[:, :k] = np.where(member, 0, np.where(s, 1, -1))
         split = [first] + [None] * (len(full) - 2)
         if member.any():
-            fixed = np.full(M.shape[0], -1)
-            fixed[:k] = np.where(member, s.astype(int), -1)
-    points = None if vertices is None else np.asarray(vertices, float)[None]
-    pre, relaxations = hidden_bounds(full, lo, hi, kinks, split=split, fixed=fixed, points=points,
-                                     known=None if known is None else [(l[None], u[None]) for l, u in known])
-    A, c = output_rows(full, C, e, 1)
+            fixed = np.full((B, M.shape[0]), -1)
+            fixed[:, :k] = np.where(member, s.astype(int), -1)
+    points = None
+    if vertices is not None:  # padded with a repeated vertex, which changes no minimum
+        P = max(len(V) for V in vertices)
+        points = np.stack([np.concatenate([V, np.repeat(V[:1], P - len(V), axis=0)]) for V in vertices])
+    pre, relaxations = hidden_bounds(full, lo, hi, kinks, split=split, fixed=fixed, points=points, known=known)
+    A, c = output_rows(full, C, e, B)
     bound = backward(A, c, full[:-1], relaxations, lo, hi, points=points)
-    ylo, yhi = affine_range(full[-1][0], full[-1][1],
-                            *output_range(*(p[0] for p in pre[-1]), kinks[-1], fixed if len(full) == 2 else None))
-    return TailBound(np.maximum(bound.low[0], affine_range(C, -e, ylo, yhi)[0]), bound.coef[0], bound.const[0],
-                     [(l[0], u[0]) for l, u in pre])
+    ylo, yhi = affine_range(full[-1][0][None], full[-1][1],
+                            *(r[:, None, :] for r in output_range(*pre[-1], kinks[-1],
+                                                                  fixed if len(full) == 2 else None)))
+    interval = affine_range(C[None], -e, ylo[:, None, :], yhi[:, None, :])[0]
+    return TailBound(np.maximum(bound.low, interval), bound.coef, bound.const, pre)
 
 
 def linear_bounds(M: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                   layers: list[tuple[np.ndarray, np.ndarray]], C: np.ndarray, e: np.ndarray,
                   signs: list[bool] = (), kinks: list[Kinks | None] | None = None) -> np.ndarray:
-    """:func:`tail_bounds`' lower bound of each row of ``C y - e`` over the box ``[lo, hi]`` alone."""
-    return tail_bounds(M, v, lo, hi, layers, C, e, signs, kinks).low
+    """:func:`tail_bounds`' lower bound of each row of ``C y - e`` over one box ``[lo, hi]``."""
+    return tail_bounds(M, v, lo, hi, layers, C, e, np.asarray(signs, dtype=bool)[None], kinks).low[0]
 
 
 def layer_bounds(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -25,7 +25,8 @@ class SearchHooks:
     holds them (few dimensions) the node's vertices, and the note its
     parent's ``prune`` left. It returns whether to drop the node's whole
     subtree, and a note for the node's children (what was proven on the
-    node holds on every part of it). ``leaf`` gets
+    node holds on every part of it). The children of a split are asked
+    together, by ``prune_many``, as they are made. ``leaf`` gets
     each region's rows ``G t + g <= 0`` and output map ``y = A t + d`` in
     place of the catalogue entry. ``hull`` is set before the search starts.
     """
@@ -36,6 +37,10 @@ class SearchHooks:
               signs: list[bool], vertices: np.ndarray | None = None, note: object = None) -> tuple[bool, object]:
         """Whether to drop the node's whole subtree (never, by default), and the children's note."""
         return False, note
+
+    def prune_many(self, nodes: list[tuple]) -> list[tuple[bool, object]]:
+        """:meth:`prune` for the children of one split at once, each tuple its arguments (override to batch)."""
+        return [self.prune(*args) for args in nodes]
 
     def leaf(self, G: np.ndarray, g: np.ndarray, A: np.ndarray, d: np.ndarray) -> None:
         """Take a region found (nothing, by default)."""

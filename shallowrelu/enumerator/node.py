@@ -57,6 +57,8 @@ class Node:
         floats cannot be trusted with its vertices, ball or facets.
     note : object
         What the search's hooks proved on the node or an ancestor (:class:`.hooks.SearchHooks`).
+    bounded : bool
+        The hooks' prune has seen the node as it is (when it was made, with its siblings).
     """
 
     layer: int
@@ -75,6 +77,7 @@ class Node:
     vertices: np.ndarray | None = None
     thin: bool = False
     note: object = None
+    bounded: bool = False
 
 
 class Side(NamedTuple):

@@ -335,7 +335,8 @@ class Search:
     def expand(self, node: Node) -> tuple[Node, ...] | None:
         """The node's children, or None where it ended in a region, was pruned or left unresolved."""
         try:
-            return self._expand_node(node)
+            children = self._expand_node(node)
+            return children if children is None else self._unpruned(children)
         except SolverError as exc:
             # Never guess: the chunk is left out, counted, and the catalogue is not complete.
             self.stats.unresolved += 1
@@ -348,7 +349,7 @@ class Search:
 
         None when the node ends in a region (recorded) or is pruned.
         """
-        if self._pruned(node):
+        if not node.bounded and self._pruned(node):
             return None
         while True:
             j0 = len(node.signs)
@@ -518,9 +519,23 @@ class Search:
         """Whether the hooks drop the node's subtree; their note is kept on the node for its children."""
         if self.hooks is None:
             return False
-        drop, node.note = self.hooks.prune(*self.box_of(node), node.layer, node.pre_A, node.pre_c, node.signs,
-                                           node.vertices, node.note)
+        drop, node.note = self.hooks.prune(*self._prune_args(node))
         return drop
+
+    def _unpruned(self, children: tuple[Node, ...]) -> tuple[Node, ...] | None:
+        """The children of a split the hooks keep, asked together (None if they drop them all)."""
+        if self.hooks is None:
+            return children
+        kept = []
+        for child, (drop, note) in zip(children, self.hooks.prune_many([self._prune_args(c) for c in children])):
+            child.note, child.bounded = note, True
+            if not drop:
+                kept.append(child)
+        return tuple(kept) or None
+
+    def _prune_args(self, node: Node) -> tuple:
+        """What the hooks' prune is told of a node."""
+        return (*self.box_of(node), node.layer, node.pre_A, node.pre_c, node.signs, node.vertices, node.note)
 
     @staticmethod
     def box_of(node: Node) -> tuple[np.ndarray, np.ndarray]:

@@ -12,11 +12,12 @@ margin or in exact arithmetic (``docs/design.md`` section 4).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
-from ..bounds import TailBound, points_min, tail_bounds
+from ..bounds import points_min, tail_bounds
 from ..enumerator import SearchHooks, search_regions
 from ..errors import SolverError
 from ..limits import OutOfTime
@@ -34,6 +35,17 @@ class Found(Exception):
 
     def __init__(self, x: np.ndarray) -> None:
         self.x = x
+
+
+@dataclass(frozen=True)
+class _Note:
+    """What a node's bound rests on, handed to its children: its layer, its linear lower bound of the rows
+    ``coef . t + const`` and its bounds of the tail's layers (:class:`~shallowrelu.bounds.TailBound`)."""
+
+    layer: int
+    coef: np.ndarray
+    const: np.ndarray
+    pre: list
 
 
 class TreeHooks(SearchHooks):
@@ -66,33 +78,45 @@ class TreeHooks(SearchHooks):
         if time.time() > self.deadline:  # wall clock: the hooks may run on another machine (Ray)
             raise OutOfTime
 
-    def prune(self, lo, hi, layer, M, v, signs, vertices=None, note=None) -> tuple[bool, tuple | None]:
-        """Drop a node on which a bound shows the disjunct cannot hold; the note is ``(layer, TailBound)``.
+    def prune(self, lo, hi, layer, M, v, signs, vertices=None, note=None) -> tuple[bool, _Note | None]:
+        """Drop a node on which a bound shows the disjunct cannot hold; the note is what the bound rests on."""
+        return self.prune_many([(lo, hi, layer, M, v, signs, vertices, note)])[0]
 
-        A bound proven on an ancestor holds on the node: its linear lower
-        bound is tried first over the node's own vertices (no pass at all),
-        and its layer bounds tighten the node's and spare the backward
+    def prune_many(self, nodes: list[tuple]) -> list[tuple[bool, _Note | None]]:
+        """:meth:`prune` for the children of one split, bounded in one batch.
+
+        A bound proven on the parent holds on each child: its linear lower
+        bound is tried first over the child's own vertices (no pass at all),
+        and its layer bounds tighten the children's and spare the backward
         passes of the units they show stable.
         """
         self._tick()
+        lo, hi, layer, M, v, _, vertices, note = nodes[0]
         # A constraint row whose lower bound over the node is positive cannot
         # hold anywhere in it, so neither can the conjunction.
         margin = BOUND_MARGIN * (1.0 + np.abs(self.term.e))
-        known = None
-        if note is not None:
-            at, bound = note
-            if vertices is not None and np.any(points_min(bound.coef[None], bound.const[None], vertices[None])[0]
-                                               > margin):
-                self.pruned += 1
-                return True, note
-            known = bound.pre[layer - at:]
-        kinks = list(self.work.kinks or [None] * (len(self.work.layers) - 1))[layer:]
-        bound: TailBound = tail_bounds(M, v, lo, hi, list(self.work.layers[layer + 1:]), self.term.C, self.term.e,
-                                       signs, kinks, vertices, known)
-        if np.any(bound.low > margin):
-            self.pruned += 1
-            return True, note
-        return False, (layer, bound)
+        answers: list = [None] * len(nodes)
+        if note is not None and vertices is not None:
+            for i, node in enumerate(nodes):
+                if np.any(points_min(note.coef[None], note.const[None], node[6][None])[0] > margin):
+                    answers[i] = (True, note)
+        todo = [i for i, a in enumerate(answers) if a is None]
+        if todo:
+            pick = [nodes[i] for i in todo]
+            kinks = list(self.work.kinks or [None] * (len(self.work.layers) - 1))[layer:]
+            bound = tail_bounds(M, v, np.stack([n[0] for n in pick]), np.stack([n[1] for n in pick]),
+                                list(self.work.layers[layer + 1:]), self.term.C, self.term.e,
+                                np.array([n[5] for n in pick], dtype=bool), kinks,
+                                None if vertices is None else [n[6] for n in pick],
+                                None if note is None else note.pre[layer - note.layer:])
+            for j, i in enumerate(todo):
+                if np.any(bound.low[j] > margin):
+                    answers[i] = (True, note)
+                else:
+                    answers[i] = (False, _Note(layer, bound.coef[j], bound.const[j],
+                                               [(l[j], u[j]) for l, u in bound.pre]))
+        self.pruned += sum(a[0] for a in answers)
+        return answers
 
     def leaf(self, G, g, A, d) -> None:
         """Look for a counterexample in a region by one LP, confirmed by a forward pass."""

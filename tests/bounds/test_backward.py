@@ -126,14 +126,14 @@ def test_a_node_given_by_its_vertices_is_bounded_over_itself_and_a_parents_bound
     box = tail_bounds(W0, b0, lo, hi, rest, C, e, kinks=_kinks(net))
     for _ in range(5):
         V = rng.uniform(-1, 1, size=(n + 1, n))
-        node = tail_bounds(W0, b0, V.min(axis=0), V.max(axis=0), rest, C, e, kinks=_kinks(net), vertices=V)
+        node = tail_bounds(W0, b0, V.min(axis=0), V.max(axis=0), rest, C, e, kinks=_kinks(net), vertices=[V])
         assert np.all(node.low >= box.low - 1e-9)
         weights = rng.dirichlet(np.ones(n + 1), size=20_000)
         X = weights @ V
         vals = net(X) @ C.T - e
         assert np.all(vals.min(axis=0) >= node.low - 1e-9)
-        assert np.all(X @ node.coef.T + node.const <= vals + 1e-9)  # the linear bound holds pointwise
-        again = tail_bounds(W0, b0, V.min(axis=0), V.max(axis=0), rest, C, e, kinks=_kinks(net), vertices=V,
+        assert np.all(X @ node.coef[0].T + node.const[0] <= vals + 1e-9)  # the linear bound holds pointwise
+        again = tail_bounds(W0, b0, V.min(axis=0), V.max(axis=0), rest, C, e, kinks=_kinks(net), vertices=[V],
                             known=box.pre)
         assert np.all(again.low >= node.low - 1e-9) and np.all(vals.min(axis=0) >= again.low - 1e-9)
         for (l, u), (l0, u0) in zip(again.pre, box.pre):

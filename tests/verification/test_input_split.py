@@ -106,7 +106,8 @@ def test_vnncomp_run_instance_writes_the_result_file(tmp_path, onnx_name, vnnlib
     scripts = ROOT / "scripts" / "vnncomp"
     onnx = tmp_path / (onnx_name + ".gz")
     onnx.write_bytes(gzip.compress((DATA / onnx_name).read_bytes()))
-    env = {"PATH": "/usr/bin:/bin", "SHALLOWRELU_PYTHON": sys.executable, "SHALLOWRELU_JOBS": "1"}
+    env = {"PATH": "/usr/bin:/bin", "SHALLOWRELU_PYTHON": sys.executable, "SHALLOWRELU_JOBS": "1",
+           "TMPDIR": str(tmp_path)}
     prep = subprocess.run(["bash", str(scripts / "prepare_instance.sh"), "v1", "test", str(onnx),
                            str(DATA / vnnlib_name)], capture_output=True, text=True, env=env, timeout=60)
     assert prep.returncode == 0, prep.stderr
@@ -116,6 +117,7 @@ def test_vnncomp_run_instance_writes_the_result_file(tmp_path, onnx_name, vnnlib
     assert run.returncode == 0, run.stderr
     lines = result.read_text().splitlines()
     assert lines[0] == expected
+    assert not list(tmp_path.glob("shallowrelu_vnncomp_*.pid"))  # the run's pid file is gone with it
     if expected == "sat":  # the witness: X_i then Y_j, which the network's forward pass reproduces
         values = {k: float(v) for k, v in (ln.strip("() ").split() for ln in lines[1:])}
         net, prop = sr.load_network(DATA / onnx_name), sr.load_vnnlib(DATA / vnnlib_name)
@@ -125,6 +127,28 @@ def test_vnncomp_run_instance_writes_the_result_file(tmp_path, onnx_name, vnnlib
         assert any(np.all(t.C @ y <= t.e + 1e-9) for t in prop.terms)
     bad = subprocess.run(["bash", str(scripts / "run_instance.sh"), "v2"], capture_output=True, text=True, env=env)
     assert bad.returncode != 0 and "v1" in bad.stderr
+
+
+def test_prepare_instance_stops_the_harness_run_left_over_and_nothing_else(tmp_path):
+    """A run the previous instance left (noted in the pid file) is stopped; a user's own verify is not."""
+    scripts = ROOT / "scripts" / "vnncomp"
+    env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)}
+    sleep = [sys.executable, "-c", "import time; time.sleep(120)"]
+    left = subprocess.Popen(sleep)
+    mine = subprocess.Popen(sleep + ["shallowrelu", "verify"])  # what a pattern match on the command would kill
+    try:
+        uid = subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip()
+        (tmp_path / f"shallowrelu_vnncomp_{uid}.pid").write_text(f"{left.pid}\n")
+        prep = subprocess.run(["bash", str(scripts / "prepare_instance.sh"), "v1", "test", str(DATA / "test_small.onnx"),
+                               str(DATA / "test_small.vnnlib")], capture_output=True, text=True, env=env, timeout=60)
+        assert prep.returncode == 0, prep.stderr
+        assert left.wait(timeout=10) != 0
+        assert mine.poll() is None
+        assert not (tmp_path / f"shallowrelu_vnncomp_{uid}.pid").exists()
+    finally:
+        for proc in (left, mine):
+            proc.kill()
+            proc.wait()
 
 
 def test_the_rows_together_close_a_box_no_row_and_no_average_closes():
