@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -25,9 +26,9 @@ from .milp_method import Milp
 from .neuron_split import NeuronSplit
 from .result import Decider, Verdict, VerifyResult, Work, meets, runtime_confirms
 from .scheduler import Unit, decide
-from .strategy import Outcome
+from .strategy import Outcome, Strategy
 from .tree import RegionSearch
-from .vnnlib import Property
+from .vnnlib import Disjunct, Property
 
 METHODS = VERIFY_METHODS
 # Inputs from which a network counts as having many: neuron splitting then, input splitting below.
@@ -39,6 +40,8 @@ _ROUNDS_FEW, _ROUNDS_MANY = 1, 2
 _WALKS = 8
 # The MILP races the neuron split where alpha-CROWN leaves at most this many ReLUs unstable on the box.
 _MILP_UNSTABLE = 400
+# Seconds of the input split on each disjunct in this process before any race is forked.
+_INPUT_FIRST = 0.2
 
 
 def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, samples: int = 2000, seed: int = 0,
@@ -193,33 +196,26 @@ class _Run:
         return VerifyResult(Verdict.UNSAT, seconds, decided_by=how, work=self.work)
 
     def _units(self) -> tuple[list[Unit], dict[int, Outcome]]:
-        """The units to schedule, in order, and the disjuncts already decided on the way (at the root)."""
+        """The units to schedule, in order, and the disjuncts already decided on the way (in this process)."""
         net, tol, method = self.net, self.tol, self.method
         terms = self.prop.terms
         if method == "tree":
             return [Unit(i, lambda t=t: RegionSearch(net, t, tol, self.jobs, self.backend))
                     for i, t in enumerate(terms)], {}
         if method == "input" or (method == "bab" and not self.many):
-            racers = [lambda t: InputSplit(net, t, tol)]
-            if method == "bab":
-                racers.append(lambda t: RegionSearch(net, t, tol))
-            return [Unit(i, lambda t=t, make=make: make(t)) for i, t in enumerate(terms) for make in racers], {}
+            # most boxes close in the input split's first batches: no process is forked for them
+            done, started = self._start(lambda i, t: InputSplit(net, t, tol), _INPUT_FIRST)
+            units = []
+            for i, split in started.items():
+                units.append(Unit(i, lambda s=split: s))
+                if method == "bab":
+                    units.append(Unit(i, lambda t=terms[i]: RegionSearch(net, t, tol)))
+            return units, done
         roots = {i: root for group in self.groups if self.many for root in [self._root(group)] for i in group}
         if method == "milp":
             return [Unit(i, lambda t=t, i=i: Milp(net, t, tol, roots.get(i))) for i, t in enumerate(terms)], {}
-        # the neuron split, its root bounds first in this process: most disjuncts close there
-        done, started = {}, {}
-        for i, t in enumerate(terms):
-            split = NeuronSplit(net, t, tol, roots.get(i))
-            outcome = split.run(time.time())
-            self.work.add(split.work)
-            split.work = Work()
-            if outcome is not None:
-                done[i] = outcome
-                if outcome.verdict is Verdict.SAT:
-                    return [], done
-            else:
-                started[i] = split
+        # the neuron split's root bounds, in this process: most disjuncts close there
+        done, started = self._start(lambda i, t: NeuronSplit(net, t, tol, roots.get(i)), 0.0)
         race = method == "bab" and any(roots[i].unstable <= _MILP_UNSTABLE for i in started)
         units = []
         for i, split in started.items():
@@ -229,6 +225,25 @@ class _Run:
         # ordered disjunct by disjunct, the neuron split and the MILP race on each; with the neuron split
         # alone, the disjuncts run side by side
         return units, done
+
+    def _start(self, make: Callable[[int, Disjunct], Strategy],
+               seconds: float) -> tuple[dict[int, Outcome], dict[int, Strategy]]:
+        """Each disjunct's strategy (``make(i, disjunct)``) run here for ``seconds`` (its first step at least):
+        the outcomes of the disjuncts it decided, and the strategies left to schedule (until a counterexample
+        ends it)."""
+        done, started = {}, {}
+        for i, t in enumerate(self.prop.terms):
+            strategy = make(i, t)
+            outcome = strategy.run(time.time() + seconds)
+            self.work.add(strategy.work)
+            strategy.work = Work()
+            if outcome is None:
+                started[i] = strategy
+                continue
+            done[i] = outcome
+            if outcome.verdict is Verdict.SAT:
+                return done, {}
+        return done, started
 
     def _root(self, group: list[int]):
         """alpha-CROWN's layer bounds over the group's box, computed once for its disjuncts."""
