@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,7 @@ def vnnlib(x: np.ndarray, label: int, eps: float) -> str:
     """Some other class scores at least as high as ``label`` on the ball of radius ``eps`` around ``x``."""
     lines = [f"(declare-const X_{i} Real)" for i in range(x.size)] + [f"(declare-const Y_{j} Real)" for j in range(10)]
     for i, v in enumerate(x):
-        lines += [f"(assert (>= X_{i} {max(0.0, v - eps)!r}))", f"(assert (<= X_{i} {min(1.0, v + eps)!r}))"]
+        lines += [f"(assert (>= X_{i} {max(0.0, float(v) - eps)!r}))", f"(assert (<= X_{i} {min(1.0, float(v) + eps)!r}))"]
     lines.append("(assert (or " + " ".join(f"(and (>= Y_{j} Y_{label}))" for j in range(10) if j != label) + "))")
     return "\n".join(lines) + "\n"
 
@@ -102,7 +103,9 @@ def main() -> int:
     behind = 0
     with tempfile.TemporaryDirectory() as tmp:
         onnx = Path(tmp) / "digits_cnn.onnx"
-        torch.onnx.export(model, (torch.zeros(1, 1, 8, 8),), str(onnx), dynamo=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's notice that it is not the default
+            torch.onnx.export(model, (torch.zeros(1, 1, 8, 8),), str(onnx), dynamo=False)
         print("| image | eps | " + " | ".join(args.methods) + " | default within 2x + 2 s |")
         print("| --- | --- | " + " | ".join("---" for _ in args.methods) + " | --- |")
         for digit in range(args.images):
@@ -111,6 +114,9 @@ def main() -> int:
                 prop = Path(tmp) / f"img{i}_{eps}.vnnlib"
                 prop.write_text(vnnlib(X[i], int(y[i]), eps))
                 got = {m: run(onnx, prop, m, args.timeout, args.jobs) for m in args.methods}
+                if any(v == "error" for v, _, _ in got.values()):
+                    print(f"image {i} eps {eps}: {got}", file=sys.stderr)
+                    return 1
                 decided = [s for v, s, _ in got.values() if v in ("sat", "unsat")]
                 verdicts = {v for v, _, _ in got.values() if v in ("sat", "unsat")}
                 if len(verdicts) > 1:
