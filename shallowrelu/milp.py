@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pulp
 
-from .bounds import layer_bounds
+from .bounds import apply_split, layer_bounds
 from .errors import DomainError, SolverError
 from .limits import OutOfTime, check_time, solver_callback, stoppable, time_left
 from .network import ReLUNetwork, as_network
@@ -118,7 +118,7 @@ def build_milp(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, P: np.ndarray, 
               for i in range(W.shape[0])]
         fixed = None if split is None else split[l]
         if fixed is not None and np.any(fixed):
-            L, U = np.where(fixed > 0, np.maximum(L, 0.0), L), np.where(fixed < 0, np.minimum(U, 0.0), U)
+            L, U = apply_split(L, U, fixed)
             for i in np.flatnonzero(fixed):
                 prob += (zl[i] >= 0 if fixed[i] > 0 else zl[i] <= 0), f"split{l}_{i}"
         kinks = net.kinks_of(l)

@@ -155,6 +155,24 @@ def _range(W: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tupl
     return affine_range(W[None], b, lo[:, None, :], hi[:, None, :])
 
 
+def unit_rows(W: np.ndarray, b: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pre-activations ``z`` of the units ``rows`` of the layer ``(W, b)``, then ``-z``: their lower
+    bounds are the units' lower bounds and minus their upper bounds (:func:`tightened`)."""
+    return np.vstack([W[rows], -W[rows]]), np.concatenate([b[rows], -b[rows]])
+
+
+def tightened(l: np.ndarray, u: np.ndarray, rows: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds ``(B, w)`` with the units ``rows`` intersected with ``low`` ``(B, 2 len(rows))``, the lower
+    bounds of their :func:`unit_rows`; new arrays."""
+    n = rows.size
+    # Rounding must never cut into the set: widen by a relative hair.
+    hair = ROUNDING_REL * (1.0 + np.abs(low))
+    l, u = l.copy(), u.copy()
+    l[:, rows] = np.maximum(l[:, rows], low[:, :n] - hair[:, :n])
+    u[:, rows] = np.minimum(u[:, rows], -low[:, n:] + hair[:, n:])
+    return l, u
+
+
 def apply_split(l: np.ndarray, u: np.ndarray, split: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Bounds of a layer's pre-activations with split neurons fixed: ``z >= 0`` where ``split`` is 1,
     ``z <= 0`` where it is -1 (an empty domain shows as ``l > u``)."""
@@ -214,16 +232,11 @@ def hidden_bounds(layers: Layers, lo: np.ndarray, hi: np.ndarray, kinks: list[Ki
                 open_ |= kinks[k].group >= 0
             rows = np.flatnonzero(open_.any(axis=0))
             if rows.size:
-                Wr, br = W[rows], b[rows]
+                A, c = unit_rows(W, b, rows)
                 B = lo.shape[0]
-                both = backward(np.broadcast_to(np.vstack([Wr, -Wr]), (B, 2 * rows.size, W.shape[1])),
-                                np.broadcast_to(np.concatenate([br, -br]), (B, 2 * rows.size)),
+                both = backward(np.broadcast_to(A, (B,) + A.shape), np.broadcast_to(c, (B, c.size)),
                                 layers[:k], relaxations, lo, hi, points=points).low
-                # Rounding must never cut into the set: widen by a relative hair.
-                hair = ROUNDING_REL * (1.0 + np.abs(both))
-                l, u = l.copy(), u.copy()
-                l[:, rows] = np.maximum(l[:, rows], both[:, :rows.size] - hair[:, :rows.size])
-                u[:, rows] = np.minimum(u[:, rows], -both[:, rows.size:] + hair[:, rows.size:])
+                l, u = tightened(l, u, rows, both)
         if k == 0 and known is not None:
             l, u = np.maximum(l, known[0][0]), np.minimum(u, known[0][1])
         l, u = apply_split(l, u, None if split is None else split[k])

@@ -21,8 +21,7 @@ import numpy as np
 
 from ..limits import check_time
 from ..network import Kinks
-from ..tolerances import ROUNDING_REL
-from .backward import Layers, adjoint, backward, hidden_bounds
+from .backward import Layers, adjoint, backward, hidden_bounds, tightened, unit_rows
 from .relax import Relaxation, relax
 
 # Adam's step sizes: slopes live in [0, 1], multipliers on the scale of the pre-activations they multiply.
@@ -211,15 +210,10 @@ def optimised_hidden(layers: Layers, lo: np.ndarray, hi: np.ndarray, kinks: list
             all_alphas.append([np.zeros((1, 0, W.shape[0])) for W, _ in layers[:k]])
             continue
         W, b = layers[k]
-        A = np.vstack([W[rows], -W[rows]])[None]
-        c = np.concatenate([b[rows], -b[rows]])[None]
-        opt = optimise_rows(A, c, layers[:k], relaxations[:k], lo, hi, iters=iters)
+        A, c = unit_rows(W, b, rows)
+        opt = optimise_rows(A[None], c[None], layers[:k], relaxations[:k], lo, hi, iters=iters)
         all_alphas.append(opt.alpha)
-        low = opt.low[0]
-        hair = ROUNDING_REL * (1.0 + np.abs(low))
-        l, u = l.copy(), u.copy()
-        l[0, rows] = np.maximum(l[0, rows], low[:rows.size] - hair[:rows.size])
-        u[0, rows] = np.minimum(u[0, rows], -low[rows.size:] + hair[rows.size:])
+        l, u = tightened(l, u, rows, opt.low)
         pre[k] = (l, u)
         relaxations[k] = relax(l, u, kinks[k])
     return LayerBounds(pre, relaxations, all_rows, all_alphas)

@@ -20,19 +20,17 @@ from ..errors import ShallowReLUError
 from ..limits import OutOfTime, deadline as deadline_scope
 from ..network import ReLUNetwork, as_network
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
-from .falsify import attack, region_walk
+from .falsify import MANY_INPUTS, attack, region_walk
 from .input_split import InputSplit
 from .milp_method import Milp
 from .neuron_split import NeuronSplit
 from .result import Decider, Verdict, VerifyResult, Work, meets, runtime_confirms
-from .scheduler import Unit, decide
+from .scheduler import Decisions, Unit, decide
 from .strategy import Outcome, Strategy
 from .tree import RegionSearch
 from .vnnlib import Disjunct, Property
 
 METHODS = VERIFY_METHODS
-# Inputs from which a network counts as having many: neuron splitting then, input splitting below.
-_MANY_INPUTS = 32
 # Rounds of the gradient attack before the exact methods, with few inputs and with many (where a later round's
 # output-diversified starts find what the first missed); the neuron split goes on attacking as it works.
 _ROUNDS_FEW, _ROUNDS_MANY = 1, 2
@@ -128,7 +126,7 @@ class _Run:
         self.net, self.prop, self.tol, self.method = net, prop, tol, method
         self.jobs, self.backend, self.deadline, self.start = jobs, backend, deadline, start
         self.work = Work()
-        self.many = net.n_inputs >= _MANY_INPUTS
+        self.many = net.n_inputs >= MANY_INPUTS
         # disjuncts grouped by their input box: the attack and alpha-CROWN's layer bounds are per box
         groups: dict[bytes, list[int]] = {}
         for i, t in enumerate(prop.terms):
@@ -180,12 +178,10 @@ class _Run:
         """The exact methods on every disjunct, combined into one verdict."""
         units, done = self._units()
         jobs = 1 if self.method == "tree" else self.jobs
-        found = decide(units, jobs, self.deadline) if units else None
-        outcomes = dict(done)
-        if found is not None:
-            self.work.add(found.work)
-            outcomes |= found.outcomes
-        hit = next((o for o in outcomes.values() if o.verdict is Verdict.SAT), None)
+        found = decide(units, jobs, self.deadline) if units else Decisions()
+        self.work.add(found.work)
+        found.outcomes = outcomes = done | found.outcomes
+        hit = found.sat
         if hit is not None:
             return self.sat(hit.x, hit.decided_by, hit.note or hit.decided_by.value)
         how = ", ".join(dict.fromkeys(outcomes[i].decided_by.value for i in sorted(outcomes)))

@@ -37,8 +37,9 @@ from .vnnlib import Disjunct
 _STARTS_FEW, _STARTS_MANY = 2048, 256
 # Steps of the first round, and of every later round, in many dimensions (in few, every round is short).
 _STEPS_FEW, _STEPS_FIRST, _STEPS_LATER = 15, 30, 100
-# Inputs from which "many" dimensions start.
-_MANY_INPUTS = 32
+# Inputs from which a network counts as having many: fewer, longer attack rounds, and (in verify) the
+# neuron split rather than the input split.
+MANY_INPUTS = 32
 # Output-diversified steps at the start of a later round.
 _ODS_STEPS = 2
 # The step decays from this share of the box's width to the next over a round.
@@ -138,7 +139,7 @@ def attack(net: ReLUNetwork, terms: Disjunct | Sequence[Disjunct], rng: np.rando
     terms = [terms] if isinstance(terms, Disjunct) else list(terms)
     lo, hi = terms[0].lo, terms[0].hi
     n, m = lo.size, net.n_outputs
-    many = n >= _MANY_INPUTS
+    many = n >= MANY_INPUTS
     starts = _STARTS_MANY if many else _STARTS_FEW
     found_best, found_least = [], []
     done = 0

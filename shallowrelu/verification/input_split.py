@@ -43,8 +43,6 @@ class InputSplit(Strategy):
     """The branch-and-bound over one disjunct's input box (module docstring); the open boxes are kept
     between calls of :meth:`run`."""
 
-    name = "input"
-
     def __init__(self, net: ReLUNetwork, disjunct: Disjunct, tol: Tolerances) -> None:
         super().__init__(net, disjunct, tol)
         self.C, self.e = bound_rows(disjunct)

@@ -34,7 +34,6 @@ class Milp(Strategy):
         (:func:`shallowrelu.bounds.optimise.optimised_hidden`) for the big-M constants.
     """
 
-    name = "milp"
     resumable = False
 
     def __init__(self, net: ReLUNetwork, disjunct: Disjunct, tol: Tolerances, root=None) -> None:
@@ -50,7 +49,7 @@ class Milp(Strategy):
         left = until - time.time()
         if left <= 0:
             return None
-        margin = MILP_PROOF_MARGIN * (1.0 + float(np.max(np.abs(term.e), initial=0.0)))
+        margin = milp_cutoff(term)
         self.work.milps += 1
         try:
             res = least_violation(self.net, term.lo, term.hi, term.C, term.e, cutoff=margin,
@@ -68,3 +67,9 @@ class Milp(Strategy):
             return Outcome(Verdict.SAT, Decider.MILP, x)
         return Outcome(Verdict.UNKNOWN, Decider.MILP,
                        note="the MILP's minimum violation is near 0 and its point is not confirmed")
+
+
+def milp_cutoff(disjunct: Disjunct) -> float:
+    """The largest violation the MILP is asked to reach: a model infeasible below it proves ``unsat``, with a
+    margin well above HiGHS's feasibility tolerance, relative to the disjunct's thresholds."""
+    return MILP_PROOF_MARGIN * (1.0 + float(np.max(np.abs(disjunct.e), initial=0.0)))

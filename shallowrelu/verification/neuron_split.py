@@ -40,15 +40,16 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ..bounds import Relaxation, apply_split, backward, relax
-from ..bounds.backward import output_rows
+from ..bounds.backward import output_rows, tightened, unit_rows
 from ..bounds.interval import member_state
 from ..bounds.optimise import LayerBounds, optimise_rows, optimised_hidden
 from ..errors import SolverError
 from ..limits import check_memory, check_time
 from ..network import ReLUNetwork
 from ..polytope.lp import solve_lp
-from ..tolerances import MILP_PROOF_MARGIN, ROUNDING_REL, Tolerances
+from ..tolerances import Tolerances
 from .falsify import attack
+from .milp_method import milp_cutoff
 from .result import Decider, Verdict, meets
 from .strategy import Outcome, Strategy, bound_rows, proof_margin
 from .vnnlib import Disjunct
@@ -152,8 +153,6 @@ class NeuronSplit(Strategy):
         alpha-CROWN's layer bounds over the disjunct's box
         (:func:`shallowrelu.bounds.optimise.optimised_hidden`), when already computed.
     """
-
-    name = "neuron"
 
     def __init__(self, net: ReLUNetwork, disjunct: Disjunct, tol: Tolerances, root: LayerBounds | None = None) -> None:
         super().__init__(net, disjunct, tol)
@@ -281,7 +280,8 @@ class NeuronSplit(Strategy):
         return None
 
     def _tighten(self, kids: _Domains, start: int) -> list[Relaxation]:
-        """Bound again, in place, the units of layers ``start`` on that the root left unstable; the relaxations."""
+        """Bound again the units of layers ``start`` on that the root left unstable (the domains' bounds are
+        replaced); the relaxations."""
         B = len(kids)
         _, _, lo, hi = self._box(B)
         rel = []
@@ -291,17 +291,14 @@ class NeuronSplit(Strategy):
             if k >= start and rows.size:
                 open_ = ((l[:, rows] < 0) & (u[:, rows] > 0)).any(axis=0)
                 if open_.any():
-                    pick, n = rows[open_], int(open_.sum())
-                    A = np.broadcast_to(np.vstack([W[pick], -W[pick]])[None], (B, 2 * n, W.shape[1]))
-                    c = np.broadcast_to(np.concatenate([b[pick], -b[pick]])[None], (B, 2 * n))
+                    pick = rows[open_]
+                    A, c = unit_rows(W, b, pick)
                     both = np.concatenate([open_, open_])
-                    slopes = [R.with_alpha(np.broadcast_to(a[:, both], (B, 2 * n, a.shape[2])))
+                    slopes = [R.with_alpha(np.broadcast_to(a[:, both], (B, A.shape[0], a.shape[2])))
                               for R, a in zip(rel, self.root.alphas[k])]
-                    low = backward(A, c, self.hidden[:k], slopes, lo, hi).low
-                    hair = ROUNDING_REL * (1.0 + np.abs(low))
-                    l[:, pick] = np.maximum(l[:, pick], low[:, :n] - hair[:, :n])
-                    u[:, pick] = np.minimum(u[:, pick], -low[:, n:] + hair[:, n:])
-                    kids.lower[k], kids.upper[k] = apply_split(l, u, kids.split[k])
+                    low = backward(np.broadcast_to(A, (B,) + A.shape), np.broadcast_to(c, (B, c.size)),
+                                   self.hidden[:k], slopes, lo, hi).low
+                    kids.lower[k], kids.upper[k] = apply_split(*tightened(l, u, pick, low), kids.split[k])
             rel.append(relax(kids.lower[k], kids.upper[k], self.kinks[k]).with_alpha(kids.alpha[k]))
         return rel
 
@@ -374,7 +371,7 @@ class NeuronSplit(Strategy):
         """A domain decided by the MILP on its part of the box."""
         from ..milp import least_violation
 
-        margin = MILP_PROOF_MARGIN * (1.0 + float(np.max(np.abs(self.disjunct.e), initial=0.0)))
+        margin = milp_cutoff(self.disjunct)
         self.work.milps += 1
         try:
             res = least_violation(self.net, self.disjunct.lo, self.disjunct.hi, self.disjunct.C, self.disjunct.e,

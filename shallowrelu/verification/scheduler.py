@@ -4,9 +4,8 @@ A :class:`Unit` is one strategy on one disjunct. :func:`decide` runs the
 units until every disjunct is decided or one is ``sat``:
 
 - with one job, disjunct after disjunct in this process; the units of a
-  disjunct take turns in slices that double (each slice scaled by the
-  unit's weight), so no unit waits more than about as long again as the
-  one that decides needed;
+  disjunct take turns in slices that double, so no unit waits more than
+  about as long again as the one that decides needed;
 - with ``jobs >= 2``, each unit in a forked process, at most ``jobs`` at a
   time in the order given, each with one BLAS thread (the cores given are
   the cores used). A disjunct decided by one unit stops its other units;
@@ -34,7 +33,7 @@ from ..limits import OutOfTime, deadline as deadline_scope
 from .result import Verdict, Work
 from .strategy import Outcome, Strategy
 
-# Seconds of the first turn of each unit of a disjunct (times its weight); each round doubles them.
+# Seconds of the first turn of each unit of a disjunct; each round doubles them.
 _FIRST_SLICE = 1.0
 # A forked unit leaves once its parent is gone; it looks this often (seconds).
 _ORPHAN_POLL = 0.2
@@ -50,13 +49,10 @@ class Unit:
         The disjunct's index.
     make : callable
         Builds the strategy (in the process that runs it).
-    weight : float
-        Its share of the turns when units take turns.
     """
 
     disjunct: int
     make: Callable[[], Strategy]
-    weight: float = 1.0
 
 
 @dataclass
@@ -104,7 +100,7 @@ def _turns(units: list[Unit], deadline: float, work: Work) -> Outcome:
             for unit, strategy in list(active):
                 if time.time() >= deadline:
                     raise OutOfTime
-                until = min(deadline, time.time() + slice_ * unit.weight)
+                until = min(deadline, time.time() + slice_)
                 # a strategy that cannot resume is stopped at the end of its slice (and restarted with more)
                 with deadline_scope(deadline if strategy.resumable else until):
                     try:

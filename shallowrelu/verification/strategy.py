@@ -55,15 +55,12 @@ class Strategy(ABC):
 
     Attributes
     ----------
-    name : str
-        The method's name (as ``--method`` spells it).
     resumable : bool
         Whether :meth:`run` goes on where the last call stopped.
     work : Work
         What it did so far.
     """
 
-    name = ""
     resumable = True
 
     def __init__(self, net: ReLUNetwork, disjunct: Disjunct, tol: Tolerances) -> None:

@@ -179,7 +179,6 @@ class RegionSearch(Strategy):
         Where the search's subtrees run (as for :func:`region_search`).
     """
 
-    name = "tree"
     resumable = False
 
     def __init__(self, net: ReLUNetwork, disjunct: Disjunct, tol: Tolerances, jobs: int | None = 1,
