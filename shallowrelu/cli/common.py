@@ -21,7 +21,7 @@ import numpy as np
 from ..choices import BACKENDS
 from ..errors import ShallowReLUError
 from ..io import load_network
-from ..io.files import read_npz
+from ..io.files import is_npz, read_npz
 from ..network import ReLUNetwork
 from ..polytope import Box, Domain, Polytope, Slice
 from ..tolerances import Tolerances
@@ -309,6 +309,18 @@ def check_output(path: str | None) -> None:
         raise UsageError(f"{path}: directory {Path(path).parent} does not exist")
 
 
+def output_file(args: argparse.Namespace, suffix: str) -> None:
+    """Give ``-o`` the extension ``suffix`` of its format where it has none, then :func:`check_output` it.
+
+    A file is known by its extension (an ONNX graph, a PNG or a table by
+    nothing else), so ``-o cat`` writes ``cat.npz``, as ``np.savez`` and
+    matplotlib do; the lines printed and the JSON name the file written.
+    """
+    if args.output is not None and not Path(args.output).suffix:
+        args.output += suffix
+    check_output(args.output)
+
+
 def emit(args: argparse.Namespace, payload: dict, lines: list[str]) -> None:
     """Print the result: one JSON object with ``--json``, else the human lines."""
     if args.json:
@@ -323,8 +335,8 @@ def summary_lines(name: str, cat: Catalogue) -> list[str]:
     cert = cat.info.get("certificate") or {}
     done = "interrupted" if cat.info.get("interrupted") else ("yes" if s.get("complete") else "NO")
     where = f"a {s['dimension']}-D domain" if cat.info.get("bounded", True) else f"all of R^{s['dimension']}"
-    lines = [f"{name}: {s['regions']} regions over {where} "
-             f"({s['neurons']} hidden neurons {s['hidden']}) in {s['seconds']:.2f} s, {s['lps']} LPs",
+    lines = [f"{name}: {s['regions']:,} regions over {where} ({s['neurons']} hidden neurons {s['hidden']}) "
+             f"in {s['seconds']:.2f} s, {_lp_words(s['lps'], s['regions'])}",
              f"complete: {done} ({cert.get('facets_checked', 0)} inner facets checked, "
              f"{cert.get('facets_without_neighbour', 0)} without a neighbour"
              + (f"; volumes {cert['volume_sum']:.6g} of {cert['domain_volume']:.6g})"
@@ -341,13 +353,25 @@ def summary_lines(name: str, cat: Catalogue) -> list[str]:
     return lines
 
 
+def _lp_words(lps: int, regions: int) -> str:
+    """The LPs an enumeration solved, in words that do not read as its work.
+
+    The search solves an LP only where its nodes' vertices (a bounded domain
+    in few dimensions), interval bounds and sample points cannot decide: a
+    2-D run may find 50,000 regions with the root's one LP.
+    """
+    words = f"{lps:,} LP" + ("" if lps == 1 else "s")
+    return words + (" (all other decisions from vertices, bounds or sample points)" if lps < regions else "")
+
+
 def network_or_catalogue(args: argparse.Namespace) -> ReLUNetwork | Catalogue:
     """The file NET names: a saved catalogue, or else a network."""
     from ..catalogue import FORMAT as CATALOGUE_FORMAT
     from ..catalogue import Catalogue
 
     path = args.net
-    if Path(path).suffix.lower() == ".npz" and Path(path).is_file():
+    # by its content too: a catalogue saved under a name without the extension is still one
+    if (Path(path).suffix.lower() == ".npz" and Path(path).is_file()) or is_npz(path):
         data = read_npz(path, UsageError, "network or catalogue")
         if str(data.get("format", "")) == CATALOGUE_FORMAT:
             return Catalogue.load(path)

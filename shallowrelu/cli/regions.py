@@ -19,13 +19,13 @@ from ..network import ReLUNetwork
 if TYPE_CHECKING:
     from ..catalogue import Catalogue
 from .common import (EXIT_OK, EXIT_SOLVER, NET_OR_CATALOGUE, PART_SUFFIX, UsageError,
-                     catalogue_for, check_output, domain_from_args, emit, enumerate_from_args, floats, load_net,
+                     catalogue_for, domain_from_args, emit, enumerate_from_args, floats, load_net, output_file,
                      search_options, stopped, subcommand, summary_lines)
 
 
 def cmd_enumerate(args: argparse.Namespace) -> int:
     """``shallowrelu enumerate``: every region over the domain, to a catalogue."""
-    check_output(args.output)
+    output_file(args, ".npz")
     net = load_net(args)
     if args.method == "milp":
         return _enumerate_milp(net, args)
@@ -105,9 +105,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     """``shallowrelu stats``: counts, volumes, facets and inradii of a catalogue."""
     from ..stats import catalogue_stats, write_table
 
+    output_file(args, ".csv")
     if args.output and Path(args.output).suffix not in (".csv", ".parquet"):
         raise UsageError(f"{args.output}: the table must end in .csv or .parquet")
-    check_output(args.output)
     _, cat = catalogue_for(args)
     st = catalogue_stats(cat, samples=args.volume_samples, seed=args.seed)
     if args.output:
@@ -138,7 +138,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from ..explanation import explain
     from ..plot import plot_partition
 
-    check_output(args.output)
+    output_file(args, ".png")
     net, cat = catalogue_for(args)
     if cat.dim != 2:
         raise UsageError(f"{args.net}: plot draws a 2-D domain; this one is {cat.dim}-D "
@@ -174,7 +174,8 @@ def add_enumerate(sub) -> None:
                    "(default: all of R^n) and optionally save the catalogue.",
                    "shallowrelu enumerate net.npz --box=-1,1 -o cat.npz --json",
                    "network file (.npz with W0,b0,W1,b1,..., .onnx, .pt2 or .nnet)")
-    p.add_argument("-o", "--output", metavar="CAT", help="write the catalogue here (.npz)")
+    p.add_argument("-o", "--output", metavar="CAT",
+                   help="write the catalogue here (.npz, added to a name without an extension)")
     p.add_argument("--method", choices=("tree", "milp"), default="tree",
                    help="tree: LP tree search, builds the catalogue (default); milp: count patterns by MILP "
                         "with no-good cuts (bounded domains; slower; the independent cross-check)")
@@ -195,7 +196,9 @@ def add_stats(sub) -> None:
                    "per region, distinct patterns after each layer, neurons never split; optionally one row "
                    "per region to a CSV or Parquet table.",
                    "shallowrelu stats cat.npz --json -o regions.csv", NET_OR_CATALOGUE)
-    p.add_argument("-o", "--output", metavar="TABLE", help="one row per region (.csv, or .parquet with pyarrow)")
+    p.add_argument("-o", "--output", metavar="TABLE",
+                   help="one row per region (.csv, or .parquet with pyarrow; .csv added to a name without an "
+                        "extension)")
     p.add_argument("--volume-samples", type=int, default=200_000,
                    help="samples for estimated volumes above 4-D (default %(default)s)")
 
@@ -207,7 +210,8 @@ def add_plot(sub) -> None:
                    "by an output and mark a point with its ball and counterfactuals. For more inputs, give a "
                    "plane: --plane A B C (through three inputs) or --slice ORIGIN D1 D2 (t1, t2 in [-1, 1]).",
                    "shallowrelu plot net.npz --box=-1,1 --point=0.3,-0.2 -o regions.png", NET_OR_CATALOGUE)
-    p.add_argument("-o", "--output", metavar="OUT.png", required=True, help="the PNG to write")
+    p.add_argument("-o", "--output", metavar="OUT.png", required=True,
+                   help="the PNG to write (.png added to a name without an extension)")
     p.add_argument("--color-by-output", type=int, metavar="J", help="colour by output J (0-based)")
     p.add_argument("--point", metavar="X1,...",
                    help="mark this input (on a plane: the input, or its two slice coordinates)")

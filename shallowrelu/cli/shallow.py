@@ -15,14 +15,14 @@ from pathlib import Path
 
 from ..choices import COUNTERFACTUAL_METHODS, SHALLOW_MODES
 from .common import (EXIT_CHECK_FAILED, EXIT_OK, NET_OR_CATALOGUE, add_max_memory, add_time_limit, catalogue_for,
-                     check_output, emit, peak_memory_mb, points_from_args, progress_bar, subcommand)
+                     emit, output_file, peak_memory_mb, points_from_args, progress_bar, subcommand)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
     """``shallowrelu convert``: the shallow network of a catalogue."""
     from ..builder import build_shallow, choose_mode
 
-    check_output(args.output)
+    output_file(args, ".npz")
     _, cat = catalogue_for(args)
     start = time.perf_counter()
     mode, why = choose_mode(cat, args.mode)
@@ -79,7 +79,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """``shallowrelu export``: a shallow network as a standard ONNX graph."""
     from ..builder import ShallowNetwork
 
-    check_output(args.output)
+    output_file(args, ".onnx")
     shallow = ShallowNetwork.load(args.shallow)
     start = time.perf_counter()
     shallow.to_onnx(args.output, opset=args.opset)
@@ -133,7 +133,8 @@ def add_convert(sub) -> None:
                    help="faces: exact everywhere; cells: the paper's, sums on shared boundaries; auto (default): "
                         "faces where the estimate of its face lattice fits 300 s and half the memory budget, "
                         "else cells (said on stderr); faces over the memory budget is refused")
-    p.add_argument("-o", "--output", metavar="SHALLOW", required=True, help="write the shallow network here (.npz)")
+    p.add_argument("-o", "--output", metavar="SHALLOW", required=True,
+                   help="write the shallow network here (.npz, added to a name without an extension)")
     add_time_limit(p)
 
 
@@ -155,7 +156,8 @@ def add_export(sub) -> None:
                                    "and any ONNX consumer can run it; it passes onnx.checker's full check.",
                        epilog="example: shallowrelu export shallow.npz -o shallow.onnx")
     p.add_argument("shallow", metavar="SHALLOW", help="shallow network from convert")
-    p.add_argument("-o", "--output", metavar="ONNX", required=True, help="write the graph here (.onnx)")
+    p.add_argument("-o", "--output", metavar="ONNX", required=True,
+                   help="write the graph here (.onnx, added to a name without an extension)")
     p.add_argument("--opset", type=int, help="ONNX opset (default: the newest the installed onnx knows; >= 18)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     add_max_memory(p)

@@ -41,6 +41,20 @@ def npz_arrays(data: bytes, label: str, error: type[Exception], what: str) -> di
     return _npz_arrays(io.BytesIO(data), label, error, what)
 
 
+def is_npz(path: str | os.PathLike) -> bool:
+    """Whether the file at ``path`` is an ``.npz`` by its content, whatever its name: a zip of ``.npy`` arrays.
+
+    Reads only the zip's directory. A ``.pt2`` (a zip of other members), a
+    missing or unreadable file is no ``.npz``.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return bool(names) and all(name.endswith(".npy") for name in names)
+
+
 def _npz_arrays(f, label, error: type[Exception], what: str) -> dict[str, np.ndarray]:
     """The arrays of an open ``.npz`` file, refusing anything but plain numeric arrays."""
     head = f.read(4)

@@ -1,4 +1,5 @@
-"""The one way in and out for network files: the format by suffix, and the example that ships with the package."""
+"""The one way in and out for network files: the format by suffix (an ``.npz`` also by its content), and the
+example that ships with the package."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from ..errors import NetworkFormatError
 from ..network import ReLUNetwork
+from .files import is_npz
 from .nnet import load_nnet
 from .npz import load_npz, save_npz
 from .onnx import load_onnx
@@ -26,7 +28,8 @@ def load_network(path: str | os.PathLike, normalize: bool = False, *, tensor: st
         skip connections; a classifier's head is read up to its logits);
         ``.pt2`` (a ``torch.export`` program); or ``.nnet`` (the ACAS Xu text
         format). Pickled PyTorch files (``.pt``, ``.pth``) are refused: loading
-        them runs code.
+        them runs code. A file with no (or another) extension is read as an
+        ``.npz`` when its content is one.
     normalize : bool
         ``.nnet`` only: fold the file's input normalisation and output
         scaling into the network, so that it takes raw inputs and gives raw
@@ -74,6 +77,8 @@ def load_network(path: str | os.PathLike, normalize: bool = False, *, tensor: st
         from .torch import PICKLE_REFUSAL
 
         raise NetworkFormatError(f"{path}: {PICKLE_REFUSAL}")
+    if is_npz(path):  # an .npz under a name without its extension (renamed, or written by another tool)
+        return load_npz(path)
     raise NetworkFormatError(f"{path}: unknown network format {suffix or '(no extension)'!r}; "
                              "expected .npz, .onnx, .pt2 or .nnet")
 

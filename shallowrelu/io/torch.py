@@ -41,8 +41,11 @@ def from_torch(module, example_input=None, *, input_shape: tuple[int, ...] | Non
     The module is exported to ONNX in memory (``torch.onnx.export``) and read
     by the ONNX reader: any module torch can export, a Sequential or not, with
     skip connections, LeakyReLU, PReLU, max-pooling, Hardtanh, ReLU6,
-    elementwise max and min, convolutions, pooling and batch norm. The
-    network read is compared with the module at random points.
+    elementwise max and min, convolutions, pooling and batch norm. A
+    classifier's head (a final Softmax, LogSoftmax, Sigmoid or argmax) is read
+    up to the logits, as in an ONNX file: their argmax is the module's
+    prediction, and ``net.note`` says so. The network read is compared with the module (with
+    its logits, where a head was left out) at random points.
 
     Parameters
     ----------
@@ -115,17 +118,54 @@ def _read_bytes(data: bytes, source: str) -> ReLUNetwork:
 
 
 def _check(torch, module, example, net: ReLUNetwork, source: str) -> None:
-    """Refuse the network if the module computes something else at a few random points."""
+    """Refuse the network if the module computes something else at a few random points.
+
+    Where the reader left a classifier's head out (its note says so), the
+    network is the module's logits: it is compared with the input of the
+    module's final Softmax or LogSoftmax module, or, where torch applies the
+    head in ``forward`` and no module holds the logits, by its argmax with the
+    module's prediction.
+    """
     X = np.random.default_rng(0).normal(size=(_CHECK_POINTS, net.n_inputs))
-    with torch.no_grad():
-        Y = np.vstack([module(torch.tensor(x, dtype=example.dtype).reshape(example.shape[1:])[None]
-                              ).detach().double().numpy().reshape(1, -1) for x in X])
+    Y, logits = _module_outputs(torch, module, example, X)
+    head = bool(net.note)
+    if head and logits is not None:
+        Y = logits
     mine = net(X)
     if mine.shape != Y.shape:
-        return  # a head torch computes and the reader left out (its note says so)
+        return  # a head that changes the shape (ArgMax, a binary Sigmoid's one output): nothing alike to compare
+    if head and logits is None:
+        if not np.array_equal(mine.argmax(axis=1), Y.argmax(axis=1)):
+            raise NetworkFormatError(f"{source}: the logits read predict other classes than the module; refused")
+        return
     err = float(np.abs(mine - Y).max())
     if not err <= RUNTIME_AGREE_F32 * max(1.0, float(np.abs(Y).max())):
         raise NetworkFormatError(f"{source}: the network read differs from the module by {err:.3g}; refused")
+
+
+def _module_outputs(torch, module, example, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The module's outputs at the rows of ``X``, and its logits where its output is that of a Softmax or
+    LogSoftmax module (the input of that module; else None)."""
+    last: list = []  # (output, input) of the latest head module run
+
+    def keep(_, args, out) -> None:
+        last[:] = [out, args[0]]
+
+    heads = [m.register_forward_hook(keep) for m in module.modules()
+             if isinstance(m, (torch.nn.Softmax, torch.nn.LogSoftmax))]
+    rows, logits = [], []
+    try:
+        with torch.no_grad():
+            for x in X:
+                last.clear()
+                out = module(torch.tensor(x, dtype=example.dtype).reshape(example.shape[1:])[None])
+                rows.append(out.detach().double().numpy().reshape(1, -1))
+                # the identical tensor, not an equal one: the head module is the module's last operation
+                logits.append(last[1].detach().double().numpy().reshape(1, -1) if last and last[0] is out else None)
+    finally:
+        for handle in heads:
+            handle.remove()
+    return np.vstack(rows), None if any(z is None for z in logits) else np.vstack(logits)
 
 
 def load_pt2(path: str | os.PathLike) -> ReLUNetwork:

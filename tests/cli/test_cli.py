@@ -1,6 +1,7 @@
 """The command line, run as a user would: a subprocess, its stdout, stderr and exit code."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -54,6 +55,30 @@ def test_bounds_and_polytope_files(tmp_path):
 def test_human_summary_over_Rn():
     proc = run("enumerate", EXAMPLE, check_code=0)
     assert "regions over all of R^2" in proc.stdout and "complete: yes" in proc.stdout
+
+
+def test_human_summary_counts_the_lps_in_words_that_do_not_read_as_the_work():
+    first = run("enumerate", EXAMPLE, "--box=-1,1", check_code=0).stdout.splitlines()[0]
+    found = re.search(r"^example.npz: ([\d,]+) regions .* s, ([\d,]+) (LPs?)( \(all other decisions from vertices, "
+                      r"bounds or sample points\))?$", first)
+    assert found, first
+    regions, lps = (int(v.replace(",", "")) for v in found.group(1, 2))
+    assert found.group(3) == ("LP" if lps == 1 else "LPs")
+    # a bounded 2-D search settles its nodes from their vertices: far fewer LPs than regions, and it says why
+    assert lps < regions and found.group(4)
+
+
+def test_an_output_without_an_extension_gets_the_one_its_format_needs(tmp_path):
+    proc = run("enumerate", EXAMPLE, "--box=-1,1", "-o", str(tmp_path / "plane_cat"), "--json", check_code=0)
+    assert json.loads(proc.stdout)["output"] == str(tmp_path / "plane_cat.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plane_cat.npz"]
+    # a catalogue under a name without the extension is still read, by its content
+    (tmp_path / "plane_cat.npz").rename(tmp_path / "renamed")
+    proc = run("convert", str(tmp_path / "renamed"), "-o", str(tmp_path / "shallow"), check_code=0)
+    assert f"wrote {tmp_path / 'shallow.npz'}" in proc.stdout
+    run("export", str(tmp_path / "shallow.npz"), "-o", str(tmp_path / "graph"), check_code=0)
+    run("plot", str(tmp_path / "renamed"), "-o", str(tmp_path / "picture"), check_code=0)
+    assert {p.name for p in tmp_path.iterdir()} >= {"graph.onnx", "picture.png"}
 
 
 def test_demo_runs_and_agrees_with_the_network():

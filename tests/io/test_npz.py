@@ -1,5 +1,7 @@
 """The project's own network files: round trips, refusals, the bundled example."""
 
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -28,6 +30,18 @@ def test_pickled_npz_is_refused(tmp_path):
     np.savez(path, W0=np.array([object()], dtype=object), b0=np.ones(1))
     with pytest.raises(sr.NetworkFormatError, match="pickled"):
         sr.load_network(path)
+
+
+def test_an_npz_is_known_by_its_content_under_a_name_without_the_extension(tmp_path):
+    net = random_net([2, 4, 1], seed=5)
+    sr.save_network(net, tmp_path / "net.npz")
+    (tmp_path / "net.npz").rename(tmp_path / "net")
+    assert sr.load_network(tmp_path / "net").fingerprint() == net.fingerprint()
+    # a zip of other members (a .pt2 is one) is no .npz
+    with zipfile.ZipFile(tmp_path / "other", "w") as zf:
+        zf.writestr("data.pkl", b"")
+    with pytest.raises(sr.NetworkFormatError, match=r"other: unknown network format '\(no extension\)'"):
+        sr.load_network(tmp_path / "other")
 
 
 def test_example_network_ships_with_the_package():

@@ -128,6 +128,38 @@ def test_a_torch_export_program_is_read_and_a_pickle_refused(tmp_path, rng):
         sr.load_network(tmp_path / "m.pt")
 
 
+class SoftmaxInForward(nn.Module):
+    """A classifier whose head is applied in ``forward``: no module holds its logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(3, 6), nn.Linear(6, 4)
+
+    def forward(self, x):
+        return torch.softmax(self.b(torch.relu(self.a(x))), dim=1)
+
+
+@pytest.mark.parametrize("head", [nn.Softmax(dim=1), nn.LogSoftmax(dim=1)])
+def test_a_classifier_ending_in_softmax_is_read_up_to_its_logits(head, rng):
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 4), head)
+    net = sr.from_torch(model)
+    assert "read up to the logits" in net.note and f"(the {type(head).__name__} head left out)" in net.note
+    X = rng.normal(size=(100, 3))
+    _close(net, model[:-1], X)  # the module without its head
+    np.testing.assert_array_equal(net(X).argmax(axis=1), _forward(model, X).argmax(axis=1))
+
+
+def test_a_head_applied_in_forward_is_read_up_to_the_logits_too(rng):
+    torch.manual_seed(7)
+    model = SoftmaxInForward()
+    net = sr.from_torch(model)
+    assert "(the Softmax head left out)" in net.note
+    X = rng.normal(size=(100, 3))
+    _close(net, lambda x: model.b(torch.relu(model.a(x))), X)
+    np.testing.assert_array_equal(net(X).argmax(axis=1), _forward(model, X).argmax(axis=1))
+
+
 def test_what_cannot_be_read_is_refused_by_name():
     with pytest.raises(sr.NetworkFormatError, match="op Sigmoid|op Tanh"):
         sr.from_torch(nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)))
