@@ -108,6 +108,12 @@ VERTEX_TOL = 1e-9
 """A vertex lies on a hyperplane within this distance (relative to 1 + its size): above the rounding of a
 vertex carried through dozens of cuts, below any feature the search resolves."""
 
+NODE_VERTICES_MAX = 2048
+"""A node of the search keeps at most this many vertices; past it (or past the upper bound theorem's count for
+its rows, which only repeats reach) it is searched by its rows and LPs. The cut's pair test grows with the
+square of the vertex count: a node of a 5-D search has tens to hundreds, and a corner where near-parallel
+hyperplanes meet can breed thousands of near-repeats, which once took 5 GB in one cut."""
+
 EDGE_SINGULAR_MIN = 1e-9
 """Rows tight at two vertices meet in a line when their (n-1)-th singular value exceeds this (unit rows)."""
 

@@ -124,7 +124,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         Regions in depth-first order (inactive side first), the same for
         the same network, domain and options. ``cat.info`` holds ``lps``,
         ``seconds``, ``thin``, ``exact_decisions``, ``below_resolution``,
-        ``interrupted``, ``complete`` and ``chunks``
+        ``vertices_dropped`` (splits searched by LPs where vertices would not serve), ``interrupted``, ``complete`` and ``chunks``
         (per chunk: its index, its region count, finished or not, the work it took). A run
         stopped by Ctrl-C returns the regions found so far with
         ``interrupted`` True; pass it as ``resume`` to finish it.
@@ -162,6 +162,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         "thin_min_radius": None if st.thin == 0 else st.thin_min_radius,
         "exact_decisions": st.exact,
         "below_resolution": st.below_resolution,
+        "vertices_dropped": st.vertices_dropped,
         "interrupted": run.interrupted,
         "unresolved": st.unresolved,
         "unresolved_error": st.unresolved_error or None,

@@ -115,6 +115,10 @@ class Stats:
         Decisions made in exact arithmetic.
     below_resolution : int
         Regions found to exist below float resolution (counted, not stored).
+    vertices_dropped : int
+        Splits whose parts left their vertices behind, to be searched by
+        their rows and LPs: a part would have had more vertices than a node
+        keeps (``NODE_VERTICES_MAX``), or a corner finer than their rounding.
     """
 
     search_lps: int = 0
@@ -125,6 +129,7 @@ class Stats:
     unresolved_error: str = ""
     exact: int = 0
     below_resolution: int = 0
+    vertices_dropped: int = 0
 
     def add(self, other: "Stats") -> None:
         """Add ``other``'s counts to these."""
@@ -136,6 +141,7 @@ class Stats:
         self.unresolved_error = self.unresolved_error or other.unresolved_error
         self.exact += other.exact
         self.below_resolution += other.below_resolution
+        self.vertices_dropped += other.vertices_dropped
 
     def record(self) -> dict:
         """The counts as plain JSON (no infinity: ``thin_min_radius`` is None without thin regions)."""

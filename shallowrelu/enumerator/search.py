@@ -49,9 +49,9 @@ from ..polytope.hull import AffineHull
 from ..polytope.leaves import regions_by_vertices
 from ..polytope.lp import ChebyshevModel, LPResult, bounding_box
 from ..polytope.polygon import clip_polygon, polygon, polygon_inradius_bounds
-from ..polytope.vertices import Part, distinct_vertices, split_vertices, vertices_or_empty
-from ..tolerances import (DOMAIN_ROW_DECIMALS, INRADIUS_BOUND_SLACK, RAY_CROSS_MIN, RAY_TIE_ABS, RAY_TIE_REL,
-                          TINY, VERTEX_TOL, Tolerances)
+from ..polytope.vertices import Part, distinct_vertices, split_vertices, vertex_bound, vertices_or_empty
+from ..tolerances import (DOMAIN_ROW_DECIMALS, INRADIUS_BOUND_SLACK, NODE_VERTICES_MAX, RAY_CROSS_MIN, RAY_TIE_ABS,
+                          RAY_TIE_REL, TINY, VERTEX_TOL, Tolerances)
 from . import groups
 from .exact import ExactSides
 from .hooks import ProgressFn, SearchHooks
@@ -200,7 +200,7 @@ class Search:
             V = polygon(self.domain_G, self.domain_g, ball.x)
         elif self.carry:
             V = distinct_vertices(vertices_or_empty(self.domain_G, self.domain_g, ball.x))
-            V = V if V.shape[0] > self.n else None  # qhull failed: LPs decide it all
+            V = V if self.n < V.shape[0] <= NODE_VERTICES_MAX else None  # qhull failed or too many: LPs decide
         return Node(0, [], np.zeros(0, dtype=bool), W, b, keys, self.domain_G, self.domain_g,
                     self.box[0].copy(), self.box[1].copy(), pts, pts @ W.T + b, _row_norms(W), V)
 
@@ -235,16 +235,28 @@ class Search:
         return found.freeze()
 
     # -- one split ---------------------------------------------------------
-    def _split(self, node: Node, a: np.ndarray, c: float, vals: np.ndarray) -> tuple[Part, Part]:
+    def _split(self, node: Node, a: np.ndarray, c: float, vals: np.ndarray) -> tuple[Part | None, Part | None]:
         """The node's parts where ``a . t + c`` (``vals`` at its vertices) is <= 0 and >= 0.
 
         For a polygon the inradius bounds stay None until :meth:`_side`
-        needs them: most sides are known from points.
+        needs them: most sides are known from points. Both parts are None
+        where one would have more vertices than a node keeps: the children
+        are then searched by their rows and LPs.
         """
         if self.planar:
             return (Part(clip_polygon(node.vertices, vals), None, None, None),
                     Part(clip_polygon(node.vertices, -vals), None, None, None))
-        return split_vertices(node.vertices, node.normals, node.offsets, a, c, vals)
+        parts = split_vertices(node.vertices, node.normals, node.offsets, a, c, vals,
+                               self._vertex_limit(len(node.offsets) + 1))
+        if parts is None:
+            self.stats.vertices_dropped += 1
+            return None, None
+        return parts
+
+    def _vertex_limit(self, rows: int) -> int:
+        """The most vertices a node with ``rows`` rows keeps: more than the upper bound theorem allows
+        are repeats of a near-degenerate corner (see ``NODE_VERTICES_MAX``)."""
+        return min(NODE_VERTICES_MAX, vertex_bound(rows, self.n))
 
     def _side(self, node: Node, rows: tuple[np.ndarray, np.ndarray | float], exact: list[tuple[int, int | None]],
               known: bool, part: Part | None) -> Side:
@@ -312,6 +324,9 @@ class Search:
         # a node with vertices keeps its parent's box: its own is theirs (see box_of)
         lo, hi = node.box_lo, node.box_hi
         if piece is None:
+            if node.vertices is not None:  # leaving the parent's vertices behind: start from their box
+                lo, hi = (np.maximum(lo, node.vertices.min(axis=0) - self.tau),
+                          np.minimum(hi, node.vertices.max(axis=0) + self.tau))
             for a, ci in zip(A, c):
                 lo, hi = tighten_box(lo, hi, a, float(ci))
         return Node(node.layer, node.signs + list(bits), node.earlier, node.pre_A, node.pre_c, node.row_keys + keys,
@@ -502,14 +517,21 @@ class Search:
             node.signs.extend(m == winner[g] for m in range(sizes[g]))
         return len(node.signs)
 
-    def _clip(self, node: Node, G: np.ndarray, g: np.ndarray) -> Part:
-        """The part of the node's vertices where every unit-normal row ``G t + g <= 0`` holds."""
+    def _clip(self, node: Node, G: np.ndarray, g: np.ndarray) -> Part | None:
+        """The part of the node's vertices where every unit-normal row ``G t + g <= 0`` holds
+        (None where it would have more vertices than a node keeps)."""
         V, normals, offsets = node.vertices, node.normals, node.offsets
         part = Part(V, None, None, None)
         for a, c in zip(G, g):
             vals = V @ a + c
-            part = (Part(clip_polygon(V, vals), None, None, None) if self.planar
-                    else split_vertices(V, normals, offsets, a, c, vals)[0])
+            if self.planar:
+                part = Part(clip_polygon(V, vals), None, None, None)
+            else:
+                parts = split_vertices(V, normals, offsets, a, c, vals, self._vertex_limit(len(offsets) + 1))
+                if parts is None:
+                    self.stats.vertices_dropped += 1
+                    return None
+                part = parts[0]
             V, normals, offsets = part.vertices, np.vstack([normals, a]), np.append(offsets, c)
             if V.shape[0] == 0:
                 break

@@ -222,11 +222,26 @@ def proved_chebyshev(G, g, x0, tol):  # pragma: no cover - runs compiled
     return centre, radius, ok
 
 @njit(cache=True)
-def cut(V, G, g, vals, eps):  # pragma: no cover - runs compiled
+def _near(p, P, count, eps):  # pragma: no cover - runs compiled
+    """Whether ``p`` lies within distance ``eps`` of one of the first ``count`` rows of ``P``."""
+    for i in range(count):
+        s = 0.0
+        for j in range(p.shape[0]):
+            s += (p[j] - P[i, j]) ** 2
+        if s <= eps * eps:
+            return True
+    return False
+
+
+@njit(cache=True)
+def cut(V, G, g, vals, eps, limit, strict, near_miss):  # pragma: no cover - runs compiled
     """The vertex cut of :func:`shallowrelu.polytope.cut_vertices`, as loops.
 
-    Returns ``(V_minus, V_plus, done)``; ``done`` is False when a pair of
-    vertices needs the rank test (the caller then runs the numpy version).
+    Returns ``(V_minus, V_plus, status)``: status 0 when done, 1 when a pair
+    of vertices needs the rank test (the caller then runs the numpy
+    version), 2 when a side would have more than ``limit`` vertices or, if
+    ``strict``, two within ``eps`` of each other, or a vertex lies within
+    ``eps`` of the hyperplane but farther than ``near_miss * eps``.
     """
     k, n = V.shape
     m = G.shape[0]
@@ -237,7 +252,13 @@ def cut(V, G, g, vals, eps):  # pragma: no cover - runs compiled
             for j in range(n):
                 s += V[i, j] * G[r, j]
             on[i, r] = abs(s) <= eps
-    new = np.empty((k * k, n))
+    if strict:
+        for i in range(k):
+            if eps * near_miss < abs(vals[i]) <= eps:
+                return V, V, 2
+    kept = max((vals <= eps).sum(), (vals >= -eps).sum())
+    level = V[np.abs(vals) <= eps]
+    new = np.empty((16, n))
     count = 0
     common = np.zeros(m, dtype=np.bool_)
     for u in range(k):
@@ -261,14 +282,21 @@ def cut(V, G, g, vals, eps):  # pragma: no cover - runs compiled
                         break
                 holders += holds
             if holders != 2:
-                return V, V, False
+                return V, V, 1
             t = vals[u] / (vals[u] - vals[w])
-            new[count] = V[u] + t * (V[w] - V[u])
+            p = V[u] + t * (V[w] - V[u])
+            if kept + count >= limit or (strict and (_near(p, new, count, eps)
+                                                     or _near(p, level, level.shape[0], eps))):
+                return V, V, 2
+            if count == new.shape[0]:
+                grown = np.empty((2 * count, n))
+                grown[:count] = new
+                new = grown
+            new[count] = p
             count += 1
     minus = np.concatenate((V[vals <= eps], new[:count]))
     plus = np.concatenate((V[vals >= -eps], new[:count]))
-    return minus, plus, True
-
+    return minus, plus, 0
 
 
 @njit(cache=True)
@@ -296,10 +324,10 @@ def _bounds(P, G, g, a, c):  # pragma: no cover - runs compiled
 
 
 @njit(cache=True)
-def split(V, G, g, a, c, vals, eps):  # pragma: no cover - runs compiled
-    """:func:`cut`, plus the inradius bounds of both parts: ``(minus, plus, done, bounds_minus, bounds_plus)``."""
-    minus, plus, done = cut(V, G, g, vals, eps)
-    return minus, plus, done, _bounds(minus, G, g, a, c), _bounds(plus, G, g, -a, -c)
+def split(V, G, g, a, c, vals, eps, limit, near_miss):  # pragma: no cover - runs compiled
+    """:func:`cut`, plus the inradius bounds of both parts: ``(minus, plus, status, bounds_minus, bounds_plus)``."""
+    minus, plus, status = cut(V, G, g, vals, eps, limit, True, near_miss)
+    return minus, plus, status, _bounds(minus, G, g, a, c), _bounds(plus, G, g, -a, -c)
 
 @njit(cache=True)
 def facets(G, g, V, margin_tol, eps):  # pragma: no cover - runs compiled

@@ -19,6 +19,14 @@ import numpy as np
 from .kernels import kernel, use_compiled
 from ..tolerances import EDGE_SINGULAR_MIN, VERTEX_TOL
 
+_UNLIMITED = np.iinfo(np.int64).max
+# The compiled cut's statuses besides 0 (done).
+_RANK_TEST, _GIVE_UP = 1, 2
+# A vertex within this fraction of ``eps`` of a hyperplane lies on it up to rounding (a degenerate net's
+# hyperplanes through one point); between it and ``eps``, the hyperplane passes a corner closer than the
+# vertices resolve.
+_ON_EXACTLY = 1e-3
+
 
 def vertices(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
     """Vertices of a bounded polytope ``{x : G x + g <= 0}`` around a strict interior point.
@@ -83,7 +91,8 @@ def distinct_vertices(V: np.ndarray) -> np.ndarray:
 
 
 def cut_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray,
-                 eps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 eps: float | None = None, limit: int = _UNLIMITED,
+                 strict: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
     """Vertices of the two parts of a bounded polytope cut by a hyperplane (one double-description step).
 
     Parameters
@@ -96,30 +105,43 @@ def cut_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray,
     eps : float, optional
         Distance within which a point lies on a hyperplane; default
         ``VERTEX_TOL`` relative to ``1 + max |V|``.
+    limit : int, optional
+        The most vertices a part may have.
+    strict : bool
+        Give up at a corner finer than ``eps``: where a new vertex would lie
+        within ``eps`` of another, or the hyperplane passes a vertex closer
+        than ``eps`` without going through it.
 
     Returns
     -------
-    (V_minus, V_plus)
+    (V_minus, V_plus) or None
         Vertices of the parts where ``a . x + c <= 0`` and ``>= 0``: the old
         vertices of each side (those on the hyperplane in both) and one new
         vertex where each edge crosses it. Two vertices span an edge when
         the rows tight at both have rank ``n - 1``; the combinatorial test
         (at least ``n - 1`` common tight rows and no third vertex tight on
         all of them) decides all but degenerate pairs, which get the rank.
+        None when a part would have more than ``limit`` vertices or, if
+        ``strict``, the cut meets a corner finer than the vertices'
+        rounding: there the set is no longer quite the polytope's, its
+        near-repeats breed more at every later cut (thousands in a few),
+        and slivers thinner than ``eps`` hide between its points.
     """
     eps = vertex_eps(V) if eps is None else eps
     if use_compiled(V.shape[1]):
-        minus, plus, done = kernel("cut")(V, G, g, np.ascontiguousarray(vals), eps)
-        if done:
-            return minus, plus
-    return _cut_numpy(V, G, g, vals, eps)
+        minus, plus, status = kernel("cut")(V, G, g, np.ascontiguousarray(vals), eps, limit, strict, _ON_EXACTLY)
+        if status != _RANK_TEST:
+            return None if status == _GIVE_UP else (minus, plus)
+    return _cut_numpy(V, G, g, vals, eps, limit, strict)
 
 
-def _cut_numpy(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray,
-               eps: float) -> tuple[np.ndarray, np.ndarray]:
+def _cut_numpy(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray, eps: float,
+               limit: int, strict: bool) -> tuple[np.ndarray, np.ndarray] | None:
     """:func:`cut_vertices` in numpy: the path without numba, and for pairs that need the rank test."""
     n = V.shape[1]
     neg, pos = vals < -eps, vals > eps
+    if strict and np.any((np.abs(vals) <= eps) & (np.abs(vals) > eps * _ON_EXACTLY)):
+        return None
     if not (neg.any() and pos.any()):
         return V[~pos], V[~neg]
     on = (np.abs(V @ G.T + g) <= eps).astype(np.float64)
@@ -133,7 +155,17 @@ def _cut_numpy(V: np.ndarray, G: np.ndarray, g: np.ndarray, vals: np.ndarray,
     Vn, Vp = V[neg][iu[edge]], V[pos][iw[edge]]
     sn, sp = vals[neg][iu[edge]], vals[pos][iw[edge]]
     new = Vn + (sn / (sn - sp))[:, None] * (Vp - Vn)
+    if (max(np.count_nonzero(~pos), np.count_nonzero(~neg)) + len(new) > limit
+            or (strict and _crowded(new, V[~(neg | pos)], eps))):
+        return None
     return np.vstack([V[~pos], new]), np.vstack([V[~neg], new])
+
+
+def _crowded(new: np.ndarray, level: np.ndarray, eps: float) -> bool:
+    """Whether a row of ``new`` lies within distance ``eps`` of another or of a row of ``level``."""
+    near = np.linalg.norm(new[:, None] - np.vstack([new, level])[None], axis=2) <= eps
+    near[np.arange(len(new)), np.arange(len(new))] = False
+    return bool(near.any())
 
 
 def inradius_bounds(V: np.ndarray, G: np.ndarray, g: np.ndarray) -> tuple[float, float, np.ndarray]:
@@ -165,21 +197,25 @@ class Part(NamedTuple):
 
 
 def split_vertices(V: np.ndarray, G: np.ndarray, g: np.ndarray, a: np.ndarray, c: float,
-                   vals: np.ndarray) -> tuple[Part, Part]:
+                   vals: np.ndarray, limit: int = _UNLIMITED) -> tuple[Part, Part] | None:
     """:func:`cut_vertices` by ``a . x + c`` (unit ``a``), with :func:`inradius_bounds` of both parts.
 
-    Returns the parts where ``a . x + c <= 0`` and ``>= 0``.
+    Returns the parts where ``a . x + c <= 0`` and ``>= 0``, or None where
+    :func:`cut_vertices` gives up (``strict``).
     """
     eps = vertex_eps(V)
     if use_compiled(V.shape[1]):
-        minus, plus, done, b_minus, b_plus = kernel("split")(V, G, g, np.ascontiguousarray(a), float(c),
-                                                             np.ascontiguousarray(vals), eps)
-        if done:
-            return Part(minus, *b_minus), Part(plus, *b_plus)
-    minus, plus = _cut_numpy(V, G, g, vals, eps)  # not cut_vertices: the compiled cut just declined
+        minus, plus, status, b_minus, b_plus = kernel("split")(V, G, g, np.ascontiguousarray(a), float(c),
+                                                               np.ascontiguousarray(vals), eps, limit,
+                                                               _ON_EXACTLY)
+        if status != _RANK_TEST:
+            return None if status == _GIVE_UP else (Part(minus, *b_minus), Part(plus, *b_plus))
+    parts = _cut_numpy(V, G, g, vals, eps, limit, True)  # not cut_vertices: the compiled cut just declined
+    if parts is None:
+        return None
+    minus, plus = parts
     return (Part(minus, *inradius_bounds(minus, np.vstack([G, a]), np.append(g, c))),
             Part(plus, *inradius_bounds(plus, np.vstack([G, -a]), np.append(g, -c))))
-
 
 
 @lru_cache(maxsize=256)

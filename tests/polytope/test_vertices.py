@@ -105,3 +105,36 @@ def test_split_bounds_hold_each_side(n, path):
             assert _same_points(P, vertices(Gs, gs, ball.x))
             assert low <= ball.value + 1e-12 <= high + 2e-12
             assert -(Gs @ centre + gs).min() >= low - 1e-12
+
+
+def _wedge():
+    """A tetrahedron with two edges from one corner 0.01 rad apart, and a cut 1e-8 past that corner:
+    it crosses the two edges (and the two from the opposite corner) at points 1e-10 apart."""
+    from scipy.spatial import ConvexHull
+
+    V = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.01, 0.0], [0.0, 0.0, 1.0]])
+    eq = ConvexHull(V).equations
+    a, c = np.array([1.0, 0.0, 0.0]), -1e-8
+    return V, eq[:, :3], eq[:, 3], a, c
+
+
+def test_cut_gives_up_on_a_corner_finer_than_the_vertex_rounding(path):
+    V, G, g, a, c = _wedge()
+    minus, plus = cut_vertices(V, G, g, V @ a + c)  # the geometry builder keeps both points
+    assert len(minus) == 2 + 4 and len(plus) == 2 + 4
+    assert cut_vertices(V, G, g, V @ a + c, strict=True) is None
+    assert split_vertices(V, G, g, a, c, V @ a + c) is None  # the search's split is strict
+    # the same cut 1e-3 past the corner is a plain cut
+    parts = split_vertices(V, G, g, a, -1e-3, V @ a - 1e-3)
+    assert parts is not None and len(parts[0].vertices) == 6
+
+
+def test_cut_gives_up_past_the_vertex_limit(path):
+    G, g = normalise_rows(np.vstack([np.eye(3), -np.eye(3)]), -np.ones(6))
+    V = distinct_vertices(vertices(G, g, np.zeros(3)))
+    a = np.array([1.0, 1.0, 1.0]) / np.sqrt(3)
+    vals = V @ a
+    assert len(cut_vertices(V, G, g, vals)[0]) == 10  # 4 corners and the hexagon where the plane cuts
+    assert cut_vertices(V, G, g, vals, limit=10) is not None
+    assert cut_vertices(V, G, g, vals, limit=9) is None
+    assert split_vertices(V, G, g, a, 0.0, vals, limit=9) is None
