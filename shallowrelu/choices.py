@@ -12,3 +12,6 @@ SHALLOW_MODES = ("auto", "faces", "cells")
 VERIFY_METHODS = ("bab", "input", "neuron", "tree", "milp")
 # How explain finds the nearest input with another label.
 COUNTERFACTUAL_METHODS = ("catalogue", "milp")
+
+PART_SUFFIX = ".part"
+"""The chunk log of an enumeration writing ``OUT`` is ``OUT`` with this appended."""

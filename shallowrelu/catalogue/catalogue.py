@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from ..network import ReLUNetwork
 from ..polytope.hull import AffineHull
 from ..tolerances import Tolerances
 from . import certificate as _certificate
+from .columnar import RegionFile, is_parquet, write_parquet
 from .fileformat import from_arrays, to_arrays
 from .locate import PointIndex
 from .region import DOMAIN_FACET, Region
@@ -37,21 +39,28 @@ class Catalogue:
     network in the domain's hull coordinates ``t`` (the network itself unless
     the domain is flat).
 
+    A catalogue read from a ``.parquet`` file keeps its regions on disk:
+    ``len``, ``cat[i]``, iteration, :meth:`chunks`, :meth:`region_of` and
+    :meth:`summary` read a row group or a column at a time; :attr:`table`
+    loads every region, or refuses in one line over the memory budget.
+
     Parameters
     ----------
     network : ReLUNetwork
     hull : AffineHull
         The domain and its affine hull.
-    table : RegionTable
-        The regions, in ``t`` coordinates.
+    table : RegionTable or RegionFile
+        The regions, in ``t`` coordinates, in memory or in a Parquet file.
     info : dict
         How the catalogue was made (JSON-ready).
     """
 
-    def __init__(self, network: ReLUNetwork, hull: AffineHull, table: RegionTable, info: dict) -> None:
+    def __init__(self, network: ReLUNetwork, hull: AffineHull, table: RegionTable | RegionFile,
+                 info: dict) -> None:
         self.network = network
         self.hull = hull
-        self.table = table
+        self._table = table if isinstance(table, RegionTable) else None
+        self._file = table if isinstance(table, RegionFile) else None
         self.info = info
         self.work_network = network.restrict(hull.x0, hull.B) if hull.flat else network
 
@@ -62,8 +71,36 @@ class Catalogue:
                 f"{state})")
 
     # -- access -------------------------------------------------------------
+    @property
+    def table(self) -> RegionTable:
+        """Every region as flat arrays (``t`` coordinates); read from a Parquet file on first use.
+
+        Raises
+        ------
+        MemoryBudgetError
+            If the regions of a Parquet catalogue would not fit in the memory budget.
+        """
+        if self._table is None:
+            self._table = self._file.table()
+        return self._table
+
+    def chunks(self) -> Iterator[RegionTable]:
+        """The regions as consecutive tables: one row group of a Parquet file at a time, or the one table."""
+        if self._table is not None:
+            yield self._table
+        else:
+            yield from self._file.chunks()
+
+    def _rows(self, start: int, stop: int) -> RegionTable:
+        """Regions ``start:stop``, read from disk where they are not in memory."""
+        return self._table.rows(start, stop) if self._table is not None else self._file.rows(start, stop)
+
+    def _packed_patterns(self) -> np.ndarray:
+        """Every bit-packed pattern, ``(R, ceil(N/8))`` uint8 (one column of a Parquet file)."""
+        return self._table.patterns if self._table is not None else self._file.column("pattern")
+
     def __len__(self) -> int:
-        return self.table.patterns.shape[0]
+        return len(self._table) if self._table is not None else len(self._file)
 
     @property
     def dim(self) -> int:
@@ -78,7 +115,7 @@ class Catalogue:
     def patterns(self) -> np.ndarray:
         """All activation patterns as a ``(R, N)`` bool array."""
         N = self.network.n_neurons
-        return np.unpackbits(self.table.patterns, axis=1, count=N).astype(bool)
+        return np.unpackbits(self._packed_patterns(), axis=1, count=N).astype(bool)
 
     def facet_rows(self, i: int) -> slice:
         """Slice of the facet arrays that belongs to region ``i``."""
@@ -94,25 +131,24 @@ class Catalogue:
         if not -R <= i < R:
             raise IndexError(f"region index {i} out of range for {R} regions")
         i %= R
-        t, h = self.table, self.hull
-        sl = self.facet_rows(i)
+        t, h = self._rows(i, i + 1), self.hull
         Bt = h.B.T
-        A = t.A[i] @ Bt
-        G = t.facet_G[sl] @ Bt
+        A = t.A[0] @ Bt
+        G = t.facet_G @ Bt
         neurons = tuple(DOMAIN_FACET if l == 0 else (int(l), int(k))
-                        for l, k in zip(t.facet_layer[sl], t.facet_index[sl]))
-        pattern = np.unpackbits(t.patterns[i], count=self.network.n_neurons).astype(bool)
-        return Region(index=i, pattern=pattern, A=A, d=t.d[i] - A @ h.x0, G=G, g=t.facet_g[sl] - G @ h.x0,
-                      neurons=neurons, interior=h.to_x(t.interior[i])[0], inradius=float(t.inradius[i]))
+                        for l, k in zip(t.facet_layer, t.facet_index))
+        pattern = np.unpackbits(t.patterns[0], count=self.network.n_neurons).astype(bool)
+        return Region(index=i, pattern=pattern, A=A, d=t.d[0] - A @ h.x0, G=G, g=t.facet_g - G @ h.x0,
+                      neurons=neurons, interior=h.to_x(t.interior[0])[0], inradius=float(t.inradius[0]))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Region]:
         return (self[i] for i in range(len(self)))
 
     # -- point location -------------------------------------------------------
     @cached_property
     def _points(self) -> PointIndex:
         """Point location, set up on first use."""
-        return PointIndex(self.table, self.work_network, self.tol.min_radius)
+        return PointIndex(self._packed_patterns(), self.chunks, self.work_network, self.tol.min_radius)
 
     def region_of(self, X: np.ndarray) -> np.ndarray:
         """Index of the region of each row of ``X``; -1 outside the domain.
@@ -169,21 +205,31 @@ class Catalogue:
         tol : Tolerances, optional
             Default the catalogue's own.
         """
-        return _certificate.certify(self.table, self.hull, bool(self.info.get("bounded", False)),
-                                    self.neighbours(tol))
+        return _certificate.certify(self.chunks, self.hull, bool(self.info.get("bounded", False)), self.locate_t,
+                                    (tol or self.tol).min_radius)
 
     # -- files ----------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """Write the catalogue (with its network and domain) to an ``.npz`` file, atomically.
+        """Write the catalogue (with its network and domain) to ``path``, atomically.
 
-        The file is written under a temporary name in the same directory and
-        renamed when complete, so a failure never leaves a partial file.
+        ``.parquet`` (pyarrow) is written a row group at a time, so a
+        catalogue read from one is copied without loading it; any other name
+        is one ``.npz``. The file is written under a temporary name in the
+        same directory and renamed when complete, so a failure never leaves
+        a partial file.
         """
-        atomic_savez(path, to_arrays(self.network, self.hull, self.table, self.info))
+        if Path(path).suffix.lower() == ".parquet":
+            write_parquet(path, self.meta(), self.chunks())
+        else:
+            atomic_savez(path, to_arrays(self.network, self.hull, self.table, self.info))
+
+    def meta(self) -> dict[str, np.ndarray]:
+        """The arrays of the catalogue's file without its regions: network, domain, ``info``."""
+        return to_arrays(self.network, self.hull, self._rows(0, 0), self.info)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Catalogue":
-        """Read a catalogue written by :meth:`save`.
+        """Read a catalogue written by :meth:`save`; a ``.parquet`` one keeps its regions on disk.
 
         Raises
         ------
@@ -191,12 +237,17 @@ class Catalogue:
             If the file is missing, truncated, not a catalogue, or inconsistent.
         """
         path = Path(path)
+        if is_parquet(path):
+            net, hull, empty, info = from_arrays(RegionFile.meta(path), path)
+            return cls(net, hull, RegionFile(path, empty), info)
         return cls(*from_arrays(read_npz(path, CatalogueFormatError, "catalogue"), path))
 
     def summary(self) -> dict:
         """Counts and figures for a report (JSON-ready)."""
-        r = self.table.inradius
-        nf = np.diff(self.table.facet_ptr)
+        if self._table is not None:
+            r, nf = self._table.inradius, np.diff(self._table.facet_ptr)
+        else:
+            r, nf = self._file.column("inradius"), self._file.facet_counts
         out = {"regions": len(self), "inputs": self.network.n_inputs, "dimension": self.dim,
                "neurons": self.network.n_neurons, "hidden": list(self.network.hidden_sizes)}
         out.update({k: self.info[k] for k in ("lps", "seconds", "thin", "exact_decisions", "below_resolution",

@@ -8,7 +8,7 @@ region volumes must also add up to the domain's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -83,13 +83,15 @@ def region_volumes(table: RegionTable, dim: int) -> np.ndarray:
                             table.interior[i]) for i in range(len(table))])
 
 
-def neighbours(table: RegionTable, locate: Callable[[np.ndarray], np.ndarray], min_radius: float) -> np.ndarray:
+def neighbours(table: RegionTable, locate: Callable[[np.ndarray], np.ndarray], min_radius: float,
+               base: int = 0) -> np.ndarray:
     """The region across each facet: ``-1`` for a domain facet or where none was found.
 
     A point on the facet (at distance ``margin`` from the region's other
     facets) is pushed a step ``min(margin / 4, min_radius)`` across, less
     than the half-width of any region, and located. Indexed like the
-    facet arrays of ``table``.
+    facet arrays of ``table``, whose first region is region ``base`` of
+    what ``locate`` finds.
     """
     out = np.full(table.facet_g.shape[0], -1, dtype=np.int64)
     inner = np.flatnonzero(table.facet_layer != 0)
@@ -97,20 +99,28 @@ def neighbours(table: RegionTable, locate: Callable[[np.ndarray], np.ndarray], m
         rows = inner[start:start + _LOCATE_BATCH]
         step = np.minimum(table.facet_margin[rows] / 4, min_radius)
         out[rows] = locate(table.facet_point[rows] + step[:, None] * table.facet_G[rows])
-    out[out == table.facet_owner] = -1
+    out[out == table.facet_owner + base] = -1
     return out
 
 
-def certify(table: RegionTable, hull: AffineHull, bounded: bool, across: np.ndarray) -> Certificate:
-    """The certificate of ``table`` over ``hull``'s domain, given the region ``across`` each facet."""
-    inner = table.facet_layer != 0
-    missing = int(np.count_nonzero(across[inner] < 0))
+def certify(chunks: Callable[[], Iterator[RegionTable]], hull: AffineHull, bounded: bool,
+            locate: Callable[[np.ndarray], np.ndarray], min_radius: float) -> Certificate:
+    """The certificate of the regions ``chunks()`` gives as consecutive tables, read one table at a
+    time (``locate`` finds points among all of them), over ``hull``'s domain."""
+    checked = missing = base = 0
     dim = hull.B.shape[1]
-    check_volume = bounded and 1 <= dim <= VOLUME_MAX_DIM and len(table) > 0
-    vol_sum = dom_vol = None
-    if check_volume:
-        vol_sum = float(region_volumes(table, dim).sum())
-        D = hull.domain
-        scale = np.where(np.linalg.norm(D.P, axis=1) > 0, np.linalg.norm(D.P, axis=1), 1.0)
-        dom_vol = volume(D.P / scale[:, None], -D.p / scale, table.interior[0])
-    return Certificate(int(np.count_nonzero(inner)), missing, check_volume, vol_sum, dom_vol)
+    check_volume = bounded and 1 <= dim <= VOLUME_MAX_DIM
+    vol_sum, inside = 0.0, None
+    for table in chunks():
+        inner = table.facet_layer != 0
+        checked += int(np.count_nonzero(inner))
+        missing += int(np.count_nonzero(neighbours(table, locate, min_radius, base)[inner] < 0))
+        if check_volume and len(table):
+            vol_sum += float(region_volumes(table, dim).sum())
+            inside = table.interior[0] if inside is None else inside
+        base += len(table)
+    if not check_volume or inside is None:
+        return Certificate(checked, missing, False, None, None)
+    D = hull.domain
+    scale = np.where(np.linalg.norm(D.P, axis=1) > 0, np.linalg.norm(D.P, axis=1), 1.0)
+    return Certificate(checked, missing, True, vol_sum, volume(D.P / scale[:, None], -D.p / scale, inside))

@@ -4,16 +4,19 @@ Each finished chunk (an independent subtree of the search) is appended as
 one record, a small catalogue file with ``info["chunk"]``, its index in the
 run's plan. A crash, even SIGKILL, loses only the chunks under way.
 :meth:`ChunkLog.read` turns the log back into an interrupted catalogue to
-resume from.
+resume from; :meth:`ChunkLog.tables` reads it a chunk at a time in plan
+order, to write a catalogue larger than memory.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable, Iterator
 
 from ..errors import CatalogueFormatError
-from ..io.files import append_record, npz_arrays, npz_bytes, read_records, starts_as_record_log
+from ..io.files import (append_record, iter_records, npz_arrays, npz_bytes, read_record_at, read_records,
+                        starts_as_record_log)
 from ..limits import stoppable
 from .catalogue import Catalogue
 from .fileformat import from_arrays, to_arrays
@@ -91,3 +94,27 @@ class ChunkLog:
         info.update(interrupted=True, complete=False, certificate=None,
                     chunks=[[c.info["chunk"], len(c), True, c.info.get("counts", {})] for c in chunks])
         return Catalogue(first.network, first.hull, RegionTable.concat([c.table for c in chunks]), info)
+
+    def tables(self, order: list[int], held: dict[int, RegionTable]) -> Callable[[], Iterator[RegionTable]]:
+        """The regions of the chunks ``order`` (plan indices), in that order, one chunk at a time: those in
+        ``held`` from memory, the others from the log (each read when its turn comes).
+
+        Returns a callable that starts the iteration again, for the passes a
+        certificate and the file need.
+        """
+        offsets = {}
+        for offset, payload in iter_records(self.path):
+            offsets[self._chunk(payload, offset).info["chunk"]] = offset
+        missing = [i for i in order if i not in held and i not in offsets]
+        if missing:
+            raise CatalogueFormatError(f"{self.path}: chunks {missing[:5]} are not in the log")
+
+        def each() -> Iterator[RegionTable]:
+            for i in order:
+                yield held[i] if i in held else self._chunk(read_record_at(self.path, offsets[i]), offsets[i]).table
+        return each
+
+    def _chunk(self, payload: bytes, offset: int) -> Catalogue:
+        """The chunk of one record."""
+        label = f"{self.path} record at {offset}"
+        return Catalogue(*from_arrays(npz_arrays(payload, label, CatalogueFormatError, "chunk"), self.path))

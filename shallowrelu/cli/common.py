@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..choices import BACKENDS
+from ..choices import BACKENDS, PART_SUFFIX  # noqa: F401 - the CLI modules take PART_SUFFIX from here
 from ..errors import ShallowReLUError
 from ..io import load_network
 from ..io.files import is_npz, read_npz
@@ -40,10 +40,7 @@ class UsageError(ShallowReLUError, ValueError):
     """A command-line value that does not parse."""
 
 
-# Subtrees stream to CAT + this suffix while ``enumerate -o CAT`` runs.
-PART_SUFFIX = ".part"
-
-NET_OR_CATALOGUE = "network (.npz, .onnx, .nnet) or catalogue (.npz from enumerate -o)"
+NET_OR_CATALOGUE = "network (.npz, .onnx, .nnet) or catalogue (.npz or .parquet from enumerate -o)"
 
 
 def floats(text: str, what: str) -> np.ndarray:
@@ -275,12 +272,14 @@ def enumerate_from_args(net: ReLUNetwork, args: argparse.Namespace, resume: Cata
 
     tol = search_options(args)
     domain = domain_from_args(args, net.n_inputs)
-    log = None if log_path is None else ChunkLog(log_path, keep=resume is not None)
+    # a .parquet catalogue is written by the search itself, from its log, a chunk at a time
+    to = args.output if log_path is not None and Path(args.output).suffix.lower() == ".parquet" else None
+    log = None if log_path is None or to is not None else ChunkLog(log_path, keep=resume is not None)
     progress, close = progress_bar(args.progress)
     try:
         return enumerate_regions(net, domain, tol=tol, samples=args.samples, seed=args.seed, jobs=args.jobs,
                                  backend=args.backend, resume=resume, progress=progress,
-                                 on_chunk=None if log is None else log.append)
+                                 on_chunk=None if log is None else log.append, to=to)
     except ValueError as exc:  # a catalogue to resume from another run
         raise UsageError(f"{args.output}: cannot resume: {exc}") from None
     finally:
@@ -368,8 +367,11 @@ def network_or_catalogue(args: argparse.Namespace) -> ReLUNetwork | Catalogue:
     """The file NET names: a saved catalogue, or else a network."""
     from ..catalogue import FORMAT as CATALOGUE_FORMAT
     from ..catalogue import Catalogue
+    from ..catalogue.columnar import is_parquet
 
     path = args.net
+    if is_parquet(path):
+        return Catalogue.load(path)
     # by its content too: a catalogue saved under a name without the extension is still one
     if (Path(path).suffix.lower() == ".npz" and Path(path).is_file()) or is_npz(path):
         data = read_npz(path, UsageError, "network or catalogue")

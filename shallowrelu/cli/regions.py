@@ -34,7 +34,8 @@ def cmd_enumerate(args: argparse.Namespace) -> int:
     cat = enumerate_from_args(net, args, resume, part)
     interrupted = bool(cat.info.get("interrupted"))
     if args.output:
-        cat.save(args.output)
+        if Path(args.output).suffix.lower() != ".parquet":  # a .parquet one the search wrote itself
+            cat.save(args.output)
         if not interrupted:  # the catalogue holds everything the log had
             Path(part).unlink(missing_ok=True)
     payload = cat.summary() | {"certificate": cat.info.get("certificate"), "output": args.output}

@@ -8,12 +8,18 @@ and :mod:`.run`'s.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable
 
 import numpy as np
 
-from ..catalogue import Catalogue, RegionTable
+from ..catalogue import Catalogue, Certificate, ChunkLog, RegionArrays, RegionTable
+from ..catalogue.certificate import certify
+from ..catalogue.columnar import write_parquet
+from ..catalogue.fileformat import to_arrays
+from ..catalogue.locate import PointIndex
+from ..choices import PART_SUFFIX
 from ..errors import DomainError
 from ..network import ReLUNetwork, as_network
 from ..polytope import Domain, Slice
@@ -22,7 +28,7 @@ from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from .hooks import ProgressFn, SearchHooks
 from .node import Node, Stats
 from .plan import Chunk, plan
-from .run import check_parallel, run_plan
+from .run import Run, check_parallel, run_plan
 from .search import Search
 
 
@@ -81,7 +87,8 @@ def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: di
 def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerances = DEFAULT_TOLERANCES,
                       samples: int = 256, seed: int = 0, jobs: int | None = 1, backend: str = "local",
                       resume: Catalogue | None = None, progress: ProgressFn | None = None,
-                      on_chunk: Callable[[Catalogue], None] | None = None) -> Catalogue:
+                      on_chunk: Callable[[Catalogue], None] | None = None,
+                      to: str | os.PathLike | None = None) -> Catalogue:
     """Find every full-dimensional activation region of ``net`` over ``domain``.
 
     Parameters
@@ -117,6 +124,13 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     on_chunk : callable(Catalogue), optional
         Gets each finished chunk's regions as a small catalogue with
         ``info["chunk"]``, its index in the plan (see :class:`ChunkLog`).
+    to : path, optional
+        A ``.parquet`` file (pyarrow): the regions are not kept in memory
+        but stream to the chunk log ``TO.part`` as chunks finish (kept
+        there on resume), and the catalogue is written to ``to`` at the
+        end, a chunk at a time, and returned with its regions on disk. The
+        memory of a run is then that of the chunks under way, whatever the
+        region count.
 
     Returns
     -------
@@ -149,10 +163,16 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     search = Search(work_net, hull, tol, samples=samples, seed=seed)
     chunks = plan(search)
     reuse = {} if resume is None else _reusable(resume, net, hull, options, chunks)
-    stream = None if on_chunk is None else (
-        lambda i, found, stats: on_chunk(Catalogue(net, hull, found,
-                                                   {"chunk": i, "counts": stats.record(), **options})))
-    run = run_plan(search, chunks, jobs=jobs, progress=progress, reuse=reuse, stream=stream, backend=backend)
+    log = None if to is None else ChunkLog(f"{to}{PART_SUFFIX}", keep=resume is not None)
+    sinks = [f for f in (on_chunk, None if log is None else log.append) if f is not None]
+
+    def stream(i: int, found: RegionTable, stats: Stats) -> None:
+        """Hand a finished chunk to each sink, as a small catalogue."""
+        chunk = Catalogue(net, hull, found, {"chunk": i, "counts": stats.record(), **options})
+        for sink in sinks:
+            sink(chunk)
+    run = run_plan(search, chunks, jobs=jobs, progress=progress, reuse=reuse, stream=stream if sinks else None,
+                   backend=backend, keep=log is None)
     st = run.stats
     info = {
         "lps": st.search_lps + st.facet_lps,
@@ -171,15 +191,45 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         **({"slice": domain.record()} if isinstance(domain, Slice) else {}),
         "radius_cap": search.r_max,
         **options,
-        "chunks": [[i, len(c), done, s.record() if s is not None else {}]
-                   for i, (c, done, s) in enumerate(zip(run.chunks, run.done, run.counts)) if c is not None],
+        "chunks": [[i, size, done, s.record() if s is not None else {}]
+                   for i, (c, size, done, s) in enumerate(zip(run.chunks, run.sizes, run.done, run.counts))
+                   if done or c is not None],
     }
+    if log is not None:
+        return _written(to, log, net, hull, run, info, tol, start)
     tables = [c for c in run.chunks if c is not None]
     run.chunks.clear()  # so that the chunks go as soon as they are joined
     cat = Catalogue(net, hull, RegionTable.concat(tables) if tables else search.take(), info)
     del tables
-    cert = cat.certificate(tol) if not run.interrupted else None
-    info["complete"] = bool(cert is not None and cert.complete and not st.unresolved)
+    _certified(info, cat.certificate(tol) if not run.interrupted else None, start)
+    return cat
+
+
+def _certified(info: dict, cert: Certificate | None, start: float) -> None:
+    """Put the certificate (None: the run was interrupted) and the time taken into ``info``."""
+    info["complete"] = bool(cert is not None and cert.complete and not info["unresolved"])
     info["certificate"] = None if cert is None else cert.as_dict()
     info["seconds"] = time.perf_counter() - start
+
+
+def _written(to: str | os.PathLike, log: ChunkLog, net: ReLUNetwork, hull: AffineHull, run: Run, info: dict,
+             tol: Tolerances, start: float) -> Catalogue:
+    """The catalogue of a run whose chunks streamed to ``log``: certified and written to ``to`` a chunk at
+    a time in plan order (with the regions an interrupted chunk kept in memory), then opened from it."""
+    order = [i for i, (c, done) in enumerate(zip(run.chunks, run.done)) if done or c is not None]
+    chunks = log.tables(order, {i: c for i, c in enumerate(run.chunks) if c is not None})
+    run.chunks.clear()
+    empty = RegionArrays(hull.B.shape[1], net.n_outputs, net.n_neurons).freeze()
+    cert = None
+    if not run.interrupted:
+        work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
+        points = PointIndex(np.concatenate([empty.patterns] + [t.patterns for t in chunks()]), chunks, work_net,
+                            tol.min_radius)
+        cert = certify(chunks, hull, info["bounded"], points.locate, tol.min_radius)
+    _certified(info, cert, start)
+    write_parquet(to, to_arrays(net, hull, empty, info), chunks())
+    if not run.interrupted:  # the file holds everything the log had
+        log.path.unlink(missing_ok=True)
+    cat = Catalogue.load(to)
+    cat.info["seconds"] = info["seconds"]
     return cat

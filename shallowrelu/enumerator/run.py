@@ -35,7 +35,10 @@ class Run:
     Attributes
     ----------
     chunks : list
-        Per chunk of the plan, its regions once found (None: not run).
+        Per chunk of the plan, its regions once found (None: not run, or
+        streamed and not kept).
+    sizes : list of int
+        Per chunk, the regions found in it.
     done : list of bool
         Per chunk, whether it finished (an interrupted one keeps its first regions).
     stats : Stats
@@ -47,6 +50,7 @@ class Run:
     """
 
     chunks: list[RegionTable | None]
+    sizes: list[int]
     done: list[bool]
     stats: Stats
     interrupted: bool
@@ -54,39 +58,45 @@ class Run:
 
 
 def run_plan(search: Search, chunks: list[Chunk], *, jobs: int | None, progress: ProgressFn | None = None,
-             reuse: dict[int, tuple[RegionTable, Stats]] | None = None,
+             reuse: dict[int, tuple[RegionTable | int, Stats]] | None = None,
              stream: Callable[[int, RegionTable, Stats], None] | None = None,
-             backend: str = "local") -> Run:
+             backend: str = "local", keep: bool = True) -> Run:
     """Run the plan's open chunks here, in order, and on ``jobs`` workers what is left after
     ``_POOL_AFTER`` seconds if that looks like ``_POOL_WORTH`` seconds or more.
 
     The workers are local processes, or Ray tasks with ``backend="ray"``.
-    ``reuse`` holds regions of chunks finished by an earlier, interrupted run,
-    with the work they took; ``stream`` gets each chunk's regions and work as
-    soon as the chunk is finished.
+    ``reuse`` holds regions of chunks finished by an earlier, interrupted run
+    (or only their number, where they stay on disk), with the work they
+    took; ``stream`` gets each chunk's regions and work as soon as the chunk
+    is finished. With ``keep`` False a streamed chunk's regions are not kept
+    (the run's memory stays that of the chunks under way).
     Ctrl-C stops the work and keeps every region found so far (in-process,
     also those of the chunk under way, marked not done).
     """
     reuse = reuse or {}
-    run = Run([c if isinstance(c, RegionTable) else reuse.get(i, (None,))[0] for i, c in enumerate(chunks)], [],
-              Stats(), False, [reuse[i][1] if i in reuse else None for i in range(len(chunks))])
-    run.done = [c is not None for c in run.chunks]
+    kept = [c if isinstance(c, RegionTable) else reuse.get(i, (None,))[0] for i, c in enumerate(chunks)]
+    run = Run([k if isinstance(k, RegionTable) else None for k in kept],
+              [0 if k is None else k if isinstance(k, int) else len(k) for k in kept],
+              [k is not None for k in kept], Stats(), False,
+              [reuse[i][1] if i in reuse else None for i in range(len(chunks))])
     run.stats.add(search.stats)
     for counts in run.counts:
         if counts is not None:
             run.stats.add(counts)
     todo = [(i, c) for i, c in enumerate(chunks) if not run.done[i]]
-    found = sum(len(c) for c in run.chunks if c is not None)
+    found = sum(run.sizes)
 
     def finish(i: int, regions: RegionTable, stats: Stats) -> None:
         """Book a finished chunk, then stream it and report progress."""
         # The books first: a Ctrl-C landing in the callbacks keeps the finished chunk.
         nonlocal found
-        run.chunks[i], run.done[i], run.counts[i] = regions, True, stats
+        run.chunks[i], run.sizes[i], run.done[i], run.counts[i] = regions, len(regions), True, stats
         run.stats.add(stats)
         found += len(regions)
         if stream is not None:
             stream(i, regions, stats)
+            if not keep:
+                run.chunks[i] = None
         if progress is not None:
             progress(found, run.stats.search_lps + run.stats.facet_lps)
 
@@ -111,6 +121,7 @@ def run_plan(search: Search, chunks: list[Chunk], *, jobs: int | None, progress:
                 regions, stats = search.run_chunk(node)
             except KeyboardInterrupt:
                 run.chunks[i] = search.take()  # the chunk's first regions, marked not done
+                run.sizes[i] = len(run.chunks[i])
                 run.stats.add(search.stats)
                 raise
             finish(i, regions, stats)

@@ -16,6 +16,7 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -152,17 +153,48 @@ def read_records(path: str | os.PathLike) -> tuple[list[bytes], int]:
     Reading stops at the first incomplete or damaged record (a crash while
     appending); everything before it is returned.
     """
-    data = Path(path).read_bytes()
-    out, pos, head = [], 0, len(_RECORD_MAGIC) + 8
-    while pos + head <= len(data) and data[pos:pos + len(_RECORD_MAGIC)] == _RECORD_MAGIC:
-        size = int.from_bytes(data[pos + len(_RECORD_MAGIC):pos + head], "little")
-        end = pos + head + size + 4
-        payload = data[pos + head:pos + head + size]
-        if end > len(data) or zlib.crc32(payload).to_bytes(4, "little") != data[end - 4:end]:
-            break
+    out, end = [], 0
+    for offset, payload in iter_records(path):
         out.append(payload)
-        pos = end
-    return out, pos
+        end = offset + len(_RECORD_MAGIC) + 8 + len(payload) + 4
+    return out, end
+
+
+def iter_records(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
+    """The complete records of the log at ``path`` one at a time, each with its offset in the file
+    (for :func:`read_record_at`); a log larger than memory is read a record at a time."""
+    head = len(_RECORD_MAGIC) + 8
+    with open(path, "rb") as f:
+        offset = 0
+        while True:
+            payload = _record(f)
+            if payload is None:
+                return
+            yield offset, payload
+            offset += head + len(payload) + 4
+
+
+def read_record_at(path: str | os.PathLike, offset: int) -> bytes:
+    """The record at ``offset`` of the log at ``path`` (an offset :func:`iter_records` gave)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        payload = _record(f)
+    if payload is None:
+        raise ValueError(f"{path}: no complete record at offset {offset}")
+    return payload
+
+
+def _record(f) -> bytes | None:
+    """The record at the position of the open log ``f``; None at its end or at a damaged record."""
+    head = f.read(len(_RECORD_MAGIC) + 8)
+    if len(head) < len(_RECORD_MAGIC) + 8 or head[:len(_RECORD_MAGIC)] != _RECORD_MAGIC:
+        return None
+    size = int.from_bytes(head[len(_RECORD_MAGIC):], "little")
+    payload = f.read(size)
+    crc = f.read(4)
+    if len(payload) < size or zlib.crc32(payload).to_bytes(4, "little") != crc:
+        return None
+    return payload
 
 
 def starts_as_record_log(path: str | os.PathLike) -> bool:
