@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..choices import BACKENDS, PART_SUFFIX  # noqa: F401 - the CLI modules take PART_SUFFIX from here
+from ..choices import BACKENDS
 from ..errors import ShallowReLUError
 from ..io import load_network
 from ..io.files import is_npz, read_npz

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from .. import limits
 from ..errors import ShallowReLUError, SolverError
-from .common import EXIT_INPUT, EXIT_OK, EXIT_SOLVER, PART_SUFFIX, check_time_limit, stopped
+from ..choices import PART_SUFFIX
+from .common import EXIT_INPUT, EXIT_OK, EXIT_SOLVER, check_time_limit, stopped
 from .demo import add_demo
 from .properties import add_bounds, add_verify
 from .regions import add_enumerate, add_plot, add_stats

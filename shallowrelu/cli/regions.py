@@ -18,7 +18,8 @@ from ..network import ReLUNetwork
 
 if TYPE_CHECKING:
     from ..catalogue import Catalogue
-from .common import (EXIT_OK, EXIT_SOLVER, NET_OR_CATALOGUE, PART_SUFFIX, UsageError,
+from ..choices import PART_SUFFIX
+from .common import (EXIT_OK, EXIT_SOLVER, NET_OR_CATALOGUE, UsageError,
                      catalogue_for, domain_from_args, emit, enumerate_from_args, floats, load_net, output_file,
                      search_options, stopped, subcommand, summary_lines)
 
