@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from .. import limits
-from ..errors import ShallowReLUError, SolverError
 from ..choices import PART_SUFFIX
+from ..errors import ShallowReLUError, SolverError
 from .common import EXIT_INPUT, EXIT_OK, EXIT_SOLVER, check_time_limit, stopped
 from .demo import add_demo
 from .properties import add_bounds, add_verify
