@@ -83,7 +83,7 @@ def write_parquet(path: str | os.PathLike, meta: dict[str, np.ndarray], chunks: 
     metadata = {_META_KEY: base64.b64encode(npz_bytes(meta))}
     schema = _arrow_table(_empty_like(meta)).schema.with_metadata(metadata)
     with atomic_path(path) as tmp:
-        with pq.ParquetWriter(tmp, schema) as writer:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
             for chunk in chunks:
                 if len(chunk):
                     writer.write_table(_arrow_table(chunk).replace_schema_metadata(metadata),

@@ -62,32 +62,50 @@ class RegionTable:
         return slice(int(self.facet_ptr[i]), int(self.facet_ptr[i + 1]))
 
 
+# Regions gathered as per-region arrays before they are packed into one flat table: the per-region
+# arrays take several times the memory (numpy's overhead per array), so a chunk of a million regions
+# is held in flat tables but for the last few thousand.
+_PACK_EVERY = 4096
+
+
 class RegionArrays:
     """Accumulates regions as the search finds them; ``freeze`` gives a :class:`RegionTable`.
 
-    Each region is appended as one tuple, so an interrupt between two
-    statements can never leave the table half-updated.
+    Each region is appended as one tuple, and every ``_PACK_EVERY`` regions
+    the tuples are packed into a flat table in one assignment, so an
+    interrupt between two statements can never leave the regions
+    half-updated.
     """
 
     def __init__(self, n: int, m: int, n_neurons: int) -> None:
         self.n, self.m, self.N = n, m, n_neurons
-        self._regions: list[tuple] = []
+        self._state: tuple[tuple[RegionTable, ...], int, list[tuple]] = ((), 0, [])  # packed, their count, loose
 
     def __len__(self) -> int:
-        return len(self._regions)
+        _, count, loose = self._state
+        return count + len(loose)
 
     def append(self, pattern, A, d, G, g, sources, points, margins, interior, inradius) -> None:
         """Add one region: its pattern, map ``y = A t + d``, facets ``G t + g <= 0`` with their
         sources ``(layer, index)``, points and margins, and its ball."""
         layer = np.array([s[0] for s in sources], dtype=np.int32)
         index = np.array([s[1] for s in sources], dtype=np.int32)
-        self._regions.append((np.packbits(pattern), A, d, G, g, layer, index, points, margins,
-                              interior, inradius))
+        packed, count, loose = self._state
+        loose.append((np.packbits(pattern), A, d, G, g, layer, index, points, margins, interior, inradius))
+        if len(loose) >= _PACK_EVERY:
+            self._state = (packed + (self._table(loose),), count + len(loose), [])
 
     def freeze(self) -> RegionTable:
         """The regions gathered so far as one flat table."""
-        n, m, R = self.n, self.m, len(self._regions)
-        cols = list(zip(*self._regions)) if R else [[] for _ in range(11)]
+        packed, _, loose = self._state
+        if not packed:
+            return self._table(loose)
+        return RegionTable.concat(list(packed) + ([self._table(loose)] if loose else []))
+
+    def _table(self, regions: list[tuple]) -> RegionTable:
+        """Per-region tuples as one flat table."""
+        n, m, R = self.n, self.m, len(regions)
+        cols = list(zip(*regions)) if R else [[] for _ in range(11)]
 
         def stack(col, shape, dtype=np.float64):
             """One array per region, stacked (empty with the right shape when there are none)."""

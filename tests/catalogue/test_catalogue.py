@@ -93,3 +93,15 @@ def test_certificate_volumes_catch_a_region_that_lost_a_facet(n):
     broken = sr.Catalogue(full.network, full.hull, type(tab)(**fields), dict(full.info)).certificate()
     assert broken.facets_without_neighbour == 0
     assert not broken.volume_ok and not broken.complete
+
+
+def test_regions_packed_every_few_thousand_freeze_to_the_table_of_one_pack(monkeypatch):
+    from shallowrelu.catalogue import table as table_module
+
+    net = random_net([2, 8, 8, 1], seed=5)
+    whole = sr.enumerate_regions(net, sr.Box(-1, 1))
+    monkeypatch.setattr(table_module, "_PACK_EVERY", 7)  # packs end at odd places inside every chunk
+    packed = sr.enumerate_regions(net, sr.Box(-1, 1))
+    for field in ("patterns", "A", "d", "facet_ptr", "facet_G", "facet_g", "facet_layer", "facet_index",
+                  "facet_point", "facet_margin", "interior", "inradius"):
+        np.testing.assert_array_equal(getattr(whole.table, field), getattr(packed.table, field), err_msg=field)
