@@ -100,7 +100,8 @@ def process_age() -> float:
 
 
 def stop_reason() -> str | None:
-    """What stopped the last piece of work: ``"interrupted"``, ``"terminated"``, ``"time limit"``, or None."""
+    """What stopped the last piece of work: ``"interrupted"``, ``"terminated"``, ``"time limit"``,
+    ``"memory budget"``, or None."""
     return _stopped_by
 
 
@@ -228,6 +229,45 @@ def check_memory(nbytes: float, what: str) -> None:
         set_by = "--max-memory" if _memory_budget is not None else "memory available"
         raise MemoryBudgetError(f"{what} needs about {gib(nbytes)} of memory; the budget is {gib(budget)} "
                                 f"({set_by})")
+
+
+# Without --max-memory, work that holds what it finds stops when the machine has less than this left:
+# room for the file it then writes and for the rest of the machine.
+_RESERVE = 512 * 2**20
+
+
+def resident() -> float:
+    """Bytes this process has in memory now (its resident set; 0 where ``/proc`` does not say)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def check_held(what: str) -> None:
+    """Stop work that holds what it finds before it outgrows the memory: with ``--max-memory``, when
+    this process holds more than it; else when the machine has less than a reserve left.
+
+    Raises
+    ------
+    MemoryBudgetError
+        Naming ``what``, the memory held and the budget.
+    """
+    if _memory_budget is not None:
+        held = resident()
+        if held > _memory_budget:
+            raise MemoryBudgetError(f"{what} holds {gib(held)} in memory; the budget is {gib(_memory_budget)} "
+                                    "(--max-memory)")
+    elif memory_budget() < _RESERVE:
+        raise MemoryBudgetError(f"{what} holds {gib(resident())} in memory and the machine has less than "
+                                f"{gib(_RESERVE)} left")
+
+
+def note_stop(reason: str) -> None:
+    """Record what stopped the work when it was not a signal (``"memory budget"``), for :func:`stop_reason`."""
+    global _stopped_by
+    _stopped_by = reason
 
 
 def gib(nbytes: float) -> str:

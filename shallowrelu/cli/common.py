@@ -33,7 +33,7 @@ EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_SOLVER, EXIT_CHECK_FAILED, EXIT_INTERRUPTE
 EXIT_TIME_LIMIT, EXIT_TERMINATED = 124, 143
 # Exit code and message of each way the work can be stopped (limits.stop_reason()).
 _STOPS = {"interrupted": (EXIT_INTERRUPTED, "interrupted"), "terminated": (EXIT_TERMINATED, "terminated"),
-          "time limit": (EXIT_TIME_LIMIT, "time limit reached")}
+          "time limit": (EXIT_TIME_LIMIT, "time limit reached"), "memory budget": (EXIT_INPUT, "memory budget reached")}
 
 
 class UsageError(ShallowReLUError, ValueError):
@@ -292,13 +292,17 @@ def check_time_limit(args: argparse.Namespace) -> None:
         raise UsageError(f"--time-limit {args.time_limit}: must be positive")
 
 
-def stopped(args: argparse.Namespace) -> tuple[int, str]:
-    """The exit code and the words for what stopped the command (Ctrl-C, SIGTERM, ``--time-limit``)."""
+def stopped(args: argparse.Namespace, detail: str | None = None) -> tuple[int, str]:
+    """The exit code and the words for what stopped the command (Ctrl-C, SIGTERM, ``--time-limit``, the
+    memory budget, with its ``detail``)."""
     from ..limits import stop_reason
 
-    code, words = _STOPS[stop_reason() or "interrupted"]
+    reason = stop_reason() or "interrupted"
+    code, words = _STOPS[reason]
     if code == EXIT_TIME_LIMIT:
         words += f" ({args.time_limit:g} s)"
+    if reason == "memory budget" and detail:
+        words += f" ({detail})"
     return code, words
 
 

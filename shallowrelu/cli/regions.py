@@ -49,7 +49,7 @@ def cmd_enumerate(args: argparse.Namespace) -> int:
               "their regions are missing and the catalogue is marked incomplete", file=sys.stderr)
         return EXIT_SOLVER
     if interrupted:
-        code, words = stopped(args)
+        code, words = stopped(args, cat.info.get("stop_reason"))
         if args.output:
             print(f"shallowrelu: {words} after {len(cat)} regions; they are saved to {args.output} "
                   f"(finished chunks also in {args.output}{PART_SUFFIX}); to continue, run the same command "

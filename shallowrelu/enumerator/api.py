@@ -138,7 +138,8 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         Regions in depth-first order (inactive side first), the same for
         the same network, domain and options. ``cat.info`` holds ``lps``,
         ``seconds``, ``thin``, ``exact_decisions``, ``below_resolution``,
-        ``vertices_dropped`` (splits searched by LPs where vertices would not serve), ``interrupted``, ``complete`` and ``chunks``
+        ``vertices_dropped`` (splits searched by LPs where vertices would not serve), ``interrupted`` (with
+        ``stop_reason`` where the memory budget stopped it), ``complete`` and ``chunks``
         (per chunk: its index, its region count, finished or not, the work it took). A run
         stopped by Ctrl-C returns the regions found so far with
         ``interrupted`` True; pass it as ``resume`` to finish it.
@@ -184,6 +185,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         "below_resolution": st.below_resolution,
         "vertices_dropped": st.vertices_dropped,
         "interrupted": run.interrupted,
+        "stop_reason": run.reason or None,
         "unresolved": st.unresolved,
         "unresolved_error": st.unresolved_error or None,
         "resumed": resume is not None,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..catalogue import RegionTable
+from ..limits import MemoryBudgetError, check_held, note_stop
 from . import workers
 from .hooks import ProgressFn
 from .node import Stats
@@ -44,9 +45,11 @@ class Run:
     stats : Stats
         The work of the whole run, reused chunks included.
     interrupted : bool
-        Ctrl-C or SIGTERM stopped the run.
+        Ctrl-C, SIGTERM or the memory budget stopped the run.
     counts : list
         Per finished chunk, the work it took (so that a resumed run counts what it reuses).
+    reason : str
+        Why the memory budget stopped the run ("" otherwise).
     """
 
     chunks: list[RegionTable | None]
@@ -55,6 +58,7 @@ class Run:
     stats: Stats
     interrupted: bool
     counts: list[Stats | None]
+    reason: str = ""
 
 
 def run_plan(search: Search, chunks: list[Chunk], *, jobs: int | None, progress: ProgressFn | None = None,
@@ -97,6 +101,8 @@ def run_plan(search: Search, chunks: list[Chunk], *, jobs: int | None, progress:
             stream(i, regions, stats)
             if not keep:
                 run.chunks[i] = None
+        if run.chunks[i] is not None:
+            check_held(f"the run, {found:,} regions found,")
         if progress is not None:
             progress(found, run.stats.search_lps + run.stats.facet_lps)
 
@@ -119,7 +125,7 @@ def run_plan(search: Search, chunks: list[Chunk], *, jobs: int | None, progress:
                 search.progress = lambda r, lps, base=base: progress(base[0] + r, base[1] + lps)
             try:
                 regions, stats = search.run_chunk(node)
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, MemoryBudgetError):
                 run.chunks[i] = search.take()  # the chunk's first regions, marked not done
                 run.sizes[i] = len(run.chunks[i])
                 run.stats.add(search.stats)
@@ -138,6 +144,9 @@ def run_plan(search: Search, chunks: list[Chunk], *, jobs: int | None, progress:
                 results.close()  # stops the pool or cancels the Ray tasks at once, also on Ctrl-C
     except KeyboardInterrupt:
         run.interrupted = True
+    except MemoryBudgetError as exc:  # stopped as Ctrl-C stops, keeping what was found, and said why
+        note_stop("memory budget")
+        run.interrupted, run.reason = True, str(exc)
     return run
 
 

@@ -43,6 +43,7 @@ import numpy as np
 from ..bounds import affine_range, tighten_box
 from ..catalogue import RegionArrays, RegionTable
 from ..errors import SolverError
+from ..limits import check_held
 from ..network import ReLUNetwork
 from ..polytope import normalise_rows
 from ..polytope.hull import AffineHull
@@ -63,6 +64,8 @@ _EXTRA_RAYS = 8
 # Up to this dimension the nodes of a bounded search carry their vertices;
 # beyond it the vertex counts grow faster than LPs cost.
 _VERTEX_MAX_DIM = 5
+# Regions found between two checks of the memory a chunk holds (one read of /proc each).
+_HELD_CHECK = 4096
 # Leaves with vertices recorded at once (numpy calls amortised; the padded arrays stay small).
 _LEAF_BATCH = 256
 
@@ -214,16 +217,21 @@ class Search:
         A fresh model (no warm state from other chunks; built at the
         chunk's first LP, most need none) makes the answer independent of
         which process ran which chunk before. Ctrl-C leaves the regions
-        found so far in ``self.regions`` and re-raises.
+        found so far in ``self.regions`` and re-raises, as does
+        :class:`MemoryBudgetError` when the regions it holds outgrow the memory.
         """
         self._model = None
         del self.sources[self.plan_sources:]
         self.stats = Stats()
         stack = [node]
+        check_at = _HELD_CHECK
         while stack:
             children = self.expand(stack.pop())
             if children is not None:
                 stack.extend(children[::-1])  # the inactive side first
+            if len(self.regions) >= check_at:
+                check_at += _HELD_CHECK
+                check_held(f"the search, {self.found():,} regions into one chunk of its plan,")
         return self.take(), self.stats
 
     def take(self) -> RegionTable:

@@ -239,3 +239,35 @@ def test_resume_after_an_interrupt_before_any_subtree_finished(tmp_path, net, fu
     resumed = sr.Catalogue.load(out)
     assert resumed.info["complete"] and not resumed.info["interrupted"]
     assert_same_table(resumed, full)
+
+
+@pytest.mark.parametrize("where", ["between chunks", "inside a chunk"])
+def test_the_memory_budget_stops_the_search_keeping_what_it_found(net, full, monkeypatch, where):
+    from shallowrelu import limits
+    from shallowrelu.enumerator import plan, search
+
+    if where == "inside a chunk":
+        monkeypatch.setattr(plan, "_CHUNKS", 1)  # the whole search is one chunk (its root)
+        monkeypatch.setattr(search, "_HELD_CHECK", 50)  # checked after every 50 regions
+    limits.set_memory_budget(1)  # any process holds more than a byte
+    try:
+        cut = sr.enumerate_regions(net, sr.Box(-1, 1))
+    finally:
+        limits.set_memory_budget(None)
+    assert cut.info["interrupted"] and not cut.info["complete"]
+    assert "holds" in cut.info["stop_reason"] and "--max-memory" in cut.info["stop_reason"]
+    assert limits.stop_reason() == "memory budget"
+    assert 0 < len(cut) < len(full) and (len(cut) >= 50 or where == "between chunks")
+    assert_same_table(sr.enumerate_regions(net, sr.Box(-1, 1), resume=cut), full)
+
+
+def test_cli_enumerate_over_the_memory_budget_says_so_and_saves_what_it_found(tmp_path):
+    net = tmp_path / "n.npz"
+    sr.save_network(random_net([3, 12, 12, 1], seed=2), net)
+    out = tmp_path / "c.npz"
+    proc = subprocess.run([sys.executable, "-m", "shallowrelu", "enumerate", str(net), "--box=-1,1", "-o", str(out),
+                           "--max-memory", "1M"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert "memory budget reached (the run, " in proc.stderr and "the budget is 1 MiB (--max-memory)" in proc.stderr
+    cat = sr.Catalogue.load(out)
+    assert cat.info["interrupted"] and len(cat) > 0
