@@ -70,8 +70,13 @@ class ChunkLog:
         return len(read_records(path)[0])
 
     @staticmethod
-    def read(path: str | os.PathLike) -> Catalogue:
+    def read(path: str | os.PathLike, regions: bool = True) -> Catalogue:
         """The regions logged so far as one interrupted catalogue, chunks in plan order.
+
+        With ``regions`` False the catalogue holds none, only the record of
+        its chunks in ``info["chunks"]``: what a run resumes from whose
+        regions stay in the log (``enumerate_regions(..., to=)``). The log is
+        read a record at a time either way.
 
         Raises
         ------
@@ -81,19 +86,23 @@ class ChunkLog:
         path = Path(path)
         if not path.is_file():
             raise CatalogueFormatError(f"{path}: no such chunk log")
-        records, _ = read_records(path)
-        if not records:
+        first, logged, tables = None, [], {}
+        for offset, payload in iter_records(path):
+            chunk = Catalogue(*from_arrays(npz_arrays(payload, f"{path} record at {offset}", CatalogueFormatError,
+                                                      "chunk"), path))
+            if first is None:
+                first = chunk
+            elif chunk.network.fingerprint() != first.network.fingerprint():
+                raise CatalogueFormatError(f"{path}: chunks of different networks")
+            i = chunk.info["chunk"]
+            logged.append([i, len(chunk), True, chunk.info.get("counts", {})])
+            tables[i] = chunk.table if regions else chunk.table.rows(0, 0)
+        if first is None:
             raise CatalogueFormatError(f"{path}: no complete chunk in the log")
-        chunks = sorted((Catalogue(*from_arrays(npz_arrays(r, f"{path} record {k}", CatalogueFormatError, "chunk"),
-                                                path)) for k, r in enumerate(records)),
-                        key=lambda c: c.info["chunk"])
-        first = chunks[0]
-        if any(c.network.fingerprint() != first.network.fingerprint() for c in chunks):
-            raise CatalogueFormatError(f"{path}: chunks of different networks")
+        logged.sort(key=lambda c: c[0])
         info = {k: v for k, v in first.info.items() if k not in ("chunk", "counts")}
-        info.update(interrupted=True, complete=False, certificate=None,
-                    chunks=[[c.info["chunk"], len(c), True, c.info.get("counts", {})] for c in chunks])
-        return Catalogue(first.network, first.hull, RegionTable.concat([c.table for c in chunks]), info)
+        info.update(interrupted=True, complete=False, certificate=None, chunks=logged)
+        return Catalogue(first.network, first.hull, RegionTable.concat([tables[c[0]] for c in logged]), info)
 
     def tables(self, order: list[int], held: dict[int, RegionTable]) -> Callable[[], Iterator[RegionTable]]:
         """The regions of the chunks ``order`` (plan indices), in that order, one chunk at a time: those in

@@ -62,8 +62,8 @@ def cmd_enumerate(args: argparse.Namespace) -> int:
 
 
 def _resume_from(args: argparse.Namespace) -> Catalogue | None:
-    """The interrupted run behind ``-o``: its chunk log, else the catalogue it saved, else None (start again;
-    said on stderr when neither file exists).
+    """The interrupted run behind ``-o``: its chunk log, else the catalogue it saved (not for a ``.parquet``
+    one, which the log always holds), else None (start again; said on stderr when neither file exists).
 
     A run stopped before its first chunk finished (while the tree was cut
     into chunks, or the pool started) leaves a log with no complete chunk,
@@ -75,9 +75,10 @@ def _resume_from(args: argparse.Namespace) -> Catalogue | None:
     if not args.output:
         raise UsageError("--resume continues the run that writes the -o file; give -o")
     part = Path(args.output + PART_SUFFIX)
+    streamed = Path(args.output).suffix.lower() == ".parquet"  # its regions stay in the log, not in memory
     if ChunkLog.count(part):
-        return ChunkLog.read(part)
-    if Path(args.output).exists():
+        return ChunkLog.read(part, regions=not streamed)
+    if Path(args.output).exists() and not streamed:
         return Catalogue.load(args.output)
     if not part.exists():
         print(f"shallowrelu: {args.output}: nothing to resume (neither it nor {part.name} exists); starting "

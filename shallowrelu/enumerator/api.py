@@ -59,8 +59,9 @@ def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
 
 
 def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: dict,
-              chunks: list[Chunk]) -> dict[int, tuple[RegionTable, Stats]]:
-    """The finished chunks of an interrupted catalogue, after checking it comes from the same run."""
+              chunks: list[Chunk], regions: bool) -> dict[int, tuple[RegionTable | int, Stats]]:
+    """The finished chunks of an interrupted catalogue, after checking it comes from the same run: their
+    regions, or (``regions`` False: they are in the run's chunk log) their number."""
     if resume.network.fingerprint() != net.fingerprint():
         raise ValueError("the catalogue to resume is of another network")
     same_domain = (resume.hull.B.shape == hull.B.shape and np.array_equal(resume.hull.x0, hull.x0)
@@ -79,7 +80,8 @@ def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: di
     reuse, start = {}, 0
     for i, count, done, *counts in logged:
         if done and i < len(chunks) and isinstance(chunks[i], Node):
-            reuse[i] = resume.table.rows(start, start + count), Stats.from_record(counts[0] if counts else {})
+            reuse[i] = (resume.table.rows(start, start + count) if regions else count,
+                        Stats.from_record(counts[0] if counts else {}))
         start += count
     return reuse
 
@@ -126,11 +128,12 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         ``info["chunk"]``, its index in the plan (see :class:`ChunkLog`).
     to : path, optional
         A ``.parquet`` file (pyarrow): the regions are not kept in memory
-        but stream to the chunk log ``TO.part`` as chunks finish (kept
-        there on resume), and the catalogue is written to ``to`` at the
-        end, a chunk at a time, and returned with its regions on disk. The
-        memory of a run is then that of the chunks under way, whatever the
-        region count.
+        but stream to the chunk log ``TO.part`` as chunks finish, and the
+        catalogue is written to ``to`` at the end, a chunk at a time, and
+        returned with its regions on disk. The memory of a run is then
+        that of the chunks under way, whatever the region count. To resume
+        such a run, pass ``resume=ChunkLog.read(TO.part, regions=False)``:
+        the finished chunks stay in the log.
 
     Returns
     -------
@@ -163,7 +166,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     options = {"samples": samples, "seed": seed, "tolerances": tol.record()}
     search = Search(work_net, hull, tol, samples=samples, seed=seed)
     chunks = plan(search)
-    reuse = {} if resume is None else _reusable(resume, net, hull, options, chunks)
+    reuse = {} if resume is None else _reusable(resume, net, hull, options, chunks, to is None)
     log = None if to is None else ChunkLog(f"{to}{PART_SUFFIX}", keep=resume is not None)
     sinks = [f for f in (on_chunk, None if log is None else log.append) if f is not None]
 

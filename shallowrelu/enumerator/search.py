@@ -229,7 +229,7 @@ class Search:
             children = self.expand(stack.pop())
             if children is not None:
                 stack.extend(children[::-1])  # the inactive side first
-            if len(self.regions) >= check_at:
+            if self.found() >= check_at:
                 check_at += _HELD_CHECK
                 check_held(f"the search, {self.found():,} regions into one chunk of its plan,")
         return self.take(), self.stats

@@ -106,3 +106,24 @@ def test_cli_enumerate_to_parquet_then_stats_and_convert_read_it(tmp_path):
     assert stats["regions"] == out["regions"] == len(sr.enumerate_regions(sr.load_network(net), sr.Box(-1, 1)))
     conv = cli("convert", str(tmp_path / "c.parquet"), "-o", str(tmp_path / "s.npz"), "--json")
     assert conv["gates"] >= out["regions"]
+
+
+def test_a_streamed_run_stopped_then_resumed_from_its_log_gives_the_catalogue(whole, tmp_path, monkeypatch):
+    from shallowrelu import limits
+    from shallowrelu.catalogue import ChunkLog
+    from shallowrelu.enumerator import search
+
+    out = tmp_path / "r.parquet"
+    # a streamed run holds no finished chunk: it stops inside the first chunk of more than 20 regions
+    monkeypatch.setattr(search, "_HELD_CHECK", 20)
+    limits.set_memory_budget(1)
+    try:
+        cut = sr.enumerate_regions(whole.network, sr.Box(-1, 1), to=out)
+    finally:
+        limits.set_memory_budget(None)
+    assert cut.info["interrupted"] and 0 < len(cut) < len(whole)
+    log = ChunkLog.read(f"{out}.part", regions=False)
+    assert len(log) == 0 and sum(c[1] for c in log.info["chunks"]) > 0  # what finished, but no region loaded
+    done = sr.enumerate_regions(whole.network, sr.Box(-1, 1), to=out, resume=log)
+    assert done.info["complete"] and not (tmp_path / "r.parquet.part").exists()
+    assert_same_regions(whole, done)
