@@ -1,7 +1,11 @@
 """Research statistics of a catalogue: counts, volumes, facets, inradii, what each layer did.
 
-Reads a catalogue and writes tables (CSV, or Parquet with pyarrow); never
-enumerates or changes a catalogue.
+Reads a catalogue and writes tables (CSV, or Parquet with pyarrow) and a
+text report whose long lists are cut to a line (the JSON and the table
+keep them whole); never enumerates or changes a catalogue. Patterns are
+read bit-packed, as the catalogue keeps them, and the label of a region
+from its own affine map: no ``(regions, neurons)`` array and no forward
+pass over the regions.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from .polytope.lp import bounding_box
 # 3-D, qhull per region in 4-D) up to this dimension; above it they are
 # estimated by sampling, and the result says so.
 EXACT_VOLUME_MAX_DIM = 4
+
+# A line of the text report that lists things is cut to about this many characters, saying how many more.
+_LINE_CHARS = 120
 
 
 @dataclass(frozen=True)
@@ -108,37 +115,125 @@ def catalogue_stats(cat: Catalogue, samples: int = 200_000, seed: int = 0) -> Ca
             volumes = counts / samples * float(np.prod(hi - lo))
             used = samples
         total = float(volumes.sum())
-    patterns = cat.patterns()
-    per_layer, start = [], 0
-    for width in cat.network.hidden_sizes:
-        start += width
-        per_layer.append(int(np.unique(np.packbits(patterns[:, :start], axis=1), axis=0).shape[0]) if R else 0)
-    constant = patterns.all(axis=0) | ~patterns.any(axis=0) if R else np.zeros(0, dtype=bool)
     ids = cat.network.neuron_ids()
     return CatalogueStats(regions=R, volumes=volumes, volume_exact=exact, total_volume=total,
-                          facets=np.diff(t.facet_ptr), inradius=t.inradius.copy(), regions_per_layer=per_layer,
-                          never_split=[ids[k] for k in np.flatnonzero(constant)], samples=used,
-                          per_label=_per_label(cat, volumes, total is not None))
+                          facets=np.diff(t.facet_ptr), inradius=t.inradius.copy(),
+                          regions_per_layer=_distinct_prefixes(t.patterns, cat.network.hidden_sizes),
+                          never_split=[ids[k] for k in np.flatnonzero(_constant_bits(t.patterns, len(ids)))],
+                          samples=used, per_label=_per_label(cat, volumes, total is not None))
+
+
+def _distinct_prefixes(packed: np.ndarray, widths: tuple[int, ...]) -> list[int]:
+    """For each layer ``l``, the distinct patterns of layers ``1..l`` among the bit-packed rows ``packed``."""
+    counts, start = [], 0
+    for width in widths:
+        start += width
+        full, rest = divmod(start, 8)
+        prefix = packed[:, :full + (rest > 0)].copy()
+        if rest:  # the first bits of the last byte (packbits puts the first bit highest)
+            prefix[:, full] &= (0xFF << (8 - rest)) & 0xFF
+        counts.append(len(np.unique(prefix.view(f"V{prefix.shape[1]}"))))
+    return counts
+
+
+def _constant_bits(packed: np.ndarray, n: int) -> np.ndarray:
+    """Which of the ``n`` pattern bits has the same value in every bit-packed row (none when there are no rows)."""
+    if len(packed) == 0:
+        return np.zeros(n, dtype=bool)
+    always = np.unpackbits(np.bitwise_and.reduce(packed, axis=0), count=n).astype(bool)
+    ever = np.unpackbits(np.bitwise_or.reduce(packed, axis=0), count=n).astype(bool)
+    return always | ~ever
 
 
 def _per_label(cat: Catalogue, volumes: np.ndarray, known: bool) -> dict[str, dict] | None:
-    """Regions and volume per label of the network's output at each region's centre (classifiers only)."""
-    net = cat.network
+    """Regions and volume per label of the network's output at each region's centre (classifiers only).
+
+    The output at a centre is its region's affine map there, which is what
+    the network computes at that point.
+    """
+    net, t = cat.network, cat.table
     if net.n_outputs < 2 or len(cat) == 0:
         return None
-    labels = net.labels_of(net(cat.hull.to_x(cat.table.interior)))
+    label = np.argmax(np.einsum("rmn,rn->rm", t.A, t.interior) + t.d, axis=1)
+    regions = np.bincount(label, minlength=net.n_outputs)
+    volume = np.bincount(label, weights=volumes, minlength=net.n_outputs)
     names = list(net.labels) if net.labels is not None else [str(j) for j in range(net.n_outputs)]
-    return {name: {"regions": sum(1 for v in labels if v == name),
-                   "volume": float(sum(vol for v, vol in zip(labels, volumes) if v == name)) if known else None}
-            for name in names}
+    out: dict[str, dict] = {}
+    for j, name in enumerate(names):  # a class name given to two outputs counts both
+        entry = out.setdefault(name, {"regions": 0, "volume": 0.0 if known else None})
+        entry["regions"] += int(regions[j])
+        if known:
+            entry["volume"] += float(volume[j])
+    return out
+
+
+def report_lines(name: str, cat: Catalogue, st: CatalogueStats, output: str | None = None) -> list[str]:
+    """The statistics as a text report, every line short: long lists are cut, and say where they are whole.
+
+    Parameters
+    ----------
+    name : str
+        What to call the catalogue (its file name).
+    cat : Catalogue
+    st : CatalogueStats
+        Its statistics.
+    output : str, optional
+        The table written, if any (named on the last line).
+
+    Returns
+    -------
+    list of str
+    """
+    d = st.as_dict()
+    how = "exact" if st.volume_exact else (f"estimated from {st.samples} samples" if st.samples else "unbounded")
+    lines = [f"{name}: {st.regions} regions over a {cat.dim}-D domain",
+             f"total volume: {d['total_volume']} ({how})"]
+    for key in ("volume", "facets", "inradius"):
+        if d[key]:
+            q = d[key]
+            lines.append(f"{key} per region: min {q['min']:.4g}, median {q['median']:.4g}, mean {q['mean']:.4g}, "
+                         f"max {q['max']:.4g}")
+    lines.append(_listing("distinct patterns after each layer: ", [str(v) for v in st.regions_per_layer]))
+    if not st.never_split:
+        lines.append("neurons never split: none")
+    else:
+        widths = cat.network.hidden_sizes
+        lines.append(f"neurons never split: {len(st.never_split)} of {sum(widths)} (all of them: --json, "
+                     "key never_split)")
+        by_layer: dict[int, list[str]] = {}
+        for layer, index in st.never_split:
+            by_layer.setdefault(layer, []).append(str(index))
+        lines += [_listing(f"  layer {layer}: {len(idx)} of {widths[layer - 1]}: ", idx)
+                  for layer, idx in by_layer.items()]
+    if st.per_label:
+        lines.append(_listing("regions per label (at their centres): ", [
+            f"{k} {v['regions']}" + (f" (volume {v['volume']:.4g})" if v["volume"] is not None else "")
+            for k, v in st.per_label.items()]))
+    if output:
+        lines.append(f"wrote {output}")
+    return lines
+
+
+def _listing(head: str, items: list[str]) -> str:
+    """``head`` and ``items`` joined by commas, cut to about ``_LINE_CHARS`` characters with how many more
+    there are (at least one item is shown)."""
+    shown, size = [], len(head)
+    for item in items:
+        if shown and size + len(item) > _LINE_CHARS:
+            return head + ", ".join(shown) + f", ... ({len(items) - len(shown)} more)"
+        shown.append(item)
+        size += len(item) + 2
+    return head + ", ".join(shown)
 
 
 def region_rows(cat: Catalogue, st: CatalogueStats) -> dict[str, list]:
     """One row per region: pattern (bit string), volume, inradius, facets, interior point."""
     interior = cat.hull.to_x(cat.table.interior) if len(cat) else np.zeros((0, cat.network.n_inputs))
+    N = cat.network.n_neurons
+    bits = np.unpackbits(cat.table.patterns, axis=1, count=N) + ord("0")   # (R, N) ASCII digits, one byte each
     cols: dict[str, list] = {
         "region": list(range(len(cat))),
-        "pattern": ["".join("1" if b else "0" for b in p) for p in cat.patterns()],
+        "pattern": [row.tobytes().decode("ascii") for row in bits],
         "volume": st.volumes.tolist(), "inradius": st.inradius.tolist(), "facets": st.facets.tolist()}
     for i in range(interior.shape[1]):
         cols[f"x{i + 1}"] = interior[:, i].tolist()

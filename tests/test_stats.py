@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import shallowrelu as sr
-from shallowrelu.stats import catalogue_stats, write_table
+from shallowrelu.stats import catalogue_stats, region_rows, report_lines, write_table
 from shallowrelu.testing.nets import random_net
 from shallowrelu.testing.oracles import polygon_regions
 from tests.helpers import SQUARE
@@ -73,3 +73,51 @@ def test_stats_and_explain_on_a_five_input_net(tmp_path):
     assert json.loads(proc.stdout)["radius"] > 0
 
 
+
+
+def _with_dead_and_saturated(n_dead: int, seed: int) -> sr.ReLUNetwork:
+    """A 2-input classifier whose first layer has ``n_dead`` neurons with biases far past the box's reach
+    (never split there) besides a few that cut it."""
+    rng = np.random.default_rng(seed)
+    W1 = rng.normal(size=(n_dead + 6, 2))
+    b1 = np.concatenate([rng.choice([-50.0, 50.0], size=n_dead), rng.normal(size=6) * 0.3])
+    W2, b2 = rng.normal(size=(5, n_dead + 6)) / np.sqrt(n_dead + 6), rng.normal(size=5) * 0.1
+    return sr.ReLUNetwork([(W1, b1), (W2, b2), (rng.normal(size=(3, 5)), np.zeros(3))],
+                          labels=("cat", "dog", "bird"))
+
+
+def test_many_never_split_neurons_make_short_lines_and_the_json_keeps_them_all(tmp_path):
+    net = _with_dead_and_saturated(509, seed=47)
+    cat = sr.enumerate_regions(net, sr.Box(-1, 1))
+    st = catalogue_stats(cat)
+    assert len(st.never_split) >= 509
+    lines = report_lines("n.npz", cat, st)
+    assert max(len(line) for line in lines) <= 200
+    assert f"neurons never split: {len(st.never_split)} of {net.n_neurons}" in lines[6]
+    first = [i for layer, i in st.never_split if layer == 1]
+    assert lines[7].startswith(f"  layer 1: {len(first)} of {net.hidden_sizes[0]}: {first[0]}, {first[1]}, ")
+    assert lines[7].endswith("more)")
+    assert st.as_dict()["never_split"] == [f"layer {l} neuron {i}" for l, i in st.never_split]
+    sr.save_network(net, tmp_path / "n.npz")
+    proc = run("stats", str(tmp_path / "n.npz"), "--box=-1,1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["never_split"] == st.as_dict()["never_split"]
+
+
+@pytest.mark.parametrize("net", [random_net([2, 5, 6, 4], seed=48, bias=0.3), _with_dead_and_saturated(13, seed=49)],
+                         ids=["11 neurons", "labels"])
+def test_figures_from_packed_patterns_and_region_maps_are_those_of_the_unpacked_patterns(net):
+    # the figures a forward pass over every centre and a (regions, neurons) array gave
+    cat = sr.enumerate_regions(net, sr.Box(-1, 1))
+    st = catalogue_stats(cat)
+    P = cat.patterns()
+    per_layer = [len({tuple(p[:k]) for p in P}) for k in np.cumsum(net.hidden_sizes)]
+    assert st.regions_per_layer == per_layer and per_layer[0] < per_layer[-1]
+    ids = net.neuron_ids()
+    assert st.never_split == [ids[k] for k in range(P.shape[1]) if P[:, k].all() or not P[:, k].any()]
+    labels = net.labels_of(net(cat.hull.to_x(cat.table.interior)))
+    for name, entry in st.per_label.items():
+        mine = [v for v, label in zip(st.volumes, labels) if label == name]
+        assert entry["regions"] == len(mine) and entry["volume"] == pytest.approx(sum(mine), abs=1e-15)
+    assert sum(e["regions"] for e in st.per_label.values()) == len(cat)
+    assert region_rows(cat, st)["pattern"] == ["".join("1" if b else "0" for b in p) for p in P]

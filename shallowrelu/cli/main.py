@@ -72,8 +72,8 @@ def _merge_negative_values(argv: list[str]) -> list[str]:
 
 def _run_limit(args: argparse.Namespace) -> float | None:
     """The ``--time-limit`` that bounds the whole command (that of ``bounds`` and ``enumerate --method milp``
-    bounds each MILP, and is passed to it)."""
-    if args.command == "bounds" or getattr(args, "method", None) == "milp":
+    bounds each MILP, and is passed to it; ``explain`` keeps what its searches found, and bounds them itself)."""
+    if args.command in ("bounds", "explain") or getattr(args, "method", None) == "milp":
         return None
     return getattr(args, "time_limit", None)
 

@@ -106,7 +106,7 @@ def _enumerate_milp(net: ReLUNetwork, args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     """``shallowrelu stats``: counts, volumes, facets and inradii of a catalogue."""
-    from ..stats import catalogue_stats, write_table
+    from ..stats import catalogue_stats, report_lines, write_table
 
     output_file(args, ".csv")
     if args.output and Path(args.output).suffix not in (".csv", ".parquet"):
@@ -115,24 +115,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     st = catalogue_stats(cat, samples=args.volume_samples, seed=args.seed)
     if args.output:
         write_table(args.output, cat, st)
-    d = st.as_dict()
-    how = "exact" if st.volume_exact else (f"estimated from {st.samples} samples" if st.samples else "unbounded")
-    lines = [f"{Path(args.net).name}: {st.regions} regions over a {cat.dim}-D domain",
-             f"total volume: {d['total_volume']} ({how})"]
-    for key in ("volume", "facets", "inradius"):
-        if d[key]:
-            q = d[key]
-            lines.append(f"{key} per region: min {q['min']:.4g}, median {q['median']:.4g}, mean {q['mean']:.4g}, "
-                         f"max {q['max']:.4g}")
-    lines.append("distinct patterns after each layer: " + ", ".join(map(str, st.regions_per_layer)))
-    lines.append(f"neurons never split ({len(st.never_split)}): " + (", ".join(d["never_split"]) or "none"))
-    if st.per_label:
-        lines.append("regions per label (at their centres): " + ", ".join(
-            f"{k} {v['regions']}" + (f" (volume {v['volume']:.4g})" if v["volume"] is not None else "")
-            for k, v in st.per_label.items()))
-    if args.output:
-        lines.append(f"wrote {args.output}")
-    emit(args, d | {"output": args.output}, lines)
+    lines = report_lines(Path(args.net).name, cat, st, args.output)
+    emit(args, st.as_dict() | {"output": args.output}, lines)
     return EXIT_OK
 
 

@@ -11,11 +11,13 @@ import json
 import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
+from .. import limits
 from ..choices import COUNTERFACTUAL_METHODS, SHALLOW_MODES
-from .common import (EXIT_CHECK_FAILED, EXIT_OK, NET_OR_CATALOGUE, add_max_memory, add_time_limit, catalogue_for,
-                     emit, output_file, peak_memory_mb, points_from_args, progress_bar, subcommand)
+from .common import (EXIT_CHECK_FAILED, EXIT_OK, EXIT_TIME_LIMIT, NET_OR_CATALOGUE, add_max_memory, add_time_limit,
+                     catalogue_for, emit, output_file, peak_memory_mb, points_from_args, progress_bar, subcommand)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -93,33 +95,51 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    """``shallowrelu explain``: the region, local model and facets of each point."""
+    """``shallowrelu explain``: the region, local model and facets of each point.
+
+    ``--time-limit`` stops reading or enumerating the catalogue and building
+    the gates as on Ctrl-C (nothing printed), and ends the searches for the
+    nearest input with another label at the same deadline: the explanations
+    are printed with the nearest found so far, said not proven (exit 124).
+    """
     from ..builder import build_shallow
     from ..explanation import explain, report_lines
 
-    net, cat = catalogue_for(args)
-    X = points_from_args(args, net.n_inputs)
-    if args.shallow is not None:
-        from ..builder import ShallowNetwork
+    end = None if args.time_limit is None else time.time() + args.time_limit
+    with limits.time_limit(args.time_limit):
+        net, cat = catalogue_for(args)
+        X = points_from_args(args, net.n_inputs)
+        if args.shallow is not None:
+            from ..builder import ShallowNetwork
 
-        shallow = ShallowNetwork.load(args.shallow)
-        shallow.check_source(net, args.shallow)
-    elif args.shallow_gates:
-        from ..builder import choose_mode
+            shallow = ShallowNetwork.load(args.shallow)
+            shallow.check_source(net, args.shallow)
+        elif args.shallow_gates:
+            from ..builder import choose_mode
 
-        mode, why = choose_mode(cat)
-        if mode != "faces":  # the gates of cells mode sum on boundaries: less to explain, still exact inside
-            print(f"shallowrelu: gates from {why}", file=sys.stderr)
-        shallow = build_shallow(cat, mode=mode)
-    else:
-        shallow = None
-    found = [explain(cat, x, shallow, norms=tuple(args.norms), counterfactual_method=args.counterfactual_method)
-             for x in X]
+            mode, why = choose_mode(cat)
+            if mode != "faces":  # the gates of cells mode sum on boundaries: less to explain, still exact inside
+                print(f"shallowrelu: gates from {why}", file=sys.stderr)
+            shallow = build_shallow(cat, mode=mode)
+        else:
+            shallow = None
+    try:
+        with nullcontext() if end is None else limits.deadline(end):
+            found = [explain(cat, x, shallow, norms=tuple(args.norms),
+                             counterfactual_method=args.counterfactual_method) for x in X]
+    except limits.OutOfTime:  # the MILP cross-check has no answer so far to give
+        print(f"shallowrelu: time limit reached ({args.time_limit:g} s)", file=sys.stderr)
+        return EXIT_TIME_LIMIT
     if args.json:
         payload = found[0].as_dict() if args.point is not None else {"explanations": [e.as_dict() for e in found]}
         print(json.dumps(payload, sort_keys=True))
     else:
         print("\n\n".join("\n".join(report_lines(e)) for e in found))
+    if any(not s.proven for e in found for s in e.searches.values()):
+        print(f"shallowrelu: time limit reached ({args.time_limit:g} s) in the search for the nearest input with "
+              "another label; where it ran out, the nearest found so far is printed, not proven nearest",
+              file=sys.stderr)
+        return EXIT_TIME_LIMIT
     return EXIT_OK
 
 
@@ -179,10 +199,14 @@ def add_explain(sub) -> None:
     p.add_argument("--norms", nargs="+", choices=("inf", "2"), default=["inf", "2"],
                    help="norms of the counterfactual search (default: inf 2)")
     p.add_argument("--counterfactual-method", choices=COUNTERFACTUAL_METHODS, default="catalogue",
-                   help="catalogue: one LP/QP per region and label (default); milp: one big-M MILP per other "
-                        "label, l_inf only (an independent cross-check)")
+                   help="catalogue: nearest first over the regions, one LP/QP per region and label that could "
+                        "be nearer than the nearest found (default); milp: one big-M MILP per other label, l_inf "
+                        "only (an independent cross-check)")
     p.add_argument("--shallow-gates", action=argparse.BooleanOptionalAction, default=True,
                    help="also build the shallow network (auto mode) and report its open gates (default on)")
     p.add_argument("--shallow", metavar="SHALLOW", help="report the open gates of this saved shallow network "
                    "(from convert) instead of building one")
-    add_time_limit(p)
+    p.add_argument("--time-limit", type=float, metavar="S",
+                   help="seconds for the whole command: reading or enumerating the catalogue and building the gates "
+                        "stop as on Ctrl-C; a search for the nearest input with another label still running then "
+                        "gives the nearest found so far, printed as not proven nearest (exit 124 either way)")

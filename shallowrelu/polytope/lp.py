@@ -305,8 +305,20 @@ def solve_lp(cost: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray,
 
 
 def nearest_point(x: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray, norm: str,
-                  tol: Tolerances = DEFAULT_TOLERANCES) -> LPResult:
+                  tol: Tolerances = DEFAULT_TOLERANCES, basis: np.ndarray | None = None) -> LPResult:
     """The point of ``{y : A_ub y <= b_ub}`` nearest to ``x`` in the l_inf (LP) or l_2 (QP) norm.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n,)
+    A_ub, b_ub : ndarray
+        The set, ``A_ub y <= b_ub``.
+    norm : {"inf", "2"}
+    tol : Tolerances
+    basis : ndarray, shape (N, n), optional
+        Orthonormal columns: distances are measured between ``basis @ y`` and
+        ``basis @ x``, as for the coordinates of a flat domain whose inputs
+        are ``x0 + basis @ y``. Only the l_inf distance depends on it.
 
     Returns
     -------
@@ -315,16 +327,18 @@ def nearest_point(x: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray, norm: str,
         if the set is empty.
     """
     n = x.shape[0]
+    M = np.eye(n) if basis is None else basis
     lower, upper = np.full(n, -INF), np.full(n, INF)
-    result = _nearest(x, A_ub, b_ub, norm, tol, lower, upper)
+    result = _nearest(x, A_ub, b_ub, norm, tol, lower, upper, M)
     if result is None:
         # HiGHS's QP solver can fail on such a small problem with free variables (ACAS Xu regions):
         # from a feasible point the LP finds, a box that holds the answer, then our own active set.
         feasible = solve_lp(np.zeros(n), A_ub, b_ub, tol)
         if not feasible.feasible:
             return LPResult(False, np.inf, np.full(n, np.nan))
-        reach = np.sqrt(n) * float(np.abs(feasible.x - x).max()) + 1.0
-        result = _nearest(x, A_ub, b_ub, norm, tol, x - reach, x + reach)
+        # the answer y is no farther than the feasible point: |y - x|_2 <= sqrt(N) |M (y - x)|_inf
+        reach = np.sqrt(M.shape[0]) * float(np.abs(M @ (feasible.x - x)).max()) + 1.0
+        result = _nearest(x, A_ub, b_ub, norm, tol, x - reach, x + reach, M)
         if result is None and norm == "2":
             y = _projection(x, A_ub, b_ub, feasible.x)
             if _is_projection(x, y, A_ub, b_ub, tol):
@@ -363,16 +377,17 @@ def _projection(x: np.ndarray, A: np.ndarray, b: np.ndarray, y: np.ndarray) -> n
 
 
 def _nearest(x: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray, norm: str, tol: Tolerances,
-             lower: np.ndarray, upper: np.ndarray) -> LPResult | None:
-    """One attempt of :func:`nearest_point` with bounds on ``y``; None when HiGHS finds no optimum."""
+             lower: np.ndarray, upper: np.ndarray, M: np.ndarray) -> LPResult | None:
+    """One attempt of :func:`nearest_point` with bounds on ``y`` (distances between ``M y`` and ``M x``);
+    None when HiGHS finds no optimum."""
     n = x.shape[0]
     h = _new_highs(tol)
     if norm == "inf":
-        # variables (y, s): min s with -s <= y_i - x_i <= s
-        eye = np.eye(n)
-        A = np.vstack([np.hstack([A_ub, np.zeros((A_ub.shape[0], 1))]),
-                       np.hstack([eye, -np.ones((n, 1))]), np.hstack([-eye, -np.ones((n, 1))])])
-        b = np.concatenate([b_ub, x, -x])
+        # variables (y, s): min s with -s <= (M (y - x))_i <= s
+        ones = np.ones((M.shape[0], 1))
+        A = np.vstack([np.hstack([A_ub, np.zeros((A_ub.shape[0], 1))]), np.hstack([M, -ones]),
+                       np.hstack([-M, -ones])])
+        b = np.concatenate([b_ub, M @ x, -(M @ x)])
         cost = np.append(np.zeros(n), 1.0)
         _pass_model(h, cost, A, b, np.append(lower, 0.0), np.append(upper, INF))
     elif norm == "2":
@@ -393,7 +408,7 @@ def _nearest(x: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray, norm: str, tol: 
     y = np.array(h.getSolution().col_value)[:n]
     if status != _OK and not (norm == "2" and _is_projection(x, y, A_ub, b_ub, tol)):
         return None
-    return LPResult(True, float(np.linalg.norm(y - x, np.inf if norm == "inf" else 2)), y)
+    return LPResult(True, float(np.linalg.norm(M @ (y - x), np.inf if norm == "inf" else 2)), y)
 
 
 def _is_projection(x: np.ndarray, y: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray, tol: Tolerances) -> bool:
