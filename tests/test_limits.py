@@ -189,3 +189,18 @@ def test_a_high_dimensional_cells_network_passes_the_check():
     assert shallow.mode == "cells"
     report = sr.check_equivalence(net, shallow, cat)  # the deep network's forward pass is the oracle
     assert report.passed and report.counts["vertex"] > 0
+
+
+def test_convert_estimates_the_face_lattice_once(monkeypatch):
+    from shallowrelu.builder import estimate
+
+    cat = sr.enumerate_regions(random_net([3, 8, 8, 1], seed=2), sr.Box(-1, 1))
+    counted = []
+    real = estimate._estimate
+    monkeypatch.setattr(estimate, "_estimate", lambda *a: counted.append(1) or real(*a))
+    mode, _ = choose_mode(cat)  # as convert does, before building in the mode it chose
+    sr.build_shallow(cat, mode=mode)
+    assert mode == "faces" and len(counted) == 1
+    other = sr.Catalogue(cat.network, cat.hull, cat.table, dict(cat.info))  # another catalogue: counted anew
+    choose_mode(other)
+    assert len(counted) == 2

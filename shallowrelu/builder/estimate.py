@@ -8,6 +8,7 @@ regions' faces counted exactly) and the choice between the ``faces`` and
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,7 +73,9 @@ def estimate_faces(cat: Catalogue, sample: int = _ESTIMATE_SAMPLE) -> FaceEstima
     scales their mean to all regions. Counting stops at the first region
     that may have more vertices than qhull should be given or has more than
     :data:`_REGION_FACES_CAP` faces: then the estimate is infinite. Costs a
-    fraction of a second up to 5-D and at most a few seconds in 13-D.
+    fraction of a second up to 5-D and at most a few seconds in 13-D, once
+    per catalogue (the default ``sample`` is remembered while the catalogue
+    lives).
 
     Parameters
     ----------
@@ -84,6 +87,20 @@ def estimate_faces(cat: Catalogue, sample: int = _ESTIMATE_SAMPLE) -> FaceEstima
     -------
     FaceEstimate
     """
+    if sample == _ESTIMATE_SAMPLE and cat in _ESTIMATES:
+        return _ESTIMATES[cat]
+    est = _estimate(cat, sample)
+    if sample == _ESTIMATE_SAMPLE:
+        _ESTIMATES[cat] = est
+    return est
+
+
+# The estimate of each catalogue still in use: a command asks once to choose the mode and again to build.
+_ESTIMATES: "weakref.WeakKeyDictionary[Catalogue, FaceEstimate]" = weakref.WeakKeyDictionary()
+
+
+def _estimate(cat: Catalogue, sample: int) -> FaceEstimate:
+    """:func:`estimate_faces`, counted now."""
     R, n = len(cat), cat.dim
     if R == 0:
         return FaceEstimate(0.0, 0.0, 0.0, 0)
