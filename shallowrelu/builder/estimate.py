@@ -23,11 +23,15 @@ from . import faces
 _ESTIMATE_SAMPLE = 24
 # Faces of one region beyond which counting stops: the lattice is then far over any budget.
 _REGION_FACES_CAP = 200_000
-# Memory of the faces build per face enumerated (a face shared by k regions counted k times), at its
-# peak; measured on ACAS Xu prop 4 (4-D slice, 19,143 regions: 1.4 million faces enumerated, 520 MB).
-_BYTES_PER_FACE = 400
-# Faces enumerated per second (the same run: 46 s on this project's 2-core machine).
-_FACES_PER_SECOND = 30_000
+# The faces build's time is a part per region (its vertices, pieces and boxes) and a part per face
+# enumerated (a face shared by k regions counted k times), fitted on ACAS Xu 1_1 on this project's
+# 2-core machine: over prop 3's box (5-D, 71,930 regions, 1.8e7 faces estimated) it takes 205 s, over
+# prop 4's (a 4-D slice, 19,143 regions, 1.55e6 faces) 34 s. One rate per face alone (30,000 a second,
+# from prop 4) made prop 3 725 s, and auto chose cells where faces fits.
+_SECONDS_PER_REGION = 1.26e-3
+_SECONDS_PER_FACE = 6.3e-6
+# Memory of the build per face enumerated, at its peak: prop 3 peaked at 1.4 GB.
+_BYTES_PER_FACE = 80
 # ``auto`` builds faces only when the estimate says the lattice takes at most this long (seconds on the
 # reference machine) and half the memory budget; ACAS Xu prop 4, the largest lattice we build, takes 46 s.
 AUTO_FACES_SECONDS = 300
@@ -67,10 +71,11 @@ class FaceEstimate:
 def estimate_faces(cat: Catalogue, sample: int = _ESTIMATE_SAMPLE) -> FaceEstimate:
     """What :func:`face_lattice` would take on ``cat``, from the faces of a few regions counted exactly.
 
-    The regions counted are ``sample`` evenly spaced ones and the one with
-    the most facets (every region when there are fewer), each cut by the
-    cutting box over an unbounded domain as the build does; the estimate
-    scales their mean to all regions. Counting stops at the first region
+    The regions counted are ``sample`` evenly spaced ones (every region
+    when there are fewer), each cut by the cutting box over an unbounded
+    domain as the build does, and the one with the most facets, which
+    only checks that the lattice can be counted; the estimate scales the
+    evenly spaced ones' mean to all regions. Counting stops at the first region
     that may have more vertices than qhull should be given or has more than
     :data:`_REGION_FACES_CAP` faces: then the estimate is infinite. Costs a
     fraction of a second up to 5-D and at most a few seconds in 13-D, once
@@ -105,9 +110,12 @@ def _estimate(cat: Catalogue, sample: int) -> FaceEstimate:
     if R == 0:
         return FaceEstimate(0.0, 0.0, 0.0, 0)
     facets = np.diff(cat.table.facet_ptr)
-    pick = set(np.linspace(0, R - 1, min(R, sample)).round().astype(int).tolist()) | {int(facets.argmax())}
+    pick = np.linspace(0, R - 1, min(R, sample)).round().astype(int).tolist()
+    widest = int(facets.argmax())
     counts = []
-    for i, _, G, g in faces.region_rows(cat, sorted(pick)):
+    # the region with the most facets is counted first, to find a lattice too large to count, but it is
+    # no typical region: the mean is over the evenly spaced ones
+    for i, _, G, g in faces.region_rows(cat, [widest] + sorted(set(pick))):
         if G.shape[0] == 0:
             counts.append(1)
             continue
@@ -118,8 +126,9 @@ def _estimate(cat: Catalogue, sample: int) -> FaceEstimate:
             counts.append(len(faces.region_faces(V, G, g, cap=_REGION_FACES_CAP)[0]) if V.shape[0] else 1)
         except faces.TooManyFaces:
             return FaceEstimate(np.inf, np.inf, np.inf, len(counts))
-    total = float(np.mean(counts)) * R
-    return FaceEstimate(total, total * _BYTES_PER_FACE, total / _FACES_PER_SECOND, len(counts))
+    total = float(np.mean(counts[1:])) * R
+    return FaceEstimate(total, total * _BYTES_PER_FACE, R * _SECONDS_PER_REGION + total * _SECONDS_PER_FACE,
+                        len(counts))
 
 
 def choose_mode(cat: Catalogue, mode: str = "auto") -> tuple[str, str]:
