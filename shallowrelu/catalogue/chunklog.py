@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..errors import CatalogueFormatError
-from ..io.files import (append_record, iter_records, npz_arrays, npz_bytes, read_record_at, read_records,
+from ..io.files import (append_record, iter_records, npz_arrays, npz_bytes, read_record_at, records_extent,
                         starts_as_record_log)
 from ..limits import stoppable
 from .catalogue import Catalogue
@@ -38,8 +38,7 @@ class ChunkLog:
         self.path = Path(path)
         if keep and self.path.exists():
             # Cut a record that a crash left half-written, so appends stay readable.
-            _, good = read_records(self.path)
-            os.truncate(self.path, good)
+            os.truncate(self.path, records_extent(self.path)[1])
         else:
             self.path.write_bytes(b"")
 
@@ -67,7 +66,7 @@ class ChunkLog:
             return 0
         if not starts_as_record_log(path):
             raise CatalogueFormatError(f"{path}: not a shallowrelu chunk log")
-        return len(read_records(path)[0])
+        return records_extent(path)[0]
 
     @staticmethod
     def read(path: str | os.PathLike, regions: bool = True) -> Catalogue:
@@ -88,8 +87,7 @@ class ChunkLog:
             raise CatalogueFormatError(f"{path}: no such chunk log")
         first, logged, tables = None, [], {}
         for offset, payload in iter_records(path):
-            chunk = Catalogue(*from_arrays(npz_arrays(payload, f"{path} record at {offset}", CatalogueFormatError,
-                                                      "chunk"), path))
+            chunk = ChunkLog._chunk(path, payload, offset)
             if first is None:
                 first = chunk
             elif chunk.network.fingerprint() != first.network.fingerprint():
@@ -113,17 +111,19 @@ class ChunkLog:
         """
         offsets = {}
         for offset, payload in iter_records(self.path):
-            offsets[self._chunk(payload, offset).info["chunk"]] = offset
+            offsets[self._chunk(self.path, payload, offset).info["chunk"]] = offset
         missing = [i for i in order if i not in held and i not in offsets]
         if missing:
             raise CatalogueFormatError(f"{self.path}: chunks {missing[:5]} are not in the log")
 
         def each() -> Iterator[RegionTable]:
             for i in order:
-                yield held[i] if i in held else self._chunk(read_record_at(self.path, offsets[i]), offsets[i]).table
+                yield held[i] if i in held else self._chunk(self.path, read_record_at(self.path, offsets[i]),
+                                                            offsets[i]).table
         return each
 
-    def _chunk(self, payload: bytes, offset: int) -> Catalogue:
-        """The chunk of one record."""
-        label = f"{self.path} record at {offset}"
-        return Catalogue(*from_arrays(npz_arrays(payload, label, CatalogueFormatError, "chunk"), self.path))
+    @staticmethod
+    def _chunk(path: Path, payload: bytes, offset: int) -> Catalogue:
+        """The chunk of the record at ``offset`` of the log at ``path``."""
+        label = f"{path} record at {offset}"
+        return Catalogue(*from_arrays(npz_arrays(payload, label, CatalogueFormatError, "chunk"), path))

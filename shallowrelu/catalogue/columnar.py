@@ -163,7 +163,7 @@ class RegionFile:
         if stop <= start:
             return self.empty
         first = int(np.searchsorted(self.starts, start, side="right") - 1)
-        last = int(np.searchsorted(self.starts, max(stop - 1, start), side="right") - 1)
+        last = int(np.searchsorted(self.starts, stop - 1, side="right") - 1)
         parts = [self.group(k) for k in range(first, last + 1)]
         table = parts[0] if len(parts) == 1 else RegionTable.concat(parts)
         base = int(self.starts[first])
@@ -172,10 +172,7 @@ class RegionFile:
     def column(self, name: str) -> np.ndarray:
         """One per-region column for every region (``pattern`` as ``(R, width)`` uint8)."""
         col = self._file.read(columns=[name]).column(name).combine_chunks()
-        if name == "pattern":
-            width = col.type.byte_width
-            return np.frombuffer(col.buffers()[1], dtype=np.uint8, count=len(col) * width).reshape(len(col), width)
-        return col.to_numpy(zero_copy_only=False)
+        return _patterns(col) if name == "pattern" else col.to_numpy(zero_copy_only=False)
 
     @cached_property
     def facet_counts(self) -> np.ndarray:
@@ -204,10 +201,7 @@ class RegionFile:
             col = tab.column(name).combine_chunks()
             return np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=dtype)
 
-        pat = tab.column("pattern").combine_chunks()
-        width = pat.type.byte_width
-        patterns = (np.frombuffer(pat.buffers()[1], dtype=np.uint8, count=R * width, offset=pat.offset * width)
-                    .reshape(R, width).copy())
+        patterns = _patterns(tab.column("pattern").combine_chunks()).copy()
         g = tab.column("facet_g").combine_chunks()
         ptr = g.offsets.to_numpy().astype(np.int64)
         return RegionTable(
@@ -217,3 +211,10 @@ class RegionFile:
             facet_point=flat("facet_point").reshape(-1, n), facet_margin=flat("facet_margin"),
             interior=flat("interior").reshape(R, n), inradius=np.asarray(tab.column("inradius").to_numpy(),
                                                                          dtype=np.float64))
+
+
+def _patterns(col) -> np.ndarray:
+    """A ``pattern`` column (fixed-size binary) as ``(R, width)`` uint8, a view of its buffer."""
+    width = col.type.byte_width
+    return (np.frombuffer(col.buffers()[1], dtype=np.uint8, count=len(col) * width, offset=col.offset * width)
+            .reshape(len(col), width))

@@ -201,7 +201,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
                    if done or c is not None],
     }
     if log is not None:
-        return _written(to, log, net, hull, run, info, tol, start)
+        return _written(to, log, net, work_net, hull, run, info, tol, start)
     tables = [c for c in run.chunks if c is not None]
     run.chunks.clear()  # so that the chunks go as soon as they are joined
     cat = Catalogue(net, hull, RegionTable.concat(tables) if tables else search.take(), info)
@@ -217,8 +217,8 @@ def _certified(info: dict, cert: Certificate | None, start: float) -> None:
     info["seconds"] = time.perf_counter() - start
 
 
-def _written(to: str | os.PathLike, log: ChunkLog, net: ReLUNetwork, hull: AffineHull, run: Run, info: dict,
-             tol: Tolerances, start: float) -> Catalogue:
+def _written(to: str | os.PathLike, log: ChunkLog, net: ReLUNetwork, work_net: ReLUNetwork, hull: AffineHull,
+             run: Run, info: dict, tol: Tolerances, start: float) -> Catalogue:
     """The catalogue of a run whose chunks streamed to ``log``: certified and written to ``to`` a chunk at
     a time in plan order (with the regions an interrupted chunk kept in memory), then opened from it."""
     order = [i for i, (c, done) in enumerate(zip(run.chunks, run.done)) if done or c is not None]
@@ -227,7 +227,6 @@ def _written(to: str | os.PathLike, log: ChunkLog, net: ReLUNetwork, hull: Affin
     empty = RegionArrays(hull.B.shape[1], net.n_outputs, net.n_neurons).freeze()
     cert = None
     if not run.interrupted:
-        work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
         points = PointIndex(np.concatenate([empty.patterns] + [t.patterns for t in chunks()]), chunks, work_net,
                             tol.min_radius)
         cert = certify(chunks, hull, info["bounded"], points.locate, tol.min_radius)

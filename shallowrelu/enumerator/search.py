@@ -254,17 +254,18 @@ class Search:
         if self.planar:
             return (Part(clip_polygon(node.vertices, vals), None, None, None),
                     Part(clip_polygon(node.vertices, -vals), None, None, None))
-        parts = split_vertices(node.vertices, node.normals, node.offsets, a, c, vals,
-                               self._vertex_limit(len(node.offsets) + 1))
+        parts = self._cut(node.vertices, node.normals, node.offsets, a, c, vals)
+        return (None, None) if parts is None else parts
+
+    def _cut(self, V: np.ndarray, G: np.ndarray, g: np.ndarray, a: np.ndarray, c: float,
+             vals: np.ndarray) -> tuple[Part, Part] | None:
+        """:func:`split_vertices` of the polytope ``G t + g <= 0`` with vertices ``V``, or None (counted)
+        where a part would leave its vertices behind: more than the upper bound theorem allows for its
+        rows are repeats of a near-degenerate corner, and more than ``NODE_VERTICES_MAX`` cost too much."""
+        parts = split_vertices(V, G, g, a, c, vals, min(NODE_VERTICES_MAX, vertex_bound(len(g) + 1, self.n)))
         if parts is None:
             self.stats.vertices_dropped += 1
-            return None, None
         return parts
-
-    def _vertex_limit(self, rows: int) -> int:
-        """The most vertices a node with ``rows`` rows keeps: more than the upper bound theorem allows
-        are repeats of a near-degenerate corner (see ``NODE_VERTICES_MAX``)."""
-        return min(NODE_VERTICES_MAX, vertex_bound(rows, self.n))
 
     def _side(self, node: Node, rows: tuple[np.ndarray, np.ndarray | float], exact: list[tuple[int, int | None]],
               known: bool, part: Part | None) -> Side:
@@ -535,9 +536,8 @@ class Search:
             if self.planar:
                 part = Part(clip_polygon(V, vals), None, None, None)
             else:
-                parts = split_vertices(V, normals, offsets, a, c, vals, self._vertex_limit(len(offsets) + 1))
+                parts = self._cut(V, normals, offsets, a, c, vals)
                 if parts is None:
-                    self.stats.vertices_dropped += 1
                     return None
                 part = parts[0]
             V, normals, offsets = part.vertices, np.vstack([normals, a]), np.append(offsets, c)

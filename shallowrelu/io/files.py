@@ -136,6 +136,7 @@ def _write_npz(f, arrays: dict) -> None:
 # length (8 bytes, little-endian), the payload and its CRC-32. A crash while
 # appending leaves at most one incomplete record at the end, which readers skip.
 _RECORD_MAGIC = b"SRLOG1\n\0"
+_RECORD_HEAD = len(_RECORD_MAGIC) + 8  # the magic and the payload's length; its CRC-32 follows the payload
 
 
 def append_record(path: str | os.PathLike, payload: bytes) -> None:
@@ -147,23 +148,21 @@ def append_record(path: str | os.PathLike, payload: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def read_records(path: str | os.PathLike) -> tuple[list[bytes], int]:
-    """The complete records of the log at ``path``, and the length of the file they fill.
+def records_extent(path: str | os.PathLike) -> tuple[int, int]:
+    """How many complete records the log at ``path`` holds, and the length of the file they fill.
 
     Reading stops at the first incomplete or damaged record (a crash while
-    appending); everything before it is returned.
+    appending); the log is read a record at a time.
     """
-    out, end = [], 0
+    count = end = 0
     for offset, payload in iter_records(path):
-        out.append(payload)
-        end = offset + len(_RECORD_MAGIC) + 8 + len(payload) + 4
-    return out, end
+        count, end = count + 1, offset + _RECORD_HEAD + len(payload) + 4
+    return count, end
 
 
 def iter_records(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
     """The complete records of the log at ``path`` one at a time, each with its offset in the file
     (for :func:`read_record_at`); a log larger than memory is read a record at a time."""
-    head = len(_RECORD_MAGIC) + 8
     with open(path, "rb") as f:
         offset = 0
         while True:
@@ -171,7 +170,7 @@ def iter_records(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
             if payload is None:
                 return
             yield offset, payload
-            offset += head + len(payload) + 4
+            offset += _RECORD_HEAD + len(payload) + 4
 
 
 def read_record_at(path: str | os.PathLike, offset: int) -> bytes:
@@ -186,8 +185,8 @@ def read_record_at(path: str | os.PathLike, offset: int) -> bytes:
 
 def _record(f) -> bytes | None:
     """The record at the position of the open log ``f``; None at its end or at a damaged record."""
-    head = f.read(len(_RECORD_MAGIC) + 8)
-    if len(head) < len(_RECORD_MAGIC) + 8 or head[:len(_RECORD_MAGIC)] != _RECORD_MAGIC:
+    head = f.read(_RECORD_HEAD)
+    if len(head) < _RECORD_HEAD or head[:len(_RECORD_MAGIC)] != _RECORD_MAGIC:
         return None
     size = int.from_bytes(head[len(_RECORD_MAGIC):], "little")
     payload = f.read(size)
