@@ -46,7 +46,9 @@ def run_measured(argv: list[str], signal_after: tuple[float, int] | None = None)
         if signal_after is not None:
             time.sleep(signal_after[0])
             sent = time.monotonic()
-            proc.send_signal(signal_after[1])
+            # os.kill, not proc.send_signal: that polls first, and a child that already ended is then reaped
+            # and wait4 below finds no child (the run then shows as ended before the signal)
+            os.kill(proc.pid, signal_after[1])
         _, status, usage = os.wait4(proc.pid, 0)
         end = time.monotonic()
         proc.returncode = os.waitstatus_to_exitcode(status)
