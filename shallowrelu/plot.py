@@ -3,7 +3,9 @@
 Needs matplotlib (``pip install 'shallowrelu[plot]'``). A network with more
 inputs is drawn on a 2-D slice ``x = origin + s1 d1 + s2 d2``, enumerated
 exactly in the slice's coordinates (nothing is sampled). Draws what a
-catalogue holds; the only module that imports matplotlib.
+catalogue holds, a chunk of regions at a time (:meth:`Catalogue.chunks`:
+one row group of a Parquet catalogue), never every region's facets at once;
+the only module that imports matplotlib.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 import numpy as np
 
 from .catalogue import Catalogue
+from .catalogue.certificate import neighbours
+from .catalogue.table import RegionTable
 from .errors import DomainError, ShallowReLUError
 from .explanation import Explanation
 from .io.files import atomic_path
@@ -25,25 +29,33 @@ PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#edc948", "#7
 
 
 def colouring(cat: Catalogue) -> np.ndarray:
-    """A palette index per region such that regions sharing a facet differ (greedy, in catalogue order)."""
-    nb = cat.neighbours()
-    owner = cat.facet_owner
-    adjacent: list[set[int]] = [set() for _ in range(len(cat))]
-    for a, b in zip(owner, nb):
-        if b >= 0:
-            adjacent[a].add(int(b))
-            adjacent[b].add(int(a))
-    colour = np.full(len(cat), -1, dtype=np.int64)
-    for r in range(len(cat)):
-        used = {colour[s] for s in adjacent[r]}
-        colour[r] = next(c for c in range(len(cat) + 1) if c not in used)
+    """A palette index per region such that regions sharing a facet differ (greedy, in catalogue order).
+
+    The neighbours across the facets are found a chunk of regions at a time;
+    what is kept is one pair of region indices per inner facet.
+    """
+    R, min_radius = len(cat), cat.tol.min_radius
+    pairs, base = [np.zeros((2, 0), np.int64)], 0
+    for t in cat.chunks():
+        nb = neighbours(t, cat.locate_t, min_radius, base)
+        found = nb >= 0
+        pairs.append(np.stack([t.facet_owner[found] + base, nb[found]]))
+        base += len(t)
+    a, b = np.concatenate(pairs, axis=1)
+    src, dst = np.concatenate([a, b]), np.concatenate([b, a])   # both ways round
+    order = np.argsort(src, kind="stable")   # region r's neighbours: adjacent[ptr[r]:ptr[r + 1]]
+    adjacent, ptr = dst[order], np.searchsorted(src[order], np.arange(R + 1))
+    colour = np.full(R, -1, dtype=np.int64)
+    for r in range(R):
+        used = set(colour[adjacent[ptr[r]:ptr[r + 1]]].tolist())
+        colour[r] = next(c for c in range(R + 1) if c not in used)
     return colour % len(PALETTE)
 
 
-def _polygon(cat: Catalogue, i: int) -> np.ndarray:
-    """The vertices of a 2-D region, in order around it."""
-    sl = cat.facet_rows(i)
-    V = vertices(cat.table.facet_G[sl], cat.table.facet_g[sl], cat.table.interior[i])
+def _polygon(t: RegionTable, i: int) -> np.ndarray:
+    """The vertices of the 2-D region ``i`` of ``t``, in order around it."""
+    sl = t.facet_rows(i)
+    V = vertices(t.facet_G[sl], t.facet_g[sl], t.interior[i])
     c = V.mean(axis=0)
     return V[np.argsort(np.arctan2(V[:, 1] - c[1], V[:, 0] - c[0]))]
 
@@ -78,22 +90,24 @@ def plot_partition(cat: Catalogue, path: str | os.PathLike, output: int | None =
         from matplotlib.collections import PolyCollection
     except ImportError:
         raise ShallowReLUError("plotting needs matplotlib: pip install 'shallowrelu[plot]'") from None
-    polys = [_polygon(cat, i) for i in range(len(cat))]
+    polys, values = [], []   # what the figure draws, read a chunk of regions at a time
+    for t in cat.chunks():
+        for i in range(len(t)):
+            polys.append(_polygon(t, i))
+            if output is not None:
+                values.append(polys[-1] @ t.A[i, output] + t.d[i, output])
+    xy = np.vstack(polys)
     fig, ax = plt.subplots(figsize=(7, 6), dpi=100)
     if output is None:
         colours = [PALETTE[c] for c in colouring(cat)]
         ax.add_collection(PolyCollection(polys, facecolors=colours, edgecolors="black", linewidths=0.4,
                                          antialiased=False))
     else:
-        tri_x, tri_y, tri_v, tris = [], [], [], []
-        for i, P in enumerate(polys):
-            base = len(tri_x)
-            vals = P @ cat.table.A[i, output] + cat.table.d[i, output]
-            tri_x += list(P[:, 0])
-            tri_y += list(P[:, 1])
-            tri_v += list(vals)
+        tris, base = [], 0
+        for P in polys:  # each polygon as a fan of triangles
             tris += [(base, base + k, base + k + 1) for k in range(1, len(P) - 1)]
-        mesh = ax.tripcolor(tri_x, tri_y, tris, tri_v, shading="gouraud", cmap="viridis")
+            base += len(P)
+        mesh = ax.tripcolor(xy[:, 0], xy[:, 1], tris, np.concatenate(values), shading="gouraud", cmap="viridis")
         fig.colorbar(mesh, ax=ax, label=f"output y{output + 1}")
         ax.add_collection(PolyCollection(polys, facecolors="none", edgecolors="black", linewidths=0.4))
     if explanation is not None:
@@ -105,9 +119,8 @@ def plot_partition(cat: Catalogue, path: str | os.PathLike, output: int | None =
             ax.plot([x[0], c[0]], [x[1], c[1]], "-", color="white", linewidth=1.5)
             ax.plot(*c, "o", color="white", markeredgecolor="black", label=f"counterfactual (l_{cf.norm})")
         ax.legend(loc="upper right", fontsize=8)
-    allp = np.vstack(polys)
-    ax.set_xlim(allp[:, 0].min(), allp[:, 0].max())
-    ax.set_ylim(allp[:, 1].min(), allp[:, 1].max())
+    ax.set_xlim(xy[:, 0].min(), xy[:, 0].max())
+    ax.set_ylim(xy[:, 1].min(), xy[:, 1].max())
     ax.set_aspect("equal")
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])

@@ -2,10 +2,12 @@
 
 Reads a catalogue and writes tables (CSV, or Parquet with pyarrow) and a
 text report whose long lists are cut to a line (the JSON and the table
-keep them whole); never enumerates or changes a catalogue. Patterns are
-read bit-packed, as the catalogue keeps them, and the label of a region
-from its own affine map: no ``(regions, neurons)`` array and no forward
-pass over the regions.
+keep them whole); never enumerates or changes a catalogue. The regions are
+read a chunk at a time (:meth:`Catalogue.chunks`: one row group of a
+Parquet catalogue), keeping a few numbers per region, never every region's
+facets and maps at once. Patterns are read bit-packed, as the catalogue
+keeps them, and the label of a region from its own affine map: no
+``(regions, neurons)`` array and no forward pass over the regions.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from .catalogue import Catalogue
+from .catalogue.certificate import region_volumes
+from .catalogue.table import RegionTable
 from .errors import ShallowReLUError
 from .io.files import atomic_path
 from .polytope.lp import bounding_box
@@ -82,11 +87,12 @@ class CatalogueStats:
 
 
 def catalogue_stats(cat: Catalogue, samples: int = 200_000, seed: int = 0) -> CatalogueStats:
-    """Statistics of a catalogue.
+    """Statistics of a catalogue, read a chunk of regions at a time.
 
     Parameters
     ----------
     cat : Catalogue
+        In memory, or on disk (``.parquet``) and read a row group at a time.
     samples : int
         Uniform samples of the domain's bounding box used to estimate volumes
         above dimension ``EXACT_VOLUME_MAX_DIM``.
@@ -96,31 +102,39 @@ def catalogue_stats(cat: Catalogue, samples: int = 200_000, seed: int = 0) -> Ca
     -------
     CatalogueStats
     """
-    t = cat.table
     R = len(cat)
     bounded = bool(cat.info.get("bounded", False))
-    volumes = np.full(R, np.nan)
-    exact = False
-    total = None
+    exact = bounded and R > 0 and cat.dim <= EXACT_VOLUME_MAX_DIM
+    classifier = cat.network.n_outputs >= 2
+    # per region, chunk by chunk; each list starts with an empty array, so that no chunk at all joins too
+    packed = [np.zeros((0, (cat.network.n_neurons + 7) // 8), np.uint8)]
+    facets, inradius, volumes, labels = [np.zeros(0, np.int64)], [np.zeros(0)], [np.zeros(0)], [np.zeros(0, np.int64)]
+    for t in cat.chunks():
+        packed.append(t.patterns)
+        facets.append(np.diff(t.facet_ptr))
+        inradius.append(t.inradius)
+        if exact:
+            volumes.append(region_volumes(t, cat.dim))
+        if classifier:
+            labels.append(_labels(t))
+    volume = np.concatenate(volumes) if exact else np.full(R, np.nan)
     used = 0
-    if bounded and R:
-        if cat.dim <= EXACT_VOLUME_MAX_DIM:
-            volumes = cat.volumes()
-            exact = True
-        else:
-            lo, hi = bounding_box(cat.hull.domain)
-            T = lo + (hi - lo) * np.random.default_rng(seed).random((samples, cat.dim))
-            idx = cat.region_of(cat.hull.to_x(T))
-            counts = np.bincount(idx[idx >= 0], minlength=R)
-            volumes = counts / samples * float(np.prod(hi - lo))
-            used = samples
-        total = float(volumes.sum())
+    if bounded and R and not exact:
+        lo, hi = bounding_box(cat.hull.domain)
+        T = lo + (hi - lo) * np.random.default_rng(seed).random((samples, cat.dim))
+        idx = cat.region_of(cat.hull.to_x(T))
+        counts = np.bincount(idx[idx >= 0], minlength=R)
+        volume = counts / samples * float(np.prod(hi - lo))
+        used = samples
+    total = float(volume.sum()) if bounded and R else None
+    per_label = _per_label(cat, np.concatenate(labels), volume, total is not None) if classifier and R else None
+    patterns = np.concatenate(packed)
     ids = cat.network.neuron_ids()
-    return CatalogueStats(regions=R, volumes=volumes, volume_exact=exact, total_volume=total,
-                          facets=np.diff(t.facet_ptr), inradius=t.inradius.copy(),
-                          regions_per_layer=_distinct_prefixes(t.patterns, cat.network.hidden_sizes),
-                          never_split=[ids[k] for k in np.flatnonzero(_constant_bits(t.patterns, len(ids)))],
-                          samples=used, per_label=_per_label(cat, volumes, total is not None))
+    return CatalogueStats(regions=R, volumes=volume, volume_exact=exact, total_volume=total,
+                          facets=np.concatenate(facets), inradius=np.concatenate(inradius),
+                          regions_per_layer=_distinct_prefixes(patterns, cat.network.hidden_sizes),
+                          never_split=[ids[k] for k in np.flatnonzero(_constant_bits(patterns, len(ids)))],
+                          samples=used, per_label=per_label)
 
 
 def _distinct_prefixes(packed: np.ndarray, widths: tuple[int, ...]) -> list[int]:
@@ -145,16 +159,15 @@ def _constant_bits(packed: np.ndarray, n: int) -> np.ndarray:
     return always | ~ever
 
 
-def _per_label(cat: Catalogue, volumes: np.ndarray, known: bool) -> dict[str, dict] | None:
-    """Regions and volume per label of the network's output at each region's centre (classifiers only).
+def _labels(t: RegionTable) -> np.ndarray:
+    """The label (argmax output) of each region of ``t`` at its centre: its own affine map there, which is
+    what the network computes at that point."""
+    return np.argmax(np.einsum("rmn,rn->rm", t.A, t.interior) + t.d, axis=1)
 
-    The output at a centre is its region's affine map there, which is what
-    the network computes at that point.
-    """
-    net, t = cat.network, cat.table
-    if net.n_outputs < 2 or len(cat) == 0:
-        return None
-    label = np.argmax(np.einsum("rmn,rn->rm", t.A, t.interior) + t.d, axis=1)
+
+def _per_label(cat: Catalogue, label: np.ndarray, volumes: np.ndarray, known: bool) -> dict[str, dict]:
+    """Regions and volume per label (class name where the network has them), from each region's ``label``."""
+    net = cat.network
     regions = np.bincount(label, minlength=net.n_outputs)
     volume = np.bincount(label, weights=volumes, minlength=net.n_outputs)
     names = list(net.labels) if net.labels is not None else [str(j) for j in range(net.n_outputs)]
@@ -226,38 +239,64 @@ def _listing(head: str, items: list[str]) -> str:
     return head + ", ".join(shown)
 
 
-def region_rows(cat: Catalogue, st: CatalogueStats) -> dict[str, list]:
-    """One row per region: pattern (bit string), volume, inradius, facets, interior point."""
-    interior = cat.hull.to_x(cat.table.interior) if len(cat) else np.zeros((0, cat.network.n_inputs))
-    N = cat.network.n_neurons
-    bits = np.unpackbits(cat.table.patterns, axis=1, count=N) + ord("0")   # (R, N) ASCII digits, one byte each
-    cols: dict[str, list] = {
-        "region": list(range(len(cat))),
-        "pattern": [row.tobytes().decode("ascii") for row in bits],
-        "volume": st.volumes.tolist(), "inradius": st.inradius.tolist(), "facets": st.facets.tolist()}
-    for i in range(interior.shape[1]):
-        cols[f"x{i + 1}"] = interior[:, i].tolist()
-    return cols
+def _columns(cat: Catalogue) -> list[str]:
+    """The columns of :func:`region_rows`, in order."""
+    return ["region", "pattern", "volume", "inradius", "facets"] + [f"x{i + 1}" for i in range(cat.network.n_inputs)]
+
+
+def region_rows(cat: Catalogue, st: CatalogueStats) -> Iterator[dict[str, list]]:
+    """One row per region, a chunk of regions at a time: region, pattern (bit string), volume, inradius,
+    facets and the interior point's input coordinates ``x1, x2, ...``.
+
+    Parameters
+    ----------
+    cat : Catalogue
+    st : CatalogueStats
+        Its statistics (volumes, inradii, facet counts, in catalogue order).
+
+    Yields
+    ------
+    dict of str to list
+        Per column, the values of the chunk's regions.
+    """
+    N, start = cat.network.n_neurons, 0
+    for t in cat.chunks():
+        stop = start + len(t)
+        interior = cat.hull.to_x(t.interior)
+        bits = np.unpackbits(t.patterns, axis=1, count=N) + ord("0")   # (R, N) ASCII digits, one byte each
+        cols: dict[str, list] = {
+            "region": list(range(start, stop)),
+            "pattern": [row.tobytes().decode("ascii") for row in bits],
+            "volume": st.volumes[start:stop].tolist(), "inradius": st.inradius[start:stop].tolist(),
+            "facets": st.facets[start:stop].tolist()}
+        for i in range(interior.shape[1]):
+            cols[f"x{i + 1}"] = interior[:, i].tolist()
+        yield cols
+        start = stop
 
 
 def write_table(path: str | os.PathLike, cat: Catalogue, st: CatalogueStats) -> None:
     """Write :func:`region_rows` as ``.csv`` or ``.parquet`` (needs ``pip install shallowrelu[parquet]``),
-    under a temporary name renamed when complete."""
+    a chunk of regions at a time, under a temporary name renamed when complete."""
     path = Path(path)
-    cols = region_rows(cat, st)
     if path.suffix not in (".csv", ".parquet"):
         raise ShallowReLUError(f"{path}: table must end in .csv or .parquet")
-    if path.suffix == ".parquet":
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise ShallowReLUError("writing .parquet needs pyarrow: pip install 'shallowrelu[parquet]'") from None
+    names = _columns(cat)
     with atomic_path(path) as tmp:
         if path.suffix == ".csv":
             with open(tmp, "w", newline="") as f:
                 w = csv.writer(f)
-                w.writerow(list(cols))
-                w.writerows(zip(*cols.values()))
+                w.writerow(names)
+                for cols in region_rows(cat, st):
+                    w.writerows(zip(*cols.values()))
         else:
-            pq.write_table(pa.table(cols), tmp)
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise ShallowReLUError("writing .parquet needs pyarrow: pip install 'shallowrelu[parquet]'") from None
+            kinds = {"region": pa.int64(), "pattern": pa.string(), "facets": pa.int64()}
+            schema = pa.schema([(name, kinds.get(name, pa.float64())) for name in names])
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for cols in region_rows(cat, st):
+                    writer.write_table(pa.table(cols, schema=schema))

@@ -21,13 +21,20 @@ def pool_from_the_start(monkeypatch):
 
     monkeypatch.setattr(run, "_POOL_AFTER", 0.0)
     sizes: list[int] = []
-    for name in ("pool_results", "ray_results"):
-        real = getattr(workers, name)
+    real = workers.workers
 
-        def spy(spec, chunks, jobs, real=real):
-            sizes.append(len(chunks))
-            return real(spec, chunks, jobs)
-        monkeypatch.setattr(workers, name, spy)
+    def spy(backend, spec, jobs):
+        k = len(sizes)
+        sizes.append(0)
+        pool = real(backend, spec, jobs)
+        submit = pool.submit
+
+        def counted(chunk):
+            sizes[k] += 1
+            submit(chunk)
+        pool.submit = counted
+        return pool
+    monkeypatch.setattr(workers, "workers", spy)
     return sizes
 
 

@@ -77,10 +77,10 @@ def assert_chunks_agree(partial, full):
     """Each chunk of ``partial`` holds the first regions of the same chunk of ``full``."""
     where, start = {}, 0
     for i, count, *_ in full.info["chunks"]:
-        where[i], start = (start, count), start + count
+        where[tuple(i)], start = (start, count), start + count
     start = 0
-    for i, count, done, _ in partial.info["chunks"]:
-        at, full_count = where[i]
+    for i, count, done, *_ in partial.info["chunks"]:
+        at, full_count = where[tuple(i)]
         assert count == full_count if done else count <= full_count
         np.testing.assert_array_equal(partial.table.patterns[start:start + count],
                                       full.table.patterns[at:at + count])

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 import shallowrelu as sr
-from shallowrelu.plot import PALETTE, colouring
+from shallowrelu.plot import PALETTE, colouring, plot_partition
 from shallowrelu.testing.nets import random_net
 from shallowrelu.testing.oracles import polygon_regions
 from tests.helpers import SQUARE
@@ -54,6 +54,33 @@ def test_plot_refuses_a_3d_catalogue(tmp_path):
     sr.save_network(net, tmp_path / "n3.npz")
     proc = run("plot", str(tmp_path / "n3.npz"), "--box=-1,1", "-o", str(tmp_path / "x.png"))
     assert proc.returncode == 1 and "2-D" in proc.stderr and not (tmp_path / "x.png").exists()
+
+
+def test_a_parquet_catalogue_is_drawn_from_its_chunks_as_the_one_in_memory(tmp_path):
+    net, box = random_net([2, 8, 6, 3], seed=5), sr.Box(-1, 1)
+    sr.enumerate_regions(net, box, to=tmp_path / "c.parquet")  # a row group per chunk of the search
+    cat, whole = sr.Catalogue.load(tmp_path / "c.parquet"), sr.enumerate_regions(net, box)
+    assert len(cat._file.group_sizes) > 1
+    np.testing.assert_array_equal(colouring(cat), colouring(whole))
+    e = sr.explain(whole, np.array([0.3, -0.2]))  # a point, its ball and counterfactuals drawn over the regions
+    for options in ({}, {"output": 2, "explanation": e}):
+        plot_partition(cat, tmp_path / "disk.png", **options)
+        plot_partition(whole, tmp_path / "memory.png", **options)
+        assert (tmp_path / "disk.png").read_bytes() == (tmp_path / "memory.png").read_bytes(), options
+    assert cat._table is None  # drawn from row groups and columns
+
+
+def test_cli_plot_of_a_parquet_catalogue_within_a_budget_its_regions_exceed(tmp_path):
+    net, box = random_net([2, 8, 8, 1], seed=3), sr.Box(-1, 1)
+    sr.enumerate_regions(net, box, to=tmp_path / "c.parquet")
+    sr.enumerate_regions(net, box).save(tmp_path / "c.npz")
+    assert 2 * sr.Catalogue.load(tmp_path / "c.parquet")._file.nbytes() > 20 * 1024  # loading all is refused
+    for options in ([], ["--color-by-output", "0"]):
+        for name in ("c.parquet", "c.npz"):
+            proc = run("plot", str(tmp_path / name), *options, "-o", str(tmp_path / f"{name}.png"), "--max-memory",
+                       "20K")
+            assert proc.returncode == 0, proc.stderr
+        assert (tmp_path / "c.parquet.png").read_bytes() == (tmp_path / "c.npz.png").read_bytes(), options
 
 
 def _palette_colours_in(png):

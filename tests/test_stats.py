@@ -120,4 +120,50 @@ def test_figures_from_packed_patterns_and_region_maps_are_those_of_the_unpacked_
         mine = [v for v, label in zip(st.volumes, labels) if label == name]
         assert entry["regions"] == len(mine) and entry["volume"] == pytest.approx(sum(mine), abs=1e-15)
     assert sum(e["regions"] for e in st.per_label.values()) == len(cat)
-    assert region_rows(cat, st)["pattern"] == ["".join("1" if b else "0" for b in p) for p in P]
+    assert [p for cols in region_rows(cat, st) for p in cols["pattern"]] == \
+        ["".join("1" if b else "0" for b in p) for p in P]
+
+
+def _streamed(net: sr.ReLUNetwork, domain, path) -> tuple[sr.Catalogue, sr.Catalogue]:
+    """The catalogue of ``net`` over ``domain`` streamed to the Parquet file ``path`` (a row group per chunk of
+    the search) and loaded, and the same catalogue in memory."""
+    sr.enumerate_regions(net, domain, to=path)
+    cat = sr.Catalogue.load(path)
+    assert len(cat._file.group_sizes) > 1  # several chunks to read one after the other
+    return cat, sr.enumerate_regions(net, domain)
+
+
+@pytest.mark.parametrize(("layers", "domain"), [([2, 8, 6, 3], sr.Box(-1, 1)), ([5, 6, 2], sr.Box(-1, 1)),
+                                                ([2, 6, 5, 2], None)],
+                         ids=["2-D classifier", "5-D, volumes sampled", "unbounded"])
+def test_stats_of_a_parquet_catalogue_read_it_a_chunk_at_a_time_and_are_those_in_memory(layers, domain, tmp_path):
+    import pyarrow.parquet as pq
+
+    cat, whole = _streamed(random_net(layers, seed=5), domain, tmp_path / "c.parquet")
+    st, ref = catalogue_stats(cat, samples=20_000), catalogue_stats(whole, samples=20_000)
+    assert st.as_dict() == ref.as_dict()
+    for name in ("volumes", "facets", "inradius"):
+        np.testing.assert_array_equal(getattr(st, name), getattr(ref, name), err_msg=name)
+    assert report_lines("c", cat, st, "t.csv") == report_lines("c", whole, ref, "t.csv")
+    for suffix in (".csv", ".parquet"):
+        write_table(tmp_path / f"disk{suffix}", cat, st)
+        write_table(tmp_path / f"memory{suffix}", whole, ref)
+    assert (tmp_path / "disk.csv").read_bytes() == (tmp_path / "memory.csv").read_bytes()
+    disk, memory = pq.read_table(tmp_path / "disk.parquet"), pq.read_table(tmp_path / "memory.parquet")
+    assert disk.schema == memory.schema and repr(disk.to_pydict()) == repr(memory.to_pydict())  # repr: nan == nan
+    assert cat._table is None  # every figure and row came from row groups and columns
+
+
+def test_cli_stats_of_a_parquet_catalogue_within_a_budget_its_regions_exceed(tmp_path):
+    cat, whole = _streamed(random_net([2, 8, 6, 3], seed=5), sr.Box(-1, 1), tmp_path / "c.parquet")
+    whole.save(tmp_path / "c.npz")
+    assert 2 * cat._file.nbytes() > 20 * 1024  # loading every region is refused within --max-memory 20K
+    out = {}
+    for name in ("c.parquet", "c.npz"):
+        proc = run("stats", str(tmp_path / name), "--json", "-o", str(tmp_path / f"{name}.csv"), "--max-memory",
+                   "20K")
+        assert proc.returncode == 0, proc.stderr
+        out[name] = json.loads(proc.stdout)
+        out[name].pop("output")
+    assert out["c.parquet"] == out["c.npz"] and out["c.npz"]["regions"] == len(whole)
+    assert (tmp_path / "c.parquet.csv").read_bytes() == (tmp_path / "c.npz.csv").read_bytes()

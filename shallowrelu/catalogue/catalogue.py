@@ -53,6 +53,14 @@ class Catalogue:
         The regions, in ``t`` coordinates, in memory or in a Parquet file.
     info : dict
         How the catalogue was made (JSON-ready).
+
+    Attributes
+    ----------
+    frontier : dict
+        Of an interrupted enumeration: per open chunk id (a tuple, see
+        ``info["chunks"]``) the subtree still to search, as plain arrays; what
+        ``enumerate_regions(..., resume=)`` starts from. Kept in memory and in
+        the chunk log, not in a catalogue file (resume from the log).
     """
 
     def __init__(self, network: ReLUNetwork, hull: AffineHull, table: RegionTable | RegionFile,
@@ -62,6 +70,7 @@ class Catalogue:
         self._table = table if isinstance(table, RegionTable) else None
         self._file = table if isinstance(table, RegionFile) else None
         self.info = info
+        self.frontier: dict[tuple[int, ...], dict[str, np.ndarray]] = {}
         self.work_network = network.restrict(hull.x0, hull.B) if hull.flat else network
 
     def __repr__(self) -> str:

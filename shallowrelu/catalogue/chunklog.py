@@ -1,8 +1,10 @@
 """The chunk log an enumeration streams to (``OUT.part``): finished chunks, each forced to disk.
 
 Each finished chunk (an independent subtree of the search) is appended as
-one record, a small catalogue file with ``info["chunk"]``, its index in the
-run's plan. A crash, even SIGKILL, loses only the chunks under way.
+one record, a small catalogue file with ``info["chunk"]``, its id (see
+``info["chunks"]``), and the parts of its subtree it handed on, as arrays
+named ``open<j>.*`` beside the catalogue's. A crash, even SIGKILL, loses only
+the chunks under way.
 :meth:`ChunkLog.read` turns the log back into an interrupted catalogue to
 resume from; :meth:`ChunkLog.tables` reads it a chunk at a time in plan
 order, to write a catalogue larger than memory.
@@ -13,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Callable, Iterator
+
+import numpy as np
 
 from ..errors import CatalogueFormatError
 from ..io.files import (append_record, iter_records, npz_arrays, npz_bytes, read_record_at, records_extent,
@@ -43,14 +47,19 @@ class ChunkLog:
             self.path.write_bytes(b"")
 
     def append(self, chunk: Catalogue) -> None:
-        """Append one chunk's regions (``chunk.info["chunk"]`` is its index), whole even when Ctrl-C comes.
+        """Append one chunk's regions (``chunk.info["chunk"]`` is its id) and its ``frontier`` (the parts it
+        handed on), whole even when Ctrl-C comes.
 
         A stop signal during the append takes effect once the record is
         written: raised inside the zip writer it left a handle open, and
         zipfile's ValueError on closing replaced the interrupt.
         """
+        arrays = to_arrays(chunk.network, chunk.hull, chunk.table, chunk.info)
+        for j, (cid, part) in enumerate(sorted(chunk.frontier.items())):
+            arrays[f"open{j}.id"] = np.array(cid, dtype=np.int64)
+            arrays.update((f"open{j}.{k}", v) for k, v in part.items())
         with stoppable():
-            append_record(self.path, npz_bytes(to_arrays(chunk.network, chunk.hull, chunk.table, chunk.info)))
+            append_record(self.path, npz_bytes(arrays))
 
     @staticmethod
     def count(path: str | os.PathLike) -> int:
@@ -70,7 +79,8 @@ class ChunkLog:
 
     @staticmethod
     def read(path: str | os.PathLike, regions: bool = True) -> Catalogue:
-        """The regions logged so far as one interrupted catalogue, chunks in plan order.
+        """The regions logged so far as one interrupted catalogue, chunks in catalogue order, with the
+        parts the chunks handed on as its ``frontier``.
 
         With ``regions`` False the catalogue holds none, only the record of
         its chunks in ``info["chunks"]``: what a run resumes from whose
@@ -85,25 +95,29 @@ class ChunkLog:
         path = Path(path)
         if not path.is_file():
             raise CatalogueFormatError(f"{path}: no such chunk log")
-        first, logged, tables = None, [], {}
+        first, logged, tables, frontier = None, [], {}, {}
         for offset, payload in iter_records(path):
             chunk = ChunkLog._chunk(path, payload, offset)
             if first is None:
                 first = chunk
             elif chunk.network.fingerprint() != first.network.fingerprint():
                 raise CatalogueFormatError(f"{path}: chunks of different networks")
-            i = chunk.info["chunk"]
-            logged.append([i, len(chunk), True, chunk.info.get("counts", {})])
-            tables[i] = chunk.table if regions else chunk.table.rows(0, 0)
+            cid = tuple(chunk.info["chunk"])
+            logged.append([list(cid), len(chunk), True, chunk.info.get("counts", {}), len(chunk.frontier)])
+            tables[cid] = chunk.table if regions else chunk.table.rows(0, 0)
+            frontier.update(chunk.frontier)
         if first is None:
             raise CatalogueFormatError(f"{path}: no complete chunk in the log")
-        logged.sort(key=lambda c: c[0])
+        logged.sort()
         info = {k: v for k, v in first.info.items() if k not in ("chunk", "counts")}
         info.update(interrupted=True, complete=False, certificate=None, chunks=logged)
-        return Catalogue(first.network, first.hull, RegionTable.concat([tables[c[0]] for c in logged]), info)
+        cat = Catalogue(first.network, first.hull, RegionTable.concat([tables[tuple(c[0])] for c in logged]), info)
+        cat.frontier = frontier
+        return cat
 
-    def tables(self, order: list[int], held: dict[int, RegionTable]) -> Callable[[], Iterator[RegionTable]]:
-        """The regions of the chunks ``order`` (plan indices), in that order, one chunk at a time: those in
+    def tables(self, order: list[tuple[int, ...]],
+               held: dict[tuple[int, ...], RegionTable]) -> Callable[[], Iterator[RegionTable]]:
+        """The regions of the chunks ``order`` (chunk ids), in that order, one chunk at a time: those in
         ``held`` from memory, the others from the log (each read when its turn comes).
 
         Returns a callable that starts the iteration again, for the passes a
@@ -111,7 +125,7 @@ class ChunkLog:
         """
         offsets = {}
         for offset, payload in iter_records(self.path):
-            offsets[self._chunk(self.path, payload, offset).info["chunk"]] = offset
+            offsets[tuple(self._chunk(self.path, payload, offset).info["chunk"])] = offset
         missing = [i for i in order if i not in held and i not in offsets]
         if missing:
             raise CatalogueFormatError(f"{self.path}: chunks {missing[:5]} are not in the log")
@@ -124,6 +138,14 @@ class ChunkLog:
 
     @staticmethod
     def _chunk(path: Path, payload: bytes, offset: int) -> Catalogue:
-        """The chunk of the record at ``offset`` of the log at ``path``."""
+        """The chunk of the record at ``offset`` of the log at ``path``, with the parts it handed on."""
         label = f"{path} record at {offset}"
-        return Catalogue(*from_arrays(npz_arrays(payload, label, CatalogueFormatError, "chunk"), path))
+        arrays = npz_arrays(payload, label, CatalogueFormatError, "chunk")
+        chunk = Catalogue(*from_arrays(arrays, path))
+        parts: dict[str, dict[str, np.ndarray]] = {}
+        for key, value in arrays.items():
+            if key.startswith("open"):
+                j, name = key[4:].split(".", 1)
+                parts.setdefault(j, {})[name] = value
+        chunk.frontier = {tuple(int(k) for k in part.pop("id")): part for part in parts.values()}
+        return chunk

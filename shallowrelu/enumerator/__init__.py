@@ -3,8 +3,8 @@
 The rooms, in the order one call of :func:`enumerate_regions` goes through them:
 
 - :mod:`.api`: the entry points; the domain's hull, resume, the certificate;
-- :mod:`.plan`: the tree cut breadth-first into a fixed list of chunks (independent subtrees);
-- :mod:`.run`: the chunks run in plan order, here or on workers;
+- :mod:`.plan`: the tree cut breadth-first into the first chunks (independent subtrees);
+- :mod:`.run`: the chunks run, here or on workers, and the parts a large one hands on;
 - :mod:`.workers`: a local process pool or Ray tasks; :mod:`.interrupts`:
   signals blocked while the pool forks;
 - :mod:`.search`: the depth-first step, node by node, down to the regions;

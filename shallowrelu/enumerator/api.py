@@ -26,10 +26,11 @@ from ..polytope import Domain, Slice
 from ..polytope.hull import AffineHull, affine_hull
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from .hooks import ProgressFn, SearchHooks
-from .node import Node, Stats
+from .node import Stats, Subtree
 from .plan import Chunk, plan
-from .run import Run, check_parallel, run_plan
+from .run import Book, Run, check_parallel, run_plan
 from .search import Search
+from .workers import ChunkId
 
 
 def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
@@ -54,14 +55,27 @@ def search_regions(net: ReLUNetwork, domain: Domain, hooks: SearchHooks, *,
     hooks.hull = hull
     work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
     search = Search(work_net, hull, tol, samples=samples, seed=seed, hooks=hooks)
-    run = run_plan(search, plan(search), jobs=jobs, backend=backend)
+    books, todo = _opened(plan(search))
+    run = run_plan(search, todo, books, jobs=jobs, backend=backend)
     return {"lps": run.stats.search_lps, "interrupted": run.interrupted, "unresolved": run.stats.unresolved}
 
 
-def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: dict,
-              chunks: list[Chunk], regions: bool) -> dict[int, tuple[RegionTable | int, Stats]]:
-    """The finished chunks of an interrupted catalogue, after checking it comes from the same run: their
-    regions, or (``regions`` False: they are in the run's chunk log) their number."""
+def _opened(chunks: list[Chunk]) -> tuple[dict[ChunkId, Book], list[tuple[ChunkId, Subtree]]]:
+    """The plan's chunks by id: those it finished (regions met while cutting the tree), and the open ones."""
+    books = {(i,): Book(c, len(c), True) for i, c in enumerate(chunks) if isinstance(c, RegionTable)}
+    return books, [((i,), c) for i, c in enumerate(chunks) if isinstance(c, Subtree)]
+
+
+def _resumed(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: dict, chunks: list[Chunk],
+             regions: bool) -> tuple[dict[ChunkId, Book], list[tuple[ChunkId, Subtree]]]:
+    """What an interrupted catalogue finished, after checking it comes from the same run, and what is left.
+
+    Returns the books of its finished chunks (their regions, or with
+    ``regions`` False only their number: they are in the run's chunk log)
+    and the open chunks. A chunk that handed on parts is reused with its
+    parts when each part finished or is in ``resume.frontier``; else (a
+    frontier not saved with the catalogue) its plan chunk runs again whole.
+    """
     if resume.network.fingerprint() != net.fingerprint():
         raise ValueError("the catalogue to resume is of another network")
     same_domain = (resume.hull.B.shape == hull.B.shape and np.array_equal(resume.hull.x0, hull.x0)
@@ -69,21 +83,37 @@ def _reusable(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: di
                    and np.array_equal(resume.hull.domain.p, hull.domain.p))
     if not same_domain:
         raise ValueError("the catalogue to resume was made over another domain")
-    changed = [k for k in ("samples", "seed") if resume.info.get(k) != options[k]]
+    changed = [k for k in ("samples", "seed", "chunk_regions") if resume.info.get(k) != options[k]]
     if Tolerances.from_info(resume.info).record() != options["tolerances"]:
         changed.append("tolerances")
     if changed:
         raise ValueError(f"the catalogue to resume was made with other options: {', '.join(changed)}")
-    logged = resume.info.get("chunks")
-    if logged is None:
+    if resume.info.get("chunks") is None:
         raise ValueError("the catalogue to resume has no record of its chunks (made by an older version)")
-    reuse, start = {}, 0
-    for i, count, done, *counts in logged:
-        if done and i < len(chunks) and isinstance(chunks[i], Node):
-            reuse[i] = (resume.table.rows(start, start + count) if regions else count,
-                        Stats.from_record(counts[0] if counts else {}))
+    logged, start = {}, 0
+    for cid, count, done, counts, parts in resume.info["chunks"]:
+        logged[tuple(cid)] = (start, count, done, counts, parts)
         start += count
-    return reuse
+    frontier = {cid: Subtree.from_arrays(arrays) for cid, arrays in resume.frontier.items()}
+
+    def reused(cid: ChunkId, subtree: Subtree | None) -> list[tuple[ChunkId, Book | Subtree]] | None:
+        """The chunk ``cid`` and its parts, finished or open; None if an open one is not known."""
+        if cid not in logged or not logged[cid][2]:
+            return None if subtree is None else [(cid, subtree)]
+        at, count, _, counts, parts = logged[cid]
+        out = [(cid, Book(resume.table.rows(at, at + count) if regions else None, count, True,
+                          Stats.from_record(counts), parts))]
+        for j in range(1, parts + 1):
+            more = reused(cid + (j,), frontier.get(cid + (j,)))
+            if more is None:
+                return None
+            out += more
+        return out
+
+    books, todo = _opened(chunks)
+    opened = [(cid, item) for top, chunk in todo for cid, item in reused(top, None) or [(top, chunk)]]
+    books.update((cid, item) for cid, item in opened if isinstance(item, Book))
+    return books, [(cid, item) for cid, item in opened if isinstance(item, Subtree)]
 
 
 def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerances = DEFAULT_TOLERANCES,
@@ -163,19 +193,20 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
     if hull.B.shape[1] == 0:
         raise DomainError("domain is a single point; there is nothing to enumerate")
     work_net = net.restrict(hull.x0, hull.B) if hull.flat else net
-    options = {"samples": samples, "seed": seed, "tolerances": tol.record()}
     search = Search(work_net, hull, tol, samples=samples, seed=seed)
+    options = {"samples": samples, "seed": seed, "tolerances": tol.record(), "chunk_regions": search.chunk_regions}
     chunks = plan(search)
-    reuse = {} if resume is None else _reusable(resume, net, hull, options, chunks, to is None)
+    books, todo = _opened(chunks) if resume is None else _resumed(resume, net, hull, options, chunks, to is None)
     log = None if to is None else ChunkLog(f"{to}{PART_SUFFIX}", keep=resume is not None)
     sinks = [f for f in (on_chunk, None if log is None else log.append) if f is not None]
 
-    def stream(i: int, found: RegionTable, stats: Stats) -> None:
-        """Hand a finished chunk to each sink, as a small catalogue."""
-        chunk = Catalogue(net, hull, found, {"chunk": i, "counts": stats.record(), **options})
+    def stream(cid: ChunkId, found: RegionTable, stats: Stats, parts: dict[ChunkId, Subtree]) -> None:
+        """Hand a finished chunk to each sink, as a small catalogue with the parts it handed on."""
+        chunk = Catalogue(net, hull, found, {"chunk": list(cid), "counts": stats.record(), **options})
+        chunk.frontier = {k: part.arrays() for k, part in parts.items()}
         for sink in sinks:
             sink(chunk)
-    run = run_plan(search, chunks, jobs=jobs, progress=progress, reuse=reuse, stream=stream if sinks else None,
+    run = run_plan(search, todo, books, jobs=jobs, progress=progress, stream=stream if sinks else None,
                    backend=backend, keep=log is None)
     st = run.stats
     info = {
@@ -196,15 +227,15 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain = None, *, tol: Tolerance
         **({"slice": domain.record()} if isinstance(domain, Slice) else {}),
         "radius_cap": search.r_max,
         **options,
-        "chunks": [[i, size, done, s.record() if s is not None else {}]
-                   for i, (c, size, done, s) in enumerate(zip(run.chunks, run.sizes, run.done, run.counts))
-                   if done or c is not None],
+        "chunks": [book.record(cid) for cid, book in run.ordered()],
     }
+    frontier = {cid: subtree.arrays() for cid, subtree in run.open.items()} if run.interrupted else {}
     if log is not None:
-        return _written(to, log, net, work_net, hull, run, info, tol, start)
-    tables = [c for c in run.chunks if c is not None]
-    run.chunks.clear()  # so that the chunks go as soon as they are joined
+        return _written(to, log, net, work_net, hull, run, info, tol, start, frontier)
+    tables = [book.regions for _, book in run.ordered()]
+    run.books.clear()  # so that the chunks go as soon as they are joined
     cat = Catalogue(net, hull, RegionTable.concat(tables) if tables else search.take(), info)
+    cat.frontier = frontier
     del tables
     _certified(info, cat.certificate(tol) if not run.interrupted else None, start)
     return cat
@@ -218,12 +249,13 @@ def _certified(info: dict, cert: Certificate | None, start: float) -> None:
 
 
 def _written(to: str | os.PathLike, log: ChunkLog, net: ReLUNetwork, work_net: ReLUNetwork, hull: AffineHull,
-             run: Run, info: dict, tol: Tolerances, start: float) -> Catalogue:
+             run: Run, info: dict, tol: Tolerances, start: float, frontier: dict) -> Catalogue:
     """The catalogue of a run whose chunks streamed to ``log``: certified and written to ``to`` a chunk at
-    a time in plan order (with the regions an interrupted chunk kept in memory), then opened from it."""
-    order = [i for i, (c, done) in enumerate(zip(run.chunks, run.done)) if done or c is not None]
-    chunks = log.tables(order, {i: c for i, c in enumerate(run.chunks) if c is not None})
-    run.chunks.clear()
+    a time in catalogue order (with the regions held in memory: met while cutting the plan, or of an
+    interrupted chunk), then opened from it with ``frontier``, the open chunks of an interrupted run."""
+    ordered = run.ordered()
+    chunks = log.tables([cid for cid, _ in ordered], {cid: b.regions for cid, b in ordered if b.regions is not None})
+    run.books.clear()
     empty = RegionArrays(hull.B.shape[1], net.n_outputs, net.n_neurons).freeze()
     cert = None
     if not run.interrupted:
@@ -236,4 +268,5 @@ def _written(to: str | os.PathLike, log: ChunkLog, net: ReLUNetwork, work_net: R
         log.path.unlink(missing_ok=True)
     cat = Catalogue.load(to)
     cat.info["seconds"] = info["seconds"]
+    cat.frontier = frontier
     return cat

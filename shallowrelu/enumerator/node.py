@@ -8,7 +8,7 @@ them, and :class:`Stats` adds up their work.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import NamedTuple
 
 import numpy as np
@@ -79,6 +79,49 @@ class Node:
     note: object = None
     bounded: bool = False
 
+
+
+# How the fields of a :class:`Node` that are no arrays come back from a chunk log's arrays.
+_DECODE = {"layer": int, "thin": bool, "bounded": bool,
+           "signs": lambda a: [bool(b) for b in a], "row_keys": lambda a: tuple(int(k) for k in a)}
+
+
+@dataclass(frozen=True)
+class Subtree:
+    """An open part of the search tree, a chunk still to run: nodes to search depth-first in order.
+
+    Attributes
+    ----------
+    nodes : tuple of Node
+        The subtrees' roots, in the order their regions come.
+    sources : tuple of Source
+        The row sources after the plan's that the nodes' row keys name
+        (made by the chunk that handed these nodes on).
+    """
+
+    nodes: tuple[Node, ...]
+    sources: tuple[Source, ...] = ()
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The subtree as plain arrays, for a chunk log (:meth:`from_arrays` reads them back exactly)."""
+        out = {"sources": np.array(self.sources, dtype=np.int64).reshape(-1, 2),
+               "nodes": np.array(len(self.nodes))}
+        for k, node in enumerate(self.nodes):
+            for f in fields(Node):
+                value = getattr(node, f.name)
+                # hooks' notes never travel: a search with hooks keeps its chunks whole
+                if value is not None and f.name != "note":
+                    out[f"{k}.{f.name}"] = np.asarray(value)
+        return out
+
+    @classmethod
+    def from_arrays(cls, data: dict[str, np.ndarray]) -> "Subtree":
+        """The subtree :meth:`arrays` wrote."""
+        nodes = []
+        for k in range(int(data["nodes"])):
+            values = {f.name: data.get(f"{k}.{f.name}") for f in fields(Node) if f.name != "note"}
+            nodes.append(Node(**{name: _DECODE[name](v) if name in _DECODE else v for name, v in values.items()}))
+        return cls(tuple(nodes), tuple((int(l), int(j)) for l, j in data["sources"]))
 
 class Side(NamedTuple):
     """Whether one side of a split holds an open set.

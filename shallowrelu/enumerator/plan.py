@@ -1,9 +1,10 @@
 """The cut of the search tree into chunks (independent subtrees), before any is run.
 
-Owns the breadth-first expansion that turns the root into a fixed list of
+Owns the breadth-first expansion that turns the root into the first list of
 chunks. The list depends only on the network, the domain and the options,
-never on how many processes run it, which is why a catalogue is the same
-for every ``jobs`` and backend. Running the chunks is :mod:`.run`'s.
+never on how many processes run it, and so do the parts a chunk hands on
+when it grows large (:meth:`.Search.run_chunk`), which is why a catalogue is
+the same for every ``jobs`` and backend. Running the chunks is :mod:`.run`'s.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..catalogue import RegionTable
-from .node import Node
+from .node import Node, Subtree
 from .search import Search
 
 # The tree is cut into at least this many chunks before any is run. Fixed,
@@ -19,15 +20,16 @@ from .search import Search
 # every ``jobs``; enough for load balance on a few dozen cores.
 _CHUNKS = 64
 
-Chunk = RegionTable | Node
-"""A chunk of the plan: regions met while cutting the tree (finished), or an open subtree (a :class:`Node`)."""
+Chunk = RegionTable | Subtree
+"""A chunk of the plan: regions met while cutting the tree (finished), or an open :class:`Subtree`."""
 
 
 def plan(search: Search) -> list[Chunk]:
     """Expand the tree breadth-first into chunks, in depth-first order.
 
     Each chunk is a :class:`RegionTable` (regions found while expanding)
-    or an open :class:`Node` (for :meth:`Search.run_chunk`). The expansion
+    or an open :class:`Subtree` of one node (for :meth:`Search.run_chunk`,
+    which hands on what is left of a chunk too large as new chunks). The expansion
     depends only on the network, domain and options, never on how the
     chunks are run afterwards.
     """
@@ -54,4 +56,4 @@ def plan(search: Search) -> list[Chunk]:
         chunks = expanded
     search.plan_sources = len(search.sources)
     found = search.take()  # the leaves met on the way, recorded together
-    return [found.rows(c.start, c.stop) if isinstance(c, slice) else c for c in chunks]
+    return [found.rows(c.start, c.stop) if isinstance(c, slice) else Subtree((c,)) for c in chunks]

@@ -36,7 +36,7 @@ root's. The whole walk is explained in ``docs/design.md`` section 3.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -56,7 +56,7 @@ from ..tolerances import (DOMAIN_ROW_DECIMALS, INRADIUS_BOUND_SLACK, NODE_VERTIC
 from . import groups
 from .exact import ExactSides
 from .hooks import ProgressFn, SearchHooks
-from .node import KNOWN, Node, Side, Source, Stats
+from .node import KNOWN, Node, Side, Source, Stats, Subtree
 
 # Rays shot from a region's centre per candidate facet row, besides the rows'
 # own normals; the first hyperplane a ray meets alone is a facet, no LP needed.
@@ -66,6 +66,12 @@ _EXTRA_RAYS = 8
 _VERTEX_MAX_DIM = 5
 # Regions found between two checks of the memory a chunk holds (one read of /proc each).
 _HELD_CHECK = 4096
+# A chunk that has found this many regions hands the rest of its subtree on as
+# at most this many parts (new chunks), so that no chunk outgrows memory and
+# the workers share a subtree far larger than the others. Fixed, not tied to
+# the memory or the workers, so that the catalogue is the same for every run.
+CHUNK_REGIONS = 16384
+_PARTS = 4
 # Leaves with vertices recorded at once (numpy calls amortised; the padded arrays stay small).
 _LEAF_BATCH = 256
 
@@ -85,11 +91,13 @@ class WorkerSpec:
     sources: tuple[Source, ...]
     plan_sources: int
     hooks: SearchHooks | None
+    chunk_regions: int
 
     def search(self) -> "Search":
         """A search ready to run chunks of the plan."""
         search = Search(self.net, self.hull, self.tol, samples=self.samples, seed=self.seed, hooks=self.hooks)
         search.sources, search.plan_sources = list(self.sources), self.plan_sources
+        search.chunk_regions = self.chunk_regions
         return search
 
 
@@ -153,6 +161,7 @@ class Search:
         self._exact: ExactSides | None = None
         self.sources: list[Source] = [(0, int(i)) for i in np.flatnonzero(nonzero)[keep]]
         self.plan_sources = 0  # the sources the plan made, kept by every chunk (set by plan)
+        self.chunk_regions = CHUNK_REGIONS
         self.stats = Stats()
         self.regions = RegionArrays(self.n, net.n_outputs, net.n_neurons)
         self._pending: list[tuple[Node, np.ndarray, np.ndarray, np.ndarray]] = []  # leaves not yet recorded
@@ -163,7 +172,7 @@ class Search:
     def spec(self) -> WorkerSpec:
         """What a worker needs to run chunks of this search's plan."""
         return WorkerSpec(self.net, self.hull, self.tol, self.samples, self.seed, tuple(self.sources),
-                          self.plan_sources, self.hooks)
+                          self.plan_sources, self.hooks, self.chunk_regions)
 
     # -- set-up ------------------------------------------------------------
     def _initial_points(self, centre: np.ndarray) -> np.ndarray:
@@ -211,9 +220,14 @@ class Search:
         """Regions found since the last :meth:`take`, recorded or pending."""
         return len(self.regions) + len(self._pending)
 
-    def run_chunk(self, node: Node) -> tuple[RegionTable, Stats]:
-        """All regions of one chunk in depth-first order, from a fresh LP model, and the work it took.
+    def run_chunk(self, chunk: Subtree) -> tuple[RegionTable, Stats, list[Subtree]]:
+        """The regions of one chunk in depth-first order, from a fresh LP model, the work it took, and
+        the parts of its subtree it hands on (none if it finished it).
 
+        A chunk stops once it has found :attr:`chunk_regions` regions (with
+        no hooks to take them) and hands the rest of its depth-first order
+        on as up to ``_PARTS`` new chunks, split where the interior points
+        the nodes carry (a measure of their volume) are shared evenly.
         A fresh model (no warm state from other chunks; built at the
         chunk's first LP, most need none) makes the answer independent of
         which process ran which chunk before. Ctrl-C leaves the regions
@@ -221,18 +235,38 @@ class Search:
         :class:`MemoryBudgetError` when the regions it holds outgrow the memory.
         """
         self._model = None
-        del self.sources[self.plan_sources:]
+        self.sources[self.plan_sources:] = chunk.sources
         self.stats = Stats()
-        stack = [node]
+        stack = list(chunk.nodes[::-1])
         check_at = _HELD_CHECK
         while stack:
+            if self.hooks is None and self.found() >= self.chunk_regions:
+                return self.take(), self.stats, self._parts(stack[::-1])
             children = self.expand(stack.pop())
             if children is not None:
                 stack.extend(children[::-1])  # the inactive side first
             if self.found() >= check_at:
                 check_at += _HELD_CHECK
                 check_held(f"the search, {self.found():,} regions into one chunk of its plan,")
-        return self.take(), self.stats
+        return self.take(), self.stats, []
+
+    def _parts(self, order: list[Node]) -> list[Subtree]:
+        """The nodes left, in depth-first order, cut into up to ``_PARTS`` runs of about equal volume."""
+        weight = np.cumsum([len(node.points) + 1 for node in order])
+        cuts = np.unique(np.searchsorted(weight, weight[-1] * np.arange(1, _PARTS) / _PARTS) + 1)
+        cuts = [0, *(int(c) for c in cuts if c < len(order)), len(order)]
+        return [self._subtree(order[a:b]) for a, b in zip(cuts, cuts[1:])]
+
+    def _subtree(self, nodes: list[Node]) -> Subtree:
+        """The nodes as a chunk of their own, carrying only the row sources they name."""
+        # Keys renumbered in order: a part carries the sources its rows use,
+        # not every source its chunk made (tens of thousands, more at each
+        # hand-on); a key still names one row, which is all the LP model asks.
+        base = self.plan_sources
+        used = sorted({k for node in nodes for k in node.row_keys if k >= base})
+        new = {k: base + rank for rank, k in enumerate(used)}
+        nodes = [replace(node, row_keys=tuple(new.get(k, k) for k in node.row_keys)) for node in nodes]
+        return Subtree(tuple(nodes), tuple(self.sources[k] for k in used))
 
     def take(self) -> RegionTable:
         """Hand over the regions found since the last call, pending leaves recorded first."""

@@ -2,27 +2,31 @@
 
 Owns the worker side (a search per worker process, rebuilt from the plan's
 :class:`WorkerSpec`, that runs one chunk at a time and sends its regions home
-as a flat table) and the two backends that hand out the chunks. The order in
-which results come back is free; :mod:`.run` puts them in plan order.
+as a flat table, with the parts of its subtree it handed on) and the two
+backends that take chunks as they come. The order in which results come back
+is free; :mod:`.run` keeps them by chunk id, whose order is the catalogue's.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import threading
 import time
-from contextlib import ExitStack
-from typing import Iterator
 
 from ..catalogue import RegionTable
 from ..choices import BACKENDS  # noqa: F401 - re-exported: where the chunks run
 from .interrupts import interrupts_held, worker_signals
-from .node import Node, Stats
+from .node import Stats, Subtree
 from .search import Search, WorkerSpec
 
-Result = tuple[int, RegionTable, Stats, dict]
-"""A finished chunk: its index in the plan, its regions, the work it took, the hooks' tally."""
+ChunkId = tuple[int, ...]
+"""A chunk's place: ``(i,)`` for chunk ``i`` of the plan, ``id + (j,)`` for part ``j`` (from 1) a chunk handed on.
+Sorted, the ids give the catalogue's order."""
+
+Result = tuple[ChunkId, RegionTable, Stats, list[Subtree], dict]
+"""A finished chunk: its id, its regions, the work it took, the parts it handed on, the hooks' tally."""
 
 
 _worker: Search | None = None
@@ -50,14 +54,14 @@ def _start_worker(spec: WorkerSpec) -> None:
         _worker_error = exc
 
 
-def _finish_chunk(search: Search, chunk: tuple[int, Node]) -> Result:
+def _finish_chunk(search: Search, chunk: tuple[ChunkId, Subtree]) -> Result:
     """Run one chunk and pack its result with the hooks' tally."""
-    i, node = chunk
-    regions, stats = search.run_chunk(node)
-    return i, regions, stats, {} if search.hooks is None else search.hooks.tally()
+    i, subtree = chunk
+    regions, stats, parts = search.run_chunk(subtree)
+    return i, regions, stats, parts, {} if search.hooks is None else search.hooks.tally()
 
 
-def _work(chunk: tuple[int, Node]) -> Result:
+def _work(chunk: tuple[ChunkId, Subtree]) -> Result:
     """One chunk in a pool process."""
     if _worker_error is not None:
         raise _worker_error
@@ -67,19 +71,60 @@ def _work(chunk: tuple[int, Node]) -> Result:
     return result
 
 
-def pool_results(spec: WorkerSpec, chunks: list[tuple[int, Node]], jobs: int) -> Iterator[Result]:
-    """Run the chunks (each with its plan index) on a pool of ``jobs`` local processes, yielding as they end."""
-    with ExitStack() as stack:
-        with interrupts_held():
-            pool = stack.enter_context(_pool_context().Pool(min(jobs, len(chunks)), _start_worker, (spec,)))
-        yield from pool.imap_unordered(_work, chunks)
+class Workers:
+    """Chunks handed to ``jobs`` workers as they come, results taken as they end (in any order).
+
+    The base is a pool of local processes; :class:`RayWorkers` uses Ray
+    tasks. Use as a context manager: leaving it stops the workers at once,
+    also on Ctrl-C.
+    """
+
+    def __init__(self, spec: WorkerSpec, jobs: int) -> None:
+        self.pending = 0
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._pool = None
+        try:
+            with interrupts_held():
+                self._pool = _pool_context().Pool(jobs, _start_worker, (spec,))
+        except BaseException:  # a Ctrl-C held while the pool forked is raised on leaving: stop the pool
+            if self._pool is not None:
+                self._pool.terminate()
+            raise
+
+    def submit(self, chunk: tuple[ChunkId, Subtree]) -> None:
+        """Queue one chunk."""
+        self._pool.apply_async(_work, (chunk,), callback=self._done.put, error_callback=self._done.put)
+        self.pending += 1
+
+    def next(self) -> Result:
+        """The next chunk to finish; a worker's exception is raised here."""
+        while True:
+            try:  # a bounded wait, so that Ctrl-C is seen at once
+                result = self._done.get(timeout=0.05)
+                break
+            except queue.Empty:
+                continue
+        self.pending -= 1
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def close(self) -> None:
+        """Stop the workers, dropping what they have under way."""
+        self._pool.terminate()
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 # A Ray worker process keeps its search between chunks of the same run.
 _ray_worker: tuple[str, Search] | None = None
 
 
-def _ray_work(run_id: str, spec: WorkerSpec, chunk: tuple[int, Node]) -> Result:
+def _ray_work(run_id: str, spec: WorkerSpec, chunk: tuple[ChunkId, Subtree]) -> Result:
     """One chunk in a Ray worker, the search rebuilt once per run."""
     global _ray_worker
     if _ray_worker is None or _ray_worker[0] != run_id:
@@ -96,32 +141,51 @@ def _import_ray():
     return ray
 
 
-def ray_results(spec: WorkerSpec, chunks: list[tuple[int, Node]], jobs: int | None) -> Iterator[Result]:
-    """Run the chunks as Ray tasks, at most ``jobs`` at a time (None: one per CPU of the cluster).
+class RayWorkers(Workers):
+    """Chunks run as Ray tasks, at most ``jobs`` at a time (None: one per CPU of the cluster).
 
     Connects to the cluster in ``RAY_ADDRESS`` if set, else starts Ray on
     this machine, unless the caller has already called ``ray.init``.
     """
-    ray = _import_ray()
-    if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-    if jobs is None:
-        jobs = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    remote = ray.remote(num_cpus=1, max_retries=0)(_ray_work)
-    run_id, spec_ref = os.urandom(8).hex(), ray.put(spec)
-    queue, running = list(chunks), []
-    try:
-        while queue or running:
-            while queue and len(running) < jobs:
-                running.append(remote.remote(run_id, spec_ref, queue.pop(0)))
-            ready, running = ray.wait(running, num_returns=1)
-            try:
-                yield ray.get(ready[0])
-            except ray.exceptions.RayTaskError as exc:  # the worker's own exception, as a local pool gives it
-                raise exc.cause from None
-    finally:
-        for ref in running:
-            ray.cancel(ref, force=True)
+
+    def __init__(self, spec: WorkerSpec, jobs: int | None) -> None:
+        self._ray = ray = _import_ray()
+        if not ray.is_initialized():
+            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        self._jobs = jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._remote = ray.remote(num_cpus=1, max_retries=0)(_ray_work)
+        self._run_id, self._spec = os.urandom(8).hex(), ray.put(spec)
+        self._queue: list[tuple[ChunkId, Subtree]] = []
+        self._running: list = []
+        self.pending = 0
+
+    def submit(self, chunk: tuple[ChunkId, Subtree]) -> None:
+        self._queue.append(chunk)
+        self.pending += 1
+        self._start()
+
+    def _start(self) -> None:
+        """Start queued chunks while fewer than ``jobs`` run."""
+        while self._queue and len(self._running) < self._jobs:
+            self._running.append(self._remote.remote(self._run_id, self._spec, self._queue.pop(0)))
+
+    def next(self) -> Result:
+        ready, self._running = self._ray.wait(self._running, num_returns=1)
+        self.pending -= 1
+        self._start()
+        try:
+            return self._ray.get(ready[0])
+        except self._ray.exceptions.RayTaskError as exc:  # the worker's own exception, as a local pool gives it
+            raise exc.cause from None
+
+    def close(self) -> None:
+        for ref in self._running:
+            self._ray.cancel(ref, force=True)
+
+
+def workers(backend: str, spec: WorkerSpec, jobs: int | None) -> Workers:
+    """The workers of ``backend`` ("local" or "ray") for chunks of the search ``spec`` rebuilds."""
+    return RayWorkers(spec, jobs) if backend == "ray" else Workers(spec, jobs)
 
 
 def _pool_context():

@@ -36,7 +36,7 @@ def test_ctrl_c_while_a_chunk_is_appended_comes_after_the_record(net, tmp_path, 
     import pytest
 
     chunk = sr.enumerate_regions(net, sr.Box(-1, 1))
-    chunk.info["chunk"] = 0
+    chunk.info["chunk"] = [0]
     write_array = np.lib.format.write_array
     calls = []
 

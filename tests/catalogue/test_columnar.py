@@ -62,7 +62,7 @@ def test_a_search_streamed_to_parquet_keeps_no_region_and_gives_the_catalogue(wh
 
     def spy(*args, **kwargs):
         run = original(*args, **kwargs)
-        kept.append(sum(len(c) for c in run.chunks if c is not None))
+        kept.append(sum(len(b.regions) for b in run.books.values() if b.regions is not None))
         return run
     monkeypatch.setattr("shallowrelu.enumerator.api.run_plan", spy)
     cat = sr.enumerate_regions(whole.network, sr.Box(-1, 1), to=tmp_path / "s.parquet")

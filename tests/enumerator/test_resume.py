@@ -17,8 +17,8 @@ from tests.helpers import assert_chunks_agree, assert_same_table, wait_for_chunk
 
 def test_the_run_is_cut_into_chunks(full):
     chunks = full.info["chunks"]
-    assert len(chunks) > 20 and all(done for _, _, done, _ in chunks)
-    assert sum(count for _, count, _, _ in chunks) == len(full)
+    assert len(chunks) > 20 and all(done for _, _, done, *_ in chunks)
+    assert sum(count for _, count, *_ in chunks) == len(full)
     assert [c[0] for c in chunks] == sorted(c[0] for c in chunks)
     # each finished chunk keeps the work it took, so that a resumed run counts it
     counted = [c[3] for c in chunks if c[3]]
@@ -79,7 +79,7 @@ def test_an_interrupt_between_subtrees_keeps_the_finished_one(net, full, at):
     cat = sr.enumerate_regions(net, sr.Box(-1, 1), on_chunk=on_chunk, progress=progress)
     assert cat.info["interrupted"]
     assert [c[:2] for c in cat.info["chunks"]] == [c[:2] for c in full.info["chunks"][:3]]
-    assert all(done for _, _, done, _ in cat.info["chunks"])
+    assert all(done for _, _, done, *_ in cat.info["chunks"])
     assert_chunks_agree(cat, full)
 
 
@@ -231,7 +231,7 @@ def test_resume_after_an_interrupt_before_any_subtree_finished(tmp_path, net, fu
     (tmp_path / "cat.npz.part").write_bytes(log)
     if saved == "partial catalogue":
         stopped = sr.enumerate_regions(net, sr.Box(-1, 1), progress=_stop_after(3))
-        assert stopped.info["interrupted"] and not all(done for _, _, done, _ in stopped.info["chunks"])
+        assert stopped.info["interrupted"] and not all(done for _, _, done, *_ in stopped.info["chunks"])
         stopped.save(out)
     argv = ["enumerate", str(tmp_path / "n.npz"), "--box=-1,1", "-o", str(out), "--jobs", "1"]
     assert main(argv + ["--resume"]) == 0
