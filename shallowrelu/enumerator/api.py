@@ -94,7 +94,6 @@ def _resumed(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: dic
     for cid, count, done, counts, parts in resume.info["chunks"]:
         logged[tuple(cid)] = (start, count, done, counts, parts)
         start += count
-    frontier = {cid: Subtree.from_arrays(arrays) for cid, arrays in resume.frontier.items()}
 
     def reused(cid: ChunkId, subtree: Subtree | None) -> list[tuple[ChunkId, Book | Subtree]] | None:
         """The chunk ``cid`` and its parts, finished or open; None if an open one is not known."""
@@ -104,7 +103,8 @@ def _resumed(resume: Catalogue, net: ReLUNetwork, hull: AffineHull, options: dic
         out = [(cid, Book(resume.table.rows(at, at + count) if regions else None, count, True,
                           Stats.from_record(counts), parts))]
         for j in range(1, parts + 1):
-            more = reused(cid + (j,), frontier.get(cid + (j,)))
+            part = resume.frontier.get(cid + (j,))
+            more = reused(cid + (j,), None if part is None else Subtree.from_arrays(part))
             if more is None:
                 return None
             out += more

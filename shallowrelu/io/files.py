@@ -115,19 +115,19 @@ def atomic_savez(path: str | os.PathLike, arrays: dict) -> None:
         _write_npz(f, arrays)
 
 
-def npz_bytes(arrays: dict) -> bytes:
-    """``arrays`` as the bytes of a reproducible ``.npz`` (see :func:`atomic_savez`)."""
+def npz_bytes(arrays: dict, compress: bool = True) -> bytes:
+    """``arrays`` as the bytes of a reproducible ``.npz`` (see :func:`atomic_savez`), deflated or stored."""
     buf = io.BytesIO()
-    _write_npz(buf, arrays)
+    _write_npz(buf, arrays, zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED)
     return buf.getvalue()
 
 
-def _write_npz(f, arrays: dict) -> None:
+def _write_npz(f, arrays: dict, method: int = zipfile.ZIP_DEFLATED) -> None:
     """Write ``arrays`` as an ``.npz`` file with fixed timestamps, so equal arrays give equal bytes."""
-    with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(f, "w", method) as zf:
         for name in sorted(arrays):
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = method
             with zf.open(info, "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asanyarray(arrays[name]), allow_pickle=False)
 

@@ -95,15 +95,19 @@ def test_a_log_cut_anywhere_resumes_through_the_parts(net, split, small_chunks, 
     log = ChunkLog(tmp_path / "c.part")
     sr.enumerate_regions(net, sr.Box(-1, 1), on_chunk=log.append)
     whole = ChunkLog.read(log.path)
-    assert whole.frontier and whole.info["chunks"] == split.info["chunks"]
-    data = log.path.read_bytes()
+    assert not whole.frontier and whole.info["chunks"] == split.info["chunks"]  # every part logged: none open
+    data, opened = log.path.read_bytes(), []
     for cut in (len(data) // 4, len(data) // 2 + 5, len(data) - 1):
         log.path.write_bytes(data[:cut])
         partial = ChunkLog.read(log.path)
+        logged = {tuple(c[0]) for c in partial.info["chunks"]}
+        assert not logged & set(partial.frontier)
+        opened.append(len(partial.frontier))
         assert_chunks_agree(partial, split)
         resumed = sr.enumerate_regions(net, sr.Box(-1, 1), resume=partial, on_chunk=ChunkLog(log.path, True).append)
         assert_same_table(resumed, split)
         assert ChunkLog.read(log.path).info["chunks"] == split.info["chunks"]
+    assert max(opened) > 0
 
 
 def test_a_streamed_parquet_run_resumes_from_its_log_through_the_parts(net, split, small_chunks, tmp_path):
