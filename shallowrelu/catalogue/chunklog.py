@@ -12,7 +12,9 @@ order, to write a catalogue larger than memory.
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -25,6 +27,17 @@ from ..limits import stoppable
 from .catalogue import Catalogue
 from .fileformat import from_arrays, to_arrays
 from .table import RegionTable
+
+
+@dataclass
+class _Head:
+    """A record's id, region count, work, network fingerprint and the parts its chunk handed on."""
+
+    cid: tuple[int, ...]
+    size: int
+    counts: dict
+    fingerprint: str
+    parts: dict[tuple[int, ...], dict[str, np.ndarray]]
 
 
 class ChunkLog:
@@ -99,17 +112,17 @@ class ChunkLog:
             raise CatalogueFormatError(f"{path}: no such chunk log")
         first, logged, tables, frontier = None, [], {}, {}
         for offset, payload in iter_records(path):
-            chunk = ChunkLog._chunk(path, payload, offset)
+            head = ChunkLog._head(path, payload, offset)
+            chunk = ChunkLog._chunk(path, payload, offset) if regions or first is None else None
             if first is None:
                 first = chunk
-            elif chunk.network.fingerprint() != first.network.fingerprint():
+            elif head.fingerprint != first.network.fingerprint():
                 raise CatalogueFormatError(f"{path}: chunks of different networks")
-            cid = tuple(chunk.info["chunk"])
-            logged.append([list(cid), len(chunk), True, chunk.info.get("counts", {}), len(chunk.frontier)])
-            tables[cid] = chunk.table if regions else chunk.table.rows(0, 0)
+            logged.append([list(head.cid), head.size, True, head.counts, len(head.parts)])
+            tables[head.cid] = chunk.table if regions else first.table.rows(0, 0)
             # a part is logged after the chunk that handed it on: keep only the parts still open
-            frontier.pop(cid, None)
-            frontier.update(chunk.frontier)
+            frontier.pop(head.cid, None)
+            frontier.update(head.parts)
         if first is None:
             raise CatalogueFormatError(f"{path}: no complete chunk in the log")
         logged.sort()
@@ -127,9 +140,7 @@ class ChunkLog:
         Returns a callable that starts the iteration again, for the passes a
         certificate and the file need.
         """
-        offsets = {}
-        for offset, payload in iter_records(self.path):
-            offsets[tuple(self._chunk(self.path, payload, offset).info["chunk"])] = offset
+        offsets = {self._head(self.path, payload, offset).cid: offset for offset, payload in iter_records(self.path)}
         missing = [i for i in order if i not in held and i not in offsets]
         if missing:
             raise CatalogueFormatError(f"{self.path}: chunks {missing[:5]} are not in the log")
@@ -142,14 +153,25 @@ class ChunkLog:
 
     @staticmethod
     def _chunk(path: Path, payload: bytes, offset: int) -> Catalogue:
-        """The chunk of the record at ``offset`` of the log at ``path``, with the parts it handed on."""
+        """The chunk of the record at ``offset`` of the log at ``path``."""
         label = f"{path} record at {offset}"
-        arrays = npz_arrays(payload, label, CatalogueFormatError, "chunk")
-        chunk = Catalogue(*from_arrays(arrays, path))
+        return Catalogue(*from_arrays(npz_arrays(payload, label, CatalogueFormatError, "chunk"), path))
+
+    @staticmethod
+    def _head(path: Path, payload: bytes, offset: int) -> _Head:
+        """What the log's books need of the record at ``offset``, without reading its regions."""
+        label = f"{path} record at {offset}"
+        arrays = npz_arrays(payload, label, CatalogueFormatError, "chunk",
+                            keep=lambda k: k in ("info", "fingerprint", "inradius") or k.startswith("open"))
         parts: dict[str, dict[str, np.ndarray]] = {}
         for key, value in arrays.items():
             if key.startswith("open"):
                 j, name = key[4:].split(".", 1)
                 parts.setdefault(j, {})[name] = value
-        chunk.frontier = {tuple(int(k) for k in part.pop("id")): part for part in parts.values()}
-        return chunk
+        try:
+            info = json.loads(str(arrays["info"]))
+            return _Head(tuple(info["chunk"]), len(arrays["inradius"]), info.get("counts", {}),
+                         str(arrays["fingerprint"]),
+                         {tuple(int(k) for k in part.pop("id")): part for part in parts.values()})
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CatalogueFormatError(f"{label}: not a chunk record ({exc})") from None

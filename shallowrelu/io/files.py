@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -37,9 +37,11 @@ def read_npz(path: str | os.PathLike, error: type[Exception], what: str) -> dict
         return _npz_arrays(f, path, error, what)
 
 
-def npz_arrays(data: bytes, label: str, error: type[Exception], what: str) -> dict[str, np.ndarray]:
-    """Like :func:`read_npz`, for ``.npz`` bytes held in memory (``label`` names them in errors)."""
-    return _npz_arrays(io.BytesIO(data), label, error, what)
+def npz_arrays(data: bytes, label: str, error: type[Exception], what: str,
+               keep: Callable[[str], bool] | None = None) -> dict[str, np.ndarray]:
+    """Like :func:`read_npz`, for ``.npz`` bytes held in memory (``label`` names them in errors); with
+    ``keep``, only the arrays whose names it accepts are read."""
+    return _npz_arrays(io.BytesIO(data), label, error, what, keep)
 
 
 def is_npz(path: str | os.PathLike) -> bool:
@@ -56,8 +58,9 @@ def is_npz(path: str | os.PathLike) -> bool:
     return bool(names) and all(name.endswith(".npy") for name in names)
 
 
-def _npz_arrays(f, label, error: type[Exception], what: str) -> dict[str, np.ndarray]:
-    """The arrays of an open ``.npz`` file, refusing anything but plain numeric arrays."""
+def _npz_arrays(f, label, error: type[Exception], what: str,
+                keep: Callable[[str], bool] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of an open ``.npz`` file (those ``keep`` accepts), refusing anything but plain numeric arrays."""
     head = f.read(4)
     f.seek(0)
     path = label
@@ -65,7 +68,7 @@ def _npz_arrays(f, label, error: type[Exception], what: str) -> dict[str, np.nda
         raise error(f"{path}: not a .npz {what} file (no zip header{'; the file is empty' if not head else ''})")
     try:
         with np.load(f, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+            return {k: z[k] for k in z.files if keep is None or keep(k)}
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise error(f"{path}: holds pickled Python objects, which are refused") from None
