@@ -6,6 +6,7 @@ and maxima, normalised by its means and ranges): [-0.3284, 0.6799] x [-0.5, 0.5]
 
     python scripts/acas_whole.py run --jobs 2              # enumerate to OUT/acas_1_1_whole.parquet
     python scripts/acas_whole.py run --jobs 2 --resume     # go on after Ctrl-C, a crash or --time-limit
+    python scripts/acas_whole.py status                    # what the chunk log of an unfinished run holds
     python scripts/acas_whole.py check                     # the two cross-checks below (needs affinitree)
     python scripts/acas_whole.py ray                       # a sub-box on a two-node Ray cluster vs local
 
@@ -93,6 +94,17 @@ def run(args: argparse.Namespace) -> int:
     return proc.returncode
 
 
+def status(args: argparse.Namespace) -> int:
+    """Chunks, regions and open parts in the chunk log of an unfinished run (read without its regions)."""
+    from shallowrelu.catalogue import ChunkLog
+
+    log = ChunkLog.read(args.out / "acas_1_1_whole.parquet.part", regions=False)
+    chunks = log.info["chunks"]
+    print(f"{len(chunks):,} chunks finished, {sum(c[1] for c in chunks):,} regions, largest {max(c[1] for c in chunks):,}; "
+          f"{len(log.frontier):,} parts open; parts nest {max(len(c[0]) for c in chunks) - 1} deep")
+    return 0
+
+
 def _affinitree_count(net: sr.ReLUNetwork, lo: np.ndarray, hi: np.ndarray) -> int:
     """Terminals of affinitree's decision tree of ``net`` over the box: its region count there."""
     import affinitree as at
@@ -145,19 +157,20 @@ def ray_check(args: argparse.Namespace) -> int:
     lo = (LO + HI) / 2 - args.ray_side / 2
     box = sr.Box(lo, lo + args.ray_side)
     local = sr.enumerate_regions(net, box, jobs=2)
+    ray_cli = str(Path(sys.executable).parent / "ray")
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, RAY_AUTH_MODE="disabled")
-        subprocess.run(["ray", "start", "--head", "--num-cpus=1", "--port=6399", "--include-dashboard=false"],
+        subprocess.run([ray_cli, "start", "--head", "--num-cpus=1", "--port=6399", "--include-dashboard=false"],
                        check=True, env=env, capture_output=True)
         try:
-            subprocess.run(["ray", "start", "--address=127.0.0.1:6399", "--num-cpus=1"], check=True, env=env,
+            subprocess.run([ray_cli, "start", "--address=127.0.0.1:6399", "--num-cpus=1"], check=True, env=env,
                            capture_output=True)
             ray.init(address="127.0.0.1:6399", log_to_driver=False)
             nodes = [n for n in ray.nodes() if n["Alive"]]
             cluster = sr.enumerate_regions(net, box, backend="ray")
             ray.shutdown()
         finally:
-            subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True)
+            subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True)
         local.save(Path(tmp) / "local.npz")
         cluster.save(Path(tmp) / "ray.npz")
         same = (Path(tmp) / "local.npz").read_bytes() == (Path(tmp) / "ray.npz").read_bytes()
@@ -170,7 +183,7 @@ def ray_check(args: argparse.Namespace) -> int:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["run", "check", "ray"])
+    p.add_argument("what", choices=["run", "status", "check", "ray"])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--out", type=Path, default=Path("acas_whole"), help="folder of the catalogue (default ./acas_whole)")
     p.add_argument("--jobs", type=int, default=2)
@@ -182,7 +195,7 @@ def main() -> int:
     p.add_argument("--ray-side", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
-    return {"run": run, "check": check, "ray": ray_check}[args.what](args)
+    return {"run": run, "status": status, "check": check, "ray": ray_check}[args.what](args)
 
 
 if __name__ == "__main__":
