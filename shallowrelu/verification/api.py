@@ -40,6 +40,8 @@ _WALKS = 8
 _MILP_UNSTABLE = 400
 # Seconds of the input split on each disjunct in this process before any race is forked.
 _INPUT_FIRST = 0.2
+# Seconds the input split races the region search as an equal; then it runs only on a core the search leaves.
+_INPUT_YIELD = 2.0
 
 
 def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, samples: int = 2000, seed: int = 0,
@@ -203,9 +205,12 @@ class _Run:
             done, started = self._start(lambda i, t: InputSplit(net, t, tol), _INPUT_FIRST)
             units = []
             for i, split in started.items():
-                units.append(Unit(i, lambda s=split: s))
-                if method == "bab":
-                    units.append(Unit(i, lambda t=terms[i]: RegionSearch(net, t, tol)))
+                if method != "bab":
+                    units.append(Unit(i, lambda s=split: s))
+                    continue
+                # the region search takes every core once the input split's first seconds have not decided
+                units.append(Unit(i, lambda s=split: s, yields_after=_INPUT_YIELD if self.jobs >= 2 else None))
+                units.append(Unit(i, lambda t=terms[i]: RegionSearch(net, t, tol, self.jobs)))
             return units, done
         roots = {i: root for group in self.groups if self.many for root in [self._root(group)] for i in group}
         if method == "milp":

@@ -8,9 +8,12 @@ units until every disjunct is decided or one is ``sat``:
   about as long again as the one that decides needed;
 - with ``jobs >= 2``, each unit in a forked process, at most ``jobs`` at a
   time in the order given, each with one BLAS thread (the cores given are
-  the cores used). A disjunct decided by one unit stops its other units;
-  ``sat`` stops everything. Ordered disjunct by disjunct, the units of a
-  disjunct race; ordered method by method, disjuncts run side by side.
+  the cores used; a unit may run a pool of its own, as the region search
+  does, and a unit that *yields* then drops to the lowest priority after its
+  first seconds, so the pool has the cores). A disjunct decided by one unit
+  stops its other units; ``sat`` stops everything. Ordered disjunct by
+  disjunct, the units of a disjunct race; ordered method by method,
+  disjuncts run side by side.
 
 The parent only waits, so it uses no core of its own. The work record of a
 unit that finished is added up; a unit stopped as the loser of a race
@@ -49,10 +52,16 @@ class Unit:
         The disjunct's index.
     make : callable
         Builds the strategy (in the process that runs it).
+    yields_after : float, optional
+        In a race, seconds after which the unit's process runs at the lowest
+        priority: it goes on only where the units it races leave a core idle
+        (a unit whose rival uses every core once the first seconds show it is
+        the likelier winner).
     """
 
     disjunct: int
     make: Callable[[], Strategy]
+    yields_after: float | None = None
 
 
 @dataclass
@@ -127,6 +136,7 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
     found = Decisions()
     queue = list(units)
     running: dict = {}  # connection -> (unit, process)
+    yielding: dict = {}  # process -> when it yields its core
     left = {d: sum(u.disjunct == d for u in units) for d in {u.disjunct for u in units}}
     unknown: dict[int, Outcome] = {}
     try:
@@ -137,15 +147,25 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
                     continue
                 conn, proc = _fork(unit, deadline)
                 running[conn] = (unit, proc)
+                if unit.yields_after is not None:
+                    yielding[proc] = time.time() + unit.yields_after
             if not running:
                 break
-            ready = wait(list(running), timeout=max(0.0, deadline - time.time()) if deadline < float("inf") else None)
+            until = min([deadline, *yielding.values()])
+            ready = wait(list(running), timeout=max(0.0, until - time.time()) if until < float("inf") else None)
+            for proc, at in list(yielding.items()):
+                if time.time() >= at:
+                    _lowest_priority(proc)
+                    del yielding[proc]
             if not ready:
-                raise OutOfTime
+                if time.time() >= deadline:
+                    raise OutOfTime
+                continue
             for conn in ready:
                 if conn not in running:  # a unit that lost the race to another of this batch
                     continue
                 unit, proc = running.pop(conn)
+                yielding.pop(proc, None)
                 try:
                     kind, outcome, work = conn.recv()
                 except EOFError:  # the process died without an answer (killed by the system)
@@ -173,6 +193,7 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
                         p.join()
                         other.close()
                         del running[other]
+                        yielding.pop(p, None)
         return found
     finally:
         for conn, (_, proc) in running.items():
@@ -181,12 +202,20 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
             conn.close()
 
 
+def _lowest_priority(proc) -> None:
+    """Let ``proc`` (still running) run only on a core no other process wants: nice 19."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, proc.pid, 19)
+    except ProcessLookupError:  # it ended since the last look
+        pass
+
+
 def _fork(unit: Unit, deadline: float):
     """Start a unit in a forked process; its connection and process."""
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     with interrupts_held():
-        proc = ctx.Process(target=_unit_process, args=(send, unit, deadline, os.getpid()), daemon=True)
+        proc = ctx.Process(target=_unit_process, args=(send, unit, deadline, os.getpid()))
         proc.start()
     send.close()
     return receive, proc

@@ -1,5 +1,6 @@
 """The scheduler: turns in one process, races in several, with strategies whose answers are fixed."""
 
+import os
 import time
 
 import numpy as np
@@ -120,3 +121,30 @@ def test_racers_of_one_disjunct_that_answer_together_give_one_answer():
         found = decide([Unit(0, lambda: AnswersAt(moment)), Unit(0, lambda: AnswersAt(moment))], 2,
                        time.time() + 60)
         assert found.outcomes[0].verdict is Verdict.UNSAT and found.work.domains == 0
+
+
+
+class Niceness(Strategy):
+    """Answers unsat with its process's nice value: once it is 19 (``wait_for_19``), or after ``delay`` seconds;
+    never (``delay`` None) unless waiting for 19."""
+
+    def __init__(self, delay=None, wait_for_19=False):
+        super().__init__(None, BOX, DEFAULT_TOLERANCES)
+        self.delay, self.wait_for_19 = delay, wait_for_19
+
+    def run(self, until):
+        start = time.time()
+        while time.time() < until:
+            nice = os.getpriority(os.PRIO_PROCESS, 0)
+            if (self.wait_for_19 and nice == 19) or (self.delay is not None and time.time() - start >= self.delay):
+                return Outcome(Verdict.UNSAT, Decider.INPUT_SPLIT, note=str(nice))
+            time.sleep(0.01)
+        return None
+
+
+def test_a_unit_that_yields_runs_at_the_lowest_priority_after_its_seconds_and_its_rival_keeps_its_own():
+    found = decide([Unit(0, lambda: Niceness(wait_for_19=True), yields_after=0.2), Unit(0, Niceness)], 2,
+                   time.time() + 60)
+    assert found.outcomes[0].note == "19"
+    found = decide([Unit(0, Niceness, yields_after=0.2), Unit(0, lambda: Niceness(delay=1.0))], 2, time.time() + 60)
+    assert found.outcomes[0].note == str(os.getpriority(os.PRIO_PROCESS, 0))  # the parent's own
