@@ -40,8 +40,10 @@ _WALKS = 8
 _MILP_UNSTABLE = 400
 # Seconds of the input split on each disjunct in this process before any race is forked.
 _INPUT_FIRST = 0.2
-# Seconds the input split races the region search as an equal; then it runs only on a core the search leaves.
+# Seconds the input split runs as an equal of the region search; then only on a core the others leave idle.
 _INPUT_YIELD = 2.0
+# The same where disjuncts outnumber the cores and run side by side: the region search then waits its turn.
+_INPUT_YIELD_MANY = 5.0
 
 
 def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, samples: int = 2000, seed: int = 0,
@@ -203,15 +205,19 @@ class _Run:
         if method == "input" or (method == "bab" and not self.many):
             # most boxes close in the input split's first batches: no process is forked for them
             done, started = self._start(lambda i, t: InputSplit(net, t, tol), _INPUT_FIRST)
-            units = []
-            for i, split in started.items():
-                if method != "bab":
-                    units.append(Unit(i, lambda s=split: s))
-                    continue
-                # the region search takes every core once the input split's first seconds have not decided
-                units.append(Unit(i, lambda s=split: s, yields_after=_INPUT_YIELD if self.jobs >= 2 else None))
-                units.append(Unit(i, lambda t=terms[i]: RegionSearch(net, t, tol, self.jobs)))
-            return units, done
+            if method != "bab":
+                return [Unit(i, lambda s=split: s) for i, split in started.items()], done
+            many = len(started) > 2 * self.jobs
+            yields = None if self.jobs < 2 else _INPUT_YIELD_MANY if many else _INPUT_YIELD
+            splits = [Unit(i, lambda s=split: s, yields_after=yields) for i, split in started.items()]
+            if many:
+                # Disjuncts outnumber the cores: they run side by side, the input split first; a disjunct it
+                # has not decided in its first seconds gets the region search when a core frees up.
+                return splits + [Unit(i, lambda t=terms[i]: RegionSearch(net, t, tol)) for i in started], done
+            # Each disjunct's input split races its region search, which runs a pool of every core: the
+            # split yields them once its first seconds have not decided.
+            searches = [Unit(i, lambda t=terms[i]: RegionSearch(net, t, tol, self.jobs)) for i in started]
+            return [u for pair in zip(splits, searches) for u in pair], done
         roots = {i: root for group in self.groups if self.many for root in [self._root(group)] for i in group}
         if method == "milp":
             return [Unit(i, lambda t=t, i=i: Milp(net, t, tol, roots.get(i))) for i, t in enumerate(terms)], {}

@@ -9,8 +9,9 @@ units until every disjunct is decided or one is ``sat``:
 - with ``jobs >= 2``, each unit in a forked process, at most ``jobs`` at a
   time in the order given, each with one BLAS thread (the cores given are
   the cores used; a unit may run a pool of its own, as the region search
-  does, and a unit that *yields* then drops to the lowest priority after its
-  first seconds, so the pool has the cores). A disjunct decided by one unit
+  does). A unit that *yields* drops to the lowest priority after its first
+  seconds and gives up its place to the next unit: it goes on only on a core
+  the others leave idle. A disjunct decided by one unit
   stops its other units; ``sat`` stops everything. Ordered disjunct by
   disjunct, the units of a disjunct race; ordered method by method,
   disjuncts run side by side.
@@ -54,9 +55,10 @@ class Unit:
         Builds the strategy (in the process that runs it).
     yields_after : float, optional
         In a race, seconds after which the unit's process runs at the lowest
-        priority: it goes on only where the units it races leave a core idle
-        (a unit whose rival uses every core once the first seconds show it is
-        the likelier winner).
+        priority: it goes on only where other units leave a core idle, and no
+        longer takes one of the ``jobs``, so the next unit starts (a unit
+        whose first seconds did not decide, against a rival or the units
+        queued behind it).
     """
 
     disjunct: int
@@ -137,11 +139,12 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
     queue = list(units)
     running: dict = {}  # connection -> (unit, process)
     yielding: dict = {}  # process -> when it yields its core
+    yielded: set = set()  # processes that did: they no longer take one of the jobs
     left = {d: sum(u.disjunct == d for u in units) for d in {u.disjunct for u in units}}
     unknown: dict[int, Outcome] = {}
     try:
         while queue or running:
-            while queue and len(running) < jobs:
+            while queue and len(running) - len(yielded) < jobs:
                 unit = queue.pop(0)
                 if unit.disjunct in found.outcomes:
                     continue
@@ -157,6 +160,7 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
                 if time.time() >= at:
                     _lowest_priority(proc)
                     del yielding[proc]
+                    yielded.add(proc)
             if not ready:
                 if time.time() >= deadline:
                     raise OutOfTime
@@ -166,6 +170,7 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
                     continue
                 unit, proc = running.pop(conn)
                 yielding.pop(proc, None)
+                yielded.discard(proc)
                 try:
                     kind, outcome, work = conn.recv()
                 except EOFError:  # the process died without an answer (killed by the system)
@@ -194,6 +199,7 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
                         other.close()
                         del running[other]
                         yielding.pop(p, None)
+                        yielded.discard(p)
         return found
     finally:
         for conn, (_, proc) in running.items():

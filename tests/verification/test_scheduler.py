@@ -148,3 +148,31 @@ def test_a_unit_that_yields_runs_at_the_lowest_priority_after_its_seconds_and_it
     assert found.outcomes[0].note == "19"
     found = decide([Unit(0, Niceness, yields_after=0.2), Unit(0, lambda: Niceness(delay=1.0))], 2, time.time() + 60)
     assert found.outcomes[0].note == str(os.getpriority(os.PRIO_PROCESS, 0))  # the parent's own
+
+
+class Flag(Strategy):
+    """Sets ``event`` and answers unsat (``wait`` False), or answers unsat once ``event`` is set (``wait`` True)."""
+
+    def __init__(self, event, wait):
+        super().__init__(None, BOX, DEFAULT_TOLERANCES)
+        self.event, self.wait = event, wait
+
+    def run(self, until):
+        if not self.wait:
+            self.event.set()
+        elif not self.event.wait(max(0.0, until - time.time())):
+            return None
+        return Outcome(Verdict.UNSAT, Decider.INPUT_SPLIT)
+
+
+def test_a_unit_that_yields_gives_its_place_to_the_next_in_the_queue():
+    # two jobs, three units: the third starts only once the first has yielded, and the second answers only
+    # once the third has run
+    import multiprocessing
+
+    event = multiprocessing.get_context("fork").Event()
+    units = [Unit(0, lambda: Niceness(wait_for_19=True), yields_after=0.2), Unit(1, lambda: Flag(event, True)),
+             Unit(2, lambda: Flag(event, False))]
+    found = decide(units, 2, time.time() + 60)
+    assert sorted(found.outcomes) == [0, 1, 2]
+    assert all(o.verdict is Verdict.UNSAT for o in found.outcomes.values())
