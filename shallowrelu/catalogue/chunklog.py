@@ -21,8 +21,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..errors import CatalogueFormatError
-from ..io.files import (append_record, iter_records, npz_arrays, npz_bytes, read_record_at, records_extent,
-                        starts_as_record_log)
+from ..io.files import (append_record, cut_torn_record, iter_records, npz_arrays, npz_bytes, read_record_at,
+                        records_extent, starts_as_record_log)
 from ..limits import stoppable
 from .catalogue import Catalogue
 from .fileformat import from_arrays, to_arrays
@@ -54,8 +54,7 @@ class ChunkLog:
     def __init__(self, path: str | os.PathLike, keep: bool = False) -> None:
         self.path = Path(path)
         if keep and self.path.exists():
-            # Cut a record that a crash left half-written, so appends stay readable.
-            os.truncate(self.path, records_extent(self.path)[1])
+            cut_torn_record(self.path)  # so that appends stay readable
         else:
             self.path.write_bytes(b"")
 
@@ -93,23 +92,28 @@ class ChunkLog:
         return records_extent(path)[0]
 
     @staticmethod
-    def read(path: str | os.PathLike, regions: bool = True) -> Catalogue:
+    def read(path: str | os.PathLike, regions: bool = True, empty: bool = False) -> Catalogue | None:
         """The regions logged so far as one interrupted catalogue, chunks in catalogue order, with the
         parts the chunks handed on that are not logged as its ``frontier``.
 
         With ``regions`` False the catalogue holds none, only the record of
         its chunks in ``info["chunks"]``: what a run resumes from whose
         regions stay in the log (``enumerate_regions(..., to=)``). The log is
-        read a record at a time either way.
+        read a record at a time either way, once: opening it again to append
+        (``ChunkLog(path, keep=True)``) does not read it again. With
+        ``empty`` True, a log with no complete chunk gives None.
 
         Raises
         ------
         CatalogueFormatError
-            If the file holds no complete record or records of different runs.
+            If the file is not a chunk log, holds records of different runs, or (unless ``empty``) no
+            complete record.
         """
         path = Path(path)
         if not path.is_file():
             raise CatalogueFormatError(f"{path}: no such chunk log")
+        if not starts_as_record_log(path):
+            raise CatalogueFormatError(f"{path}: not a shallowrelu chunk log")
         first, logged, tables, frontier = None, [], {}, {}
         for offset, payload in iter_records(path):
             head = ChunkLog._head(path, payload, offset)
@@ -124,6 +128,8 @@ class ChunkLog:
             frontier.pop(head.cid, None)
             frontier.update(head.parts)
         if first is None:
+            if empty:
+                return None
             raise CatalogueFormatError(f"{path}: no complete chunk in the log")
         logged.sort()
         info = {k: v for k, v in first.info.items() if k not in ("chunk", "counts")}

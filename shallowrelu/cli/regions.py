@@ -76,8 +76,9 @@ def _resume_from(args: argparse.Namespace) -> Catalogue | None:
         raise UsageError("--resume continues the run that writes the -o file; give -o")
     part = Path(args.output + PART_SUFFIX)
     streamed = Path(args.output).suffix.lower() == ".parquet"  # its regions stay in the log, not in memory
-    if ChunkLog.count(part):
-        return ChunkLog.read(part, regions=not streamed)
+    logged = ChunkLog.read(part, regions=not streamed, empty=True) if part.is_file() else None
+    if logged is not None:
+        return logged
     if Path(args.output).exists() and not streamed:
         return Catalogue.load(args.output)
     if not part.exists():

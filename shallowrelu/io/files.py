@@ -145,18 +145,48 @@ _RECORD_HEAD = len(_RECORD_MAGIC) + 8  # the magic and the payload's length; its
 def append_record(path: str | os.PathLike, payload: bytes) -> None:
     """Append one record to the log at ``path`` and force it to disk."""
     with open(path, "ab") as f:
+        known = _EXTENTS.pop(_identity(f), None)
         f.write(_RECORD_MAGIC + len(payload).to_bytes(8, "little") + payload
                 + zlib.crc32(payload).to_bytes(4, "little"))
         f.flush()
         os.fsync(f.fileno())
+        if known is not None and known[1] == f.tell() - _RECORD_HEAD - len(payload) - 4:  # no torn record before
+            _EXTENTS[_identity(f)] = (known[0] + 1, f.tell())
+
+
+def cut_torn_record(path: str | os.PathLike) -> int:
+    """Cut the log at ``path`` after its last complete record (a crash may have torn the one after);
+    how many complete records it holds."""
+    count, end = records_extent(path)
+    os.truncate(path, end)
+    with open(path, "rb") as f:
+        _EXTENTS[_identity(f)] = (count, end)
+    return count
+
+
+# What the last full read of a log found, its record count and their extent,
+# by the file's identity, size and modification time: a resume reads a log of
+# tens of gigabytes once, not again to count it and to cut a torn record.
+_EXTENTS: dict[tuple[int, int, int, int], tuple[int, int]] = {}
+
+
+def _identity(f) -> tuple[int, int, int, int]:
+    """The open file's device, inode, size and modification time (any append or cut changes it)."""
+    st = os.fstat(f.fileno())
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def records_extent(path: str | os.PathLike) -> tuple[int, int]:
     """How many complete records the log at ``path`` holds, and the length of the file they fill.
 
     Reading stops at the first incomplete or damaged record (a crash while
-    appending); the log is read a record at a time.
+    appending); the log is read a record at a time, or not at all where a
+    full :func:`iter_records` pass over the unchanged file found it already.
     """
+    with open(path, "rb") as f:
+        known = _EXTENTS.get(_identity(f))
+    if known is not None:
+        return known
     count = end = 0
     for offset, payload in iter_records(path):
         count, end = count + 1, offset + _RECORD_HEAD + len(payload) + 4
@@ -165,14 +195,19 @@ def records_extent(path: str | os.PathLike) -> tuple[int, int]:
 
 def iter_records(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
     """The complete records of the log at ``path`` one at a time, each with its offset in the file
-    (for :func:`read_record_at`); a log larger than memory is read a record at a time."""
+    (for :func:`read_record_at`); a log larger than memory is read a record at a time. A pass to the end
+    remembers the extent for :func:`records_extent`."""
     with open(path, "rb") as f:
-        offset = 0
+        identity = _identity(f)
+        offset = count = 0
         while True:
             payload = _record(f)
             if payload is None:
+                if _identity(f) == identity:  # not appended to while it was read
+                    _EXTENTS[identity] = (count, offset)
                 return
             yield offset, payload
+            count += 1
             offset += _RECORD_HEAD + len(payload) + 4
 
 

@@ -52,3 +52,48 @@ def test_ctrl_c_while_a_chunk_is_appended_comes_after_the_record(net, tmp_path, 
         log.append(chunk)
     assert ChunkLog.count(log.path) == 1
     assert len(ChunkLog.read(log.path)) == len(chunk)
+
+
+def test_a_resume_reads_the_log_once_and_a_changed_log_is_read_again(net, tmp_path, monkeypatch):
+    from shallowrelu.io import files
+
+    log = ChunkLog(tmp_path / "c.part")
+    sr.enumerate_regions(net, sr.Box(-1, 1), on_chunk=log.append)
+    data = log.path.read_bytes()
+    log.path.write_bytes(data[:len(data) - 5])  # a torn last record
+    reads = []
+    record = files._record
+    monkeypatch.setattr(files, "_record", lambda f: reads.append(1) or record(f))
+    logged = ChunkLog.read(log.path, regions=False)
+    n = len(logged.info["chunks"])
+    assert len(reads) == n + 1  # each record, then the torn one
+    more = ChunkLog(log.path, keep=True)  # cuts the torn record without reading the log again
+    assert len(reads) == n + 1
+    assert ChunkLog.count(log.path) == n and len(reads) == n + 1
+    assert log.path.stat().st_size < len(data) - 5
+    # an append keeps the count without a read; a log changed otherwise is read again
+    chunk = ChunkLog.read(log.path)
+    chunk.info["chunk"] = [10**6]
+    more.append(chunk)
+    before = len(reads)
+    assert ChunkLog.count(log.path) == n + 1 and len(reads) == before
+    with open(log.path, "ab") as f:
+        f.write(b"torn")
+    assert ChunkLog.count(log.path) == n + 1 and len(reads) > before
+
+
+def test_a_log_cut_inside_its_first_record_is_empty_not_an_error_when_asked(tmp_path):
+    import pytest
+
+    from shallowrelu.errors import CatalogueFormatError
+    from shallowrelu.io.files import append_record
+
+    path = tmp_path / "c.part"
+    append_record(path, b"x" * 100)
+    path.write_bytes(path.read_bytes()[:50])
+    assert ChunkLog.read(path, empty=True) is None
+    with pytest.raises(CatalogueFormatError, match="no complete chunk"):
+        ChunkLog.read(path)
+    (tmp_path / "junk.part").write_bytes(b"not a log")
+    with pytest.raises(CatalogueFormatError, match="not a shallowrelu chunk log"):
+        ChunkLog.read(tmp_path / "junk.part", empty=True)
