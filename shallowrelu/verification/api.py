@@ -43,7 +43,7 @@ _INPUT_FIRST = 0.2
 # Seconds the input split runs as an equal of the region search; then only on a core the others leave idle.
 _INPUT_YIELD = 2.0
 # The same where disjuncts outnumber the cores and run side by side: the region search then waits its turn.
-_INPUT_YIELD_MANY = 5.0
+_SIDE_BY_SIDE_YIELD = 5.0
 
 
 def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, samples: int = 2000, seed: int = 0,
@@ -207,10 +207,10 @@ class _Run:
             done, started = self._start(lambda i, t: InputSplit(net, t, tol), _INPUT_FIRST)
             if method != "bab":
                 return [Unit(i, lambda s=split: s) for i, split in started.items()], done
-            many = len(started) > 2 * self.jobs
-            yields = None if self.jobs < 2 else _INPUT_YIELD_MANY if many else _INPUT_YIELD
+            side_by_side = len(started) > 2 * self.jobs
+            yields = None if self.jobs < 2 else _SIDE_BY_SIDE_YIELD if side_by_side else _INPUT_YIELD
             splits = [Unit(i, lambda s=split: s, yields_after=yields) for i, split in started.items()]
-            if many:
+            if side_by_side:
                 # Disjuncts outnumber the cores: they run side by side, the input split first; a disjunct it
                 # has not decided in its first seconds gets the region search when a core frees up.
                 return splits + [Unit(i, lambda t=terms[i]: RegionSearch(net, t, tol)) for i in started], done

@@ -96,3 +96,38 @@ def test_cli_verify_writes_the_vnncomp_result(tmp_path):
     assert proc.returncode == 0 and proc.stdout.startswith("sat")
     lines = out.read_text().splitlines()
     assert lines[0] == "sat" and lines[1].startswith("((X_0 ") and lines[-1].endswith("))")
+
+
+def _units(prop, jobs, monkeypatch):
+    """The units the default would schedule for ``prop`` on ACAS Xu 1_1, after one step of each input split."""
+    from shallowrelu.verification import api
+
+    monkeypatch.setattr(api, "_INPUT_FIRST", 0.0)  # one batch of boxes: a fixed amount of work, not of time
+    net = sr.load_network(DATA / "ACASXU_run2a_1_1_batch_2000.onnx")
+    run = api._Run(net, prop, sr.Tolerances(), "bab", jobs, "local", float("inf"), 0.0)
+    units, done = run._units()
+    return [(u.disjunct, type(u.make()).__name__, u.yields_after, getattr(u.make(), "jobs", None)) for u in units], done
+
+
+def test_few_disjuncts_race_each_with_the_region_search_on_every_core_and_many_run_side_by_side(monkeypatch):
+    from shallowrelu.verification import api
+
+    prop = sr.load_vnnlib(DATA / "prop_6.vnnlib")  # 8 disjuncts, none closed by one batch of boxes
+    units, done = _units(prop, 2, monkeypatch)
+    assert not done and len(units) == 16
+    assert units[:8] == [(i, "InputSplit", api._SIDE_BY_SIDE_YIELD, None) for i in range(8)]
+    assert units[8:] == [(i, "RegionSearch", None, 1) for i in range(8)]
+    one = type(prop)(prop.n_inputs, prop.n_outputs, prop.terms[:1])
+    units, _ = _units(one, 2, monkeypatch)
+    assert units == [(0, "InputSplit", api._INPUT_YIELD, None), (0, "RegionSearch", None, 2)]
+    units, _ = _units(one, 1, monkeypatch)  # one job: turns in this process, nothing yields
+    assert units == [(0, "InputSplit", None, None), (0, "RegionSearch", None, 1)]
+
+
+@pytest.mark.slow
+def test_acas_prop_6_with_its_disjuncts_side_by_side_agrees_with_the_published_verdict():
+    net = sr.load_network(DATA / "ACASXU_run2a_1_1_batch_2000.onnx")
+    prop = sr.load_vnnlib(DATA / "prop_6.vnnlib")
+    res = sr.verify(net, prop, timeout=600, jobs=2)
+    assert res.verdict.value == "unsat"
+    check_answer(net, prop, res)
