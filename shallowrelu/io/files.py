@@ -142,15 +142,28 @@ _RECORD_MAGIC = b"SRLOG1\n\0"
 _RECORD_HEAD = len(_RECORD_MAGIC) + 8  # the magic and the payload's length; its CRC-32 follows the payload
 
 
+# What the last full read of a log found, its record count and their extent,
+# by the file's identity, size and modification time: a resume reads a log of
+# tens of gigabytes once, not again to count it and to cut a torn record.
+_EXTENTS: dict[tuple[int, int, int, int], tuple[int, int]] = {}
+
+
+def _identity(f) -> tuple[int, int, int, int]:
+    """The open file's device, inode, size and modification time (any append or cut changes it)."""
+    st = os.fstat(f.fileno())
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def append_record(path: str | os.PathLike, payload: bytes) -> None:
     """Append one record to the log at ``path`` and force it to disk."""
     with open(path, "ab") as f:
-        known = _EXTENTS.pop(_identity(f), None)
+        before = _identity(f)
+        known = _EXTENTS.pop(before, None)
         f.write(_RECORD_MAGIC + len(payload).to_bytes(8, "little") + payload
                 + zlib.crc32(payload).to_bytes(4, "little"))
         f.flush()
         os.fsync(f.fileno())
-        if known is not None and known[1] == f.tell() - _RECORD_HEAD - len(payload) - 4:  # no torn record before
+        if known is not None and known[1] == before[2]:  # no torn record before this one
             _EXTENTS[_identity(f)] = (known[0] + 1, f.tell())
 
 
@@ -162,18 +175,6 @@ def cut_torn_record(path: str | os.PathLike) -> int:
     with open(path, "rb") as f:
         _EXTENTS[_identity(f)] = (count, end)
     return count
-
-
-# What the last full read of a log found, its record count and their extent,
-# by the file's identity, size and modification time: a resume reads a log of
-# tens of gigabytes once, not again to count it and to cut a torn record.
-_EXTENTS: dict[tuple[int, int, int, int], tuple[int, int]] = {}
-
-
-def _identity(f) -> tuple[int, int, int, int]:
-    """The open file's device, inode, size and modification time (any append or cut changes it)."""
-    st = os.fstat(f.fileno())
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def records_extent(path: str | os.PathLike) -> tuple[int, int]:

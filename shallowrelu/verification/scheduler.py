@@ -138,29 +138,27 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
     found = Decisions()
     queue = list(units)
     running: dict = {}  # connection -> (unit, process)
-    yielding: dict = {}  # process -> when it yields its core
-    yielded: set = set()  # processes that did: they no longer take one of the jobs
+    yields: dict = {}  # process -> when it yields: from then on the lowest priority, and none of the jobs
     left = {d: sum(u.disjunct == d for u in units) for d in {u.disjunct for u in units}}
     unknown: dict[int, Outcome] = {}
     try:
         while queue or running:
-            while queue and len(running) - len(yielded) < jobs:
+            now = time.time()
+            for proc, at in yields.items():
+                if at <= now:
+                    _lowest_priority(proc)  # again at each turn: a no-op once done
+            while queue and len(running) - sum(at <= now for at in yields.values()) < jobs:
                 unit = queue.pop(0)
                 if unit.disjunct in found.outcomes:
                     continue
                 conn, proc = _fork(unit, deadline)
                 running[conn] = (unit, proc)
                 if unit.yields_after is not None:
-                    yielding[proc] = time.time() + unit.yields_after
+                    yields[proc] = now + unit.yields_after
             if not running:
                 break
-            until = min([deadline, *yielding.values()])
+            until = min([deadline, *(at for at in yields.values() if at > now)])
             ready = wait(list(running), timeout=max(0.0, until - time.time()) if until < float("inf") else None)
-            for proc, at in list(yielding.items()):
-                if time.time() >= at:
-                    _lowest_priority(proc)
-                    del yielding[proc]
-                    yielded.add(proc)
             if not ready:
                 if time.time() >= deadline:
                     raise OutOfTime
@@ -169,8 +167,7 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
                 if conn not in running:  # a unit that lost the race to another of this batch
                     continue
                 unit, proc = running.pop(conn)
-                yielding.pop(proc, None)
-                yielded.discard(proc)
+                yields.pop(proc, None)
                 try:
                     kind, outcome, work = conn.recv()
                 except EOFError:  # the process died without an answer (killed by the system)
@@ -198,8 +195,7 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
                         p.join()
                         other.close()
                         del running[other]
-                        yielding.pop(p, None)
-                        yielded.discard(p)
+                        yields.pop(p, None)
         return found
     finally:
         for conn, (_, proc) in running.items():
@@ -209,7 +205,7 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
 
 
 def _lowest_priority(proc) -> None:
-    """Let ``proc`` (still running) run only on a core no other process wants: nice 19."""
+    """Let ``proc`` run only on a core no other process wants: nice 19."""
     try:
         os.setpriority(os.PRIO_PROCESS, proc.pid, 19)
     except ProcessLookupError:  # it ended since the last look
