@@ -13,6 +13,7 @@ published tool how many of the same instances it decided and in how long.
     python scripts/vnncomp_sets.py                                # every set (mnist_fc takes hours)
     python scripts/vnncomp_sets.py --sets mnist_fc --jobs 2
     python scripts/vnncomp_sets.py --sets rl_cartpole --timeout 30 --only cartpole_case_safe_9
+    python scripts/vnncomp_sets.py --sets mnist_fc --timeout 150 --only "256x4.onnx prop_5_0.05"
 """
 
 from __future__ import annotations
@@ -77,13 +78,13 @@ def run_instance(onnx: Path, vnnlib: Path, timeout: float, jobs: int, method: st
 
 
 def run_set(root: Path, args: argparse.Namespace) -> list[dict]:
-    """Every instance of one set (or those whose vnnlib name holds ``--only``)."""
+    """Every instance of one set (or those whose ``NET PROP`` names hold some ``--only`` text)."""
     with open(root / "instances.csv") as f:
         instances = [(r[0], r[1], float(r[2])) for r in csv.reader(f) if r]
     expected, tools = published(root)
     rows = []
     for onnx_path, vnnlib_path, limit in instances:
-        if args.only and not any(o in vnnlib_path for o in args.only):
+        if args.only and not any(o in f"{Path(onnx_path).name} {Path(vnnlib_path).name}" for o in args.only):
             continue
         key = (Path(onnx_path).name, Path(vnnlib_path).name)
         timeout = min(limit, args.timeout) if args.timeout else limit
@@ -125,7 +126,8 @@ def main() -> int:
     p.add_argument("--timeout", type=float, help="cap on each instance's VNN-COMP timeout (seconds)")
     p.add_argument("--jobs", type=int, default=2, help="processes per instance (default 2)")
     p.add_argument("--method", choices=METHODS, default="bab")
-    p.add_argument("--only", nargs="+", metavar="TEXT", help="only the instances whose vnnlib name holds TEXT")
+    p.add_argument("--only", nargs="+", metavar="TEXT", help="only the instances whose 'NET PROP' file names hold TEXT (a property's "
+                   "name, or both: 'mnist-net_256x4.onnx prop_5_0.05')")
     p.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "results",
                    help="where SET.csv is written (default: %(default)s)")
     args = p.parse_args()

@@ -402,7 +402,7 @@ def output_bounds(net: ReLUNetwork, domain: Domain, j: int, *, time_limit: float
 
 @dataclass(frozen=True)
 class Violation:
-    """Result of :func:`least_violation`: the least value of ``max_k (C y - e)_k`` over a box.
+    """Result of :func:`least_violation`: the least violation over a box.
 
     ``status`` is ``"optimal"`` (then ``value`` and the input ``x`` that
     attains it are set) or ``"timeout"``.
@@ -413,26 +413,49 @@ class Violation:
     status: str
 
 
-def least_violation(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, C: np.ndarray, e: np.ndarray, *,
+def least_violation(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray]], *,
                     cutoff: float, time_limit: float | None = None, bounds: list | None = None,
                     split: list | None = None) -> Violation:
-    """Minimise the largest violation ``max_k (C N(x) - e)_k`` over the box ``[lo, hi]``, up to ``cutoff``.
+    """Minimise over the box ``[lo, hi]``, up to ``cutoff``, the least of the parts' violations.
 
-    The violation is constrained to be at most ``cutoff``, so branches that
+    A part ``(C, e)`` is violated by ``max_k (C N(x) - e)_k``: it holds
+    where that is at most 0. With several parts (the disjuncts of one
+    box), a binary picks the part whose violation the objective ``t``
+    bounds: ``t >= (C N(x) - e)_k - M (1 - pick)`` for each of its rows, ``M``
+    from the sound bounds on the outputs, so one model decides the whole
+    disjunction, its branch-and-bound shared by every part.
+
+    ``t`` is constrained to be at most ``cutoff``, so branches that
     cannot get below it are pruned by their LP bound and an infeasible model
     proves the minimum is above ``cutoff``: then ``value`` is ``inf``.
     Otherwise ``value`` is the best violation found, with its input ``x``.
     ``bounds`` and ``split`` are :func:`build_milp`'s: tighter sound bounds,
     and units fixed to a side (the part of the box where they are).
     """
+    from .bounds.interval import boxes_range, output_range
+
     model = build_milp(net, np.asarray(lo, float), np.asarray(hi, float), np.zeros((0, len(lo))), np.zeros(0),
                        bounds=bounds, split=split)
-    t = model.problem.add_variable("t", None, float(cutoff))
-    for k in range(C.shape[0]):
-        row = pulp.lpSum(float(C[k, j]) * model.y[j] for j in range(len(model.y)) if C[k, j] != 0)
-        model.problem.addConstraint(row - float(e[k]) <= t, f"violation{k}")
-    model.problem.setObjective(t)
-    status = _solve(model.problem, time_limit)
+    prob = model.problem
+    t = prob.add_variable("t", None, float(cutoff))
+    rows = [(i, pulp.lpSum(float(c) * model.y[j] for j, c in enumerate(C[k]) if c != 0) - float(e[k]), C[k], e[k])
+            for i, (C, e) in enumerate(parts) for k in range(C.shape[0])]
+    if len(parts) == 1:
+        for n, (_, row, _, _) in enumerate(rows):
+            prob.addConstraint(row <= t, f"violation{n}")
+    else:
+        L, U = model.bounds[-1]
+        ylo, yhi = boxes_range(*net.layers[-1], *output_range(L[None], U[None], net.kinks_of(len(net.layers) - 2)))
+        top = [float(np.maximum(c, 0.0) @ yhi[0] + np.minimum(c, 0.0) @ ylo[0] - v) for _, _, c, v in rows]
+        least = min(float(np.maximum(c, 0.0) @ ylo[0] + np.minimum(c, 0.0) @ yhi[0] - v) for _, _, c, v in rows)
+        pick = [prob.add_variable(f"pick{i}", 0, 1, cat=pulp.LpBinary) for i in range(len(parts))]
+        prob.addConstraint(pulp.lpSum(pick) == 1, "one_part")
+        prob.addConstraint(t >= least, "least")
+        for n, ((i, row, _, _), M) in enumerate(zip(rows, top)):
+            # where the part is not picked the row is at most M above t's least value: no constraint on t
+            prob.addConstraint(row - max(M - least, 0.0) * (1 - pick[i]) <= t, f"violation{n}")
+    prob.setObjective(t)
+    status = _solve(prob, time_limit)
     if status == "Infeasible":
         return Violation(np.inf, None, "optimal")
     if status != "Optimal":

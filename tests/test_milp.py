@@ -55,6 +55,34 @@ def test_output_extrema_equal_the_catalogue_and_beat_any_sample(rng):
         assert Ys.min() >= b.min - 1e-9 and Ys.max() <= b.max + 1e-9
 
 
+@pytest.mark.parametrize("rows", [1, 2])
+def test_least_violation_of_a_disjunction_equals_the_catalogue_minimum(rows):
+    # parts "y_j - y_0 >= -0.1" for j = 1, 2, 3 (and with rows=2 also "y_j >= -1"): the least over the parts
+    # of each one's largest violation is a piecewise-linear function, least at a vertex of some region
+    from shallowrelu.milp import least_violation
+
+    net = random_net([2, 8, 6, 4], seed=9)
+    cat = sr.enumerate_regions(net, sr.Box(-1, 1))
+    V = np.vstack([vertices(cat.table.facet_G[cat.facet_rows(i)], cat.table.facet_g[cat.facet_rows(i)],
+                            cat.table.interior[i]) for i in range(len(cat))])
+    parts = []
+    for j in (1, 2, 3):
+        C = np.zeros((rows, 4))
+        C[0, 0], C[0, j] = 1.0, -1.0
+        if rows == 2:
+            C[1, j] = -1.0
+        parts.append((C, np.full(rows, 0.1)))
+    Y = net(V)
+    exact = np.min([np.max(Y @ C.T - e, axis=1) for C, e in parts], axis=0).min()
+    lo, hi = -np.ones(2), np.ones(2)
+    found = least_violation(net, lo, hi, parts, cutoff=1e6)
+    assert found.status == "optimal" and found.value == pytest.approx(exact, abs=1e-6)
+    x = found.x[None]
+    assert min(np.max(net(x) @ C.T - e) for C, e in parts) == pytest.approx(exact, abs=1e-6)
+    # a cutoff a hair below the minimum: infeasible, the proof that every part is violated everywhere
+    assert least_violation(net, lo, hi, parts, cutoff=exact - 1e-4).value == np.inf
+
+
 def test_big_m_comes_from_sound_bounds(rng):
     net = random_net([3, 6, 5, 1], seed=6)
     lo, hi = -np.ones(3), np.ones(3)

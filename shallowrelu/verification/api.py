@@ -42,6 +42,8 @@ _MILP_UNSTABLE = 400
 _INPUT_FIRST = 0.2
 # Seconds the input split runs as an equal of the region search; then only on a core the others leave idle.
 _INPUT_YIELD = 2.0
+# Seconds a disjunct's neuron split holds a core before it lets the next disjunct's start.
+_NEURON_YIELD = 10.0
 # The same where disjuncts outnumber the cores and run side by side: the region search then waits its turn.
 _SIDE_BY_SIDE_YIELD = 5.0
 
@@ -72,8 +74,8 @@ def verify(net: ReLUNetwork, prop: Property, timeout: float | None = None, sampl
         region search). ``neuron``: the attack, then branch-and-bound over
         ReLUs fixed to a side (alpha- and beta-CROWN bounds). ``tree``: the
         exact search over the regions of each disjunct's box, one LP per
-        region left. ``milp``: one big-M MILP per disjunct minimising the
-        constraint violation (PuLP with HiGHS).
+        region left. ``milp``: one big-M MILP per input box minimising the
+        least violation of the disjuncts on it (PuLP with HiGHS).
     jobs : int or None
         Processes (and cores) to use, None: all cores. ``tree`` runs the
         region search's subtrees in them; the other methods run
@@ -200,38 +202,42 @@ class _Run:
         net, tol, method = self.net, self.tol, self.method
         terms = self.prop.terms
         if method == "tree":
-            return [Unit(i, lambda t=t: RegionSearch(net, t, tol, self.jobs, self.backend))
+            return [Unit((i,), lambda t=t: RegionSearch(net, t, tol, self.jobs, self.backend))
                     for i, t in enumerate(terms)], {}
         if method == "input" or (method == "bab" and not self.many):
             # most boxes close in the input split's first batches: no process is forked for them
             done, started = self._start(lambda i, t: InputSplit(net, t, tol), _INPUT_FIRST)
             if method != "bab":
-                return [Unit(i, lambda s=split: s) for i, split in started.items()], done
+                return [Unit((i,), lambda s=split: s) for i, split in started.items()], done
             side_by_side = len(started) > 2 * self.jobs
             yields = None if self.jobs < 2 else _SIDE_BY_SIDE_YIELD if side_by_side else _INPUT_YIELD
-            splits = [Unit(i, lambda s=split: s, yields_after=yields) for i, split in started.items()]
+            splits = [Unit((i,), lambda s=split: s, yields_after=yields) for i, split in started.items()]
             if side_by_side:
                 # Disjuncts outnumber the cores: they run side by side, the input split first; a disjunct it
                 # has not decided in its first seconds gets the region search when a core frees up.
-                return splits + [Unit(i, lambda t=terms[i]: RegionSearch(net, t, tol)) for i in started], done
+                return splits + [Unit((i,), lambda t=terms[i]: RegionSearch(net, t, tol)) for i in started], done
             # Each disjunct's input split races its region search, which runs a pool of every core: the
             # split yields them once its first seconds have not decided.
-            searches = [Unit(i, lambda t=terms[i]: RegionSearch(net, t, tol, self.jobs)) for i in started]
+            searches = [Unit((i,), lambda t=terms[i]: RegionSearch(net, t, tol, self.jobs)) for i in started]
             return [u for pair in zip(splits, searches) for u in pair], done
         roots = {i: root for group in self.groups if self.many for root in [self._root(group)] for i in group}
         if method == "milp":
-            return [Unit(i, lambda t=t, i=i: Milp(net, t, tol, roots.get(i))) for i, t in enumerate(terms)], {}
+            return [self._milp(group, roots) for group in self.groups], {}
         # the neuron split's root bounds, in this process: most disjuncts close there
         done, started = self._start(lambda i, t: NeuronSplit(net, t, tol, roots.get(i)), 0.0)
-        race = method == "bab" and any(roots[i].unstable <= _MILP_UNSTABLE for i in started)
-        units = []
-        for i, split in started.items():
-            units.append(Unit(i, lambda s=split: s))
-            if race:
-                units.append(Unit(i, lambda t=terms[i], i=i: Milp(net, t, tol, roots[i])))
-        # ordered disjunct by disjunct, the neuron split and the MILP race on each; with the neuron split
-        # alone, the disjuncts run side by side
-        return units, done
+        splits = [Unit((i,), lambda s=split: s, yields_after=_NEURON_YIELD if self.jobs >= 2 else None)
+                  for i, split in started.items()]
+        open_groups = [[i for i in group if i in started] for group in self.groups]
+        milps = [self._milp(group, roots) for group in open_groups
+                 if method == "bab" and group and roots[group[0]].unstable <= _MILP_UNSTABLE]
+        # Each box's MILP decides all of its disjuncts at once: it holds a core from the start, while the
+        # neuron splits of the disjuncts take the others, each yielding its place after its first seconds.
+        return milps + splits, done
+
+    def _milp(self, group: list[int], roots: dict) -> Unit:
+        """One MILP over the disjuncts ``group``, which share a box."""
+        terms = [self.prop.terms[i] for i in group]
+        return Unit(tuple(group), lambda: Milp(self.net, terms, self.tol, roots.get(group[0])))
 
     def _start(self, make: Callable[[int, Disjunct], Strategy],
                seconds: float) -> tuple[dict[int, Outcome], dict[int, Strategy]]:

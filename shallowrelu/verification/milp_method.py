@@ -1,7 +1,11 @@
-"""The MILP method: one big-M model per disjunct minimising the largest constraint violation.
+"""The MILP method: one big-M model per input box minimising the least violation of its disjuncts.
 
 The independent second answer beside the region search (``--method
-milp``), and a racer of the neuron split on small networks. Owns only the
+milp``), and a racer of the neuron split on small networks. The disjuncts
+that share a box (a classifier's "some other label wins", one disjunct per
+label) are decided by one model, whose branch-and-bound serves them all:
+on MNIST 256x4 prop 11 at eps 0.05 one model took 119 s where the nine
+single models took about 50 s each. Owns only the
 reading of the MILP's answer as an outcome; the model is
 :mod:`shallowrelu.milp`'s. Its big-M constants come from the tightest
 bounds at hand: alpha-CROWN's over the disjunct's box where the caller
@@ -23,12 +27,15 @@ from .vnnlib import Disjunct
 
 
 class Milp(Strategy):
-    """One MILP over the disjunct's box; started afresh in each call of :meth:`run` (a solve cannot pause).
+    """One MILP over disjuncts that share a box; started afresh in each call of :meth:`run` (a solve cannot
+    pause). Its outcome holds for every one of them.
 
     Parameters
     ----------
-    net, disjunct, tol
+    net, tol
         As for :class:`~.strategy.Strategy`.
+    disjuncts : Disjunct or list of Disjunct
+        One disjunct, or several with the same input box.
     root : LayerBounds, optional
         alpha-CROWN's layer bounds over the box
         (:func:`shallowrelu.bounds.optimise.optimised_hidden`) for the big-M constants.
@@ -36,8 +43,9 @@ class Milp(Strategy):
 
     resumable = False
 
-    def __init__(self, net: ReLUNetwork, disjunct: Disjunct, tol: Tolerances, root=None) -> None:
-        super().__init__(net, disjunct, tol)
+    def __init__(self, net: ReLUNetwork, disjuncts: Disjunct | list[Disjunct], tol: Tolerances, root=None) -> None:
+        self.disjuncts = [disjuncts] if isinstance(disjuncts, Disjunct) else list(disjuncts)
+        super().__init__(net, self.disjuncts[0], tol)
         self.bounds = None if root is None else [(l[0], u[0]) for l, u in root.pre]
 
     def run(self, until: float) -> Outcome | None:
@@ -45,14 +53,14 @@ class Milp(Strategy):
         ``sat`` once the forward pass confirms it, ``unknown`` where it does not."""
         from ..milp import least_violation  # PuLP only for this method
 
-        term = self.disjunct
+        box = self.disjunct
         left = until - time.time()
         if left <= 0:
             return None
-        margin = milp_cutoff(term)
+        margin = max(milp_cutoff(t) for t in self.disjuncts)
         self.work.milps += 1
         try:
-            res = least_violation(self.net, term.lo, term.hi, term.C, term.e, cutoff=margin,
+            res = least_violation(self.net, box.lo, box.hi, [(t.C, t.e) for t in self.disjuncts], cutoff=margin,
                                   time_limit=None if np.isinf(left) else left, bounds=self.bounds)
         except OutOfTime:
             if time.time() < until:
@@ -62,8 +70,8 @@ class Milp(Strategy):
             return None
         if res.value > margin:
             return Outcome(Verdict.UNSAT, Decider.MILP)
-        x = np.clip(res.x, term.lo, term.hi)
-        if meets(self.net, term, x[None])[0]:
+        x = np.clip(res.x, box.lo, box.hi)
+        if any(meets(self.net, t, x[None])[0] for t in self.disjuncts):
             return Outcome(Verdict.SAT, Decider.MILP, x)
         return Outcome(Verdict.UNKNOWN, Decider.MILP,
                        note="the MILP's minimum violation is near 0 and its point is not confirmed")

@@ -374,7 +374,7 @@ class NeuronSplit(Strategy):
         margin = milp_cutoff(self.disjunct)
         self.work.milps += 1
         try:
-            res = least_violation(self.net, self.disjunct.lo, self.disjunct.hi, self.disjunct.C, self.disjunct.e,
+            res = least_violation(self.net, self.disjunct.lo, self.disjunct.hi, [(self.disjunct.C, self.disjunct.e)],
                                   cutoff=margin, bounds=[(l[0], u[0]) for l, u in self.root.pre], split=split)
         except SolverError:
             self.work.unconfirmed += 1

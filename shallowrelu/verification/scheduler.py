@@ -1,7 +1,8 @@
 """Runs strategies on disjuncts: in turns in this process, or as a race of processes.
 
-A :class:`Unit` is one strategy on one disjunct. :func:`decide` runs the
-units until every disjunct is decided or one is ``sat``:
+A :class:`Unit` is one strategy on one disjunct, or on several that one
+model decides together (the MILP of a box's disjuncts). :func:`decide` runs
+the units until every disjunct is decided or one is ``sat``:
 
 - with one job, disjunct after disjunct in this process; the units of a
   disjunct take turns in slices that double, so no unit waits more than
@@ -12,7 +13,8 @@ units until every disjunct is decided or one is ``sat``:
   does). A unit that *yields* drops to the lowest priority after its first
   seconds and gives up its place to the next unit: it goes on only on a core
   the others leave idle. A disjunct decided by one unit
-  stops its other units; ``sat`` stops everything. Ordered disjunct by
+  stops its other units (a unit of several disjuncts once all of them are
+  decided); ``sat`` stops everything. Ordered disjunct by
   disjunct, the units of a disjunct race; ordered method by method,
   disjuncts run side by side.
 
@@ -45,12 +47,12 @@ _ORPHAN_POLL = 0.2
 
 @dataclass(frozen=True)
 class Unit:
-    """One strategy on one disjunct.
+    """One strategy on some disjuncts.
 
     Parameters
     ----------
-    disjunct : int
-        The disjunct's index.
+    disjuncts : tuple of int
+        The disjuncts' indices: the strategy's outcome holds for each of them.
     make : callable
         Builds the strategy (in the process that runs it).
     yields_after : float, optional
@@ -61,7 +63,7 @@ class Unit:
         queued behind it).
     """
 
-    disjunct: int
+    disjuncts: tuple[int, ...]
     make: Callable[[], Strategy]
     yields_after: float | None = None
 
@@ -92,16 +94,20 @@ def decide(units: list[Unit], jobs: int, deadline: float) -> Decisions:
     if jobs >= 2 and len(units) >= 2:
         return _race(units, jobs, deadline)
     found = Decisions()
-    for d in dict.fromkeys(u.disjunct for u in units):
-        outcome = _turns([u for u in units if u.disjunct == d], deadline, found.work)
-        found.outcomes[d] = outcome
+    for d in dict.fromkeys(d for u in units for d in u.disjuncts):
+        if d in found.outcomes:
+            continue
+        outcome, unit = _turns([u for u in units if d in u.disjuncts], deadline, found.work)
+        for covered in unit.disjuncts if outcome.verdict is not Verdict.UNKNOWN else (d,):
+            found.outcomes.setdefault(covered, outcome)
         if outcome.verdict is Verdict.SAT:
             break
     return found
 
 
-def _turns(units: list[Unit], deadline: float, work: Work) -> Outcome:
-    """One disjunct's units in turns of doubling slices, in this process."""
+def _turns(units: list[Unit], deadline: float, work: Work) -> tuple[Outcome, Unit]:
+    """One disjunct's units in turns of doubling slices, in this process: the outcome and the unit that gave it
+    (the last one to end ``unknown`` where all do)."""
     active = [(u, u.make()) for u in units]
     strategies = [s for _, s in active]
     unknown = None
@@ -123,8 +129,8 @@ def _turns(units: list[Unit], deadline: float, work: Work) -> Outcome:
                 if outcome is None:
                     continue
                 if outcome.verdict is not Verdict.UNKNOWN:
-                    return outcome
-                unknown = outcome
+                    return outcome, unit
+                unknown = outcome, unit
                 active.remove((unit, strategy))
             slice_ *= 2
         return unknown
@@ -139,8 +145,7 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
     queue = list(units)
     running: dict = {}  # connection -> (unit, process)
     yields: dict = {}  # process -> when it yields: from then on the lowest priority, and none of the jobs
-    left = {d: sum(u.disjunct == d for u in units) for d in {u.disjunct for u in units}}
-    unknown: dict[int, Outcome] = {}
+    left = {d: sum(d in u.disjuncts for u in units) for d in {d for u in units for d in u.disjuncts}}
     try:
         while queue or running:
             now = time.time()
@@ -149,7 +154,7 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
                     _lowest_priority(proc)  # again at each turn: a no-op once done
             while queue and len(running) - sum(at <= now for at in yields.values()) < jobs:
                 unit = queue.pop(0)
-                if unit.disjunct in found.outcomes:
+                if all(d in found.outcomes for d in unit.disjuncts):
                     continue
                 conn, proc = _fork(unit, deadline)
                 running[conn] = (unit, proc)
@@ -179,18 +184,14 @@ def _race(units: list[Unit], jobs: int, deadline: float) -> Decisions:
                     raise OutOfTime
                 if kind == "error":
                     raise SolverError(outcome)
-                d = unit.disjunct
-                left[d] -= 1
-                if outcome.verdict is Verdict.UNKNOWN:
-                    unknown[d] = outcome
-                    if left[d] == 0:
-                        found.outcomes[d] = outcome
-                    continue
-                found.outcomes[d] = outcome
+                for d in unit.disjuncts:
+                    left[d] -= 1
+                    if outcome.verdict is not Verdict.UNKNOWN or left[d] == 0:
+                        found.outcomes.setdefault(d, outcome)
                 if outcome.verdict is Verdict.SAT:
                     return found
-                for other, (u, p) in list(running.items()):  # the disjunct's other units lost the race
-                    if u.disjunct == d:
+                for other, (u, p) in list(running.items()):  # units whose every disjunct is decided lost the race
+                    if all(d in found.outcomes for d in u.disjuncts):
                         p.kill()
                         p.join()
                         other.close()

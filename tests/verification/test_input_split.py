@@ -56,8 +56,8 @@ def test_a_hair_above_the_maximum_is_unsat_and_a_hair_below_is_sat(sizes, seed, 
     assert outcome.verdict.value == ("unsat" if above else "sat")
     # the race of both branchings, one job and two
     for jobs in (1, 2):
-        found = decide([Unit(0, lambda: InputSplit(net, term, tol)), Unit(0, lambda: RegionSearch(net, term, tol))],
-                       jobs, time.time() + 120)
+        units = [Unit((0,), lambda: InputSplit(net, term, tol)), Unit((0,), lambda: RegionSearch(net, term, tol))]
+        found = decide(units, jobs, time.time() + 120)
         assert found.outcomes[0].verdict.value == ("unsat" if above else "sat")
     prop = sr.Property(n, 1, (term,))
     for method in ("bab", "input", "neuron", "tree"):  # a hair is below the MILP's proof margin

@@ -83,6 +83,20 @@ def test_the_attack_finds_the_counterexample_onnxruntime_confirms():
     check_answer(net, prop, res)
 
 
+def test_one_milp_covers_the_disjuncts_the_root_leaves_open_and_their_splits_take_turns():
+    from shallowrelu.verification import api
+
+    net, prop = sr.load_network(MNIST), sr.load_vnnlib(DATA / "prop_6_0.03.vnnlib")
+    for jobs, yields in ((2, api._NEURON_YIELD), (1, None)):
+        run = api._Run(net, prop, sr.Tolerances(), "bab", jobs, "local", float("inf"), 0.0)
+        units, done = run._units()
+        milp, splits = units[0], units[1:]
+        assert type(milp.make()).__name__ == "Milp" and milp.yields_after is None
+        assert milp.disjuncts == tuple(u.disjuncts[0] for u in splits)  # every disjunct left open, nothing else
+        assert sorted(set(done) | set(milp.disjuncts)) == list(range(len(prop.terms)))
+        assert all(type(u.make()).__name__ == "NeuronSplit" and u.yields_after == yields for u in splits)
+
+
 def test_the_milp_alone_agrees_with_the_published_verdict():
     net, prop = sr.load_network(MNIST), sr.load_vnnlib(DATA / "prop_6_0.03.vnnlib")
     res = sr.verify(net, prop, timeout=300, method="milp", jobs=1)

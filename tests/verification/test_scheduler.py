@@ -53,8 +53,8 @@ def test_a_disjunct_is_decided_by_the_unit_that_answers_and_the_other_is_stopped
     # the first unit never answers; the second answers on its second call (in turns; a racing process is
     # called once)
     calls = 2 if jobs == 1 else 1
-    units = [Unit(0, lambda: Answers(calls=None)),
-             Unit(0, lambda: Answers(Verdict.UNSAT, calls=calls, resumable=False))]
+    units = [Unit((0,), lambda: Answers(calls=None)),
+             Unit((0,), lambda: Answers(Verdict.UNSAT, calls=calls, resumable=False))]
     start = time.time()
     found = decide(units, jobs, time.time() + 60)
     assert found.outcomes[0].verdict is Verdict.UNSAT
@@ -64,8 +64,8 @@ def test_a_disjunct_is_decided_by_the_unit_that_answers_and_the_other_is_stopped
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_sat_on_one_disjunct_ends_everything(jobs):
-    units = [Unit(0, lambda: Answers(Verdict.SAT)), Unit(1, lambda: Answers(calls=None)),
-             Unit(2, lambda: Answers(calls=None))]
+    units = [Unit((0,), lambda: Answers(Verdict.SAT)), Unit((1,), lambda: Answers(calls=None)),
+             Unit((2,), lambda: Answers(calls=None))]
     found = decide(units, jobs, time.time() + 60)
     assert found.sat is not None and found.sat.x is not None
     assert 2 not in found.outcomes
@@ -74,16 +74,35 @@ def test_sat_on_one_disjunct_ends_everything(jobs):
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_unknown_waits_for_the_other_units_and_stands_only_if_all_say_so(jobs):
     later = 3 if jobs == 1 else 1
-    units = [Unit(0, lambda: Answers(Verdict.UNKNOWN)), Unit(0, lambda: Answers(Verdict.UNSAT, calls=later))]
+    units = [Unit((0,), lambda: Answers(Verdict.UNKNOWN)), Unit((0,), lambda: Answers(Verdict.UNSAT, calls=later))]
     assert decide(units, jobs, time.time() + 60).outcomes[0].verdict is Verdict.UNSAT
-    units = [Unit(0, lambda: Answers(Verdict.UNKNOWN)), Unit(0, lambda: Answers(Verdict.UNKNOWN, calls=later))]
+    units = [Unit((0,), lambda: Answers(Verdict.UNKNOWN)), Unit((0,), lambda: Answers(Verdict.UNKNOWN, calls=later))]
     out = decide(units, jobs, time.time() + 60).outcomes[0]
     assert out.verdict is Verdict.UNKNOWN and out.note == "no proof"
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
+def test_a_unit_of_several_disjuncts_decides_them_all_and_stops_their_other_units(jobs):
+    # the MILP of a box decides all of its disjuncts; their own units never answer
+    later = 2 if jobs == 1 else 1
+    units = [Unit((0, 1, 2), lambda: Answers(Verdict.UNSAT, calls=later, resumable=False)),
+             Unit((0,), lambda: Answers(calls=None)), Unit((1,), lambda: Answers(calls=None)),
+             Unit((2,), lambda: Answers(Verdict.UNKNOWN))]
+    start = time.time()
+    found = decide(units, jobs, time.time() + 60)
+    assert sorted(found.outcomes) == [0, 1, 2]
+    assert all(o.verdict is Verdict.UNSAT for o in found.outcomes.values())
+    assert time.time() - start < 30
+    # where it ends unknown, each disjunct waits for its own units
+    units = [Unit((0, 1), lambda: Answers(Verdict.UNKNOWN)), Unit((0,), lambda: Answers(Verdict.UNSAT, calls=later)),
+             Unit((1,), lambda: Answers(Verdict.SAT, calls=later))]
+    found = decide(units, jobs, time.time() + 60)
+    assert found.outcomes[0].verdict is Verdict.UNSAT and found.sat is not None
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
 def test_the_deadline_ends_undecided_work(jobs):
-    units = [Unit(0, lambda: Answers(calls=None)), Unit(1, lambda: Answers(calls=None))]
+    units = [Unit((0,), lambda: Answers(calls=None)), Unit((1,), lambda: Answers(calls=None))]
     start = time.time()
     with pytest.raises(OutOfTime):
         decide(units, jobs, time.time() + 1.0)
@@ -91,7 +110,7 @@ def test_the_deadline_ends_undecided_work(jobs):
 
 
 def test_racing_processes_get_one_blas_thread_each():
-    found = decide([Unit(0, Threads), Unit(1, Threads)], 2, time.time() + 60)
+    found = decide([Unit((0,), Threads), Unit((1,), Threads)], 2, time.time() + 60)
     assert [o.note for o in found.outcomes.values()] == ["[1]", "[1]"]
 
 
@@ -118,7 +137,7 @@ def test_racers_of_one_disjunct_that_answer_together_give_one_answer():
     # both connections are ready in the same wait: the second is the loser already stopped, not a new answer
     for _ in range(5):
         moment = time.time() + 0.5
-        found = decide([Unit(0, lambda: AnswersAt(moment)), Unit(0, lambda: AnswersAt(moment))], 2,
+        found = decide([Unit((0,), lambda: AnswersAt(moment)), Unit((0,), lambda: AnswersAt(moment))], 2,
                        time.time() + 60)
         assert found.outcomes[0].verdict is Verdict.UNSAT and found.work.domains == 0
 
@@ -143,10 +162,11 @@ class Niceness(Strategy):
 
 
 def test_a_unit_that_yields_runs_at_the_lowest_priority_after_its_seconds_and_its_rival_keeps_its_own():
-    found = decide([Unit(0, lambda: Niceness(wait_for_19=True), yields_after=0.2), Unit(0, Niceness)], 2,
+    found = decide([Unit((0,), lambda: Niceness(wait_for_19=True), yields_after=0.2), Unit((0,), Niceness)], 2,
                    time.time() + 60)
     assert found.outcomes[0].note == "19"
-    found = decide([Unit(0, Niceness, yields_after=0.2), Unit(0, lambda: Niceness(delay=1.0))], 2, time.time() + 60)
+    found = decide([Unit((0,), Niceness, yields_after=0.2), Unit((0,), lambda: Niceness(delay=1.0))], 2,
+                   time.time() + 60)
     assert found.outcomes[0].note == str(os.getpriority(os.PRIO_PROCESS, 0))  # the parent's own
 
 
@@ -171,8 +191,8 @@ def test_a_unit_that_yields_gives_its_place_to_the_next_in_the_queue():
     import multiprocessing
 
     event = multiprocessing.get_context("fork").Event()
-    units = [Unit(0, lambda: Niceness(wait_for_19=True), yields_after=0.2), Unit(1, lambda: Flag(event, True)),
-             Unit(2, lambda: Flag(event, False))]
+    units = [Unit((0,), lambda: Niceness(wait_for_19=True), yields_after=0.2), Unit((1,), lambda: Flag(event, True)),
+             Unit((2,), lambda: Flag(event, False))]
     found = decide(units, 2, time.time() + 60)
     assert sorted(found.outcomes) == [0, 1, 2]
     assert all(o.verdict is Verdict.UNSAT for o in found.outcomes.values())

@@ -106,7 +106,8 @@ def _units(prop, jobs, monkeypatch):
     net = sr.load_network(DATA / "ACASXU_run2a_1_1_batch_2000.onnx")
     run = api._Run(net, prop, sr.Tolerances(), "bab", jobs, "local", float("inf"), 0.0)
     units, done = run._units()
-    return [(u.disjunct, type(u.make()).__name__, u.yields_after, getattr(u.make(), "jobs", None)) for u in units], done
+    return [(u.disjuncts, type(u.make()).__name__, u.yields_after, getattr(u.make(), "jobs", None))
+            for u in units], done
 
 
 def test_few_disjuncts_race_each_with_the_region_search_on_every_core_and_many_run_side_by_side(monkeypatch):
@@ -115,13 +116,13 @@ def test_few_disjuncts_race_each_with_the_region_search_on_every_core_and_many_r
     prop = sr.load_vnnlib(DATA / "prop_6.vnnlib")  # 8 disjuncts, none closed by one batch of boxes
     units, done = _units(prop, 2, monkeypatch)
     assert not done and len(units) == 16
-    assert units[:8] == [(i, "InputSplit", api._SIDE_BY_SIDE_YIELD, None) for i in range(8)]
-    assert units[8:] == [(i, "RegionSearch", None, 1) for i in range(8)]
+    assert units[:8] == [((i,), "InputSplit", api._SIDE_BY_SIDE_YIELD, None) for i in range(8)]
+    assert units[8:] == [((i,), "RegionSearch", None, 1) for i in range(8)]
     one = type(prop)(prop.n_inputs, prop.n_outputs, prop.terms[:1])
     units, _ = _units(one, 2, monkeypatch)
-    assert units == [(0, "InputSplit", api._INPUT_YIELD, None), (0, "RegionSearch", None, 2)]
+    assert units == [((0,), "InputSplit", api._INPUT_YIELD, None), ((0,), "RegionSearch", None, 2)]
     units, _ = _units(one, 1, monkeypatch)  # one job: turns in this process, nothing yields
-    assert units == [(0, "InputSplit", None, None), (0, "RegionSearch", None, 1)]
+    assert units == [((0,), "InputSplit", None, None), ((0,), "RegionSearch", None, 1)]
 
 
 @pytest.mark.slow
