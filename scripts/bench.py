@@ -38,7 +38,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linprog
 
 import shallowrelu as sr
 from shallowrelu.polytope.polygon import clip_polygon
@@ -57,6 +56,8 @@ def he_net(spec: str, seed: int = 0) -> sr.ReLUNetwork:
 
 def naive_count(net: sr.ReLUNetwork, box: float = 1.0, min_radius: float = 1e-7) -> tuple[int, int]:
     """(regions, LPs): every candidate child checked by a fresh Chebyshev LP."""
+    from scipy.optimize import linprog  # here, not at the top: the peers' processes never need it
+
     n = net.n_inputs
     G0 = np.vstack([np.eye(n), -np.eye(n)])
     g0 = -np.full(2 * n, box)

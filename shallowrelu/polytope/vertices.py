@@ -26,12 +26,16 @@ _RANK_TEST, _GIVE_UP = 1, 2
 # hyperplanes through one point); between it and ``eps``, the hyperplane passes a corner closer than the
 # vertices resolve.
 _ON_EXACTLY = 1e-3
+# Boxes up to this dimension get their corners directly (a million of them at most, as qhull would list).
+_BOX_CORNERS_DIM = 20
 
 
 def vertices(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
     """Vertices of a bounded polytope ``{x : G x + g <= 0}`` around a strict interior point.
 
-    Uses qhull's half-space intersection (dimension >= 2) or the interval ends (1-D).
+    Uses the interval ends (1-D), the corners where the rows make a box (a
+    search's usual root, for which importing scipy.spatial would cost more
+    than a small search), else qhull's half-space intersection.
     """
     n = G.shape[1]
     if n == 1:
@@ -39,6 +43,10 @@ def vertices(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
         lo = np.max(-c[a < 0] / a[a < 0]) if np.any(a < 0) else -np.inf
         hi = np.min(-c[a > 0] / a[a > 0]) if np.any(a > 0) else np.inf
         return np.array([[lo], [hi]])
+    sides = box_sides(G, g) if n <= _BOX_CORNERS_DIM else None
+    if sides is not None:
+        bits = (np.arange(2 ** n)[:, None] >> np.arange(n)) & 1
+        return np.where(bits == 1, sides[1], sides[0])
     from scipy.spatial import HalfspaceIntersection
 
     # qhull works best with the interior point at the origin and the nearest
@@ -63,15 +71,38 @@ def vertex_bound(m: int, d: int) -> int:
     return comb(m - (d + 1) // 2, d // 2) + comb(m - d // 2 - 1, (d + 1) // 2 - 1)
 
 
+def box_sides(G: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(lo, hi)`` where every row of ``{x : G x + g <= 0}`` bounds one coordinate and every coordinate is
+    bounded on both sides (a box); else None."""
+    m, n = G.shape
+    nonzero = G != 0
+    if not np.all(nonzero.sum(axis=1) == 1):
+        return None
+    axis = nonzero.argmax(axis=1)
+    a = G[np.arange(m), axis]
+    bound = -g / a
+    lo, hi = np.full(n, -np.inf), np.full(n, np.inf)
+    np.maximum.at(lo, axis[a < 0], bound[a < 0])
+    np.minimum.at(hi, axis[a > 0], bound[a > 0])
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(lo < hi)):
+        return None
+    return lo, hi
+
+
 def vertices_or_empty(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> np.ndarray:
     """Like :func:`vertices`, but an empty array where qhull fails or returns non-finite points."""
-    from scipy.spatial import QhullError
-
+    empty = np.zeros((0, G.shape[1]))
     try:
         V = vertices(G, g, interior)
-    except (QhullError, ValueError):
-        return np.zeros((0, G.shape[1]))
-    return V if np.all(np.isfinite(V)) else np.zeros((0, G.shape[1]))
+    except ValueError:
+        return empty
+    except RuntimeError as exc:
+        from scipy.spatial import QhullError  # only where qhull ran
+
+        if not isinstance(exc, QhullError):
+            raise
+        return empty
+    return V if np.all(np.isfinite(V)) else empty
 
 
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 import numpy as np
 
 from .polygon import counter_clockwise, shoelace
-from .vertices import subsets, vertices_or_empty
+from .vertices import box_sides, subsets, vertices_or_empty
 from ..tolerances import SINGULAR_DET, VERTEX_TOL
 
 
 def volume(G: np.ndarray, g: np.ndarray, interior: np.ndarray) -> float:
-    """Volume (length, area) of a bounded polytope from its vertices; ``nan`` where qhull fails."""
+    """Volume (length, area) of a bounded polytope from its vertices; ``nan`` where qhull fails. A box's is the
+    product of its sides."""
+    sides = box_sides(G, g)
+    if sides is not None:
+        return float(np.prod(sides[1] - sides[0]))
     V = vertices_or_empty(G, g, interior)
     if V.shape[0] == 0:
         return float("nan")

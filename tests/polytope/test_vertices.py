@@ -138,3 +138,31 @@ def test_cut_gives_up_past_the_vertex_limit(path):
     assert cut_vertices(V, G, g, vals, limit=10) is not None
     assert cut_vertices(V, G, g, vals, limit=9) is None
     assert split_vertices(V, G, g, a, 0.0, vals, limit=9) is None
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_a_box_gets_its_corners_without_qhull_and_they_are_qhull_s(n, rng):
+    from scipy.spatial import HalfspaceIntersection
+
+    from shallowrelu.polytope.vertices import box_sides
+    from shallowrelu.polytope.volume import volume
+
+    lo, hi = -rng.uniform(0.5, 2.0, n), rng.uniform(0.5, 2.0, n)
+    # rows scaled and repeated (a looser copy of one side), in shuffled order
+    G = np.vstack([-np.eye(n) * 2.0, np.eye(n), np.eye(n)[:1]])
+    g = np.concatenate([2.0 * lo, -hi, [-hi[0] - 1.0]])
+    order = rng.permutation(len(g))
+    G, g = G[order], g[order]
+    np.testing.assert_allclose(box_sides(G, g), (lo, hi))
+    V = vertices(G, g, (lo + hi) / 2)
+    assert len(V) == 2 ** n
+    qhull = HalfspaceIntersection(np.hstack([G, g[:, None]]), (lo + hi) / 2).intersections
+    assert _same_points(V, qhull)
+    assert volume(G, g, (lo + hi) / 2) == pytest.approx(np.prod(hi - lo), rel=1e-12)
+    # a row with two coordinates: no box, qhull's vertices and volume
+    tilted = np.vstack([G, np.ones((1, n))])
+    cut = np.append(g, -0.5 * np.sum(hi))
+    assert box_sides(tilted, cut) is None
+    inside = chebyshev_ball(tilted, cut, 10.0).x
+    assert _same_points(vertices(tilted, cut, inside),
+                        HalfspaceIntersection(np.hstack([tilted, cut[:, None]]), inside).intersections)
