@@ -126,8 +126,9 @@ def main() -> int:
     p.add_argument("--timeout", type=float, help="cap on each instance's VNN-COMP timeout (seconds)")
     p.add_argument("--jobs", type=int, default=2, help="processes per instance (default 2)")
     p.add_argument("--method", choices=METHODS, default="bab")
-    p.add_argument("--only", nargs="+", metavar="TEXT", help="only the instances whose 'NET PROP' file names hold TEXT (a property's "
-                   "name, or both: 'mnist-net_256x4.onnx prop_5_0.05')")
+    p.add_argument("--only", nargs="+", metavar="TEXT",
+                   help="only the instances whose 'NET PROP' file names hold TEXT (a property's name, or both: "
+                        "'mnist-net_256x4.onnx prop_5_0.05')")
     p.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "results",
                    help="where SET.csv is written (default: %(default)s)")
     args = p.parse_args()

@@ -438,22 +438,25 @@ def least_violation(net: ReLUNetwork, lo: np.ndarray, hi: np.ndarray, parts: lis
                        bounds=bounds, split=split)
     prob = model.problem
     t = prob.add_variable("t", None, float(cutoff))
-    rows = [(i, pulp.lpSum(float(c) * model.y[j] for j, c in enumerate(C[k]) if c != 0) - float(e[k]), C[k], e[k])
-            for i, (C, e) in enumerate(parts) for k in range(C.shape[0])]
+    C = np.vstack([rows for rows, _ in parts])
+    e = np.concatenate([rhs for _, rhs in parts])
+    owner = np.repeat(np.arange(len(parts)), [len(rhs) for _, rhs in parts])  # each row's part
+    rows = [pulp.lpSum(float(c) * model.y[j] for j, c in enumerate(C[k]) if c != 0) - float(e[k])
+            for k in range(len(e))]
     if len(parts) == 1:
-        for n, (_, row, _, _) in enumerate(rows):
-            prob.addConstraint(row <= t, f"violation{n}")
+        for k, row in enumerate(rows):
+            prob.addConstraint(row <= t, f"violation{k}")
     else:
         L, U = model.bounds[-1]
         ylo, yhi = boxes_range(*net.layers[-1], *output_range(L[None], U[None], net.kinks_of(len(net.layers) - 2)))
-        top = [float(np.maximum(c, 0.0) @ yhi[0] + np.minimum(c, 0.0) @ ylo[0] - v) for _, _, c, v in rows]
-        least = min(float(np.maximum(c, 0.0) @ ylo[0] + np.minimum(c, 0.0) @ yhi[0] - v) for _, _, c, v in rows)
+        low, top = boxes_range(C, -e, ylo, yhi)  # each row's range over the box
+        least = float(low.min())
         pick = [prob.add_variable(f"pick{i}", 0, 1, cat=pulp.LpBinary) for i in range(len(parts))]
         prob.addConstraint(pulp.lpSum(pick) == 1, "one_part")
         prob.addConstraint(t >= least, "least")
-        for n, ((i, row, _, _), M) in enumerate(zip(rows, top)):
+        for k, (row, i, M) in enumerate(zip(rows, owner, top[0])):
             # where the part is not picked the row is at most M above t's least value: no constraint on t
-            prob.addConstraint(row - max(M - least, 0.0) * (1 - pick[i]) <= t, f"violation{n}")
+            prob.addConstraint(row - max(float(M) - least, 0.0) * (1 - pick[i]) <= t, f"violation{k}")
     prob.setObjective(t)
     status = _solve(prob, time_limit)
     if status == "Infeasible":

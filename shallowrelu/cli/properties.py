@@ -101,8 +101,8 @@ def add_verify(sub) -> None:
     p.add_argument("--method", choices=VERIFY_METHODS, default="bab",
                    help="bab: the methods that suit the network, as above (default); input: the attack, then "
                         "input splitting only; neuron: the attack, then ReLU splitting only; tree: the region "
-                        "search only; milp: one big-M MILP per input box (its disjuncts at once), the independent second "
-                        "method")
+                        "search only; milp: one big-M MILP per input box (its disjuncts at once), the "
+                        "independent second method")
     add_jobs(p, "processes (and cores) to use: the region search's subtrees for --method tree, else disjuncts "
                 "or racing methods side by side, each with one BLAS thread", "where --method tree runs its subtrees "
                 "(the other methods run on this machine): ")

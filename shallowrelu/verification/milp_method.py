@@ -34,7 +34,7 @@ class Milp(Strategy):
     ----------
     net, tol
         As for :class:`~.strategy.Strategy`.
-    disjuncts : Disjunct or list of Disjunct
+    disjuncts : list of Disjunct
         One disjunct, or several with the same input box.
     root : LayerBounds, optional
         alpha-CROWN's layer bounds over the box
@@ -43,9 +43,9 @@ class Milp(Strategy):
 
     resumable = False
 
-    def __init__(self, net: ReLUNetwork, disjuncts: Disjunct | list[Disjunct], tol: Tolerances, root=None) -> None:
-        self.disjuncts = [disjuncts] if isinstance(disjuncts, Disjunct) else list(disjuncts)
-        super().__init__(net, self.disjuncts[0], tol)
+    def __init__(self, net: ReLUNetwork, disjuncts: list[Disjunct], tol: Tolerances, root=None) -> None:
+        super().__init__(net, disjuncts[0], tol)
+        self.disjuncts = list(disjuncts)
         self.bounds = None if root is None else [(l[0], u[0]) for l, u in root.pre]
 
     def run(self, until: float) -> Outcome | None:
