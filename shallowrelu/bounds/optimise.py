@@ -68,6 +68,8 @@ class Optimised:
         Per layer, the coefficients of the best bound on the layer's outputs (for branching scores).
     coef, const : ndarray
         The best bound as a linear function of the input.
+    moved : ndarray, shape (B, r)
+        Rows whose best bound came from a step (not the starting point).
     """
 
     low: np.ndarray
@@ -76,6 +78,7 @@ class Optimised:
     lams: list
     coef: np.ndarray
     const: np.ndarray
+    moved: np.ndarray
 
 
 def _signed(beta: list, split: list | None) -> list | None:
@@ -87,7 +90,8 @@ def _signed(beta: list, split: list | None) -> list | None:
 
 def optimise_rows(A: np.ndarray, c: np.ndarray, layers: Layers, relaxations: list[Relaxation], lo: np.ndarray,
                   hi: np.ndarray, *, split: list | None = None, alpha: list | None = None,
-                  beta: list | None = None, iters: int = 20, done=None) -> Optimised:
+                  beta: list | None = None, iters: int = 20, rate: np.ndarray | None = None,
+                  done=None) -> Optimised:
     """Tighten the lower bounds of ``A h + c`` over ``B`` domains by moving slopes and multipliers.
 
     Parameters
@@ -101,6 +105,8 @@ def optimise_rows(A: np.ndarray, c: np.ndarray, layers: Layers, relaxations: lis
         Starting slopes ``(B, r, w)`` and multipliers; None: CROWN's slopes, multipliers 0.
     iters : int
         Gradient steps (0: the bound at the starting point).
+    rate : ndarray, shape (B,), optional
+        Per domain, a factor on the step sizes (default 1).
     done : callable, optional
         ``done(low, coef, const) -> bool`` array ``(B,)`` of domains that need no more work (the best
         bounds so far); the steps stop when every domain is done.
@@ -123,16 +129,18 @@ def optimise_rows(A: np.ndarray, c: np.ndarray, layers: Layers, relaxations: lis
         beta = [None] * len(layers)
     free = [R.free for R in relaxations]
     best: Optimised | None = None
-    opt_a, opt_b = _Adam(alpha, _LR_ALPHA), _Adam(beta, _LR_BETA)
+    scale = 1.0 if rate is None else np.asarray(rate, dtype=np.float64)[:, None, None]
+    opt_a, opt_b = _Adam(alpha, _LR_ALPHA * scale), _Adam(beta, _LR_BETA * scale)
     for step in range(iters + 1):
         check_time()
         rel = [R.with_alpha(a) for R, a in zip(relaxations, alpha)]
         bw = backward(A, c, layers, rel, lo, hi, betas=_signed(beta, split), keep=True)
         if best is None:
             best = Optimised(bw.low.copy(), [a.copy() for a in alpha], [None if b is None else b.copy() for b in beta],
-                             list(bw.lams), bw.coef.copy(), bw.const.copy())
+                             list(bw.lams), bw.coef.copy(), bw.const.copy(), np.zeros_like(bw.low, dtype=bool))
         else:
             better = bw.low > best.low
+            best.moved |= better
             best.low = np.where(better, bw.low, best.low)
             for j in range(len(layers)):
                 best.alpha[j][better] = alpha[j][better]

@@ -8,11 +8,16 @@ layer. Its bound on the rows is the backward pass with the fixed units exact
 and their constraints entering with multipliers (beta), slopes and
 multipliers optimised for some steps, each child starting from its parent's.
 
-When a unit is split, the bounds of the layers after it are tightened for
-both children: each unit the root's bounds left unstable is bounded again by
-a backward pass with the slopes that gave its root bound, through the
-child's own relaxation, where the split unit is exact. Units that become
-stable are never split, and the rows' bound rests on tighter relaxations.
+A domain is *stuck* when its split and its steps left its bound where it
+inherited it. A stuck domain's children step with a smaller rate (deep in
+the tree the parent's slopes and multipliers are near the best, and full
+steps overshoot), and the bounds of the layers after their split are
+tightened: each unit the root's bounds left unstable is bounded again by a
+backward pass with the slopes that gave its root bound, through the child's
+own relaxation, where the split unit is exact. Units that become stable are
+never split, and the rows' bound rests on tighter relaxations. Other
+children keep their parent's layer bounds: tightening every child cost
+three quarters of the time, and the multipliers make up most of it.
 
 A child's domain lies in its parent's, so it keeps the parent's bound where
 its own is worse; the multipliers of a new split start where they reproduce
@@ -60,6 +65,10 @@ _CANDIDATES = 6
 # Gradient steps on the disjunct's rows at the root, and for each new domain.
 _ROOT_ITERS = 50
 _ITERS = 20
+# A domain whose steps did not improve on their start hands its children steps this much smaller (down to
+# _RATE_MIN): deep in the tree the parent's slopes and multipliers are near the best, and full steps overshoot.
+_RATE_CUT, _RATE_MIN = 0.3, 0.01
+_PER_DOMAIN = ("low", "rate", "stuck")
 # The pool may take this share of the memory budget.
 _POOL_SHARE = 0.5
 # Share of its time the neuron split spends on rounds of the gradient attack between batches.
@@ -77,19 +86,22 @@ class _Domains:
     alpha: list
     beta: list
     low: np.ndarray
+    rate: np.ndarray
+    stuck: np.ndarray
 
     def __len__(self) -> int:
         return len(self.low)
 
     def take(self, idx: np.ndarray) -> "_Domains":
         """The domains ``idx``."""
-        return _Domains(*([a[idx] for a in getattr(self, f.name)] if f.name != "low" else self.low[idx]
-                          for f in fields(self)))
+        return _Domains(*([a[idx] for a in getattr(self, f.name)] if f.name not in _PER_DOMAIN
+                          else getattr(self, f.name)[idx] for f in fields(self)))
 
     def twice(self) -> "_Domains":
         """Every domain twice (the children of a split, before the split is made)."""
-        return _Domains(*([np.concatenate([a, a]) for a in getattr(self, f.name)] if f.name != "low"
-                          else np.concatenate([self.low, self.low]) for f in fields(self)))
+        return _Domains(*([np.concatenate([a, a]) for a in getattr(self, f.name)] if f.name not in _PER_DOMAIN
+                          else np.tile(getattr(self, f.name), (2,) + (1,) * (getattr(self, f.name).ndim - 1))
+                          for f in fields(self)))
 
 
 class _Pool:
@@ -103,6 +115,8 @@ class _Pool:
             shape = (lambda w: (0, rows, w)) if name in ("alpha", "beta") else (lambda w: (0, w))
             setattr(self, name, [np.zeros(shape(w), dtype) for w in widths])
         self.low = np.zeros((0, rows))
+        self.rate = np.zeros(0)
+        self.stuck = np.zeros(0, dtype=bool)
         self.heap: list[tuple[float, int]] = []
         self.free: list[int] = []
 
@@ -119,6 +133,8 @@ class _Pool:
             setattr(self, name, [np.concatenate([a, np.zeros((grow,) + a.shape[1:], a.dtype)])
                                  for a in getattr(self, name)])
         self.low = np.concatenate([self.low, np.zeros((grow, self.rows))])
+        self.rate = np.concatenate([self.rate, np.zeros(grow)])
+        self.stuck = np.concatenate([self.stuck, np.zeros(grow, dtype=bool)])
         self.free += list(range(cap + grow - 1, cap - 1, -1))
 
     def push(self, domains: _Domains) -> None:
@@ -130,6 +146,8 @@ class _Pool:
             for mine, theirs in zip(getattr(self, name), getattr(domains, name)):
                 mine[slots] = theirs
         self.low[slots] = domains.low
+        self.rate[slots] = domains.rate
+        self.stuck[slots] = domains.stuck
         for v, s in zip(domains.low.max(axis=1).tolist(), slots):
             heapq.heappush(self.heap, (v, s))
 
@@ -138,7 +156,8 @@ class _Pool:
         slots = [heapq.heappop(self.heap)[1] for _ in range(min(n, len(self.heap)))]
         self.free += slots
         return _Domains(*([a[slots].astype(np.float64 if name in ("alpha", "beta") else a.dtype)
-                           for a in getattr(self, name)] for name in self._DTYPES), self.low[slots])
+                           for a in getattr(self, name)] for name in self._DTYPES), self.low[slots], self.rate[slots],
+                        self.stuck[slots])
 
 
 class NeuronSplit(Strategy):
@@ -214,7 +233,8 @@ class NeuronSplit(Strategy):
         widths = [W.shape[0] for W, _ in self.hidden]
         self.pool = _Pool(widths, len(self.e))
         self.pool.push(_Domains([np.zeros((1, w), np.int8) for w in widths], [l for l, _ in pre], [u for _, u in pre],
-                                opt.alpha, [np.zeros((1, len(self.e), w)) for w in widths], opt.low))
+                                opt.alpha, [np.zeros((1, len(self.e), w)) for w in widths], opt.low, np.ones(1),
+                                np.ones(1, dtype=bool)))
         return None
 
     def _closed(self, low: np.ndarray, coef: np.ndarray, const: np.ndarray) -> np.ndarray:
@@ -260,13 +280,20 @@ class NeuronSplit(Strategy):
             kids.split[j][r, u], kids.split[j][B + r, u] = 1, -1
             kids.beta[j][r, :, u], kids.beta[j][B + r, :, u] = _split_beta(parent, rel, j, keep[mine], u)
             kids.lower[j], kids.upper[j] = apply_split(kids.lower[j], kids.upper[j], kids.split[j])
-        rel = self._tighten(kids, int(layer.min()) + 1)
+        tight = np.flatnonzero(kids.stuck)
+        if tight.size:
+            sub = kids.take(tight)
+            self._tighten(sub, int(np.tile(layer, 2)[tight].min()) + 1)
+            for k in range(len(kids.lower)):
+                kids.lower[k][tight], kids.upper[k][tight] = sub.lower[k], sub.upper[k]
+        rel = [relax(l, u, k).with_alpha(a) for l, u, k, a in zip(kids.lower, kids.upper, self.kinks, kids.alpha)]
         empty = np.zeros(2 * B, dtype=bool)
         for l, u in zip(kids.lower, kids.upper):
             empty |= np.any(l > u, axis=1)
         A, c, lo, hi = self._box(2 * B)
         opt = optimise_rows(A, c, self.hidden, rel, lo, hi, split=kids.split, alpha=kids.alpha, beta=kids.beta,
-                            iters=_ITERS, done=lambda low, coef, const: self._closed(low, coef, const) | empty)
+                            iters=_ITERS, rate=kids.rate,
+                            done=lambda low, coef, const: self._closed(low, coef, const) | empty)
         self.work.domains += 2 * B
         open_ = np.flatnonzero(~(self._closed(opt.low, opt.coef, opt.const) | empty))
         if not open_.size:
@@ -274,14 +301,16 @@ class NeuronSplit(Strategy):
         x = self._try(opt.coef[open_])
         if x is not None:
             return x
+        kids.stuck = ~(opt.low > kids.low).any(axis=1)
         kids.alpha, kids.low = opt.alpha, np.maximum(kids.low, opt.low)
+        kids.rate = np.where(opt.moved.any(axis=1), kids.rate, np.maximum(kids.rate * _RATE_CUT, _RATE_MIN))
         kids.beta = [mine if theirs is None else theirs for mine, theirs in zip(kids.beta, opt.beta)]
         self.pool.push(kids.take(open_))
         return None
 
-    def _tighten(self, kids: _Domains, start: int) -> list[Relaxation]:
+    def _tighten(self, kids: _Domains, start: int) -> None:
         """Bound again the units of layers ``start`` on that the root left unstable (the domains' bounds are
-        replaced); the relaxations."""
+        replaced)."""
         B = len(kids)
         _, _, lo, hi = self._box(B)
         rel = []
@@ -300,7 +329,6 @@ class NeuronSplit(Strategy):
                                    self.hidden[:k], slopes, lo, hi).low
                     kids.lower[k], kids.upper[k] = apply_split(*tightened(l, u, pick, low), kids.split[k])
             rel.append(relax(kids.lower[k], kids.upper[k], self.kinks[k]).with_alpha(kids.alpha[k]))
-        return rel
 
     def _branch(self, parent, rel: list[Relaxation], split: list, betas: list) -> tuple[np.ndarray, np.ndarray]:
         """Per domain, the layer and unit to split (filtered smart branching); layer -1 where none is left."""

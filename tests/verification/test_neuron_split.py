@@ -110,3 +110,33 @@ def test_cli_json_names_what_decided_and_the_work():
     out = json.loads(proc.stdout)
     assert out["verdict"] == "unsat" and "neuron split" in out["decided_by"]
     assert out["domains"] > 1 and out["points"] > 0 and out["regions_checked"] == 0
+
+
+@pytest.mark.parametrize("stuck", [False, True])
+def test_children_are_bounded_again_only_where_their_parents_split_gained_nothing(stuck, rng):
+    """A child keeps its parent's layer bounds (but for the split unit) unless the parent was stuck; then the
+    layers after the split are bounded again, inside the parent's bounds and somewhere strictly tighter."""
+    net = random_net([6, 32, 32, 32, 1], seed=11, bias=0.2)
+    X = rng.uniform(-1, 1, size=(20_000, 6))
+    split = NeuronSplit(net, threshold_term(6, float(net(X)[:, 0].max()), True), sr.Tolerances())
+    assert split.run(0.0) is None and len(split.pool) == 1
+    split.pool.stuck[:] = stuck
+    parent = split.pool.pop(1)
+    split.pool.push(parent)
+    first = int(np.flatnonzero(split.branchable[0])[0])
+    split._branch = lambda *args: (np.zeros(1, dtype=np.int64), np.full(1, first))  # a unit of the first layer
+    split._step()
+    kids = split.pool.pop(len(split.pool))
+    assert len(kids) >= 1
+    assert kids.split[0][:, first].tolist() in ([1, -1], [-1, 1], [1], [-1])
+    tighter = False
+    for j, (l, u, pl, pu) in enumerate(zip(kids.lower, kids.upper, parent.lower, parent.upper)):
+        free = (kids.split[j] == 0)
+        assert np.all(l[free] >= np.broadcast_to(pl, l.shape)[free] - 1e-12)
+        assert np.all(u[free] <= np.broadcast_to(pu, u.shape)[free] + 1e-12)
+        moved = np.any(l[free] > np.broadcast_to(pl, l.shape)[free] + 1e-9) or \
+            np.any(u[free] < np.broadcast_to(pu, u.shape)[free] - 1e-9)
+        assert not moved or (stuck and j > 0)
+        tighter |= moved
+    assert tighter == stuck
+    assert np.all((kids.rate > 0) & (kids.rate <= 1))
