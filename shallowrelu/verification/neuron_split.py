@@ -8,11 +8,13 @@ layer. Its bound on the rows is the backward pass with the fixed units exact
 and their constraints entering with multipliers (beta), slopes and
 multipliers optimised for some steps, each child starting from its parent's.
 
-A domain is *stuck* when its split and its steps left its bound where it
-inherited it. A stuck domain's children step with a smaller rate (deep in
-the tree the parent's slopes and multipliers are near the best, and full
-steps overshoot), and the bounds of the layers after their split are
-tightened: each unit the root's bounds left unstable is bounded again by a
+Where no step improved on a domain's start, its children step with a
+smaller rate: deep in the tree the parent's slopes and multipliers are near
+the best, and full steps overshoot. A domain is *stuck* when its split and
+its steps gained less than a thousandth of its bound's distance to zero
+over what it inherited. A stuck domain's children have their layer bounds
+tightened from the first layer split since they last were: each unit the
+root's bounds left unstable is bounded again by a
 backward pass with the slopes that gave its root bound, through the child's
 own relaxation, where the split unit is exact. Units that become stable are
 never split, and the rows' bound rests on tighter relaxations. Other
@@ -68,7 +70,9 @@ _ITERS = 20
 # A domain whose steps did not improve on their start hands its children steps this much smaller (down to
 # _RATE_MIN): deep in the tree the parent's slopes and multipliers are near the best, and full steps overshoot.
 _RATE_CUT, _RATE_MIN = 0.3, 0.01
-_PER_DOMAIN = ("low", "rate", "stuck")
+# A domain is stuck when no row's bound gained this share of its distance to zero over what it inherited.
+_GAIN = 1e-3
+_PER_DOMAIN = ("low", "rate", "stuck", "since")
 # The pool may take this share of the memory budget.
 _POOL_SHARE = 0.5
 # Share of its time the neuron split spends on rounds of the gradient attack between batches.
@@ -78,7 +82,9 @@ _ATTACK_SHARE = 0.1
 @dataclass
 class _Domains:
     """A batch of domains: per hidden layer their splits (1 ``z >= 0``, -1 ``z <= 0``, 0 free), bounds,
-    lower slopes (as alpha) and split multipliers; per row the best bound known."""
+    lower slopes (as alpha) and split multipliers; per row the best bound known; per domain its step rate,
+    whether it is stuck, and the first layer split since its layer bounds were last tightened (the number
+    of hidden layers if none)."""
 
     split: list
     lower: list
@@ -88,6 +94,7 @@ class _Domains:
     low: np.ndarray
     rate: np.ndarray
     stuck: np.ndarray
+    since: np.ndarray
 
     def __len__(self) -> int:
         return len(self.low)
@@ -117,6 +124,7 @@ class _Pool:
         self.low = np.zeros((0, rows))
         self.rate = np.zeros(0)
         self.stuck = np.zeros(0, dtype=bool)
+        self.since = np.zeros(0, dtype=np.int64)
         self.heap: list[tuple[float, int]] = []
         self.free: list[int] = []
 
@@ -135,6 +143,7 @@ class _Pool:
         self.low = np.concatenate([self.low, np.zeros((grow, self.rows))])
         self.rate = np.concatenate([self.rate, np.zeros(grow)])
         self.stuck = np.concatenate([self.stuck, np.zeros(grow, dtype=bool)])
+        self.since = np.concatenate([self.since, np.zeros(grow, dtype=np.int64)])
         self.free += list(range(cap + grow - 1, cap - 1, -1))
 
     def push(self, domains: _Domains) -> None:
@@ -148,6 +157,7 @@ class _Pool:
         self.low[slots] = domains.low
         self.rate[slots] = domains.rate
         self.stuck[slots] = domains.stuck
+        self.since[slots] = domains.since
         for v, s in zip(domains.low.max(axis=1).tolist(), slots):
             heapq.heappush(self.heap, (v, s))
 
@@ -157,7 +167,7 @@ class _Pool:
         self.free += slots
         return _Domains(*([a[slots].astype(np.float64 if name in ("alpha", "beta") else a.dtype)
                            for a in getattr(self, name)] for name in self._DTYPES), self.low[slots], self.rate[slots],
-                        self.stuck[slots])
+                        self.stuck[slots], self.since[slots])
 
 
 class NeuronSplit(Strategy):
@@ -234,7 +244,7 @@ class NeuronSplit(Strategy):
         self.pool = _Pool(widths, len(self.e))
         self.pool.push(_Domains([np.zeros((1, w), np.int8) for w in widths], [l for l, _ in pre], [u for _, u in pre],
                                 opt.alpha, [np.zeros((1, len(self.e), w)) for w in widths], opt.low, np.ones(1),
-                                np.ones(1, dtype=bool)))
+                                np.ones(1, dtype=bool), np.full(1, len(self.hidden))))
         return None
 
     def _closed(self, low: np.ndarray, coef: np.ndarray, const: np.ndarray) -> np.ndarray:
@@ -280,12 +290,14 @@ class NeuronSplit(Strategy):
             kids.split[j][r, u], kids.split[j][B + r, u] = 1, -1
             kids.beta[j][r, :, u], kids.beta[j][B + r, :, u] = _split_beta(parent, rel, j, keep[mine], u)
             kids.lower[j], kids.upper[j] = apply_split(kids.lower[j], kids.upper[j], kids.split[j])
+        kids.since = np.minimum(kids.since, np.tile(layer, 2))
         tight = np.flatnonzero(kids.stuck)
         if tight.size:
             sub = kids.take(tight)
-            self._tighten(sub, int(np.tile(layer, 2)[tight].min()) + 1)
+            self._tighten(sub, int(kids.since[tight].min()) + 1)
             for k in range(len(kids.lower)):
                 kids.lower[k][tight], kids.upper[k][tight] = sub.lower[k], sub.upper[k]
+            kids.since[tight] = len(self.hidden)
         rel = [relax(l, u, k).with_alpha(a) for l, u, k, a in zip(kids.lower, kids.upper, self.kinks, kids.alpha)]
         empty = np.zeros(2 * B, dtype=bool)
         for l, u in zip(kids.lower, kids.upper):
@@ -301,7 +313,7 @@ class NeuronSplit(Strategy):
         x = self._try(opt.coef[open_])
         if x is not None:
             return x
-        kids.stuck = ~(opt.low > kids.low).any(axis=1)
+        kids.stuck = ~(opt.low - kids.low > _GAIN * np.abs(kids.low)).any(axis=1)
         kids.alpha, kids.low = opt.alpha, np.maximum(kids.low, opt.low)
         kids.rate = np.where(opt.moved.any(axis=1), kids.rate, np.maximum(kids.rate * _RATE_CUT, _RATE_MIN))
         kids.beta = [mine if theirs is None else theirs for mine, theirs in zip(kids.beta, opt.beta)]

@@ -140,3 +140,5 @@ def test_children_are_bounded_again_only_where_their_parents_split_gained_nothin
         tighter |= moved
     assert tighter == stuck
     assert np.all((kids.rate > 0) & (kids.rate <= 1))
+    # a child not bounded again remembers that its layers from the split's on are due
+    assert np.all(kids.since == (len(split.hidden) if stuck else 0))
