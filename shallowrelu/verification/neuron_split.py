@@ -72,7 +72,6 @@ _ITERS = 20
 _RATE_CUT, _RATE_MIN = 0.3, 0.01
 # A domain is stuck when no row's bound gained this share of its distance to zero over what it inherited.
 _GAIN = 1e-3
-_PER_DOMAIN = ("low", "rate", "stuck", "since")
 # The pool may take this share of the memory budget.
 _POOL_SHARE = 0.5
 # Share of its time the neuron split spends on rounds of the gradient attack between batches.
@@ -99,32 +98,34 @@ class _Domains:
     def __len__(self) -> int:
         return len(self.low)
 
+    def _each(self, f) -> "_Domains":
+        """``f`` applied to every array (per layer, or per domain)."""
+        return _Domains(*([f(a) for a in v] if isinstance(v, list) else f(v)
+                          for v in (getattr(self, field.name) for field in fields(self))))
+
     def take(self, idx: np.ndarray) -> "_Domains":
         """The domains ``idx``."""
-        return _Domains(*([a[idx] for a in getattr(self, f.name)] if f.name not in _PER_DOMAIN
-                          else getattr(self, f.name)[idx] for f in fields(self)))
+        return self._each(lambda a: a[idx])
 
     def twice(self) -> "_Domains":
         """Every domain twice (the children of a split, before the split is made)."""
-        return _Domains(*([np.concatenate([a, a]) for a in getattr(self, f.name)] if f.name not in _PER_DOMAIN
-                          else np.tile(getattr(self, f.name), (2,) + (1,) * (getattr(self, f.name).ndim - 1))
-                          for f in fields(self)))
+        return self._each(lambda a: np.concatenate([a, a]))
 
 
 class _Pool:
     """The open domains in flat arrays (slopes and multipliers in float32), and a heap of (bound, slot)."""
 
     _DTYPES = {"split": np.int8, "lower": np.float64, "upper": np.float64, "alpha": np.float32, "beta": np.float32}
+    # per domain, in :class:`_Domains`'s order (``low`` has a column per row)
+    _PER_DOMAIN = {"low": np.float64, "rate": np.float64, "stuck": np.bool_, "since": np.int64}
 
     def __init__(self, widths: list[int], rows: int) -> None:
         self.widths, self.rows = widths, rows
         for name, dtype in self._DTYPES.items():
             shape = (lambda w: (0, rows, w)) if name in ("alpha", "beta") else (lambda w: (0, w))
             setattr(self, name, [np.zeros(shape(w), dtype) for w in widths])
-        self.low = np.zeros((0, rows))
-        self.rate = np.zeros(0)
-        self.stuck = np.zeros(0, dtype=bool)
-        self.since = np.zeros(0, dtype=np.int64)
+        for name, dtype in self._PER_DOMAIN.items():
+            setattr(self, name, np.zeros((0, rows) if name == "low" else 0, dtype))
         self.heap: list[tuple[float, int]] = []
         self.free: list[int] = []
 
@@ -135,15 +136,13 @@ class _Pool:
         """Room for ``need`` more domains, doubling, within the pool's share of the memory budget."""
         cap = len(self.low)
         grow = max(cap, need, 256)
-        per = sum(w * (1 + 16 + 8 * self.rows) for w in self.widths) + 8 * self.rows
+        per = sum(w * (1 + 16 + 8 * self.rows) for w in self.widths) + sum(
+            np.dtype(dtype).itemsize * (self.rows if name == "low" else 1) for name, dtype in self._PER_DOMAIN.items())
         check_memory(grow * per / _POOL_SHARE, f"the neuron split's pool of {cap + grow} domains")
         for name in self._DTYPES:
-            setattr(self, name, [np.concatenate([a, np.zeros((grow,) + a.shape[1:], a.dtype)])
-                                 for a in getattr(self, name)])
-        self.low = np.concatenate([self.low, np.zeros((grow, self.rows))])
-        self.rate = np.concatenate([self.rate, np.zeros(grow)])
-        self.stuck = np.concatenate([self.stuck, np.zeros(grow, dtype=bool)])
-        self.since = np.concatenate([self.since, np.zeros(grow, dtype=np.int64)])
+            setattr(self, name, [_padded(a, grow) for a in getattr(self, name)])
+        for name in self._PER_DOMAIN:
+            setattr(self, name, _padded(getattr(self, name), grow))
         self.free += list(range(cap + grow - 1, cap - 1, -1))
 
     def push(self, domains: _Domains) -> None:
@@ -154,10 +153,8 @@ class _Pool:
         for name in self._DTYPES:
             for mine, theirs in zip(getattr(self, name), getattr(domains, name)):
                 mine[slots] = theirs
-        self.low[slots] = domains.low
-        self.rate[slots] = domains.rate
-        self.stuck[slots] = domains.stuck
-        self.since[slots] = domains.since
+        for name in self._PER_DOMAIN:
+            getattr(self, name)[slots] = getattr(domains, name)
         for v, s in zip(domains.low.max(axis=1).tolist(), slots):
             heapq.heappush(self.heap, (v, s))
 
@@ -166,8 +163,8 @@ class _Pool:
         slots = [heapq.heappop(self.heap)[1] for _ in range(min(n, len(self.heap)))]
         self.free += slots
         return _Domains(*([a[slots].astype(np.float64 if name in ("alpha", "beta") else a.dtype)
-                           for a in getattr(self, name)] for name in self._DTYPES), self.low[slots], self.rate[slots],
-                        self.stuck[slots], self.since[slots])
+                           for a in getattr(self, name)] for name in self._DTYPES),
+                        *(getattr(self, name)[slots] for name in self._PER_DOMAIN))
 
 
 class NeuronSplit(Strategy):
@@ -431,6 +428,11 @@ class NeuronSplit(Strategy):
             return x
         self.work.unconfirmed += 1
         return None
+
+
+def _padded(a: np.ndarray, grow: int) -> np.ndarray:
+    """``a`` with ``grow`` rows of zeros after it."""
+    return np.concatenate([a, np.zeros((grow,) + a.shape[1:], a.dtype)])
 
 
 def _take(R: Relaxation, idx: np.ndarray) -> Relaxation:
